@@ -1,0 +1,1 @@
+"""minerwatch: the miner-economics engine, sources, alerts and transports."""

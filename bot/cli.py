@@ -1,0 +1,245 @@
+"""``minerwatch`` command line: status, breakeven, margin, cost and machines.
+
+Every command accepts what-if overrides (``--price``, ``--difficulty``, ``--fees-per-block``, ``--height``);
+with all four given no network is touched. ``--json`` prints one object whose keys carry units.
+Exit codes: 0 ok, 1 sources unavailable, 2 usage error (bad value, unknown machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
+from bot.config import Settings
+from bot.data import load_difficulty_regression
+from bot.economics.machines import Machine, UnknownMachine, parse_machine
+from bot.economics.mining import OperatingProfile
+from bot.economics.production_cost import BottomUpAssumptions
+from bot.market import MarketView, Overrides, resolve_market
+from bot.parsing import parse_percent, parse_positive, parse_power_usd_per_kwh, parse_price_usd
+from bot.render.table import format_table
+from bot.reports import Report, breakeven_report, cost_report, machines_report, margin_report, status_report
+from bot.sources.aggregate import SourcesUnavailable
+
+EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A bad value on the command line, reported as one line with exit code 2."""
+
+
+def _arg(parse: Callable[[str], float]) -> Callable[[str], float]:
+    """Adapt a ``bot.parsing`` parser for argparse, keeping its one-line message."""
+
+    def convert(text: str) -> float:
+        try:
+            return parse(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return convert
+
+
+def _height(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 10_000_000:
+        raise argparse.ArgumentTypeError(f"height '{text}' is not a block height; write it like 925000")
+    return int(text)
+
+
+def _count(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) <= 10_000_000:
+        raise argparse.ArgumentTypeError(f"count '{text}' must be a whole number of machines, like 3")
+    return int(text)
+
+
+def _fees(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"fees per block '{text}' is not a number; write BTC like 0.02"
+        ) from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"fees per block '{text}' BTC is out of range; write it like 0.02")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; each subcommand sets ``handler``."""
+    what_if = argparse.ArgumentParser(add_help=False)
+    group = what_if.add_argument_group("what-if overrides (all four given: no network is touched)")
+    group.add_argument("--price", type=_arg(parse_price_usd), help="BTC price, USD: 60000 or 60k")
+    group.add_argument(
+        "--difficulty",
+        type=_arg(lambda t: parse_positive(t, name="difficulty", example="1.2e14", high=1e18)),
+        help="network difficulty, e.g. 1.2e14",
+    )
+    group.add_argument("--fees-per-block", type=_fees, help="average fees per block, BTC")
+    group.add_argument("--height", type=_height, help="block height (sets the subsidy)")
+    what_if.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+
+    parser = argparse.ArgumentParser(prog="minerwatch", description="Do my Bitcoin miners make money?")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    status = commands.add_parser(
+        "status", parents=[what_if], help="network, hashprice, production cost, next adjustment"
+    )
+    status.set_defaults(handler=_status)
+
+    breakeven = commands.add_parser(
+        "breakeven", parents=[what_if], help="breakeven power price and BTC price"
+    )
+    breakeven.add_argument("machine", help="catalog name (s19xp, 'S21 Pro'), 200TH@3500W or 17.5J/TH")
+    breakeven.add_argument(
+        "power_price", nargs="?", type=_arg(parse_power_usd_per_kwh), help="$/kWh: 0.055, 5.5c"
+    )
+    _add_profile_options(breakeven)
+    breakeven.set_defaults(handler=_breakeven)
+
+    margin = commands.add_parser("margin", parents=[what_if], help="revenue, power cost and profit per day")
+    margin.add_argument("machine", help="catalog name, 200TH@3500W or 17.5J/TH")
+    margin.add_argument("power_price", type=_arg(parse_power_usd_per_kwh), help="$/kWh: 0.055, $0.055, 5.5c")
+    margin.add_argument("--count", type=_count, default=1, help="number of machines")
+    _add_profile_options(margin)
+    margin.set_defaults(handler=_margin)
+
+    cost = commands.add_parser("cost", parents=[what_if], help="network production cost per BTC, both models")
+    cost.add_argument(
+        "--efficiency",
+        type=_arg(lambda t: parse_positive(t, name="efficiency", example="20 (J/TH)", high=200)),
+        help="fleet efficiency, J/TH",
+    )
+    cost.add_argument("--power-price", type=_arg(parse_power_usd_per_kwh), help="fleet power price, $/kWh")
+    cost.set_defaults(handler=_cost)
+
+    machines = commands.add_parser("machines", help="the machine catalog")
+    machines.add_argument("--json", action="store_true", help="print JSON")
+    machines.set_defaults(handler=_machines)
+    return parser
+
+
+def _add_profile_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--pool-fee",
+        type=_arg(lambda t: parse_percent(t, name="pool fee", high=50)),
+        help="percent (default 2)",
+    )
+    parser.add_argument(
+        "--uptime", type=_arg(lambda t: parse_percent(t, name="uptime", low=1)), help="percent (default 100)"
+    )
+    parser.add_argument(
+        "--pue", type=_arg(lambda t: parse_positive(t, name="PUE", example="1.05", high=3)), help="site PUE"
+    )
+
+
+def _overrides(args: argparse.Namespace) -> Overrides:
+    return Overrides(args.price, args.difficulty, args.fees_per_block, args.height)
+
+
+def _machine(text: str) -> Machine:
+    try:
+        return parse_machine(text)
+    except UnknownMachine as error:
+        raise UsageError(str(error)) from None
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
+def _profile(args: argparse.Namespace, settings: Settings, power_usd_per_kwh: float) -> OperatingProfile:
+    pool_fee_pct = settings.pool_fee_pct if args.pool_fee is None else args.pool_fee
+    uptime_pct = settings.uptime_pct if args.uptime is None else args.uptime
+    pue = settings.pue if args.pue is None else args.pue
+    return OperatingProfile(power_usd_per_kwh, pool_fee_pct / 100, uptime_pct / 100, pue)
+
+
+def _assumptions(
+    settings: Settings, efficiency: float | None = None, power: float | None = None
+) -> BottomUpAssumptions:
+    return BottomUpAssumptions(
+        fleet_j_per_th=efficiency or settings.fleet_j_per_th,
+        power_usd_per_kwh=power or settings.fleet_power_usd_per_kwh,
+        electricity_share_of_cash_cost=settings.electricity_share_of_cash_cost,
+    )
+
+
+async def _view(args: argparse.Namespace, settings: Settings) -> MarketView:
+    try:
+        return await resolve_market(_overrides(args), settings)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _status(args: argparse.Namespace, settings: Settings) -> Report:
+    view = await _view(args, settings)
+    return status_report(view, _assumptions(settings), load_difficulty_regression(), _now())
+
+
+async def _breakeven(args: argparse.Namespace, settings: Settings) -> Report:
+    machine = _machine(args.machine)
+    profile = _profile(args, settings, args.power_price or settings.power_usd_per_kwh)
+    return breakeven_report(await _view(args, settings), machine, profile, _now())
+
+
+async def _margin(args: argparse.Namespace, settings: Settings) -> Report:
+    machine = _machine(args.machine)
+    profile = _profile(args, settings, args.power_price)
+    return margin_report(await _view(args, settings), machine, profile, args.count, _now())
+
+
+async def _cost(args: argparse.Namespace, settings: Settings) -> Report:
+    view = await _view(args, settings)
+    assumptions = _assumptions(settings, args.efficiency, args.power_price)
+    return cost_report(view, assumptions, load_difficulty_regression(), _now())
+
+
+async def _machines(args: argparse.Namespace, settings: Settings) -> Report:
+    return machines_report()
+
+
+def _print(report: Report, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report.data, indent=2, sort_keys=True))
+    else:
+        print(format_table(report.rows, title=report.title))
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = "_".join(str(part) for part in first["loc"])
+        raise UsageError(f"bad setting MINERWATCH_{field.upper()}: {first['msg']}") from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``minerwatch`` console script; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = _settings()
+        report = asyncio.run(args.handler(args, settings))
+    except UsageError as error:
+        print(f"minerwatch: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except SourcesUnavailable as error:
+        for line in str(error).splitlines():
+            print(f"minerwatch: {line}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    except KeyboardInterrupt:
+        return 130
+    _print(report, args.json)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

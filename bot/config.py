@@ -1,0 +1,73 @@
+"""One validated Settings object, read from the environment (``MINERWATCH_*``) and a ``.env`` file.
+
+Every upstream base URL is configurable so a user can point minerwatch at a self-hosted mempool
+instance or Bitcoin Core node, and tests can point it at loopback fakes.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, HttpUrl, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PriceSourceName = Literal["coinbase", "kraken", "bitstamp", "coingecko", "gate", "binance"]
+
+
+def _default_price_sources() -> list[PriceSourceName]:
+    return ["coinbase", "kraken", "bitstamp", "coingecko"]
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; each field maps to ``MINERWATCH_<FIELD NAME>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MINERWATCH_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # Upstream base URLs (reference/apis.md).
+    mempool_url: HttpUrl = Field(HttpUrl("https://mempool.space/api"), description="mempool.space API base")
+    blockchain_info_url: HttpUrl = Field(
+        HttpUrl("https://blockchain.info"), description="blockchain.info base"
+    )
+    coinbase_url: HttpUrl = Field(HttpUrl("https://api.coinbase.com"), description="Coinbase API base")
+    kraken_url: HttpUrl = Field(HttpUrl("https://api.kraken.com"), description="Kraken API base")
+    bitstamp_url: HttpUrl = Field(HttpUrl("https://www.bitstamp.net"), description="Bitstamp API base")
+    coingecko_url: HttpUrl = Field(
+        HttpUrl("https://api.coingecko.com/api/v3"), description="CoinGecko API base"
+    )
+    gate_url: HttpUrl = Field(HttpUrl("https://api.gateio.ws/api/v4"), description="Gate.io API v4 base")
+    binance_url: HttpUrl = Field(HttpUrl("https://api.binance.com"), description="Binance API base")
+    bitcoind_url: HttpUrl | None = Field(None, description="Bitcoin Core JSON-RPC URL; unset = not used")
+    bitcoind_user: str | None = Field(None, description="Bitcoin Core RPC user")
+    bitcoind_password: SecretStr | None = Field(None, description="Bitcoin Core RPC password")
+
+    price_sources: list[PriceSourceName] = Field(
+        default_factory=_default_price_sources,
+        description="price sources whose median is the BTC price; add gate/binance for USDT books",
+    )
+    source_timeout_s: float = Field(5.0, gt=0, le=60, description="per-request timeout, seconds")
+    source_retries: int = Field(2, ge=0, le=10, description="retries per request after the first try")
+    max_quote_deviation_pct: float = Field(
+        2.0, gt=0, le=50, description="a price quote this far off the others' median is dropped"
+    )
+
+    # Network production-cost model, bottom-up (reference/economics.md §2.9, option A).
+    fleet_j_per_th: float = Field(20.0, gt=1, lt=200, description="network fleet efficiency incl. PUE, J/TH")
+    fleet_power_usd_per_kwh: float = Field(0.06, gt=0, lt=1, description="fleet average power price, $/kWh")
+    electricity_share_of_cash_cost: float = Field(
+        0.8, gt=0, le=1, description="electricity's share of miners' cash cost"
+    )
+
+    # Defaults for a chat's or the CLI's machine profile.
+    power_usd_per_kwh: float = Field(0.05, gt=0, le=5, description="power price when none is given, $/kWh")
+    pool_fee_pct: float = Field(2.0, ge=0, lt=100, description="pool fee, percent")
+    uptime_pct: float = Field(100.0, gt=0, le=100, description="machine uptime, percent")
+    pue: float = Field(1.0, ge=1, le=3, description="power usage effectiveness of the site")
+
+    @field_validator("price_sources")
+    @classmethod
+    def _at_least_one_price_source(cls, value: list[PriceSourceName]) -> list[PriceSourceName]:
+        if not value:
+            raise ValueError("name at least one price source")
+        return list(dict.fromkeys(value))

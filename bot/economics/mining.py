@@ -1,0 +1,198 @@
+"""Per-hashrate and per-machine mining economics: hashprice, revenue, power cost, profit, breakevens.
+
+Formulas from reference/economics.md §1.6-§1.9 (Luxor Hashrate Index hashprice definition; Braiins and
+Hashrate Index breakeven conventions). Every input and output carries its unit in its name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.economics.network import HASHES_PER_DIFFICULTY, subsidy_sats
+from bot.economics.units import (
+    HASHES_PER_PH,
+    HASHES_PER_TH,
+    KWH_PER_J_PER_TH_DAY,
+    SATS_PER_BTC,
+    SECONDS_PER_DAY,
+    require_fraction,
+    require_positive,
+)
+
+MAX_PLAUSIBLE_PRICE_USD = 10_000_000.0
+MAX_PLAUSIBLE_POWER_USD_PER_KWH = 5.0
+MAX_PLAUSIBLE_FEES_PER_BLOCK_BTC = 100.0
+
+
+@dataclass(frozen=True, slots=True)
+class MarketInputs:
+    """The four numbers that set a miner's revenue: BTC price, difficulty, height and fees per block."""
+
+    price_usd: float
+    difficulty: float
+    height: int
+    fees_per_block_btc: float
+
+    def __post_init__(self) -> None:
+        require_positive("price_usd", self.price_usd)
+        if self.price_usd > MAX_PLAUSIBLE_PRICE_USD:
+            raise ValueError(f"price_usd {self.price_usd!r} is not a plausible BTC price")
+        require_positive("difficulty", self.difficulty)
+        if self.height < 0:
+            raise ValueError(f"height must not be negative, got {self.height!r}")
+        if not 0 <= self.fees_per_block_btc <= MAX_PLAUSIBLE_FEES_PER_BLOCK_BTC:
+            raise ValueError(f"fees_per_block_btc {self.fees_per_block_btc!r} is not plausible")
+
+    @property
+    def subsidy_btc(self) -> float:
+        """Block subsidy at this height, from integer satoshis (``GetBlockSubsidy``)."""
+        return subsidy_sats(self.height) / SATS_PER_BTC
+
+    @property
+    def block_reward_btc(self) -> float:
+        """Subsidy plus average fees per block, ``S + F``."""
+        return self.subsidy_btc + self.fees_per_block_btc
+
+
+@dataclass(frozen=True, slots=True)
+class OperatingProfile:
+    """How a machine is run: power price, pool fee, uptime and PUE (fractions, not percent)."""
+
+    power_usd_per_kwh: float
+    pool_fee_fraction: float = 0.0
+    uptime_fraction: float = 1.0
+    pue: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.power_usd_per_kwh <= MAX_PLAUSIBLE_POWER_USD_PER_KWH:
+            raise ValueError(f"power price {self.power_usd_per_kwh!r} $/kWh is not plausible")
+        require_fraction("pool_fee_fraction", self.pool_fee_fraction)
+        if self.pool_fee_fraction >= 1:
+            raise ValueError("pool_fee_fraction must be below 1")
+        require_fraction("uptime_fraction", self.uptime_fraction, allow_zero=False)
+        if not 1 <= self.pue <= 3:
+            raise ValueError(f"pue must be between 1 and 3, got {self.pue!r}")
+
+    @property
+    def revenue_factor(self) -> float:
+        """``(1 - f_pool) * u``: the share of gross revenue a miner keeps (§1.7)."""
+        return (1.0 - self.pool_fee_fraction) * self.uptime_fraction
+
+
+def hashvalue_btc_per_th_day(market: MarketInputs) -> float:
+    """Expected BTC per TH/s per day: ``1e12 * 86400 / (D * 2^32) * (S + F)`` (§1.6, §1.7)."""
+    return (
+        HASHES_PER_TH
+        * SECONDS_PER_DAY
+        / (market.difficulty * HASHES_PER_DIFFICULTY)
+        * market.block_reward_btc
+    )
+
+
+def hashprice_usd_per_th_day(market: MarketInputs) -> float:
+    """Hashprice in USD per TH/s per day: hashvalue times price (Braiins ``hash_price`` unit)."""
+    return hashvalue_btc_per_th_day(market) * market.price_usd
+
+
+def hashprice_usd_per_ph_day(market: MarketInputs) -> float:
+    """Hashprice in USD per PH/s per day (Luxor Hashprice Index unit, §1.6).
+
+    At D = 125.86e12, P = $66,680, S = 3.125, F = 0 this is $33.31/PH/day.
+    """
+    return hashprice_usd_per_th_day(market) * HASHES_PER_PH / HASHES_PER_TH
+
+
+def hashprice_sats_per_th_day(market: MarketInputs) -> float:
+    """Hashvalue in satoshis per TH/s per day (Braiins ``hash_value`` in sats)."""
+    return hashvalue_btc_per_th_day(market) * SATS_PER_BTC
+
+
+def hashcost_usd_per_ph_day(j_per_th: float, power_usd_per_kwh: float, pue: float = 1.0) -> float:
+    """Power cost of 1 PH/s for a day: ``E * c_per_MWh * 24 / 1000`` (TheMinerMag hashcost, §1.6).
+
+    20 J/TH at $50/MWh gives $24/PH/day.
+    """
+    require_positive("j_per_th", j_per_th)
+    return j_per_th * KWH_PER_J_PER_TH_DAY * 1000.0 * power_usd_per_kwh * pue
+
+
+def kwh_per_day(hashrate_ths: float, j_per_th: float) -> float:
+    """Energy a machine draws per day: ``h_TH * E * 0.024`` kWh (§1.8)."""
+    require_positive("hashrate_ths", hashrate_ths)
+    require_positive("j_per_th", j_per_th)
+    return hashrate_ths * j_per_th * KWH_PER_J_PER_TH_DAY
+
+
+@dataclass(frozen=True, slots=True)
+class MachineDay:
+    """One machine's day: BTC and USD earned, power bought, profit, and the three breakevens."""
+
+    btc_per_day: float
+    revenue_usd_per_day: float
+    kwh_per_day: float
+    power_cost_usd_per_day: float
+    profit_usd_per_day: float
+    breakeven_power_usd_per_kwh: float
+    breakeven_price_usd: float
+    breakeven_j_per_th: float
+
+    @property
+    def margin_fraction(self) -> float:
+        """Profit as a share of revenue (negative when the machine loses money)."""
+        return self.profit_usd_per_day / self.revenue_usd_per_day
+
+
+def machine_day(
+    market: MarketInputs, profile: OperatingProfile, hashrate_ths: float, j_per_th: float
+) -> MachineDay:
+    """Revenue, power cost, profit and breakevens of one machine for one day (§1.7-§1.9).
+
+    Revenue ``= h_TH * hashvalue * (1 - f_pool) * u * P``; power ``= h_TH * E * 0.024 * PUE * c``. As in
+    §1.8-§1.9 the machine draws its nameplate power all day: uptime scales revenue (stale shares, reboots)
+    but not power, the conservative reading used by the reference breakevens.
+    """
+    btc_per_day = hashrate_ths * hashvalue_btc_per_th_day(market) * profile.revenue_factor
+    revenue_usd = btc_per_day * market.price_usd
+    energy_kwh = kwh_per_day(hashrate_ths, j_per_th)
+    power_cost_usd = energy_kwh * profile.pue * profile.power_usd_per_kwh
+    return MachineDay(
+        btc_per_day=btc_per_day,
+        revenue_usd_per_day=revenue_usd,
+        kwh_per_day=energy_kwh,
+        power_cost_usd_per_day=power_cost_usd,
+        profit_usd_per_day=revenue_usd - power_cost_usd,
+        breakeven_power_usd_per_kwh=breakeven_power_usd_per_kwh(market, profile, j_per_th),
+        breakeven_price_usd=breakeven_price_usd(market, profile, j_per_th),
+        breakeven_j_per_th=breakeven_j_per_th(market, profile),
+    )
+
+
+def breakeven_power_usd_per_kwh(market: MarketInputs, profile: OperatingProfile, j_per_th: float) -> float:
+    """Power price at which profit is zero: ``hashprice_TH * (1-f) * u / (E * 0.024 * PUE)`` (§1.9).
+
+    S19 (34.2 J/TH) at D = 125.86e12, P = $66,680, F = 0: $0.0406/kWh.
+    """
+    require_positive("j_per_th", j_per_th)
+    revenue_usd_per_th_day = hashprice_usd_per_th_day(market) * profile.revenue_factor
+    return revenue_usd_per_th_day / (j_per_th * KWH_PER_J_PER_TH_DAY * profile.pue)
+
+
+def breakeven_price_usd(market: MarketInputs, profile: OperatingProfile, j_per_th: float) -> float:
+    """BTC price at which profit is zero at the profile's power price (§1.9).
+
+    ``E * 0.024 * PUE * c / (1e12 * 86400 / (D * 2^32) * (S + F) * (1-f) * u)``; S19 at $0.05: $82,166.
+    """
+    require_positive("j_per_th", j_per_th)
+    cost_usd_per_th_day = j_per_th * KWH_PER_J_PER_TH_DAY * profile.pue * profile.power_usd_per_kwh
+    return cost_usd_per_th_day / (hashvalue_btc_per_th_day(market) * profile.revenue_factor)
+
+
+def breakeven_j_per_th(market: MarketInputs, profile: OperatingProfile) -> float:
+    """Least efficient machine that still breaks even: ``hashprice_TH * (1-f) * u / (0.024 * c * PUE)``.
+
+    Hashrate Index "breakeven efficiency threshold" (§1.9); infinite when power is free.
+    """
+    if profile.power_usd_per_kwh == 0:
+        return float("inf")
+    revenue_usd_per_th_day = hashprice_usd_per_th_day(market) * profile.revenue_factor
+    return revenue_usd_per_th_day / (KWH_PER_J_PER_TH_DAY * profile.power_usd_per_kwh * profile.pue)

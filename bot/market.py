@@ -1,0 +1,113 @@
+"""The market as the CLI and handlers see it: the latest figures, what-if overrides, and where each came from.
+
+``resolve_market`` touches the network only for what the overrides leave open: with price, difficulty,
+fees per block and height all given, no upstream is called at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import httpx
+
+from bot.config import Settings
+from bot.economics.mining import MarketInputs
+from bot.sources.aggregate import SourcesUnavailable, fetch_network, fetch_price
+from bot.sources.snapshot import AdjustmentEstimate, NetworkState, PriceQuote, SourceOutcome
+
+
+@dataclass(frozen=True, slots=True)
+class Overrides:
+    """What-if values given by the user; ``None`` means "take the live value"."""
+
+    price_usd: float | None = None
+    difficulty: float | None = None
+    fees_per_block_btc: float | None = None
+    height: int | None = None
+
+    @property
+    def needs_price(self) -> bool:
+        return self.price_usd is None
+
+    @property
+    def needs_network(self) -> bool:
+        return self.difficulty is None or self.fees_per_block_btc is None or self.height is None
+
+    def given(self) -> tuple[str, ...]:
+        names = ("price_usd", "difficulty", "fees_per_block_btc", "height")
+        return tuple(name for name in names if getattr(self, name) is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class MarketView:
+    """Market inputs plus the context replies show: hashrate, next adjustment, sources and data age."""
+
+    market: MarketInputs
+    as_of: datetime
+    hashrate_hs: float | None = None
+    adjustment: AdjustmentEstimate | None = None
+    outcomes: tuple[SourceOutcome, ...] = ()
+    overridden: tuple[str, ...] = field(default=())
+
+
+def combine(
+    overrides: Overrides, price: PriceQuote | None, network: NetworkState | None, now: datetime
+) -> MarketView:
+    """Merge live values and overrides; raises ``ValueError`` naming a missing or implausible input."""
+    price_usd = overrides.price_usd if overrides.price_usd is not None else price.price_usd if price else None
+    difficulty = (
+        overrides.difficulty if overrides.difficulty is not None else network.difficulty if network else None
+    )
+    height = overrides.height if overrides.height is not None else network.height if network else None
+    fees = (
+        overrides.fees_per_block_btc
+        if overrides.fees_per_block_btc is not None
+        else network.fees_per_block_btc
+        if network
+        else None
+    )
+    if price_usd is None or difficulty is None or height is None or fees is None:
+        raise ValueError("price, difficulty, height and fees per block are all needed")
+    market = MarketInputs(price_usd=price_usd, difficulty=difficulty, height=height, fees_per_block_btc=fees)
+    times = [t for t in (price.fetched_at if price else None, network.fetched_at if network else None) if t]
+    keeps_network_state = network is not None and overrides.difficulty is None and overrides.height is None
+    return MarketView(
+        market=market,
+        as_of=min(times) if times else now,
+        hashrate_hs=network.hashrate_hs if network and keeps_network_state else None,
+        adjustment=network.adjustment if network and keeps_network_state else None,
+        outcomes=(price.outcomes if price else ()) + (network.outcomes if network else ()),
+        overridden=overrides.given(),
+    )
+
+
+async def resolve_market(overrides: Overrides, settings: Settings, now: datetime | None = None) -> MarketView:
+    """Fetch what the overrides leave open (price and/or network, in parallel) and combine.
+
+    Raises ``bot.sources.aggregate.SourcesUnavailable`` when a needed part cannot be had from any source.
+    """
+    now = now or datetime.now(UTC)
+    price: PriceQuote | None = None
+    network: NetworkState | None = None
+    if overrides.needs_price or overrides.needs_network:
+        async with httpx.AsyncClient(timeout=settings.source_timeout_s) as client:
+            price_or_error, network_or_error = await asyncio.gather(
+                fetch_price(client, settings) if overrides.needs_price else _nothing(),
+                fetch_network(client, settings) if overrides.needs_network else _nothing(),
+                return_exceptions=True,
+            )
+        failures = [r for r in (price_or_error, network_or_error) if isinstance(r, BaseException)]
+        if len(failures) == 2 and all(isinstance(f, SourcesUnavailable) for f in failures):
+            outcomes = [o for f in failures if isinstance(f, SourcesUnavailable) for o in f.outcomes]
+            raise SourcesUnavailable("price and network data", outcomes)
+        if failures:
+            raise failures[0]
+        price = price_or_error if isinstance(price_or_error, PriceQuote) else None
+        network = network_or_error if isinstance(network_or_error, NetworkState) else None
+    return combine(overrides, price, network, now)
+
+
+async def _nothing() -> None:
+    return None

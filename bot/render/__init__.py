@@ -1,0 +1,1 @@
+"""Turning numbers into text people read: formatting, tables, (later) message catalogs and charts."""

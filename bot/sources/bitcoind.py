@@ -1,0 +1,88 @@
+"""Bitcoin Core JSON-RPC (reference/apis.md §4.1): ``getblockchaininfo`` + ``getmininginfo``, basic auth.
+
+Requests say ``"jsonrpc": "2.0"`` so Core v28+ answers RPC errors with HTTP 200 and a readable ``error``;
+older nodes treat them as 1.0 (errors then surface as "bitcoind: HTTP 500"). Keys added in v28/v29
+(``bits``, ``target``, ``next``) are never required; a missing ``networkhashps`` gives no hashrate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from bot.sources.http import (
+    DIFFICULTY,
+    HASHRATE_HS,
+    HEIGHT,
+    Clock,
+    FetchPolicy,
+    SourceError,
+    as_float,
+    as_int,
+    dig,
+    fetch_json,
+    unwrap,
+    utc_now,
+)
+from bot.sources.snapshot import NetworkState
+
+SOURCE = "bitcoind"
+NO_FEES_NOTE = (
+    "Bitcoin Core mode reports no fees per block: taken as 0 BTC, so hashprice is slightly understated"
+)
+_DEFAULT_POLICY = FetchPolicy()
+
+
+async def call(
+    client: httpx.AsyncClient,
+    url: str,
+    method: str,
+    auth: httpx.BasicAuth | None = None,
+    policy: FetchPolicy = _DEFAULT_POLICY,
+) -> Any:
+    """One JSON-RPC call returning ``result``; an ``error`` becomes "bitcoind: RPC error <code>: <msg>"."""
+    body = {"jsonrpc": "2.0", "id": "minerwatch", "method": method, "params": []}
+    doc = await fetch_json(client, SOURCE, url, policy, json_body=body, auth=auth)
+    error = doc.get("error") if isinstance(doc, dict) else None
+    if error:
+        code = error.get("code") if isinstance(error, dict) else None
+        message = error.get("message") if isinstance(error, dict) else error
+        raise SourceError(SOURCE, f"RPC error {code}: {message}")
+    return dig(SOURCE, doc, "result")
+
+
+async def fetch_network(
+    client: httpx.AsyncClient,
+    url: str,
+    auth: httpx.BasicAuth | None = None,
+    policy: FetchPolicy = _DEFAULT_POLICY,
+    now: Clock = utc_now,
+) -> NetworkState:
+    """Height and difficulty from the node, hashrate from ``networkhashps`` (120-block estimate, H/s).
+
+    A node still in initial block download is refused: its difficulty and height are stale.
+    """
+    results = await asyncio.gather(
+        call(client, url, "getblockchaininfo", auth, policy),
+        call(client, url, "getmininginfo", auth, policy),
+        return_exceptions=True,
+    )
+    chain, mining = unwrap(results[0]), unwrap(results[1])
+    if isinstance(chain, dict) and chain.get("initialblockdownload"):
+        raise SourceError(SOURCE, "node is still in initial block download")
+    raw_hashrate = mining.get("networkhashps") if isinstance(mining, dict) else None
+    return NetworkState(
+        difficulty=DIFFICULTY.check(SOURCE, as_float(SOURCE, "difficulty", dig(SOURCE, chain, "difficulty"))),
+        height=int(HEIGHT.check(SOURCE, as_int(SOURCE, "blocks", dig(SOURCE, chain, "blocks")))),
+        fees_per_block_btc=0.0,
+        hashrate_hs=None
+        if raw_hashrate is None
+        else HASHRATE_HS.check(SOURCE, as_float(SOURCE, "networkhashps", raw_hashrate)),
+        adjustment=None,
+        fetched_at=now(),
+        source=SOURCE,
+        outcomes=(),
+        notes=(NO_FEES_NOTE,),
+    )

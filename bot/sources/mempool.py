@@ -1,0 +1,133 @@
+"""mempool.space REST client (reference/apis.md §1); ``base_url`` already ends in ``/api``."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from bot.sources.http import (
+    DIFFICULTY,
+    FEES_PER_BLOCK_BTC,
+    HASHRATE_HS,
+    HEIGHT,
+    Bounds,
+    Clock,
+    FetchPolicy,
+    as_float,
+    as_int,
+    dig,
+    fetch_json,
+    fetch_text,
+    join_url,
+    unwrap,
+    utc_now,
+)
+from bot.sources.snapshot import AdjustmentEstimate, NetworkState
+
+SOURCE = "mempool"
+FEE_WINDOW_BLOCKS = 144
+REMAINING_BLOCKS = Bounds("remaining blocks", "", 1, 2016)
+BLOCK_COUNT = Bounds("block count", "", 1, 100_000)
+_DEFAULT_POLICY = FetchPolicy()
+
+
+@dataclass(frozen=True, slots=True)
+class HashrateReading:
+    """``currentHashrate`` (≈1-week average, H/s) and ``currentDifficulty`` of ``/v1/mining/hashrate/3d``."""
+
+    hashrate_hs: float
+    difficulty: float
+
+
+def _number(doc: Any, key: str) -> float:
+    return as_float(SOURCE, key, dig(SOURCE, doc, key))
+
+
+def _whole(doc: Any, key: str, bounds: Bounds) -> int:
+    return int(bounds.check(SOURCE, as_int(SOURCE, key, dig(SOURCE, doc, key))))
+
+
+def _optional(doc: Any, key: str) -> float | None:
+    raw = doc.get(key) if isinstance(doc, dict) else None
+    return None if raw is None else as_float(SOURCE, key, raw)
+
+
+async def fetch_adjustment(
+    client: httpx.AsyncClient, base_url: str, policy: FetchPolicy = _DEFAULT_POLICY
+) -> AdjustmentEstimate:
+    """``/v1/difficulty-adjustment`` (§1.1): ``estimatedRetargetDate`` in ms, ``previousTime`` in SECONDS."""
+    doc = await fetch_json(client, SOURCE, join_url(base_url, "v1/difficulty-adjustment"), policy)
+    previous_time_s = _optional(doc, "previousTime")
+    return AdjustmentEstimate(
+        progress_pct=_number(doc, "progressPercent"),
+        difficulty_change_pct=_number(doc, "difficultyChange"),
+        remaining_blocks=_whole(doc, "remainingBlocks", REMAINING_BLOCKS),
+        next_retarget_height=_whole(doc, "nextRetargetHeight", HEIGHT),
+        estimated_retarget_at=datetime.fromtimestamp(_number(doc, "estimatedRetargetDate") / 1000, UTC),
+        previous_retarget_pct=_optional(doc, "previousRetarget"),
+        epoch_start_at=None if previous_time_s is None else datetime.fromtimestamp(previous_time_s, UTC),
+    )
+
+
+async def fetch_hashrate(
+    client: httpx.AsyncClient, base_url: str, policy: FetchPolicy = _DEFAULT_POLICY
+) -> HashrateReading:
+    """``/v1/mining/hashrate/3d`` (§1.2); a self-hosted instance without bitcoind reports 0 (→ error)."""
+    doc = await fetch_json(client, SOURCE, join_url(base_url, "v1/mining/hashrate/3d"), policy)
+    return HashrateReading(
+        hashrate_hs=HASHRATE_HS.check(SOURCE, _number(doc, "currentHashrate")),
+        difficulty=DIFFICULTY.check(SOURCE, _number(doc, "currentDifficulty")),
+    )
+
+
+async def fetch_fees_per_block(
+    client: httpx.AsyncClient,
+    base_url: str,
+    policy: FetchPolicy = _DEFAULT_POLICY,
+    blocks: int = FEE_WINDOW_BLOCKS,
+) -> float:
+    """Mean fees per block in BTC from ``/v1/mining/reward-stats/{blocks}`` (§1 table; sats as STRINGS)."""
+    doc = await fetch_json(client, SOURCE, join_url(base_url, f"v1/mining/reward-stats/{blocks}"), policy)
+    total_fee_sats = as_int(SOURCE, "totalFee", dig(SOURCE, doc, "totalFee"))
+    span = as_int(SOURCE, "endBlock", dig(SOURCE, doc, "endBlock")) - as_int(
+        SOURCE, "startBlock", dig(SOURCE, doc, "startBlock")
+    )
+    count = BLOCK_COUNT.check(SOURCE, span + 1)
+    return FEES_PER_BLOCK_BTC.check(SOURCE, total_fee_sats / count / 1e8)
+
+
+async def fetch_tip_height(
+    client: httpx.AsyncClient, base_url: str, policy: FetchPolicy = _DEFAULT_POLICY
+) -> int:
+    """``/blocks/tip/height``: a text/plain integer (§0), parsed from text, not JSON."""
+    text = await fetch_text(client, SOURCE, join_url(base_url, "blocks/tip/height"), policy)
+    return int(HEIGHT.check(SOURCE, as_int(SOURCE, "tip height", text)))
+
+
+async def fetch_network(
+    client: httpx.AsyncClient, base_url: str, policy: FetchPolicy = _DEFAULT_POLICY, now: Clock = utc_now
+) -> NetworkState:
+    """All four endpoints in parallel; any failure fails the whole reading (the first error is raised)."""
+    results = await asyncio.gather(
+        fetch_adjustment(client, base_url, policy),
+        fetch_hashrate(client, base_url, policy),
+        fetch_fees_per_block(client, base_url, policy),
+        fetch_tip_height(client, base_url, policy),
+        return_exceptions=True,
+    )
+    adjustment, hashrate = unwrap(results[0]), unwrap(results[1])
+    fees, height = unwrap(results[2]), unwrap(results[3])
+    return NetworkState(
+        difficulty=hashrate.difficulty,
+        height=height,
+        fees_per_block_btc=fees,
+        hashrate_hs=hashrate.hashrate_hs,
+        adjustment=adjustment,
+        fetched_at=now(),
+        source=SOURCE,
+        outcomes=(),
+    )
