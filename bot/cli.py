@@ -10,12 +10,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from pydantic import ValidationError
 
+from bot.app import ReplayOptions, run_bot
+from bot.backtest import add_backtest_parser
 from bot.config import Settings
 from bot.data import load_difficulty_regression
 from bot.economics.machines import Machine, UnknownMachine, parse_machine
@@ -24,8 +27,10 @@ from bot.economics.production_cost import BottomUpAssumptions
 from bot.market import MarketView, Overrides, resolve_market
 from bot.parsing import parse_percent, parse_positive, parse_power_usd_per_kwh, parse_price_usd
 from bot.render.table import format_table
+from bot.replay import REPLAY_START
 from bot.reports import Report, breakeven_report, cost_report, machines_report, margin_report, status_report
 from bot.sources.aggregate import SourcesUnavailable
+from bot.store.db import StoreError
 
 EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE = 0, 1, 2
 
@@ -44,6 +49,13 @@ def _arg(parse: Callable[[str], float]) -> Callable[[str], float]:
             raise argparse.ArgumentTypeError(str(error)) from None
 
     return convert
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date; write it like 2022-01-01") from None
 
 
 def _height(text: str) -> int:
@@ -117,6 +129,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cost.add_argument("--power-price", type=_arg(parse_power_usd_per_kwh), help="fleet power price, $/kWh")
     cost.set_defaults(handler=_cost)
+
+    add_backtest_parser(commands)
+
+    run = commands.add_parser("run", help="run the bot (console chat when no tokens are set)")
+    run.add_argument("--replay", action="store_true", help="play the shipped history instead of live data")
+    run.add_argument(
+        "--speed",
+        type=_arg(lambda t: parse_positive(t, name="speed", example="30", high=1000)),
+        default=30.0,
+        help="replay speed, days per second (default 30)",
+    )
+    run.add_argument(
+        "--from",
+        dest="start",
+        type=_date,
+        default=REPLAY_START,
+        help=f"first replayed day (default {REPLAY_START})",
+    )
+    run.set_defaults(handler=_run)
 
     machines = commands.add_parser("machines", help="the machine catalog")
     machines.add_argument("--json", action="store_true", help="print JSON")
@@ -202,6 +233,16 @@ async def _cost(args: argparse.Namespace, settings: Settings) -> Report:
     return cost_report(view, assumptions, load_difficulty_regression(), _now())
 
 
+async def _run(args: argparse.Namespace, settings: Settings) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    options = ReplayOptions(start=args.start, days_per_s=args.speed) if args.replay else None
+    try:
+        await run_bot(settings, options)
+    except StoreError as error:
+        raise UsageError(str(error)) from None
+
+
 async def _machines(args: argparse.Namespace, settings: Settings) -> Report:
     return machines_report()
 
@@ -225,6 +266,8 @@ def _settings() -> Settings:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``minerwatch`` console script; returns the process exit code."""
     args = build_parser().parse_args(argv)
+    if getattr(args, "sync_handler", None):
+        return int(args.sync_handler(args))
     try:
         settings = _settings()
         report = asyncio.run(args.handler(args, settings))
@@ -237,7 +280,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_UNAVAILABLE
     except KeyboardInterrupt:
         return 130
-    _print(report, args.json)
+    if report is not None:
+        _print(report, args.json)
     return EXIT_OK
 
 

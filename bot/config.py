@@ -6,6 +6,7 @@ instance or Bitcoin Core node, and tests can point it at loopback fakes.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, HttpUrl, SecretStr, field_validator
@@ -52,6 +53,12 @@ class Settings(BaseSettings):
         2.0, gt=0, le=50, description="a price quote this far off the others' median is dropped"
     )
 
+    # The watch loop.
+    db: Path | None = Field(None, description="SQLite file; default: the user's data directory")
+    price_poll_s: float = Field(60.0, ge=1, le=3600, description="seconds between price polls")
+    network_poll_s: float = Field(300.0, ge=1, le=3600, description="seconds between network polls")
+    stale_after_s: float = Field(300.0, ge=1, le=86400, description="price older than this pauses alerts")
+
     # Network production-cost model, bottom-up (reference/economics.md §2.9, option A).
     fleet_j_per_th: float = Field(20.0, gt=1, lt=200, description="network fleet efficiency incl. PUE, J/TH")
     fleet_power_usd_per_kwh: float = Field(0.06, gt=0, lt=1, description="fleet average power price, $/kWh")
@@ -60,6 +67,7 @@ class Settings(BaseSettings):
     )
 
     # Defaults for a chat's or the CLI's machine profile.
+    machine: str = Field("S19 XP", description="machine of a chat that has not set one (catalog name)")
     power_usd_per_kwh: float = Field(0.05, gt=0, le=5, description="power price when none is given, $/kWh")
     pool_fee_pct: float = Field(2.0, ge=0, lt=100, description="pool fee, percent")
     uptime_pct: float = Field(100.0, gt=0, le=100, description="machine uptime, percent")

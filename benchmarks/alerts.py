@@ -1,0 +1,173 @@
+"""Alert evaluation speed: ``evaluate_thresholds`` over N stored rules for one new snapshot.
+
+Run: ``.venv/bin/python -m benchmarks.alerts [--subscriptions N] [--snapshots K] [--json]``.
+Builds N rules in a temporary database (every key metric, both ops, thresholds spread ±20 % around the
+current values, re-arm band 1 %; rules that hold, or are still inside their band, are disarmed; 5 % repeat
+hourly, their last firing spread over the past hour), then evaluates K snapshots 60 s apart, each moving
+every key metric by up to ±1 % from the current values (far more than a minute's usual move), and
+reports the median wall time per snapshot (one committed transaction) and the peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from bot.alerts.rules import KeyMetric, Metric, Op
+from bot.store import connect
+from bot.store.subscriptions import evaluate_thresholds
+
+RULES_PER_CHAT = 5
+START = 1_000_000.0
+POLL_S = 60.0
+CURRENT: dict[KeyMetric, float] = {
+    KeyMetric.PRICE_USD: 95_000.0,
+    KeyMetric.HASHPRICE_USD_PER_PH_DAY: 52.0,
+    KeyMetric.PREMIUM_PCT: 12.0,
+    KeyMetric.DIFFICULTY_CHANGE_PCT: 2.5,
+    KeyMetric.NEXT_HASHPRICE_USD_PER_PH_DAY: 50.8,
+}
+SHOWN_AS: dict[KeyMetric, Metric] = {
+    KeyMetric.PRICE_USD: Metric.PRICE,
+    KeyMetric.HASHPRICE_USD_PER_PH_DAY: Metric.HASHPRICE,
+    KeyMetric.PREMIUM_PCT: Metric.PREMIUM,
+    KeyMetric.DIFFICULTY_CHANGE_PCT: Metric.DIFFICULTY,
+    KeyMetric.NEXT_HASHPRICE_USD_PER_PH_DAY: Metric.MARGIN,
+}
+PERCENT_KEYS = frozenset({KeyMetric.PREMIUM_PCT, KeyMetric.DIFFICULTY_CHANGE_PCT})
+
+
+def _spread(rng: random.Random, key: KeyMetric, base: float, fraction: float) -> float:
+    """``base`` moved by up to ``fraction`` of itself (levels) or ``fraction * 100`` points (percentages)."""
+    if key in PERCENT_KEYS:
+        return base + rng.uniform(-fraction, fraction) * 100
+    return base * (1 + rng.uniform(-fraction, fraction))
+
+
+def _rows(count: int, rng: random.Random) -> Iterator[tuple[Any, ...]]:
+    keys = list(CURRENT)
+    for i in range(count):
+        key = keys[i % len(keys)]
+        op = rng.choice((Op.BELOW, Op.ABOVE))
+        threshold = _spread(rng, key, CURRENT[key], 0.20)
+        band = 1.0 if key in PERCENT_KEYS else abs(threshold) * 0.01
+        rearm = threshold + band if op is Op.BELOW else threshold - band
+        value = CURRENT[key]
+        holds = value < threshold if op is Op.BELOW else value > threshold
+        rearms = value >= rearm if op is Op.BELOW else value <= rearm
+        armed = not holds and rearms
+        repeat = rng.random() < 0.05
+        quiet_until = START + rng.uniform(0, 3600) if holds and repeat else 0.0
+        kind = "margin_warning" if key is KeyMetric.NEXT_HASHPRICE_USD_PER_PH_DAY else "threshold"
+        yield (
+            i // RULES_PER_CHAT + 1,
+            kind,
+            SHOWN_AS[key].value,
+            op.value,
+            threshold,
+            band,
+            int(repeat),
+            3600,
+            key.value,
+            op.value,
+            threshold,
+            rearm,
+            int(armed),
+            quiet_until,
+            START,
+        )
+
+
+def build(db_path: Path, count: int, seed: int) -> None:
+    """Create ``count`` subscriptions, one per key metric for each of ``count / RULES_PER_CHAT`` chats."""
+    db = connect(db_path)
+    rng = random.Random(seed)
+    chats = -(-count // RULES_PER_CHAT)
+    with db.atomic():
+        db.conn.executemany(
+            """INSERT INTO chats (id, platform, chat_id, kind, created_at)
+               VALUES (?, 'telegram', ?, 'private', 0)""",
+            ((i, str(i)) for i in range(1, chats + 1)),
+        )
+        db.conn.executemany(
+            """INSERT INTO subscriptions (chat_ref, kind, metric, op, threshold, band, repeat, min_interval_s,
+                   key_metric, key_op, key_threshold, key_rearm, armed, quiet_until, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            _rows(count, rng),
+        )
+    db.execute("ANALYZE")
+    db.close()
+
+
+def measure(db_path: Path, snapshots: int, seed: int) -> tuple[list[float], list[int]]:
+    """Milliseconds and rules fired per snapshot, each evaluation one committed transaction."""
+    db = connect(db_path)
+    rng = random.Random(seed + 1)
+    timings, fired = [], []
+    for n in range(snapshots):
+        values = {key: _spread(rng, key, base, 0.01) for key, base in CURRENT.items()}
+        started = time.perf_counter()
+        fired.append(len(evaluate_thresholds(db, values, now=START + (n + 1) * POLL_S)))
+        timings.append((time.perf_counter() - started) * 1000)
+    db.close()
+    return timings, fired
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process (ru_maxrss: KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--subscriptions", type=int, default=100_000, help="rules to create")
+    parser.add_argument("--snapshots", type=int, default=9, help="snapshots to evaluate (median reported)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="minerwatch-bench-") as tmp:
+        db_path = Path(tmp) / "alerts.db"
+        started = time.perf_counter()
+        build(db_path, args.subscriptions, args.seed)
+        build_s = time.perf_counter() - started
+        timings, fired = measure(db_path, args.snapshots, args.seed)
+    median_ms = statistics.median(timings)
+    rss = peak_rss_mb()
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "subscriptions": args.subscriptions,
+                    "ms_per_snapshot": round(median_ms, 2),
+                    "peak_rss_mb": round(rss, 1),
+                }
+            )
+        )
+        return
+    rows = [
+        ("subscriptions", f"{args.subscriptions:,}"),
+        ("build (s)", f"{build_s:.1f}"),
+        ("snapshots", f"{args.snapshots}"),
+        ("ms per snapshot, median", f"{median_ms:.1f}"),
+        ("ms per snapshot, min / max", f"{min(timings):.1f} / {max(timings):.1f}"),
+        ("rules fired per snapshot, median", f"{statistics.median(fired):,.0f}"),
+        ("peak RSS (MB)", f"{rss:.1f}"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value:>12}")
+
+
+if __name__ == "__main__":
+    main()

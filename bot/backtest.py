@@ -1,0 +1,222 @@
+"""``minerwatch backtest``: replay a daily history through the alerts engine and list what it would have sent.
+
+Each day is one observation at 00:00 UTC of its date, run through the same code as the live bot:
+
+* regime (``engine.evaluate``): premium of the day's price over the difficulty-regression cost
+  (``production_cost.regression_cost``, §2.9 B), one observation per day, so ``confirmations`` counts days;
+* retargets: daily rows have no height, so a retarget is a change of the day's difficulty, reported the
+  first day it holds (``engine.evaluate`` with ``height=None``);
+* Hash Ribbons (``engine.ribbon_events_since``, §3.1) over the whole history at once, which is the same as
+  day by day since no value looks ahead; days without hashrate yield no ribbon values;
+* threshold rules (``rules.step``) on the day's key values, each rule created on the first day (so one that
+  already holds then waits for a real crossing).
+
+Following the shipped-history convention (``history.subsidy_btc_on``), a day's subsidy is the one in force
+from the halving dates (heights 630,000 / 840,000 from 2020-05-11 / 2024-04-20), and fees are unknown, so
+hashprice counts the subsidy only. Margin and breakeven rules use an Antminer S19 XP (21.5 J/TH) at
+$0.05/kWh, no pool fee, 100 % uptime, PUE 1, unless told otherwise. Difficulty rules are refused: the daily
+history has no estimate of the next adjustment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, TextIO, TypeVar
+
+from bot.alerts.engine import (
+    EngineState,
+    Observation,
+    day_start,
+    evaluate,
+    key_values,
+    ribbon_events_since,
+    rule_value,
+    threshold_event,
+)
+from bot.alerts.events import AlertEvent
+from bot.alerts.grammar import describe_rule, parse_rule
+from bot.alerts.regime import RegimeParams
+from bot.alerts.rules import Metric, Rule, RuleState, initial_state, key_rule, step
+from bot.data import load_difficulty_regression, load_history
+from bot.economics.history import HALVING_DATES_UTC, DailyRow, parse_daily_csv
+from bot.economics.indicators import RIBBONS_CONFIRM_DAYS
+from bot.economics.machines import parse_machine
+from bot.economics.mining import MarketInputs, OperatingProfile
+from bot.economics.network import HALVING_INTERVAL_BLOCKS
+from bot.economics.production_cost import regression_cost
+from bot.economics.regression import DifficultyRegression
+from bot.parsing import parse_power_usd_per_kwh
+from bot.render.alerts import render_event
+
+S19_XP_J_PER_TH = 3010 / 140
+"""Antminer S19 XP nameplate efficiency (machines.csv: 140 TH/s at 3,010 W)."""
+DEFAULT_PROFILE = OperatingProfile(power_usd_per_kwh=0.05)
+EXIT_OK, EXIT_USAGE = 0, 2  # as bot.cli
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestEvent:
+    """An event the bot would have sent, dated by the daily row that triggered it."""
+
+    date: date
+    event: AlertEvent
+
+    def text(self) -> str:
+        return render_event(self.event)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"date": "YYYY-MM-DD", "kind": KIND, ...figures}``."""
+        return {"date": self.date.isoformat(), "kind": self.event.kind.value, **self.event.data}
+
+
+def _nominal_height(day: date) -> int:
+    """First height of the halving epoch in force on ``day``: only its subsidy is meaningful."""
+    return bisect_right(HALVING_DATES_UTC, day) * HALVING_INTERVAL_BLOCKS
+
+
+def run_backtest(
+    rows: Sequence[DailyRow],
+    rules: list[Rule],
+    params: RegimeParams,
+    regression: DifficultyRegression,
+    confirm_days: int,
+    *,
+    j_per_th: float = S19_XP_J_PER_TH,
+    profile: OperatingProfile = DEFAULT_PROFILE,
+) -> list[BacktestEvent]:
+    """Every event the engine emits over ``rows`` (sorted by date), sorted by date."""
+    for rule in rules:
+        if rule.metric is Metric.DIFFICULTY:
+            raise ValueError(f"'{describe_rule(rule)}': the daily history has no next-adjustment estimate")
+    keyed = [key_rule(rule, j_per_th, profile) for rule in rules]
+    rule_states: list[RuleState | None] = [None] * len(rules)
+    state = EngineState()
+    found: list[BacktestEvent] = []
+    for row in rows:
+        at = day_start(row.date)
+        market = MarketInputs(row.price_usd, row.difficulty, _nominal_height(row.date), 0.0)
+        cost = regression_cost(market, regression)
+        values = key_values(market, cost.usd_per_btc, None)
+        observation = Observation(
+            at, row.price_usd, row.difficulty, None, cost.usd_per_btc, cost.model, values
+        )
+        state, events = evaluate(state, observation, params)
+        for i, (rule, keyed_rule) in enumerate(zip(rules, keyed, strict=True)):
+            value, rule_state = values[keyed_rule.key_metric], rule_states[i]
+            if rule_state is None:
+                rule_states[i] = initial_state(keyed_rule, value)
+                continue
+            rule_states[i], fired = step(
+                keyed_rule,
+                rule_state,
+                value,
+                at.timestamp(),
+                repeat=rule.repeat,
+                min_interval_s=rule.min_interval_s,
+            )
+            if fired:
+                events.append(threshold_event(rule, rule_value(rule, value, j_per_th, profile), at))
+        found.extend(BacktestEvent(row.date, event) for event in events)
+    ribbons = ribbon_events_since(rows, None, confirm_days)
+    found.extend(BacktestEvent(event.occurred_at.date(), event) for event in ribbons)
+    return sorted(found, key=lambda found_event: found_event.date)
+
+
+def _arg(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """Adapt a parser for argparse, keeping its one-line message (as ``bot.cli._arg``)."""
+
+    def convert(text: str) -> T:
+        try:
+            return parse(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return convert
+
+
+def add_backtest_parser(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
+    """Register ``backtest``; its ``sync_handler(args) -> exit code`` needs no Settings and no network."""
+    parser = subparsers.add_parser("backtest", help="replay a daily history through the alert engine")
+    parser.add_argument(
+        "--history",
+        type=Path,
+        help="daily CSV (date,price_usd,difficulty[,hashrate_ths]); default: the shipped history",
+    )
+    parser.add_argument(
+        "--rule",
+        type=_arg(parse_rule),
+        action="append",
+        default=[],
+        metavar="RULE",
+        help="threshold rule, e.g. 'price below 30k' (repeatable)",
+    )
+    parser.add_argument(
+        "--machine", default="S19 XP", help="machine for margin/breakeven rules (default S19 XP)"
+    )
+    parser.add_argument(
+        "--power-price",
+        type=_arg(parse_power_usd_per_kwh),
+        default=DEFAULT_PROFILE.power_usd_per_kwh,
+        help="$/kWh for margin/breakeven rules (default 0.05)",
+    )
+    parser.add_argument(
+        "--confirm-days",
+        type=int,
+        default=RIBBONS_CONFIRM_DAYS,
+        help=f"days a Hash Ribbons cross must hold (default {RIBBONS_CONFIRM_DAYS})",
+    )
+    parser.add_argument("--json", action="store_true", help='print {"events": [...]}')
+    parser.set_defaults(sync_handler=backtest_command)
+    return parser
+
+
+def _history(path: Path | None) -> list[DailyRow]:
+    if path is None:
+        return load_history()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"cannot read {path}: {error}") from None
+    try:
+        return parse_daily_csv(text)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
+
+
+def backtest_command(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run ``minerwatch backtest``: events to ``out`` (a line each, or JSON), one-line errors to ``err``."""
+    out, err = out or sys.stdout, err or sys.stderr
+    try:
+        if args.confirm_days < 1:
+            raise ValueError(f"--confirm-days must be at least 1, got {args.confirm_days}")
+        machine = parse_machine(args.machine)
+        profile = OperatingProfile(power_usd_per_kwh=args.power_price)
+        events = run_backtest(
+            _history(args.history),
+            args.rule,
+            RegimeParams(),
+            load_difficulty_regression(),
+            args.confirm_days,
+            j_per_th=machine.j_per_th,
+            profile=profile,
+        )
+    except (ValueError, LookupError) as error:
+        print(f"minerwatch: {error}", file=err)
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps({"events": [event.to_dict() for event in events]}, indent=2), file=out)
+    else:
+        for event in events:
+            print(f"{event.date.isoformat()}  {event.event.kind.value}  {event.text()}", file=out)
+    return EXIT_OK

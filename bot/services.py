@@ -1,0 +1,231 @@
+"""The handlers' ``Services`` over the store: profiles, subscriptions, languages and the latest market.
+
+Subscriptions on per-chat metrics (margin, breakeven) are translated to hashprice thresholds here, with
+the chat's profile, and re-translated whenever the profile changes (``bot.alerts.rules``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlite_utils import Database
+
+from bot.alerts.engine import key_values
+from bot.alerts.grammar import describe_rule
+from bot.alerts.rules import (
+    PER_CHAT_METRICS,
+    Metric,
+    Op,
+    Rule,
+    initial_state,
+    key_rule,
+    margin_warning_rule,
+)
+from bot.config import Settings
+from bot.economics.machines import Machine, parse_machine
+from bot.economics.mining import MarketInputs, OperatingProfile
+from bot.economics.production_cost import regression_cost
+from bot.economics.regression import DifficultyRegression
+from bot.market import MarketView
+from bot.store import chats as chat_repo
+from bot.store import snapshots as snapshot_repo
+from bot.store import subscriptions as subscription_repo
+from bot.store.chats import ChatKind
+from bot.store.db import Store
+from bot.store.subscriptions import SubscriptionKind
+from handlers.context import Chat, ChatProfile, SubscriptionView
+
+NETWORK_DESCRIPTION = "capitulation, recovery and difficulty-adjustment news"
+MARGIN_WARNING_DESCRIPTION = "warning when the next adjustment would push your margin below 0"
+MARGIN_WARNING_RULE = Rule(Metric.MARGIN, Op.BELOW, 0.0, 1.0)
+
+
+def _kind(chat: Chat) -> ChatKind:
+    try:
+        return ChatKind(chat.kind)
+    except ValueError:
+        return ChatKind.CHANNEL if chat.is_group else ChatKind.PRIVATE
+
+
+def _ensure_chat(db: Database, chat: Chat, now: float) -> int:
+    existing = chat_repo.find_chat(db, chat.platform, chat.chat_id)
+    if existing is not None and existing.active:
+        return existing.id
+    return chat_repo.upsert_chat(db, chat.platform, chat.chat_id, _kind(chat), now).id
+
+
+def market_view(snapshot: snapshot_repo.StoredSnapshot) -> MarketView:
+    """A stored poll as the view the reports take."""
+    market = MarketInputs(
+        snapshot.price_usd, snapshot.difficulty, snapshot.height, snapshot.fees_per_block_btc
+    )
+    return MarketView(
+        market=market,
+        as_of=snapshot.taken_at,
+        hashrate_hs=snapshot.hashrate_hs,
+        adjustment=snapshot.adjustment,
+        outcomes=snapshot.outcomes,
+    )
+
+
+class StoreServices:
+    """``handlers.context.Services`` implemented over the SQLite store."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        regression: DifficultyRegression,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._store = store
+        self.settings = settings
+        self.regression = regression
+        self._clock = clock
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    def _stamp(self) -> float:
+        return self._clock().timestamp()
+
+    def default_profile(self) -> ChatProfile:
+        settings = self.settings
+        operating = OperatingProfile(
+            settings.power_usd_per_kwh, settings.pool_fee_pct / 100, settings.uptime_pct / 100, settings.pue
+        )
+        return ChatProfile(parse_machine(settings.machine), 1, operating)
+
+    def _to_profile(self, stored: chat_repo.Profile | None) -> ChatProfile:
+        if stored is None:
+            return self.default_profile()
+        machine = Machine(
+            name=stored.machine or f"custom {stored.j_per_th:g} J/TH",
+            hashrate_ths=stored.hashrate_ths,
+            power_w=stored.hashrate_ths * stored.j_per_th if stored.hashrate_ths else None,
+            j_per_th=stored.j_per_th,
+            year=None,
+        )
+        operating = OperatingProfile(
+            stored.power_usd_per_kwh, stored.pool_fee_pct / 100, stored.uptime_pct / 100, stored.pue
+        )
+        return ChatProfile(machine, stored.count, operating)
+
+    async def latest_view(self) -> MarketView | None:
+        snapshot = await self._store.run(snapshot_repo.latest_snapshot)
+        return market_view(snapshot) if snapshot is not None else None
+
+    async def profile(self, chat: Chat) -> ChatProfile:
+        def load(db: Database) -> chat_repo.Profile | None:
+            existing = chat_repo.find_chat(db, chat.platform, chat.chat_id)
+            return chat_repo.get_profile(db, existing.id) if existing else None
+
+        return self._to_profile(await self._store.run(load))
+
+    async def save_profile(self, chat: Chat, profile: ChatProfile) -> None:
+        operating = profile.operating
+        stored = chat_repo.Profile(
+            j_per_th=profile.machine.j_per_th,
+            power_usd_per_kwh=operating.power_usd_per_kwh,
+            pool_fee_pct=operating.pool_fee_fraction * 100,
+            uptime_pct=operating.uptime_fraction * 100,
+            pue=operating.pue,
+            machine=profile.machine.name,
+            hashrate_ths=profile.machine.hashrate_ths,
+            count=profile.count,
+        )
+        now = self._stamp()
+
+        def save(db: Database) -> None:
+            ref = _ensure_chat(db, chat, now)
+            chat_repo.set_profile(db, ref, stored, now)
+            for subscription in subscription_repo.list_for_chat(db, ref):
+                rule = subscription.rule
+                if subscription.kind is SubscriptionKind.MARGIN_WARNING:
+                    keyed = margin_warning_rule(profile.machine.j_per_th, operating)
+                    subscription_repo.update_keyed(db, subscription.id, keyed)
+                elif rule is not None and rule.metric in PER_CHAT_METRICS:
+                    keyed = key_rule(rule, profile.machine.j_per_th, operating)
+                    subscription_repo.update_keyed(db, subscription.id, keyed)
+
+        await self._store.atomic(save)
+
+    def _current_key_values(self, db: Database) -> dict[str, float]:
+        snapshot = snapshot_repo.latest_snapshot(db)
+        if snapshot is None or snapshot.stale:
+            return {}
+        view = market_view(snapshot)
+        cost = regression_cost(view.market, self.regression)
+        change = snapshot.adjustment.difficulty_change_pct if snapshot.adjustment else None
+        return {str(k): v for k, v in key_values(view.market, cost.usd_per_btc, change).items()}
+
+    async def subscribe_rule(self, chat: Chat, rule: Rule) -> tuple[int, bool]:
+        profile = await self.profile(chat)
+        keyed = key_rule(rule, profile.machine.j_per_th, profile.operating)
+        now = self._stamp()
+
+        def add(db: Database) -> tuple[int, bool]:
+            ref = _ensure_chat(db, chat, now)
+            current = self._current_key_values(db).get(str(keyed.key_metric))
+            state = initial_state(keyed, current)
+            return subscription_repo.add_threshold(db, ref, rule, keyed, state, now), not state.armed
+
+        return await self._store.atomic(add)
+
+    async def subscribe_network(self, chat: Chat) -> bool:
+        profile = await self.profile(chat)
+        keyed = margin_warning_rule(profile.machine.j_per_th, profile.operating)
+        now = self._stamp()
+
+        def add(db: Database) -> bool:
+            ref = _ensure_chat(db, chat, now)
+            kinds = {s.kind for s in subscription_repo.list_for_chat(db, ref) if s.active}
+            if SubscriptionKind.NETWORK in kinds:
+                return False
+            subscription_repo.add_network(db, ref, now)
+            current = self._current_key_values(db).get(str(keyed.key_metric))
+            state = initial_state(keyed, current)
+            subscription_repo.set_margin_warning(db, ref, MARGIN_WARNING_RULE, keyed, state, now)
+            return True
+
+        return await self._store.atomic(add)
+
+    async def subscriptions(self, chat: Chat) -> list[SubscriptionView]:
+        def load(db: Database) -> list[subscription_repo.Subscription]:
+            existing = chat_repo.find_chat(db, chat.platform, chat.chat_id)
+            return subscription_repo.list_for_chat(db, existing.id) if existing else []
+
+        views = []
+        for subscription in await self._store.run(load):
+            if subscription.kind is SubscriptionKind.NETWORK:
+                description = NETWORK_DESCRIPTION
+            elif subscription.kind is SubscriptionKind.MARGIN_WARNING:
+                description = MARGIN_WARNING_DESCRIPTION
+            else:
+                description = describe_rule(subscription.rule) if subscription.rule else "rule"
+            armed = subscription.state.armed if subscription.state else True
+            views.append(SubscriptionView(subscription.id, subscription.kind.value, description, armed))
+        return views
+
+    async def unsubscribe(self, chat: Chat, subscription_id: int | None) -> int:
+        def remove(db: Database) -> int:
+            existing = chat_repo.find_chat(db, chat.platform, chat.chat_id)
+            if existing is None:
+                return 0
+            if subscription_id is None:
+                return subscription_repo.remove_all(db, existing.id)
+            target = subscription_repo.get_subscription(db, subscription_id)
+            if target is not None and target.kind is SubscriptionKind.NETWORK:
+                subscription_repo.remove_kind(db, existing.id, SubscriptionKind.MARGIN_WARNING)
+            return int(subscription_repo.remove_subscription(db, existing.id, subscription_id))
+
+        return await self._store.atomic(remove)
+
+    async def set_language(self, chat: Chat, language: str) -> None:
+        now = self._stamp()
+
+        def save(db: Database) -> None:
+            chat_repo.set_language(db, _ensure_chat(db, chat, now), language)
+
+        await self._store.atomic(save)

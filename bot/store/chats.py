@@ -1,0 +1,192 @@
+"""Chats (one row per platform chat) and their machine profiles.
+
+A chat's subscriptions are active exactly while the chat is: deactivating a chat (it blocked the bot or
+vanished) switches its subscriptions off in the same transaction, so alert evaluation filters by index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlite_utils import Database
+
+from bot.store import outbox
+
+
+class ChatKind(StrEnum):
+    PRIVATE = "private"
+    GROUP = "group"
+    SUPERGROUP = "supergroup"
+    CHANNEL = "channel"
+    DM = "dm"
+    CONSOLE = "console"
+
+
+GROUP_KINDS = frozenset({ChatKind.GROUP, ChatKind.SUPERGROUP, ChatKind.CHANNEL})
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    id: int
+    platform: str
+    chat_id: str
+    kind: ChatKind
+    language: str
+    active: bool
+    reason: str | None
+    """Why the chat was deactivated, or migrated away."""
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """A chat's mining setup; percentages as the user gives them (2.0 = 2 %)."""
+
+    j_per_th: float
+    power_usd_per_kwh: float
+    pool_fee_pct: float
+    uptime_pct: float
+    pue: float
+    machine: str | None = None
+    hashrate_ths: float | None = None
+    """Per machine; ``None`` when only the efficiency is known."""
+    count: int = 1
+
+
+def _chat(row: dict[str, Any]) -> Chat:
+    return Chat(
+        id=row["id"],
+        platform=row["platform"],
+        chat_id=row["chat_id"],
+        kind=ChatKind(row["kind"]),
+        language=row["language"],
+        active=bool(row["active"]),
+        reason=row["reason"],
+        created_at=row["created_at"],
+    )
+
+
+def get_chat(db: Database, chat_ref: int) -> Chat | None:
+    rows = list(db.query("SELECT * FROM chats WHERE id = ?", [chat_ref]))
+    return _chat(rows[0]) if rows else None
+
+
+def find_chat(db: Database, platform: str, chat_id: str) -> Chat | None:
+    rows = list(db.query("SELECT * FROM chats WHERE platform = ? AND chat_id = ?", [platform, chat_id]))
+    return _chat(rows[0]) if rows else None
+
+
+def upsert_chat(db: Database, platform: str, chat_id: str, kind: ChatKind, now: float) -> Chat:
+    """Create the chat, or update its kind and reactivate it (a chat that talks to the bot is reachable)."""
+    with db.atomic():
+        existing = find_chat(db, platform, chat_id)
+        if existing is None:
+            db.execute(
+                "INSERT INTO chats (platform, chat_id, kind, created_at) VALUES (?, ?, ?, ?)",
+                [platform, chat_id, kind.value, now],
+            )
+        else:
+            db.execute(
+                "UPDATE chats SET kind = ?, active = 1, reason = NULL WHERE id = ?", [kind.value, existing.id]
+            )
+            if not existing.active:
+                db.execute("UPDATE subscriptions SET active = 1 WHERE chat_ref = ?", [existing.id])
+        chat = find_chat(db, platform, chat_id)
+    assert chat is not None
+    return chat
+
+
+def deactivate_chat(db: Database, chat_ref: int, reason: str) -> None:
+    """Stop everything for a chat that cannot be reached; its subscriptions stay, switched off."""
+    with db.atomic():
+        db.execute("UPDATE chats SET active = 0, reason = ? WHERE id = ?", [reason, chat_ref])
+        db.execute("UPDATE subscriptions SET active = 0 WHERE chat_ref = ?", [chat_ref])
+
+
+def set_language(db: Database, chat_ref: int, language: str) -> None:
+    db.execute("UPDATE chats SET language = ? WHERE id = ?", [language, chat_ref])
+
+
+def migrate_chat(db: Database, chat_ref: int, new_chat_id: str) -> int:
+    """Follow a chat to a new id (a Telegram group upgraded to a supergroup); returns the chat's row id.
+
+    Subscriptions, profile and undelivered outbox rows move with it. When the new id already has a row
+    (the supergroup talked to the bot first), that row absorbs them and the old row is deactivated.
+    """
+    with db.atomic():
+        old = get_chat(db, chat_ref)
+        if old is None:
+            raise LookupError(f"no chat {chat_ref}")
+        target = find_chat(db, old.platform, new_chat_id)
+        if target is None:
+            db.execute(
+                "UPDATE chats SET chat_id = ?, kind = ? WHERE id = ?",
+                [
+                    new_chat_id,
+                    (ChatKind.SUPERGROUP if old.kind is ChatKind.GROUP else old.kind).value,
+                    chat_ref,
+                ],
+            )
+            outbox.redirect(db, chat_ref, new_chat_id)
+            return chat_ref
+        # Rules the target already has (its network / margin-warning subscription) win.
+        db.execute(
+            """DELETE FROM subscriptions WHERE chat_ref = :old AND kind != 'threshold'
+               AND kind IN (SELECT kind FROM subscriptions WHERE chat_ref = :new)""",
+            {"old": chat_ref, "new": target.id},
+        )
+        db.execute(
+            "UPDATE subscriptions SET chat_ref = ?, active = ? WHERE chat_ref = ?",
+            [target.id, int(target.active), chat_ref],
+        )
+        db.execute("UPDATE OR IGNORE profiles SET chat_ref = ? WHERE chat_ref = ?", [target.id, chat_ref])
+        db.execute("DELETE FROM profiles WHERE chat_ref = ?", [chat_ref])
+        outbox.redirect(db, chat_ref, new_chat_id, new_chat_ref=target.id)
+        db.execute(
+            "UPDATE chats SET active = 0, reason = ? WHERE id = ?", [f"migrated to {new_chat_id}", chat_ref]
+        )
+        return target.id
+
+
+def get_profile(db: Database, chat_ref: int) -> Profile | None:
+    rows = list(db.query("SELECT * FROM profiles WHERE chat_ref = ?", [chat_ref]))
+    if not rows:
+        return None
+    row = rows[0]
+    return Profile(
+        j_per_th=row["j_per_th"],
+        power_usd_per_kwh=row["power_usd_per_kwh"],
+        pool_fee_pct=row["pool_fee_pct"],
+        uptime_pct=row["uptime_pct"],
+        pue=row["pue"],
+        machine=row["machine"],
+        hashrate_ths=row["hashrate_ths"],
+        count=row["count"],
+    )
+
+
+def set_profile(db: Database, chat_ref: int, profile: Profile, now: float) -> None:
+    db.execute(
+        """INSERT INTO profiles (chat_ref, machine, hashrate_ths, j_per_th, count, power_usd_per_kwh,
+               pool_fee_pct, uptime_pct, pue, updated_at)
+           VALUES (:chat_ref, :machine, :hashrate_ths, :j_per_th, :count, :power_usd_per_kwh,
+               :pool_fee_pct, :uptime_pct, :pue, :updated_at)
+           ON CONFLICT (chat_ref) DO UPDATE SET machine = excluded.machine,
+               hashrate_ths = excluded.hashrate_ths, j_per_th = excluded.j_per_th, count = excluded.count,
+               power_usd_per_kwh = excluded.power_usd_per_kwh, pool_fee_pct = excluded.pool_fee_pct,
+               uptime_pct = excluded.uptime_pct, pue = excluded.pue, updated_at = excluded.updated_at""",
+        {
+            "chat_ref": chat_ref,
+            "machine": profile.machine,
+            "hashrate_ths": profile.hashrate_ths,
+            "j_per_th": profile.j_per_th,
+            "count": profile.count,
+            "power_usd_per_kwh": profile.power_usd_per_kwh,
+            "pool_fee_pct": profile.pool_fee_pct,
+            "uptime_pct": profile.uptime_pct,
+            "pue": profile.pue,
+            "updated_at": now,
+        },
+    )

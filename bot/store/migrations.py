@@ -1,0 +1,149 @@
+"""Schema migrations (sqlite-utils built-in ``Migrations``); append new ones, never edit applied ones.
+
+Times are Unix seconds (REAL); JSON columns hold UTF-8 JSON text; booleans are 0/1 integers.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+migrations = Migrations("minerwatch")
+
+
+def _run(db: Database, *statements: str) -> None:
+    for statement in statements:
+        db.execute(statement)
+
+
+@migrations()
+def m001_chats_and_profiles(db: Database) -> None:
+    _run(
+        db,
+        """CREATE TABLE chats (
+            id INTEGER PRIMARY KEY,
+            platform TEXT NOT NULL,
+            chat_id TEXT NOT NULL,
+            kind TEXT NOT NULL
+                CHECK (kind IN ('private', 'group', 'supergroup', 'channel', 'dm', 'console')),
+            language TEXT NOT NULL DEFAULT 'en',
+            active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+            reason TEXT,
+            created_at REAL NOT NULL,
+            UNIQUE (platform, chat_id)
+        )""",
+        """CREATE TABLE profiles (
+            chat_ref INTEGER PRIMARY KEY REFERENCES chats (id) ON DELETE CASCADE,
+            machine TEXT,
+            hashrate_ths REAL,
+            j_per_th REAL NOT NULL,
+            count INTEGER NOT NULL DEFAULT 1,
+            power_usd_per_kwh REAL NOT NULL,
+            pool_fee_pct REAL NOT NULL,
+            uptime_pct REAL NOT NULL,
+            pue REAL NOT NULL,
+            updated_at REAL NOT NULL
+        )""",
+    )
+
+
+@migrations()
+def m002_subscriptions(db: Database) -> None:
+    _run(
+        db,
+        """CREATE TABLE subscriptions (
+            id INTEGER PRIMARY KEY,
+            chat_ref INTEGER NOT NULL REFERENCES chats (id) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('threshold', 'network', 'margin_warning')),
+            metric TEXT,
+            op TEXT CHECK (op IN ('below', 'above')),
+            threshold REAL,
+            band REAL,
+            repeat INTEGER NOT NULL DEFAULT 0 CHECK (repeat IN (0, 1)),
+            min_interval_s INTEGER NOT NULL DEFAULT 0,
+            key_metric TEXT,
+            key_op TEXT CHECK (key_op IN ('below', 'above')),
+            key_threshold REAL,
+            key_rearm REAL,
+            armed INTEGER NOT NULL DEFAULT 1 CHECK (armed IN (0, 1)),
+            quiet_until REAL NOT NULL DEFAULT 0,
+            last_fired_at REAL,
+            fire_count INTEGER NOT NULL DEFAULT 0,
+            active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+            created_at REAL NOT NULL
+        )""",
+        """CREATE INDEX subscriptions_fire
+            ON subscriptions (key_metric, key_op, active, armed, key_threshold)""",
+        """CREATE INDEX subscriptions_rearm
+            ON subscriptions (key_metric, key_op, active, armed, key_rearm)""",
+        # Disarmed "repeat" rules fire again while they hold: a small partial index finds them.
+        """CREATE INDEX subscriptions_repeat
+            ON subscriptions (key_metric, key_op, key_threshold) WHERE repeat = 1 AND active = 1""",
+        "CREATE INDEX subscriptions_chat ON subscriptions (chat_ref)",
+        "CREATE INDEX subscriptions_kind ON subscriptions (kind, active)",
+        # At most one network and one margin-warning subscription per chat.
+        """CREATE UNIQUE INDEX subscriptions_one_per_chat
+            ON subscriptions (chat_ref, kind) WHERE kind != 'threshold'""",
+    )
+
+
+@migrations()
+def m003_market_data(db: Database) -> None:
+    _run(
+        db,
+        """CREATE TABLE snapshots (
+            id INTEGER PRIMARY KEY,
+            taken_at REAL NOT NULL,
+            price_usd REAL NOT NULL,
+            difficulty REAL NOT NULL,
+            height INTEGER NOT NULL,
+            fees_per_block_btc REAL NOT NULL,
+            hashrate_hs REAL,
+            adjustment TEXT,
+            outcomes TEXT NOT NULL,
+            stale INTEGER NOT NULL DEFAULT 0 CHECK (stale IN (0, 1))
+        )""",
+        "CREATE INDEX snapshots_taken_at ON snapshots (taken_at)",
+        """CREATE TABLE daily (
+            date TEXT PRIMARY KEY,
+            price_usd REAL NOT NULL,
+            difficulty REAL NOT NULL,
+            hashrate_ths REAL,
+            issuance_btc REAL,
+            source TEXT NOT NULL
+        )""",
+        "CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        """CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            occurred_at REAL NOT NULL,
+            data TEXT NOT NULL
+        )""",
+    )
+
+
+@migrations()
+def m004_outbox(db: Database) -> None:
+    _run(
+        db,
+        """CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            dedupe_key TEXT NOT NULL UNIQUE,
+            chat_ref INTEGER NOT NULL REFERENCES chats (id),
+            platform TEXT NOT NULL,
+            destination TEXT NOT NULL,
+            event_kind TEXT NOT NULL,
+            text TEXT NOT NULL,
+            image BLOB,
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'sending', 'sent', 'dead', 'dropped')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL,
+            last_error TEXT,
+            created_at REAL NOT NULL,
+            sent_at REAL
+        )""",
+        "CREATE INDEX outbox_due ON outbox (status, next_attempt_at)",
+        "CREATE INDEX outbox_destination ON outbox (destination, status, id)",
+        "CREATE INDEX outbox_chat ON outbox (chat_ref, status)",
+    )

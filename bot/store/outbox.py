@@ -1,0 +1,202 @@
+"""The outbox: every message is written here (one row per event and destination) before it is sent.
+
+A row goes ``pending -> sending -> sent``, or back to ``pending`` (retry later), or ends ``dead`` (gave up,
+with the reason) or ``dropped`` (its chat is gone). Per destination, rows are delivered strictly in id
+order: only the oldest undelivered row of a destination may be claimed, and only when nothing of that
+destination is in flight. ``sending`` is persisted when claimed, so after a crash ``recover_inflight``
+puts those rows back: a message whose send completed but whose ``sent`` mark was lost goes out twice,
+nothing is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlite_utils import Database
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DEAD = "dead"
+    DROPPED = "dropped"
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message to enqueue; ``dedupe_key`` is unique per (event, destination)."""
+
+    dedupe_key: str
+    chat_ref: int
+    platform: str
+    destination: str
+    event_kind: str
+    text: str
+    image: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    id: int
+    dedupe_key: str
+    chat_ref: int
+    chat_kind: str
+    platform: str
+    destination: str
+    event_kind: str
+    text: str
+    image: bytes | None
+    status: OutboxStatus
+    attempts: int
+    """Failed send attempts so far."""
+    next_attempt_at: float
+    last_error: str | None
+    created_at: float
+    sent_at: float | None
+
+
+_UNDELIVERED = "('pending', 'sending')"
+_SELECT = "SELECT o.*, c.kind AS chat_kind FROM outbox o JOIN chats c ON c.id = o.chat_ref"
+_IS_HEAD = f"""NOT EXISTS (
+    SELECT 1 FROM outbox e INDEXED BY outbox_destination
+    WHERE e.destination = o.destination AND e.status IN {_UNDELIVERED} AND e.id < o.id
+      AND e.platform = o.platform)"""
+
+
+def _message(row: dict[str, Any]) -> OutboxMessage:
+    return OutboxMessage(
+        id=row["id"],
+        dedupe_key=row["dedupe_key"],
+        chat_ref=row["chat_ref"],
+        chat_kind=row["chat_kind"],
+        platform=row["platform"],
+        destination=row["destination"],
+        event_kind=row["event_kind"],
+        text=row["text"],
+        image=row["image"],
+        status=OutboxStatus(row["status"]),
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        last_error=row["last_error"],
+        created_at=row["created_at"],
+        sent_at=row["sent_at"],
+    )
+
+
+def enqueue(db: Database, messages: Iterable[NewMessage], now: float) -> int:
+    """Insert the messages, due at ``now``; a repeated dedupe key is ignored. Returns how many were new."""
+    params = (
+        (m.dedupe_key, m.chat_ref, m.platform, m.destination, m.event_kind, m.text, m.image, now, now)
+        for m in messages
+    )
+    with db.atomic():
+        cursor = db.conn.executemany(
+            """INSERT OR IGNORE INTO outbox (dedupe_key, chat_ref, platform, destination, event_kind, text,
+                   image, next_attempt_at, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            params,
+        )
+        return max(cursor.rowcount, 0)
+
+
+def claim_due(db: Database, now: float, limit: int) -> list[OutboxMessage]:
+    """Mark ``sending`` and return, oldest due first, the head row of up to ``limit`` destinations.
+
+    A destination's head is its oldest pending-or-sending row; it is claimed only when pending and due,
+    so a later message never overtakes an earlier one, even one waiting for a retry.
+    """
+    with db.atomic():
+        ids = [
+            row[0]
+            for row in db.execute(
+                f"""SELECT o.id FROM outbox o INDEXED BY outbox_due
+                    WHERE o.status = 'pending' AND o.next_attempt_at <= ? AND {_IS_HEAD}
+                    ORDER BY o.next_attempt_at, o.id LIMIT ?""",
+                [now, limit],
+            ).fetchall()
+        ]
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        db.execute(f"UPDATE outbox SET status = 'sending' WHERE id IN ({marks})", ids)
+        rows = db.execute(f"{_SELECT} WHERE o.id IN ({marks})", ids)
+        keys = [column[0] for column in rows.description]
+        claimed = {row[0]: _message(dict(zip(keys, row, strict=True))) for row in rows.fetchall()}
+    return [claimed[row_id] for row_id in ids]
+
+
+def next_due_at(db: Database) -> float | None:
+    """When the earliest destination head becomes due, or ``None`` when nothing is pending."""
+    rows = db.execute(
+        f"SELECT MIN(o.next_attempt_at) FROM outbox o WHERE o.status = 'pending' AND {_IS_HEAD}"
+    ).fetchall()
+    value: float | None = rows[0][0]
+    return value
+
+
+def get_message(db: Database, row_id: int) -> OutboxMessage | None:
+    rows = list(db.query(f"{_SELECT} WHERE o.id = ?", [row_id]))
+    return _message(rows[0]) if rows else None
+
+
+def counts(db: Database) -> dict[OutboxStatus, int]:
+    """Rows per status (every status present, zero when none)."""
+    found = {
+        row["status"]: row["n"] for row in db.query("SELECT status, COUNT(*) AS n FROM outbox GROUP BY 1")
+    }
+    return {status: found.get(status.value, 0) for status in OutboxStatus}
+
+
+def mark_sent(db: Database, row_id: int, now: float) -> None:
+    db.execute("UPDATE outbox SET status = 'sent', sent_at = ? WHERE id = ?", [now, row_id])
+
+
+def reschedule(db: Database, row_id: int, at: float, error: str, *, count_attempt: bool = True) -> None:
+    """Back to pending, due at ``at``, remembering ``error``; counts a failed attempt unless told not to."""
+    db.execute(
+        """UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ?,
+               attempts = attempts + ? WHERE id = ?""",
+        [at, error, int(count_attempt), row_id],
+    )
+
+
+def release(db: Database, row_id: int, at: float) -> None:
+    """Un-claim a row nothing was attempted for (a rate limit defers it to ``at``)."""
+    db.execute("UPDATE outbox SET status = 'pending', next_attempt_at = ? WHERE id = ?", [at, row_id])
+
+
+def dead_letter(db: Database, row_id: int, reason: str) -> None:
+    """Give up on a row after a failed attempt, keeping the reason."""
+    db.execute(
+        "UPDATE outbox SET status = 'dead', last_error = ?, attempts = attempts + 1 WHERE id = ?",
+        [reason, row_id],
+    )
+
+
+def drop_for_chat(db: Database, chat_ref: int, reason: str) -> int:
+    """Drop every undelivered row of a chat (it blocked the bot or vanished); returns how many."""
+    cursor = db.execute(
+        f"""UPDATE outbox SET status = 'dropped', last_error = ?
+            WHERE chat_ref = ? AND status IN {_UNDELIVERED}""",
+        [reason, chat_ref],
+    )
+    return cursor.rowcount
+
+
+def redirect(db: Database, chat_ref: int, new_destination: str, *, new_chat_ref: int | None = None) -> int:
+    """Point a chat's undelivered rows at its new id (and chat row, when it merged into another)."""
+    cursor = db.execute(
+        f"""UPDATE outbox SET destination = ?, chat_ref = ?
+            WHERE chat_ref = ? AND status IN {_UNDELIVERED}""",
+        [new_destination, chat_ref if new_chat_ref is None else new_chat_ref, chat_ref],
+    )
+    return cursor.rowcount
+
+
+def recover_inflight(db: Database) -> int:
+    """At start-up: rows left ``sending`` by a crash go back to ``pending``, keeping their due time."""
+    return db.execute("UPDATE outbox SET status = 'pending' WHERE status = 'sending'").rowcount

@@ -1,0 +1,1 @@
+"""Platform adapters: each turns updates into handler calls and implements the outbox Notifier."""

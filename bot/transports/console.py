@@ -1,0 +1,95 @@
+"""The console transport: commands typed on stdin, replies and pushed alerts printed with timestamps.
+
+With no chat tokens configured ``minerwatch run`` serves this one "chat" so a fresh machine has a working
+bot. It is also the outbox ``Notifier`` for platform ``console``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import re
+import sys
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TextIO
+
+from bot.delivery.notifier import Destination, OutboundMessage, SendOutcome, Sent
+from handlers.context import Chat, Services
+from handlers.reply import Reply
+from handlers.router import dispatch, parse_command
+
+PLATFORM = "console"
+CONSOLE_CHAT = Chat(platform=PLATFORM, chat_id="console", kind="private", is_admin=True)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def plain_text(html_text: str) -> str:
+    """Telegram-style HTML to terminal text: tags dropped, entities unescaped."""
+    return html.unescape(_TAG.sub("", html_text))
+
+
+def render_reply(reply: Reply) -> str:
+    """The reply's text, then its buttons as the commands they stand for."""
+    lines = [plain_text(reply.text)]
+    for row in reply.buttons:
+        lines.append("  " + "   ".join(f"[{button.label} → {button.data}]" for button in row))
+    if reply.image_png is not None:
+        lines.append(f"  (image, {len(reply.image_png):,} bytes)")
+    return "\n".join(lines)
+
+
+class ConsoleTransport:
+    """Reads commands from ``stdin`` and writes to ``stdout``; ``send`` prints pushed alerts."""
+
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        services: Services,
+        stdin: TextIO = sys.stdin,
+        stdout: TextIO = sys.stdout,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._services = services
+        self._stdin = stdin
+        self._stdout = stdout
+        self._clock = clock
+        self._lines: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def _print(self, text: str) -> None:
+        self._stdout.write(text + "\n")
+        self._stdout.flush()
+
+    async def send(self, destination: Destination, message: OutboundMessage) -> SendOutcome:
+        """Print a pushed alert with its UTC timestamp."""
+        stamp = self._clock().strftime("%Y-%m-%d %H:%M:%S UTC")
+        self._print(f"[{stamp}] ALERT {plain_text(message.text)}")
+        return Sent()
+
+    def _read_stdin(self, loop: asyncio.AbstractEventLoop) -> None:
+        for line in self._stdin:
+            loop.call_soon_threadsafe(self._lines.put_nowait, line)
+        loop.call_soon_threadsafe(self._lines.put_nowait, None)
+
+    async def serve(self, stop: asyncio.Event) -> None:
+        """Answer typed commands until ``stop`` is set or stdin closes (then only alerts keep printing)."""
+        loop = asyncio.get_running_loop()
+        threading.Thread(target=self._read_stdin, args=(loop,), name="console-stdin", daemon=True).start()
+        self._print("minerwatch console: type /help for commands, Ctrl-C to stop.")
+        while not stop.is_set():
+            line = await self._lines.get()
+            if line is None:
+                return
+            await self.handle_line(line)
+
+    async def handle_line(self, line: str) -> None:
+        """Route one typed line through the handlers and print the reply."""
+        if not line.strip():
+            return
+        request = parse_command(CONSOLE_CHAT, line if line.lstrip().startswith("/") else "/" + line.strip())
+        if request is None:
+            return
+        reply = await dispatch(request, self._services)
+        self._print(render_reply(reply))

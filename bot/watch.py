@@ -1,0 +1,248 @@
+"""The watch loop's decisions: turn each market reading into events and durable outbox rows.
+
+``Watch.observe`` runs one evaluation inside ONE store transaction: engine state, per-chat rule states,
+outbox rows and the event log commit together or not at all, so a crash between "event decided" and
+"outbox written" loses nothing and a restart never repeats what was committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from sqlite_utils import Database
+
+from bot.alerts.engine import (
+    EngineState,
+    Observation,
+    evaluate,
+    key_values,
+    margin_warning_event,
+    ribbon_events_since,
+    rule_value,
+    threshold_event,
+)
+from bot.alerts.events import AlertEvent, EventKind
+from bot.alerts.regime import RegimeParams
+from bot.economics.history import DailyRow
+from bot.economics.mining import MarketInputs, OperatingProfile
+from bot.economics.production_cost import regression_cost
+from bot.economics.regression import DifficultyRegression
+from bot.render.alerts import render_event
+from bot.store import chats as chat_repo
+from bot.store import outbox
+from bot.store import snapshots as snapshot_repo
+from bot.store import subscriptions as subscription_repo
+from bot.store.db import Store
+from bot.store.subscriptions import Fired, SubscriptionKind
+
+log = logging.getLogger(__name__)
+
+ENGINE_STATE_KEY = "engine"
+NETWORK_WIDE = frozenset(
+    {
+        EventKind.REGIME_CAPITULATION,
+        EventKind.REGIME_RECOVERY,
+        EventKind.RIBBONS_CAPITULATION,
+        EventKind.RIBBONS_RECOVERY,
+        EventKind.RIBBONS_BUY,
+        EventKind.RETARGET,
+    }
+)
+DATA_NOTICES = frozenset({EventKind.DATA_STALE, EventKind.DATA_FRESH})
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One market reading to evaluate; ``stale_reason`` set means the data must not drive alerts."""
+
+    at: datetime
+    market: MarketInputs | None
+    difficulty_change_pct: float | None = None
+    next_retarget_height: int | None = None
+    height_known: bool = True
+    stale_reason: str | None = None
+
+
+def operating_profile(profile: chat_repo.Profile) -> OperatingProfile:
+    """A stored profile (percentages) as the economics' fractions."""
+    return OperatingProfile(
+        profile.power_usd_per_kwh, profile.pool_fee_pct / 100, profile.uptime_pct / 100, profile.pue
+    )
+
+
+def observation(reading: Reading, regression: DifficultyRegression, last: Observation | None) -> Observation:
+    """The engine's view of a reading; a stale reading repeats the last numbers flagged stale."""
+    if reading.market is None or reading.stale_reason is not None:
+        base = last or Observation(reading.at, 1.0, 1.0, None, 1.0, "none")
+        return replace(base, at=reading.at, key_values={}, stale=True, stale_reason=reading.stale_reason)
+    market = reading.market
+    cost = regression_cost(market, regression)
+    return Observation(
+        at=reading.at,
+        price_usd=market.price_usd,
+        difficulty=market.difficulty,
+        height=market.height if reading.height_known else None,
+        cost_usd_per_btc=cost.usd_per_btc,
+        cost_model=cost.model,
+        key_values=key_values(market, cost.usd_per_btc, reading.difficulty_change_pct),
+    )
+
+
+def _load_state(db: Database) -> EngineState:
+    stored = snapshot_repo.get_state(db, ENGINE_STATE_KEY)
+    return EngineState.from_json(stored) if isinstance(stored, str) else EngineState()
+
+
+def _message(db: Database, event: AlertEvent, chat_ref: int) -> outbox.NewMessage | None:
+    chat = chat_repo.get_chat(db, chat_ref)
+    if chat is None or not chat.active:
+        return None
+    return outbox.NewMessage(
+        dedupe_key=f"{event.key}|{chat_ref}",
+        chat_ref=chat_ref,
+        platform=chat.platform,
+        destination=chat.chat_id,
+        event_kind=event.kind.value,
+        text=render_event(event, chat.language),
+    )
+
+
+def _fired_event(db: Database, fired: Fired, reading: Reading) -> AlertEvent | None:
+    subscription = subscription_repo.get_subscription(db, fired.subscription_id)
+    if subscription is None or subscription.rule is None:
+        return None
+    rule = subscription.rule
+    profile = chat_repo.get_profile(db, fired.chat_ref)
+    operating = operating_profile(profile) if profile else None
+    j_per_th = profile.j_per_th if profile else None
+    if fired.kind is SubscriptionKind.MARGIN_WARNING:
+        if profile is None or reading.difficulty_change_pct is None or reading.market is None:
+            return None
+        next_hashprice = fired.key_value
+        hashprice = next_hashprice * (1 + reading.difficulty_change_pct / 100)
+        keyed = subscription.keyed
+        return margin_warning_event(
+            reading.at,
+            reading.next_retarget_height or 0,
+            reading.difficulty_change_pct,
+            hashprice,
+            keyed.key_threshold if keyed else next_hashprice,
+            profile.machine or f"{profile.j_per_th:g} J/TH",
+        )
+    value = rule_value(rule, fired.key_value, j_per_th, operating)
+    return threshold_event(rule, value, reading.at)
+
+
+def decide(
+    db: Database, reading: Reading, regression: DifficultyRegression, params: RegimeParams, now: float
+) -> list[AlertEvent]:
+    """Evaluate ``reading`` and write every resulting outbox row; run inside one transaction."""
+    state = _load_state(db)
+    last = _last_observation(db)
+    obs = observation(reading, regression, last)
+    state, events = evaluate(state, obs, params)
+    messages: list[outbox.NewMessage] = []
+    for event in events:
+        targets = (
+            subscription_repo.network_chats(db)
+            if event.kind in NETWORK_WIDE
+            else subscription_repo.subscribed_chats(db)
+        )
+        messages += [m for ref in targets if (m := _message(db, event, ref)) is not None]
+    if not obs.stale:
+        for fired in subscription_repo.evaluate_thresholds(db, obs.key_values, now):
+            fired_event = _fired_event(db, fired, reading)
+            if fired_event is not None:
+                events.append(fired_event)
+                message = _message(db, fired_event, fired.chat_ref)
+                messages += [message] if message else []
+        snapshot_repo.set_state(db, "last_observation", _observation_json(obs))
+    outbox.enqueue(db, messages, now)
+    for event in events:
+        snapshot_repo.record_event(db, event.key, event.kind.value, event.occurred_at.timestamp(), event.data)
+    snapshot_repo.set_state(db, ENGINE_STATE_KEY, state.to_json())
+    return events
+
+
+def decide_ribbons(db: Database, rows: Sequence[DailyRow], now: float) -> list[AlertEvent]:
+    """Report Hash Ribbons events for daily rows newer than the last reported one (one transaction)."""
+    if not rows:
+        return []
+    state = _load_state(db)
+    # On the first run only today's events count: history before the bot started is not news.
+    since = state.last_ribbon_date or rows[-1].date - timedelta(days=1)
+    events = ribbon_events_since(rows, since, confirm_days=3)
+    messages = [
+        message
+        for event in events
+        for ref in subscription_repo.network_chats(db)
+        if (message := _message(db, event, ref)) is not None
+    ]
+    outbox.enqueue(db, messages, now)
+    for event in events:
+        snapshot_repo.record_event(db, event.key, event.kind.value, event.occurred_at.timestamp(), event.data)
+    state = replace(state, last_ribbon_date=rows[-1].date)
+    snapshot_repo.set_state(db, ENGINE_STATE_KEY, state.to_json())
+    return events
+
+
+def _observation_json(obs: Observation) -> dict[str, object]:
+    return {
+        "at": obs.at.isoformat(),
+        "price_usd": obs.price_usd,
+        "difficulty": obs.difficulty,
+        "height": obs.height,
+        "cost_usd_per_btc": obs.cost_usd_per_btc,
+        "cost_model": obs.cost_model,
+    }
+
+
+def _last_observation(db: Database) -> Observation | None:
+    stored = snapshot_repo.get_state(db, "last_observation")
+    if not isinstance(stored, dict):
+        return None
+    return Observation(
+        at=datetime.fromisoformat(stored["at"]),
+        price_usd=stored["price_usd"],
+        difficulty=stored["difficulty"],
+        height=stored["height"],
+        cost_usd_per_btc=stored["cost_usd_per_btc"],
+        cost_model=stored["cost_model"],
+    )
+
+
+class Watch:
+    """Evaluates readings against the store and wakes the outbox worker when rows were written."""
+
+    def __init__(
+        self,
+        store: Store,
+        regression: DifficultyRegression,
+        params: RegimeParams,
+        *,
+        clock: Callable[[], float],
+        on_enqueued: Callable[[], None],
+    ) -> None:
+        self._store = store
+        self._regression = regression
+        self._params = params
+        self._clock = clock
+        self._on_enqueued = on_enqueued
+
+    async def observe(self, reading: Reading) -> list[AlertEvent]:
+        """Decide and enqueue for one reading; returns the events (already durable)."""
+        events = await self._store.atomic(decide, reading, self._regression, self._params, self._clock())
+        if events:
+            log.info("events: %s", ", ".join(e.kind.value for e in events))
+            self._on_enqueued()
+        return events
+
+    async def observe_daily(self, rows: Sequence[DailyRow]) -> list[AlertEvent]:
+        """Hash Ribbons over the daily series."""
+        events = await self._store.atomic(decide_ribbons, rows, self._clock())
+        if events:
+            self._on_enqueued()
+        return events

@@ -1,0 +1,43 @@
+"""Splitting forgiving command arguments: ``s19 xp 5.5c``, ``21.5 0.055``, ``"S21 Pro" $0.06``."""
+
+from __future__ import annotations
+
+import re
+
+from bot.economics.machines import Machine, parse_machine
+from bot.parsing import parse_power_usd_per_kwh
+
+_POWER_MARKERS = re.compile(r"(^\$)|([c¢]$)|(/kwh$)|(^0?[.,]\d+$)", re.IGNORECASE)
+_BARE_NUMBER = re.compile(r"^\d+(?:[.,]\d+)?$")
+
+
+def looks_like_power(token: str) -> bool:
+    """A token is a power price when it carries a marker (``$``, ``c``, ``/kWh``) or is a decimal below 1."""
+    return bool(_POWER_MARKERS.search(token.strip()))
+
+
+def split_machine_and_power(args: str) -> tuple[str, str | None]:
+    """``"s19 xp 5.5c"`` -> ``("s19 xp", "5.5c")``; the last token is the power price if it looks like one.
+
+    With two or more tokens a bare trailing number is a power price too (``21.5 6`` = 21.5 J/TH at 6c).
+    """
+    tokens = args.replace('"', " ").split()
+    if not tokens:
+        return "", None
+    last = tokens[-1]
+    if looks_like_power(last) or (len(tokens) > 1 and _BARE_NUMBER.match(last)):
+        return " ".join(tokens[:-1]), last
+    return " ".join(tokens), None
+
+
+def machine_from_text(text: str) -> Machine:
+    """A catalog name, ``200TH@3500W``, ``17.5J/TH``, or a bare number read as J/TH (``21.5``)."""
+    stripped = text.strip()
+    if _BARE_NUMBER.match(stripped):
+        stripped = f"{stripped.replace(',', '.')}J/TH"
+    return parse_machine(stripped)
+
+
+def power_from_text(text: str | None, default: float) -> float:
+    """The power price typed, or ``default`` when none was."""
+    return default if text is None else parse_power_usd_per_kwh(text)

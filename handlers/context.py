@@ -1,0 +1,90 @@
+"""Who is asking, from where, and the services a handler may call (never an upstream API)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from bot.alerts.rules import Rule
+from bot.config import Settings
+from bot.economics.machines import Machine
+from bot.economics.mining import OperatingProfile
+from bot.economics.regression import DifficultyRegression
+from bot.market import MarketView
+
+GROUP_KINDS = frozenset({"group", "supergroup", "channel", "guild"})
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    """A conversation on one platform; ``is_admin`` says whether the sender may change its settings."""
+
+    platform: str
+    chat_id: str
+    kind: str = "private"
+    is_admin: bool = True
+    language: str = "en"
+
+    @property
+    def is_group(self) -> bool:
+        return self.kind in GROUP_KINDS
+
+
+@dataclass(frozen=True, slots=True)
+class ChatProfile:
+    """A chat's machine (or fleet of ``count`` machines) and how it is run."""
+
+    machine: Machine
+    count: int
+    operating: OperatingProfile
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionView:
+    """One of a chat's subscriptions as listed by /alerts."""
+
+    id: int
+    kind: str
+    description: str
+    armed: bool
+
+
+class Services(Protocol):
+    """Everything handlers need, implemented over the store by ``bot.services``."""
+
+    settings: Settings
+    regression: DifficultyRegression
+
+    def now(self) -> datetime: ...
+
+    async def latest_view(self) -> MarketView | None: ...
+
+    async def profile(self, chat: Chat) -> ChatProfile: ...
+
+    async def save_profile(self, chat: Chat, profile: ChatProfile) -> None: ...
+
+    async def subscribe_rule(self, chat: Chat, rule: Rule) -> tuple[int, bool]:
+        """Save ``rule``; returns its id and whether its condition already holds."""
+        ...
+
+    async def subscribe_network(self, chat: Chat) -> bool:
+        """Subscribe to capitulation/recovery/retarget news; ``False`` if it already was."""
+        ...
+
+    async def subscriptions(self, chat: Chat) -> list[SubscriptionView]: ...
+
+    async def unsubscribe(self, chat: Chat, subscription_id: int | None) -> int:
+        """Remove one subscription (or all with ``None``); returns how many were removed."""
+        ...
+
+    async def set_language(self, chat: Chat, language: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One command as typed: ``/breakeven s19 5c`` -> command ``breakeven``, args ``s19 5c``."""
+
+    chat: Chat
+    command: str
+    args: str = ""

@@ -1,0 +1,134 @@
+"""``minerwatch run`` as a real process on the console: commands on stdin, pushed alerts on stdout."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from queue import Empty, Queue
+
+import pytest
+
+from tests.fakes.upstreams import FakeUpstreams
+
+ROOT = Path(__file__).parents[2]
+
+
+class BotProcess:
+    """A running ``minerwatch run`` with its stdout lines collected by a reader thread."""
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "run", *args],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: Queue[str] = Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def type(self, command: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+
+    def wait_for(self, needle: str, timeout: float = 20.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.2)
+            except Empty:
+                continue
+            self.seen.append(line)
+            if needle in line:
+                return line
+        raise AssertionError(
+            f"{needle!r} not printed within {timeout} s; saw:\n" + "\n".join(self.seen[-40:])
+        )
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGINT)
+        try:
+            return self.process.wait(timeout=15)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+
+
+@pytest.fixture
+def bot_env(tmp_path: Path, fake_upstreams: FakeUpstreams) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MINERWATCH_")}
+    env.update({f"MINERWATCH_{k.upper()}": v for k, v in fake_upstreams.settings_overrides().items()})
+    env.update(
+        MINERWATCH_DB=str(tmp_path / "bot.db"),
+        MINERWATCH_PRICE_POLL_S="1",
+        MINERWATCH_NETWORK_POLL_S="2",
+        MINERWATCH_SOURCE_RETRIES="0",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+@pytest.fixture
+def bot(bot_env: dict[str, str]) -> Iterator[BotProcess]:
+    process = BotProcess([], bot_env)
+    yield process
+    if process.process.poll() is None:
+        process.process.kill()
+
+
+def test_console_answers_commands_and_pushes_a_threshold_alert(
+    bot: BotProcess, fake_upstreams: FakeUpstreams
+) -> None:
+    bot.wait_for("type /help")
+    time.sleep(2.5)  # the first price and network polls land
+    bot.type("/status")
+    bot.wait_for("85,864")  # median of the recorded Coinbase/Kraken/Bitstamp quotes
+    bot.type("/breakeven s19xp 0.05")
+    bot.wait_for("Breakeven power")
+    bot.type("/subscribe price below 80k")
+    bot.wait_for("Alert #")
+    for source in ("coinbase", "kraken", "bitstamp"):
+        fake_upstreams.set_price(source, 79_000)
+    alert = bot.wait_for("ALERT 🔔")
+    assert "price below $80,000" in alert and "79,000" in alert
+    assert bot.stop() == 0
+
+
+def test_bad_command_gets_a_one_line_explanation(bot: BotProcess) -> None:
+    bot.wait_for("type /help")
+    bot.type("/breakeven s19 banana")
+    bot.wait_for("Unknown machine")
+    bot.type("/subscribe prise below 60k")
+    bot.wait_for("price")
+    bot.type("/frobnicate")
+    bot.wait_for("Unknown command")
+    assert bot.stop() == 0
+
+
+def test_replay_shows_capitulation_and_recovery_within_a_minute(bot_env: dict[str, str]) -> None:
+    bot = BotProcess(["--replay", "--speed", "200", "--from", "2022-04-01"], bot_env)
+    try:
+        started = time.monotonic()
+        bot.wait_for("Miner capitulation", timeout=30)
+        line = bot.wait_for("Recovery", timeout=40)
+        assert "capitulation lasted" in line
+        assert time.monotonic() - started < 60
+        assert bot.stop() == 0
+    finally:
+        if bot.process.poll() is None:
+            bot.process.kill()

@@ -1,0 +1,86 @@
+"""The async facade: one worker thread owns the connection; atomic rolls back; storage errors are clear."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+
+from bot.store import Store, StoreError
+from bot.store.chats import ChatKind, find_chat, upsert_chat
+from bot.store.snapshots import get_state, set_state
+
+
+async def test_open_runs_everything_in_one_worker_thread(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "deep" / "dir" / "m.db")
+    try:
+
+        def where(db: Database) -> str:
+            db.execute("SELECT 1")
+            return threading.current_thread().name
+
+        names = await asyncio.gather(*(store.run(where) for _ in range(50)))
+        assert len(set(names)) == 1
+        assert names[0].startswith("minerwatch-db")
+        assert names[0] != threading.current_thread().name
+    finally:
+        await store.close()
+
+
+async def test_concurrent_writes_are_serialised(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "m.db")
+
+    def bump(db: Database) -> None:
+        set_state(db, "n", (get_state(db, "n") or 0) + 1)
+
+    await asyncio.gather(*(store.atomic(bump) for _ in range(50)))
+    assert await store.run(get_state, "n") == 50
+    await store.close()
+
+
+async def test_atomic_rolls_back_on_error(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "m.db")
+
+    def half_done(db: Database) -> None:
+        upsert_chat(db, "telegram", "1", ChatKind.PRIVATE, now=0.0)
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await store.atomic(half_done)
+    assert await store.run(find_chat, "telegram", "1") is None
+    chat = await store.run(upsert_chat, "telegram", "1", ChatKind.PRIVATE, now=0.0)
+    assert chat.chat_id == "1"
+    await store.close()
+
+
+async def test_close_is_idempotent_and_final(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "m.db")
+    await store.close()
+    await store.close()
+    with pytest.raises(StoreError, match="closed"):
+        await store.run(get_state, "x")
+
+
+async def test_unopenable_path_raises_store_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StoreError) as caught:
+        await Store.open(tmp_path / "file" / "m.db")
+    assert str(tmp_path / "file" / "m.db") in str(caught.value)
+
+
+async def test_full_disk_becomes_a_store_error_naming_the_path(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "m.db")
+
+    def fill(db: Database) -> None:
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        db.execute(f"PRAGMA max_page_count = {pages + 1}")
+        set_state(db, "big", "x" * 100_000)
+
+    with pytest.raises(StoreError) as caught:
+        await store.run(fill)
+    assert str(tmp_path / "m.db") in str(caught.value)
+    assert "full" in str(caught.value)
+    await store.close()

@@ -1,0 +1,140 @@
+"""Alert texts (bot.render.alerts): numbers, model label, escaping, language fallback."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.alerts.engine import margin_warning_event, threshold_event
+from bot.alerts.events import AlertEvent, EventKind
+from bot.alerts.grammar import parse_rule
+from bot.render import alerts
+from bot.render.alerts import Catalog, render_event
+
+T0 = datetime(2026, 2, 5, 10, 0, tzinfo=UTC)
+
+
+def event(kind: EventKind, **data: object) -> AlertEvent:
+    return AlertEvent(kind, f"{kind}:test", T0, dict(data))
+
+
+CAPITULATION = event(
+    EventKind.REGIME_CAPITULATION,
+    premium_pct=(66_680 / 87_012 - 1) * 100,
+    price_usd=66_680.0,
+    cost_usd_per_btc=87_012.4,
+    cost_model="difficulty-regression",
+)
+
+
+def test_capitulation() -> None:
+    assert render_event(CAPITULATION) == (
+        "⚠️ Miner capitulation: BTC $66,680 is 23.4% below the production cost $87,012 "
+        "(difficulty-regression)."
+    )
+
+
+@pytest.mark.parametrize(
+    ("seconds", "lasted"),
+    [
+        (23 * 86_400, "23 days"),
+        (86_400, "1 day"),
+        (int(1.6 * 86_400), "2 days"),
+        (7 * 3600, "7 hours"),
+        (600, "10 minutes"),
+    ],
+)
+def test_recovery_says_how_long_capitulation_lasted(seconds: int, lasted: str) -> None:
+    recovery = event(
+        EventKind.REGIME_RECOVERY,
+        premium_pct=4.1,
+        price_usd=74_119.0,
+        cost_usd_per_btc=71_200.0,
+        cost_model="bottom-up",
+        capitulation_started_at=(T0 - timedelta(seconds=seconds)).isoformat(),
+        capitulation_seconds=seconds,
+    )
+    assert render_event(recovery) == (
+        f"✅ Recovery: BTC $74,119 is back 4.1% above the production cost $71,200 (bottom-up); "
+        f"capitulation lasted {lasted}."
+    )
+
+
+def test_retarget_with_and_without_a_height() -> None:
+    data = {
+        "old_difficulty": 141.67e12,
+        "new_difficulty": 125.86e12,
+        "change_pct": (125.86 / 141.67 - 1) * 100,
+    }
+    assert render_event(event(EventKind.RETARGET, **data, height=935_136)) == (
+        "⛏ Difficulty adjusted −11.16% at block 935,136: 141.67 T → 125.86 T."
+    )
+    assert render_event(event(EventKind.RETARGET, **data, height=None)) == (
+        "⛏ Difficulty adjusted −11.16%: 141.67 T → 125.86 T."
+    )
+    up = {"old_difficulty": 100e12, "new_difficulty": 104.38e12, "change_pct": 4.38}
+    assert (
+        render_event(event(EventKind.RETARGET, **up, height=None))
+        == "⛏ Difficulty adjusted +4.38%: 100.00 T → 104.38 T."
+    )
+
+
+def test_hash_ribbons() -> None:
+    figures = {"sma30_ths": 216.17e6, "sma60_ths": 216.83e6, "price_usd": 22_242.3}
+    assert render_event(event(EventKind.RIBBONS_CAPITULATION, **figures)) == (
+        "📉 Hash Ribbons capitulation: the 30-day hashrate average (216.17 EH/s) fell below the 60-day "
+        "(216.83 EH/s); BTC $22,242."
+    )
+    assert render_event(event(EventKind.RIBBONS_RECOVERY, **figures)).startswith("📈 Hash Ribbons recovery:")
+    assert render_event(event(EventKind.RIBBONS_BUY, **figures)) == (
+        "🟢 Hash Ribbons buy signal: miners have recovered and the 10-day price average is above the 20-day; "
+        "BTC $22,242."
+    )
+
+
+@pytest.mark.parametrize(
+    ("rule", "value", "text"),
+    [
+        ("price below 60k", 59_412.4, "🔔 price below $60,000: now $59,412."),
+        ("hashprice below 35", 34.2, "🔔 hashprice below $35/PH/day: now $34.20/PH/day."),
+        ("margin below 0", -3.24, "🔔 margin below 0%: now −3.2%."),
+        ("breakeven below 5c", 0.04061, "🔔 breakeven below $0.05/kWh: now $0.0406/kWh."),
+        ("premium below -10%", -12.34, "🔔 premium below -10%: now −12.3%."),
+        ("difficulty above 5%", 5.5, "🔔 difficulty above +5%: now +5.50%."),
+    ],
+)
+def test_threshold(rule: str, value: float, text: str) -> None:
+    assert render_event(threshold_event(parse_rule(rule), value, T0)) == text
+
+
+def test_margin_warning_escapes_the_machine_name() -> None:
+    warning = margin_warning_event(T0, 967_680, 4.0, 33.31, 32.5, "<b>my</b> S19 & co")
+    assert render_event(warning) == (
+        "⚠️ &lt;b&gt;my&lt;/b&gt; S19 &amp; co: the next difficulty adjustment (est. +4.00%) would push your "
+        "margin below zero: hashprice $33.31/PH/day → $32.03/PH/day, your breakeven $32.50/PH/day."
+    )
+
+
+def test_stale_and_fresh() -> None:
+    stale = event(EventKind.DATA_STALE, reason="price sources disagree by 3.2% <coinbase>")
+    assert render_event(stale) == (
+        "⏸ Data is stale (price sources disagree by 3.2% &lt;coinbase&gt;); "
+        "alerts are paused until sources recover."
+    )
+    fresh = event(EventKind.DATA_FRESH, stale_since=T0.isoformat(), stale_seconds=2 * 3600 + 300)
+    assert render_event(fresh) == "▶️ Data is fresh again after 2 hours; alerts resumed."
+
+
+def test_unknown_language_falls_back_to_english() -> None:
+    assert render_event(CAPITULATION, "xx") == render_event(CAPITULATION)
+
+
+def test_a_partial_catalog_falls_back_to_english_per_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    test_catalog = Catalog(
+        {"regime_capitulation": "CAP {price} {premium} {cost} {model}"}, lambda s: f"{s:g}s"
+    )
+    monkeypatch.setitem(alerts.CATALOGS, "xx", test_catalog)
+    assert render_event(CAPITULATION, "xx") == "CAP $66,680 23.4% $87,012 difficulty-regression"
+    stale = event(EventKind.DATA_STALE, reason="timeout")
+    assert render_event(stale, "xx") == render_event(stale)

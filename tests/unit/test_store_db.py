@@ -1,0 +1,77 @@
+"""Opening the database: paths, pragmas, migrations, errors; and the schema's evaluation indexes."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bot.alerts.rules import Op
+from bot.store import StoreError, connect, default_db_path
+from bot.store.migrations import migrations
+from bot.store.subscriptions import _STATEMENTS
+
+
+def test_default_db_path_prefers_the_environment(tmp_path: Path) -> None:
+    assert default_db_path({"MINERWATCH_DB": str(tmp_path / "x.db")}) == tmp_path / "x.db"
+
+
+def test_default_db_path_is_in_the_user_data_directory(tmp_path: Path) -> None:
+    path = default_db_path({"XDG_DATA_HOME": str(tmp_path)})
+    assert path.name == "minerwatch.db"
+    assert path.parent.name == "minerwatch"
+
+
+def test_connect_creates_directories_and_configures(tmp_path: Path) -> None:
+    db = connect(tmp_path / "a" / "b" / "m.db")
+    assert (tmp_path / "a" / "b" / "m.db").exists()
+    assert db.journal_mode == "wal"
+    assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert db.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
+    assert {"chats", "profiles", "subscriptions", "snapshots", "daily", "state", "outbox", "events"} <= set(
+        db.table_names()
+    )
+    db.close()
+
+
+def test_migrations_apply_once(tmp_path: Path) -> None:
+    connect(tmp_path / "m.db").close()
+    db = connect(tmp_path / "m.db")
+    names = [m.name for m in migrations.applied(db)]
+    assert names == sorted(set(names))
+    assert names[0].startswith("m001_")
+    assert migrations.pending(db) == []
+
+
+def test_unopenable_path_raises_one_line_naming_it(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(StoreError) as caught:
+        connect(blocker / "m.db")
+    assert str(blocker / "m.db") in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_file_that_is_not_a_database_raises(tmp_path: Path) -> None:
+    path = tmp_path / "junk.db"
+    path.write_bytes(b"x" * 4096)
+    with pytest.raises(StoreError, match=r"junk\.db"):
+        connect(path)
+
+
+def test_foreign_keys_are_enforced(tmp_path: Path) -> None:
+    db = connect(tmp_path / "m.db")
+    with pytest.raises(sqlite3.IntegrityError):
+        db.execute("INSERT INTO subscriptions (chat_ref, kind, created_at) VALUES (999, 'network', 0)")
+
+
+@pytest.mark.parametrize("op", list(Op))
+def test_evaluation_statements_are_index_range_scans(tmp_path: Path, op: Op) -> None:
+    db = connect(tmp_path / "m.db")
+    params = {"metric": "price_usd", "op": op.value, "value": 1.0, "now": 0.0}
+    for statement in _STATEMENTS[op]:
+        plan = " ".join(row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {statement}", params))
+        assert plan.startswith("SEARCH subscriptions USING INDEX"), plan
+        assert "key_metric=? AND key_op=?" in plan
+        assert "key_threshold" in plan or "key_rearm" in plan

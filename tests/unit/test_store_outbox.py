@@ -1,0 +1,143 @@
+"""The outbox repository: dedupe, per-destination order, claims, retries, dead letters, recovery."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+
+from bot.store import connect
+from bot.store.chats import ChatKind, upsert_chat
+from bot.store.outbox import (
+    NewMessage,
+    OutboxMessage,
+    OutboxStatus,
+    claim_due,
+    counts,
+    dead_letter,
+    drop_for_chat,
+    enqueue,
+    get_message,
+    mark_sent,
+    next_due_at,
+    recover_inflight,
+    redirect,
+    release,
+    reschedule,
+)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = connect(tmp_path / "m.db")
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def chats(db: Database) -> dict[str, int]:
+    return {name: upsert_chat(db, "telegram", name, ChatKind.PRIVATE, now=0.0).id for name in ("a", "b", "c")}
+
+
+def msg(chats: dict[str, int], destination: str, key: str, image: bytes | None = None) -> NewMessage:
+    return NewMessage(key, chats[destination], "telegram", destination, "test", f"text {key}", image)
+
+
+def stored(db: Database, row_id: int) -> OutboxMessage:
+    message = get_message(db, row_id)
+    assert message is not None
+    return message
+
+
+def claimed_keys(db: Database, now: float, limit: int = 10) -> list[str]:
+    return [m.dedupe_key for m in claim_due(db, now, limit)]
+
+
+def test_enqueue_ignores_repeated_dedupe_keys(db: Database, chats: dict[str, int]) -> None:
+    assert enqueue(db, [msg(chats, "a", "k1"), msg(chats, "a", "k2", b"\x89PNG")], now=5.0) == 2
+    assert enqueue(db, [msg(chats, "a", "k1"), msg(chats, "b", "k3")], now=6.0) == 1
+    second = stored(db, 2)
+    assert (second.image, second.status, second.next_attempt_at, second.chat_kind) == (
+        b"\x89PNG",
+        OutboxStatus.PENDING,
+        5.0,
+        "private",
+    )
+    assert counts(db)[OutboxStatus.PENDING] == 3
+
+
+def test_claims_only_the_head_of_each_destination_in_order(db: Database, chats: dict[str, int]) -> None:
+    enqueue(db, [msg(chats, "a", "a1"), msg(chats, "b", "b1"), msg(chats, "a", "a2")], now=0.0)
+    assert claimed_keys(db, now=1.0) == ["a1", "b1"]
+    assert claimed_keys(db, now=1.0) == []  # heads in flight block their destinations
+    mark_sent(db, 1, now=2.0)
+    assert claimed_keys(db, now=2.0) == ["a2"]
+    assert (stored(db, 1).status, stored(db, 1).sent_at) == (OutboxStatus.SENT, 2.0)
+
+
+def test_a_head_waiting_for_retry_blocks_later_messages(db: Database, chats: dict[str, int]) -> None:
+    enqueue(db, [msg(chats, "a", "a1"), msg(chats, "a", "a2")], now=0.0)
+    [head] = claim_due(db, now=0.0, limit=10)
+    reschedule(db, head.id, at=50.0, error="timeout")
+    assert claimed_keys(db, now=10.0) == []
+    assert next_due_at(db) == 50.0
+    retried = claim_due(db, now=50.0, limit=10)
+    assert [(m.dedupe_key, m.attempts, m.last_error) for m in retried] == [("a1", 1, "timeout")]
+
+
+def test_release_and_uncounted_reschedule_do_not_count_attempts(db: Database, chats: dict[str, int]) -> None:
+    enqueue(db, [msg(chats, "a", "a1")], now=0.0)
+    [head] = claim_due(db, now=0.0, limit=1)
+    release(db, head.id, at=3.0)
+    [head] = claim_due(db, now=3.0, limit=1)
+    reschedule(db, head.id, at=4.0, error="retry after 1 s", count_attempt=False)
+    assert (stored(db, head.id).attempts, stored(db, head.id).next_attempt_at) == (0, 4.0)
+
+
+def test_limit_and_oldest_due_first(db: Database, chats: dict[str, int]) -> None:
+    enqueue(db, [msg(chats, "c", "c1")], now=3.0)
+    enqueue(db, [msg(chats, "b", "b1")], now=2.0)
+    enqueue(db, [msg(chats, "a", "a1")], now=1.0)
+    assert claimed_keys(db, now=5.0, limit=2) == ["a1", "b1"]
+
+
+def test_dead_letters_do_not_block(db: Database, chats: dict[str, int]) -> None:
+    enqueue(db, [msg(chats, "a", "a1"), msg(chats, "a", "a2")], now=0.0)
+    [head] = claim_due(db, now=0.0, limit=1)
+    dead_letter(db, head.id, "Bad Request: message is too long")
+    dead = stored(db, head.id)
+    assert (dead.status, dead.attempts, dead.last_error) == (
+        OutboxStatus.DEAD,
+        1,
+        "Bad Request: message is too long",
+    )
+    assert claimed_keys(db, now=0.0) == ["a2"]
+
+
+def test_drop_and_redirect_touch_only_undelivered_rows(db: Database, chats: dict[str, int]) -> None:
+    enqueue(
+        db,
+        [msg(chats, "a", "a1"), msg(chats, "a", "a2"), msg(chats, "a", "a3"), msg(chats, "b", "b1")],
+        now=0.0,
+    )
+    mark_sent(db, 1, now=1.0)
+    claim_due(db, now=1.0, limit=10)  # a2 and b1 in flight
+    assert redirect(db, chats["a"], "a-new") == 2
+    assert [stored(db, i).destination for i in (1, 2, 3)] == ["a", "a-new", "a-new"]
+    assert drop_for_chat(db, chats["a"], "chat not found") == 2
+    assert [stored(db, i).status for i in (1, 2, 3, 4)] == [
+        OutboxStatus.SENT,
+        OutboxStatus.DROPPED,
+        OutboxStatus.DROPPED,
+        OutboxStatus.SENDING,
+    ]
+
+
+def test_recover_inflight_returns_claims_to_pending(db: Database, chats: dict[str, int]) -> None:
+    enqueue(db, [msg(chats, "a", "a1"), msg(chats, "b", "b1")], now=0.0)
+    claim_due(db, now=0.0, limit=10)
+    assert next_due_at(db) is None
+    assert recover_inflight(db) == 2
+    assert claimed_keys(db, now=0.0) == ["a1", "b1"]
