@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.alerts.regime import RegimeParams
 from bot.config import Settings
@@ -29,11 +30,14 @@ from bot.services import StoreServices
 from bot.store import snapshots as snapshot_repo
 from bot.store.db import Store, default_db_path
 from bot.transports.console import CONSOLE_CHAT, ConsoleTransport
+from bot.transports.telegram import TelegramTransport
 from bot.watch import Watch
 
 log = logging.getLogger(__name__)
 
 DAILY_JOB_S = 6 * 3600
+TELEGRAM_SENDS_PER_S = 29.0
+"""Just under Telegram's ~30 messages/s per bot (reference/platforms.md §5.1)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,51 +54,95 @@ async def _seed_daily_history(store: Store) -> None:
         await store.run(snapshot_repo.upsert_daily, load_history(), "shipped")
 
 
-def _install_signal_handlers(stop: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+class BotApp:
+    """Everything of one running bot; ``start()`` then ``stop()`` (tests drive it in-process)."""
 
+    def __init__(self, settings: Settings, replay_options: ReplayOptions | None = None) -> None:
+        self.settings = settings
+        self.replay_options = replay_options
+        self.stopping = asyncio.Event()
+        self.stats = JobStats()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._temp_dir: tempfile.TemporaryDirectory[str] | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._scheduler: AsyncIOScheduler | None = None
+        self.telegram: TelegramTransport | None = None
+        self.console: ConsoleTransport | None = None
 
-async def run_bot(settings: Settings, replay_options: ReplayOptions | None = None) -> None:
-    """Run the whole bot until ``stop``; with no chat tokens the console is the only chat."""
-    stop = asyncio.Event()
-    _install_signal_handlers(stop)
-    temp_dir = tempfile.TemporaryDirectory(prefix="minerwatch-replay-") if replay_options else None
-    db_path = Path(temp_dir.name) / "replay.db" if temp_dir else settings.db or default_db_path()
-    store = await Store.open(db_path)
-    log.info("database %s", db_path)
-    regression = load_difficulty_regression()
-    services = StoreServices(store, settings, regression)
-    console = ConsoleTransport(services)
-    notifiers: dict[str, Notifier] = {console.platform: console}
-    worker = OutboxWorker(store, notifiers, unpaced_platforms=frozenset({console.platform}))
-    watch = Watch(store, regression, RegimeParams(), clock=time.time, on_enqueued=worker.notify)
-    await services.subscribe_network(CONSOLE_CHAT)
-    tasks = [
-        asyncio.create_task(worker.run(stop), name="outbox"),
-        asyncio.create_task(_serve_console(console, stop), name="console"),
-    ]
-    async with httpx.AsyncClient(timeout=settings.source_timeout_s) as client:
-        if replay_options is not None:
-            tasks.append(asyncio.create_task(_replay(store, watch, replay_options, stop), name="replay"))
-            scheduler = None
-        else:
-            await _seed_daily_history(store)
-            poller = LivePoller(store, settings, watch, client)
-            scheduler = build_scheduler(_jobs(settings, poller), JobStats())
-            scheduler.start()
-        await stop.wait()
-        log.info("stopping")
-        if scheduler is not None:
-            scheduler.shutdown(wait=False)
-        for task in tasks:
+    def _db_path(self) -> Path:
+        if self.replay_options is not None:
+            self._temp_dir = tempfile.TemporaryDirectory(prefix="minerwatch-replay-")
+            return Path(self._temp_dir.name) / "replay.db"
+        return self.settings.db or default_db_path()
+
+    async def start(self) -> None:
+        """Open the store, start the transports, the outbox worker and the polling (or the replay)."""
+        settings = self.settings
+        db_path = self._db_path()
+        self.store = store = await Store.open(db_path)
+        log.info("database %s", db_path)
+        regression = load_difficulty_regression()
+        self.services = services = StoreServices(store, settings, regression)
+        notifiers: dict[str, Notifier] = {}
+        if settings.telegram_token is not None:
+            self.telegram = TelegramTransport(settings, services, store)
+            notifiers[self.telegram.platform] = self.telegram
+        if not notifiers or self.replay_options is not None:
+            self.console = ConsoleTransport(services)
+            notifiers[self.console.platform] = self.console
+            await services.subscribe_network(CONSOLE_CHAT)
+        self.worker = OutboxWorker(
+            store,
+            notifiers,
+            global_rate_per_s=TELEGRAM_SENDS_PER_S,
+            unpaced_platforms=frozenset({ConsoleTransport.platform}),
+        )
+        self.watch = watch = Watch(
+            store, regression, RegimeParams(), clock=time.time, on_enqueued=self.worker.notify
+        )
+        if self.telegram is not None:
+            await self.telegram.start()
+        self._spawn(self.worker.run(self.stopping), "outbox")
+        if self.console is not None:
+            self._spawn(self.console.serve(self.stopping), "console")
+        if self.replay_options is not None:
+            options = self.replay_options
+            self._spawn(
+                replay(
+                    store,
+                    watch,
+                    load_history(),
+                    start=options.start,
+                    days_per_s=options.days_per_s,
+                    stop=self.stopping,
+                ),
+                "replay",
+            )
+            return
+        await _seed_daily_history(store)
+        self._client = httpx.AsyncClient(timeout=settings.source_timeout_s)
+        poller = LivePoller(store, settings, watch, self._client)
+        self._scheduler = build_scheduler(_jobs(settings, poller), self.stats)
+        self._scheduler.start()
+
+    def _spawn(self, coroutine: object, name: str) -> None:
+        self._tasks.append(asyncio.create_task(coroutine, name=name))  # type: ignore[arg-type]
+
+    async def stop(self) -> None:
+        """Stop polling, transports and the worker; close the store. Safe to call once started."""
+        self.stopping.set()
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+        if self.telegram is not None:
+            await self.telegram.stop()
+        for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    await store.close()
-    if temp_dir:
-        temp_dir.cleanup()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._client is not None:
+            await self._client.aclose()
+        await self.store.close()
+        if self._temp_dir is not None:
+            self._temp_dir.cleanup()
 
 
 def _jobs(settings: Settings, poller: LivePoller) -> list[JobSpec]:
@@ -106,10 +154,16 @@ def _jobs(settings: Settings, poller: LivePoller) -> list[JobSpec]:
     ]
 
 
-async def _serve_console(console: ConsoleTransport, stop: asyncio.Event) -> None:
-    await console.serve(stop)
-
-
-async def _replay(store: Store, watch: Watch, options: ReplayOptions, stop: asyncio.Event) -> None:
-    await replay(store, watch, load_history(), start=options.start, days_per_s=options.days_per_s, stop=stop)
-    log.info("replay finished; Ctrl-C to stop")
+async def run_bot(settings: Settings, replay_options: ReplayOptions | None = None) -> None:
+    """Run until Ctrl-C or SIGTERM."""
+    app = BotApp(settings, replay_options)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, app.stopping.set)
+    await app.start()
+    try:
+        await app.stopping.wait()
+    finally:
+        log.info("stopping")
+        await app.stop()

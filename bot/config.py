@@ -53,6 +53,27 @@ class Settings(BaseSettings):
         2.0, gt=0, le=50, description="a price quote this far off the others' median is dropped"
     )
 
+    # Chat platforms (a token enables each; none set: the console).
+    telegram_token: SecretStr | None = Field(None, description="Telegram bot token from @BotFather")
+    telegram_base_url: str = Field(
+        "https://api.telegram.org/bot", description="Bot API base URL; point at a self-hosted Bot API server"
+    )
+    telegram_webhook_url: str | None = Field(
+        None, description="public HTTPS URL for webhook mode; unset = long polling"
+    )
+    telegram_webhook_listen: str = Field("127.0.0.1", description="address the webhook server binds")
+    telegram_webhook_port: int = Field(8443, ge=1, le=65535, description="port the webhook server binds")
+    discord_token: SecretStr | None = Field(None, description="Discord bot token (Developer Portal > Bot)")
+    discord_api_base: str | None = Field(
+        None,
+        description="Discord REST base replacing discord.http.Route.BASE (https://discord.com/api/v10), "
+        "e.g. a proxy or a fake; process-global",
+    )
+    discord_gateway_url: str | None = Field(
+        None,
+        description="Discord gateway URL replacing DiscordWebSocket.DEFAULT_GATEWAY; process-global",
+    )
+
     # The watch loop.
     db: Path | None = Field(None, description="SQLite file; default: the user's data directory")
     price_poll_s: float = Field(60.0, ge=1, le=3600, description="seconds between price polls")

@@ -1,7 +1,8 @@
 """Pure report builders: the numbers behind ``status``, ``breakeven``, ``margin``, ``cost`` and ``machines``.
 
-Each returns a ``Report``: rows for a human table and a JSON-ready dict whose keys carry their units.
-No I/O here; the CLI and the chat handlers both render these.
+Each returns a ``Report``: rows for a human table (titles, labels and numbers in ``lang``; the CLI uses
+English) and a JSON-ready dict whose keys carry their units. No I/O here; the CLI and the chat handlers
+both render these.
 """
 
 from __future__ import annotations
@@ -12,17 +13,26 @@ from typing import Any
 
 from bot.economics.machines import Machine, list_machines
 from bot.economics.mining import (
+    MarketInputs,
     OperatingProfile,
     hashprice_sats_per_th_day,
     hashprice_usd_per_ph_day,
     machine_day,
 )
 from bot.economics.network import implied_hashrate_hs
-from bot.economics.production_cost import BottomUpAssumptions, ProductionCost, bottom_up_cost, regression_cost
+from bot.economics.production_cost import (
+    BOTTOM_UP,
+    BottomUpAssumptions,
+    ProductionCost,
+    bottom_up_cost,
+    regression_cost,
+)
 from bot.economics.regression import DifficultyRegression
 from bot.economics.units import HASHES_PER_EH, HASHES_PER_PH, HASHES_PER_TH
 from bot.market import MarketView
 from bot.render import numbers as fmt
+from bot.render.i18n import model_name, plural, t
+from bot.sources.snapshot import AdjustmentEstimate
 
 Row = tuple[str, str]
 
@@ -48,18 +58,18 @@ def _inputs_data(view: MarketView) -> dict[str, Any]:
     }
 
 
-def _provenance(view: MarketView, now: datetime) -> tuple[list[Row], dict[str, Any]]:
+def _provenance(view: MarketView, now: datetime, lang: str) -> tuple[list[Row], dict[str, Any]]:
     answered = [o.source for o in view.outcomes if o.ok and not o.dropped]
     failed = [f"{o.source} ({o.error or o.dropped})" for o in view.outcomes if not o.ok or o.dropped]
     age_s = max(0.0, (now - view.as_of).total_seconds())
     rows: list[Row] = []
     if view.outcomes:
-        rows.append(("Data age", fmt.duration(now - view.as_of)))
-        rows.append(("Sources", ", ".join(answered) or "none"))
+        rows.append((t(lang, "report.data_age"), fmt.duration(now - view.as_of, lang)))
+        rows.append((t(lang, "report.sources"), ", ".join(answered) or t(lang, "report.none")))
         if failed:
-            rows.append(("Unavailable", "; ".join(failed)))
+            rows.append((t(lang, "report.unavailable"), "; ".join(failed)))
     if view.overridden:
-        rows.append(("What-if", ", ".join(view.overridden)))
+        rows.append((t(lang, "report.what_if"), ", ".join(view.overridden)))
     data = {
         "as_of": view.as_of.isoformat(),
         "data_age_s": round(age_s, 1),
@@ -78,15 +88,48 @@ def _provenance(view: MarketView, now: datetime) -> tuple[list[Row], dict[str, A
     return rows, data
 
 
-def _cost_rows(costs: list[ProductionCost], price_usd: float) -> list[Row]:
+def _assumptions_text(
+    model: str, assumptions: BottomUpAssumptions, regression: DifficultyRegression, lang: str
+) -> str:
+    if model == BOTTOM_UP:
+        return t(
+            lang,
+            "report.assumptions_bottom_up",
+            j=fmt.number(assumptions.fleet_j_per_th, None, lang),
+            power=fmt.usd_per_kwh(assumptions.power_usd_per_kwh, lang, None),
+            share=fmt.percent(assumptions.electricity_share_of_cash_cost, None, signed=False, lang=lang),
+        )
+    return t(
+        lang,
+        "report.assumptions_regression",
+        b=fmt.number(regression.b, 3, lang),
+        start=regression.start_date,
+        end=regression.end_date,
+        n=regression.n,
+        r2=fmt.number(regression.r2, 2, lang),
+    )
+
+
+def _cost_rows(
+    costs: list[ProductionCost],
+    price_usd: float,
+    assumptions: BottomUpAssumptions,
+    regression: DifficultyRegression,
+    lang: str,
+) -> list[Row]:
     rows: list[Row] = []
     for cost in costs:
         premium = cost.premium_fraction(price_usd)
-        word = "premium" if premium >= 0 else "discount"
-        rows.append(
-            (f"Cost/BTC ({cost.model})", f"{fmt.usd(cost.usd_per_btc)}  price {fmt.percent(premium)} {word}")
+        value = t(
+            lang,
+            "report.cost_premium" if premium >= 0 else "report.cost_discount",
+            cost=fmt.usd(cost.usd_per_btc, 0, lang),
+            premium=fmt.percent(premium, lang=lang),
         )
-        rows.append(("  assumptions", cost.assumptions))
+        rows.append((t(lang, "report.cost", model=model_name(lang, cost.model)), value))
+        rows.append(
+            (t(lang, "report.assumptions"), _assumptions_text(cost.model, assumptions, regression, lang))
+        )
     return rows
 
 
@@ -110,41 +153,62 @@ def _costs_data(costs: list[ProductionCost], price_usd: float) -> list[dict[str,
     ]
 
 
+def _hashprice_text(market: MarketInputs, lang: str) -> str:
+    return t(
+        lang,
+        "report.hashprice_value",
+        usd=fmt.usd(hashprice_usd_per_ph_day(market), 2, lang),
+        sats=fmt.number(hashprice_sats_per_th_day(market), 1, lang),
+    )
+
+
+def _adjustment_text(adj: AdjustmentEstimate, now: datetime, lang: str) -> str:
+    eta = adj.estimated_retarget_at
+    eta_text = t(lang, "report.eta", when=f"{eta:%Y-%m-%d %H:%M}") if eta else ""
+    if eta and eta > now:
+        eta_text += t(lang, "report.eta_in", left=fmt.duration(eta - now, lang))
+    return t(
+        lang,
+        "report.next_adjustment_value",
+        change=fmt.percent(adj.difficulty_change_pct / 100, 2, lang=lang),
+        height=fmt.number(adj.next_retarget_height, 0, lang),
+        blocks=plural(lang, "unit.block", adj.remaining_blocks),
+        eta=eta_text,
+    )
+
+
 def status_report(
-    view: MarketView, assumptions: BottomUpAssumptions, regression: DifficultyRegression, now: datetime
+    view: MarketView,
+    assumptions: BottomUpAssumptions,
+    regression: DifficultyRegression,
+    now: datetime,
+    lang: str = "en",
 ) -> Report:
     """Price, difficulty, hashrate, fees, hashprice, production cost, next adjustment, age and sources."""
     market = view.market
     hashrate_hs = view.hashrate_hs or implied_hashrate_hs(market.difficulty)
-    hashrate_label = "Hashrate" if view.hashrate_hs else "Hashrate (implied)"
+    hashrate_label = t(lang, "report.hashrate" if view.hashrate_hs else "report.hashrate_implied")
     costs = production_costs(view, assumptions, regression)
+    fees = t(
+        lang,
+        "report.fees_value",
+        fees=fmt.number(market.fees_per_block_btc, 4, lang),
+        subsidy=fmt.number(market.subsidy_btc, None, lang),
+    )
     rows: list[Row] = [
-        ("BTC price", fmt.usd(market.price_usd)),
-        ("Difficulty", fmt.big(market.difficulty)),
-        ("Height", f"{market.height:,}"),
-        (hashrate_label, f"{hashrate_hs / HASHES_PER_EH:,.1f} EH/s"),
-        ("Fees per block", f"{market.fees_per_block_btc:.4f} BTC (subsidy {market.subsidy_btc:g})"),
-        (
-            "Hashprice",
-            f"{fmt.usd(hashprice_usd_per_ph_day(market), 2)}/PH/day  "
-            f"{hashprice_sats_per_th_day(market):.1f} sats/TH/day",
-        ),
-        *_cost_rows(costs, market.price_usd),
+        (t(lang, "report.btc_price"), fmt.usd(market.price_usd, 0, lang)),
+        (t(lang, "report.difficulty"), fmt.big(market.difficulty, "", lang)),
+        (t(lang, "report.height"), fmt.number(market.height, 0, lang)),
+        (hashrate_label, f"{fmt.number(hashrate_hs / HASHES_PER_EH, 1, lang)} EH/s"),
+        (t(lang, "report.fees"), fees),
+        (t(lang, "report.hashprice"), _hashprice_text(market, lang)),
+        *_cost_rows(costs, market.price_usd, assumptions, regression, lang),
     ]
     adjustment_data: dict[str, Any] | None = None
     if view.adjustment:
         adj = view.adjustment
         eta = adj.estimated_retarget_at
-        eta_text = f", ETA {eta:%Y-%m-%d %H:%M} UTC" if eta else ""
-        if eta and eta > now:
-            eta_text += f" (in {fmt.duration(eta - now)})"
-        rows.append(
-            (
-                "Next adjustment",
-                f"{adj.difficulty_change_pct:+.2f}% at block {adj.next_retarget_height:,} "
-                f"({adj.remaining_blocks:,} blocks{eta_text})",
-            )
-        )
+        rows.append((t(lang, "report.next_adjustment"), _adjustment_text(adj, now, lang)))
         adjustment_data = {
             "difficulty_change_pct": adj.difficulty_change_pct,
             "next_retarget_height": adj.next_retarget_height,
@@ -154,8 +218,8 @@ def status_report(
             "previous_retarget_pct": adj.previous_retarget_pct,
         }
     else:
-        rows.append(("Next adjustment", "n/a (no epoch data from the sources)"))
-    provenance_rows, provenance = _provenance(view, now)
+        rows.append((t(lang, "report.next_adjustment"), t(lang, "report.no_adjustment")))
+    provenance_rows, provenance = _provenance(view, now, lang)
     rows.extend(provenance_rows)
     data = {
         "inputs": _inputs_data(view),
@@ -167,37 +231,47 @@ def status_report(
         "next_adjustment": adjustment_data,
         **provenance,
     }
-    return Report("Bitcoin mining status", rows, data)
+    return Report(t(lang, "report.status_title"), rows, data)
 
 
-def _machine_label(machine: Machine) -> str:
+def _machine_label(machine: Machine, lang: str) -> str:
     if machine.hashrate_ths is None:
-        return f"{machine.name} ({machine.j_per_th:g} J/TH)"
-    return f"{machine.name} ({machine.hashrate_ths:g} TH/s, {machine.j_per_th:.1f} J/TH)"
+        j = fmt.number(machine.j_per_th, None, lang)
+        return t(lang, "report.machine_efficiency", name=machine.name, j=j)
+    return t(
+        lang,
+        "report.machine_rated",
+        name=machine.name,
+        ths=fmt.number(machine.hashrate_ths, None, lang),
+        j=fmt.number(machine.j_per_th, 1, lang),
+    )
 
 
-def breakeven_report(view: MarketView, machine: Machine, profile: OperatingProfile, now: datetime) -> Report:
+def breakeven_report(
+    view: MarketView, machine: Machine, profile: OperatingProfile, now: datetime, lang: str = "en"
+) -> Report:
     """Breakeven power price, BTC price (at the profile's power price) and efficiency for one machine."""
     market = view.market
     day = machine_day(market, profile, machine.hashrate_ths or 1.0, machine.j_per_th)
+    power = fmt.usd_per_kwh(profile.power_usd_per_kwh, lang)
+    hashprice = t(
+        lang,
+        "report.hashprice_at",
+        usd=fmt.usd(hashprice_usd_per_ph_day(market), 2, lang),
+        price=fmt.usd(market.price_usd, 0, lang),
+    )
     rows: list[Row] = [
-        ("Machine", _machine_label(machine)),
+        (t(lang, "report.machine"), _machine_label(machine, lang)),
+        (t(lang, "report.hashprice"), hashprice),
+        (t(lang, "report.breakeven_power"), fmt.usd_per_kwh(day.breakeven_power_usd_per_kwh, lang)),
+        (t(lang, "report.breakeven_price_at", power=power), fmt.usd(day.breakeven_price_usd, 0, lang)),
         (
-            "Hashprice",
-            f"{fmt.usd(hashprice_usd_per_ph_day(market), 2)}/PH/day at {fmt.usd(market.price_usd)}",
+            t(lang, "report.breakeven_efficiency_at", power=power),
+            t(lang, "report.j_per_th", j=fmt.number(day.breakeven_j_per_th, 1, lang)),
         ),
-        ("Breakeven power", fmt.usd_per_kwh(day.breakeven_power_usd_per_kwh)),
-        (
-            f"Breakeven BTC price @ {fmt.usd_per_kwh(profile.power_usd_per_kwh)}",
-            fmt.usd(day.breakeven_price_usd),
-        ),
-        (
-            f"Breakeven efficiency @ {fmt.usd_per_kwh(profile.power_usd_per_kwh)}",
-            f"{day.breakeven_j_per_th:.1f} J/TH",
-        ),
-        ("Profile", _profile_text(profile)),
+        (t(lang, "report.profile"), _profile_text(profile, lang)),
     ]
-    provenance_rows, provenance = _provenance(view, now)
+    provenance_rows, provenance = _provenance(view, now, lang)
     rows.extend(provenance_rows)
     data = {
         "machine": machine.name,
@@ -213,13 +287,16 @@ def breakeven_report(view: MarketView, machine: Machine, profile: OperatingProfi
         "inputs": _inputs_data(view),
         **provenance,
     }
-    return Report(f"Breakeven: {machine.name}", rows, data)
+    return Report(t(lang, "report.breakeven_title", machine=machine.name), rows, data)
 
 
-def _profile_text(profile: OperatingProfile) -> str:
-    return (
-        f"pool fee {profile.pool_fee_fraction * 100:g}%, uptime {profile.uptime_fraction * 100:g}%, "
-        f"PUE {profile.pue:g}"
+def _profile_text(profile: OperatingProfile, lang: str) -> str:
+    return t(
+        lang,
+        "report.profile_value",
+        fee=fmt.percent(profile.pool_fee_fraction, None, signed=False, lang=lang),
+        uptime=fmt.percent(profile.uptime_fraction, None, signed=False, lang=lang),
+        pue=fmt.number(profile.pue, None, lang),
     )
 
 
@@ -233,7 +310,12 @@ def _profile_data(profile: OperatingProfile) -> dict[str, float]:
 
 
 def margin_report(
-    view: MarketView, machine: Machine, profile: OperatingProfile, count: int, now: datetime
+    view: MarketView,
+    machine: Machine,
+    profile: OperatingProfile,
+    count: int,
+    now: datetime,
+    lang: str = "en",
 ) -> Report:
     """Revenue, power cost and profit per day (and per 30 days) for ``count`` machines.
 
@@ -243,26 +325,33 @@ def margin_report(
     unit_ths = machine.hashrate_ths if machine.hashrate_ths is not None else HASHES_PER_PH / HASHES_PER_TH
     per_unit = "machine" if machine.hashrate_ths is not None else "PH/s"
     day = machine_day(market, profile, unit_ths, machine.j_per_th)
-    fleet = f"{count} × {per_unit}" if count > 1 else f"per {per_unit}"
+    unit = "machine" if machine.hashrate_ths is not None else "ph"
+    fleet = t(lang, f"report.fleet_{unit}" if count > 1 else f"report.per_{unit}", count=count)
+    revenue = t(
+        lang,
+        "report.revenue_value",
+        usd=fmt.usd(day.revenue_usd_per_day * count, 2, lang),
+        sats=fmt.number(day.btc_per_day * count * 1e8, 0, lang),
+    )
+    power_cost = t(
+        lang,
+        "report.power_cost_value",
+        usd=fmt.usd(day.power_cost_usd_per_day * count, 2, lang),
+        kwh=fmt.number(day.kwh_per_day * count, 1, lang),
+    )
     rows: list[Row] = [
-        ("Machine", _machine_label(machine)),
-        ("Power price", fmt.usd_per_kwh(profile.power_usd_per_kwh)),
-        (
-            f"Revenue/day ({fleet})",
-            f"{fmt.usd(day.revenue_usd_per_day * count, 2)}  ({day.btc_per_day * count * 1e8:,.0f} sats)",
-        ),
-        (
-            f"Power cost/day ({fleet})",
-            f"{fmt.usd(day.power_cost_usd_per_day * count, 2)}  ({day.kwh_per_day * count:,.1f} kWh)",
-        ),
-        (f"Profit/day ({fleet})", fmt.usd(day.profit_usd_per_day * count, 2)),
-        ("Profit/30 days", fmt.usd(day.profit_usd_per_day * count * 30, 2)),
-        ("Margin", fmt.percent(day.margin_fraction)),
-        ("Breakeven power", fmt.usd_per_kwh(day.breakeven_power_usd_per_kwh)),
-        ("Breakeven BTC price", fmt.usd(day.breakeven_price_usd)),
-        ("Profile", _profile_text(profile)),
+        (t(lang, "report.machine"), _machine_label(machine, lang)),
+        (t(lang, "report.power_price"), fmt.usd_per_kwh(profile.power_usd_per_kwh, lang)),
+        (t(lang, "report.revenue", fleet=fleet), revenue),
+        (t(lang, "report.power_cost", fleet=fleet), power_cost),
+        (t(lang, "report.profit", fleet=fleet), fmt.usd(day.profit_usd_per_day * count, 2, lang)),
+        (t(lang, "report.profit_30"), fmt.usd(day.profit_usd_per_day * count * 30, 2, lang)),
+        (t(lang, "report.margin"), fmt.percent(day.margin_fraction, lang=lang)),
+        (t(lang, "report.breakeven_power"), fmt.usd_per_kwh(day.breakeven_power_usd_per_kwh, lang)),
+        (t(lang, "report.breakeven_price"), fmt.usd(day.breakeven_price_usd, 0, lang)),
+        (t(lang, "report.profile"), _profile_text(profile, lang)),
     ]
-    provenance_rows, provenance = _provenance(view, now)
+    provenance_rows, provenance = _provenance(view, now, lang)
     rows.extend(provenance_rows)
     data = {
         "machine": machine.name,
@@ -282,36 +371,49 @@ def margin_report(
         "inputs": _inputs_data(view),
         **provenance,
     }
-    return Report(f"Margin: {machine.name}", rows, data)
+    return Report(t(lang, "report.margin_title", machine=machine.name), rows, data)
 
 
 def cost_report(
-    view: MarketView, assumptions: BottomUpAssumptions, regression: DifficultyRegression, now: datetime
+    view: MarketView,
+    assumptions: BottomUpAssumptions,
+    regression: DifficultyRegression,
+    now: datetime,
+    lang: str = "en",
 ) -> Report:
     """Network production cost per BTC under both models, with their assumptions and the price's premium."""
     costs = production_costs(view, assumptions, regression)
     rows: list[Row] = [
-        ("BTC price", fmt.usd(view.market.price_usd)),
-        *_cost_rows(costs, view.market.price_usd),
+        (t(lang, "report.btc_price"), fmt.usd(view.market.price_usd, 0, lang)),
+        *_cost_rows(costs, view.market.price_usd, assumptions, regression, lang),
     ]
     electricity = costs[0].electricity_usd_per_btc
     if electricity is not None:
-        rows.insert(2, ("  electricity only", fmt.usd(electricity)))
-    provenance_rows, provenance = _provenance(view, now)
+        rows.insert(2, (t(lang, "report.electricity_only"), fmt.usd(electricity, 0, lang)))
+    provenance_rows, provenance = _provenance(view, now, lang)
     rows.extend(provenance_rows)
     data = {
         "production_cost": _costs_data(costs, view.market.price_usd),
         "inputs": _inputs_data(view),
         **provenance,
     }
-    return Report("Network production cost per BTC", rows, data)
+    return Report(t(lang, "report.cost_title"), rows, data)
 
 
-def machines_report() -> Report:
+def machines_report(lang: str = "en") -> Report:
     """The shipped catalog, most efficient first."""
     catalog = list_machines()
     rows: list[Row] = [
-        (m.name, f"{m.hashrate_ths or 0:>6g} TH/s  {m.power_w or 0:>6,.0f} W  {m.j_per_th:>5.1f} J/TH")
+        (
+            m.name,
+            t(
+                lang,
+                "report.machine_row",
+                ths=f"{fmt.number(m.hashrate_ths or 0, None, lang):>6}",
+                w=f"{fmt.number(m.power_w or 0, 0, lang):>6}",
+                j=f"{fmt.number(m.j_per_th, 1, lang):>5}",
+            ),
+        )
         for m in catalog
     ]
     data = {
@@ -326,4 +428,4 @@ def machines_report() -> Report:
             for m in catalog
         ]
     }
-    return Report("Machine catalog (nameplate, stock mode)", rows, data)
+    return Report(t(lang, "report.machines_title"), rows, data)

@@ -7,7 +7,7 @@ the chat's profile, and re-translated whenever the profile changes (``bot.alerts
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlite_utils import Database
 
@@ -23,11 +23,13 @@ from bot.alerts.rules import (
     margin_warning_rule,
 )
 from bot.config import Settings
+from bot.economics.history import DailyRow
 from bot.economics.machines import Machine, parse_machine
 from bot.economics.mining import MarketInputs, OperatingProfile
 from bot.economics.production_cost import regression_cost
 from bot.economics.regression import DifficultyRegression
 from bot.market import MarketView
+from bot.render.i18n import DEFAULT_LANGUAGE, t
 from bot.store import chats as chat_repo
 from bot.store import snapshots as snapshot_repo
 from bot.store import subscriptions as subscription_repo
@@ -36,8 +38,6 @@ from bot.store.db import Store
 from bot.store.subscriptions import SubscriptionKind
 from handlers.context import Chat, ChatProfile, SubscriptionView
 
-NETWORK_DESCRIPTION = "capitulation, recovery and difficulty-adjustment news"
-MARGIN_WARNING_DESCRIPTION = "warning when the next adjustment would push your margin below 0"
 MARGIN_WARNING_RULE = Rule(Metric.MARGIN, Op.BELOW, 0.0, 1.0)
 
 
@@ -53,6 +53,14 @@ def _ensure_chat(db: Database, chat: Chat, now: float) -> int:
     if existing is not None and existing.active:
         return existing.id
     return chat_repo.upsert_chat(db, chat.platform, chat.chat_id, _kind(chat), now).id
+
+
+def daily_window(db: Database, days: int) -> list[DailyRow]:
+    """The daily rows of the ``days``-day window ending at the latest stored day (oldest first)."""
+    last = snapshot_repo.last_daily_date(db)
+    if last is None:
+        return []
+    return snapshot_repo.daily_range(db, last - timedelta(days=days - 1), last)
 
 
 def market_view(snapshot: snapshot_repo.StoredSnapshot) -> MarketView:
@@ -198,12 +206,10 @@ class StoreServices:
 
         views = []
         for subscription in await self._store.run(load):
-            if subscription.kind is SubscriptionKind.NETWORK:
-                description = NETWORK_DESCRIPTION
-            elif subscription.kind is SubscriptionKind.MARGIN_WARNING:
-                description = MARGIN_WARNING_DESCRIPTION
-            else:
+            if subscription.kind is SubscriptionKind.THRESHOLD:
                 description = describe_rule(subscription.rule) if subscription.rule else "rule"
+            else:
+                description = t(chat.language, f"alerts.kind.{subscription.kind.value}")
             armed = subscription.state.armed if subscription.state else True
             views.append(SubscriptionView(subscription.id, subscription.kind.value, description, armed))
         return views
@@ -221,6 +227,16 @@ class StoreServices:
             return int(subscription_repo.remove_subscription(db, existing.id, subscription_id))
 
         return await self._store.atomic(remove)
+
+    async def language(self, chat: Chat) -> str:
+        def load(db: Database) -> str:
+            existing = chat_repo.find_chat(db, chat.platform, chat.chat_id)
+            return existing.language if existing else DEFAULT_LANGUAGE
+
+        return await self._store.run(load)
+
+    async def daily_rows(self, days: int) -> list[DailyRow]:
+        return await self._store.run(daily_window, days)
 
     async def set_language(self, chat: Chat, language: str) -> None:
         now = self._stamp()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 
-from bot.economics.machines import Machine, parse_machine
+from bot.economics.machines import Machine, UnknownMachine, parse_machine
 from bot.parsing import parse_power_usd_per_kwh
+from handlers.format import error_reply
+from handlers.reply import Reply
 
 _POWER_MARKERS = re.compile(r"(^\$)|([c¢]$)|(/kwh$)|(^0?[.,]\d+$)", re.IGNORECASE)
 _BARE_NUMBER = re.compile(r"^\d+(?:[.,]\d+)?$")
@@ -41,3 +43,22 @@ def machine_from_text(text: str) -> Machine:
 def power_from_text(text: str | None, default: float) -> float:
     """The power price typed, or ``default`` when none was."""
     return default if text is None else parse_power_usd_per_kwh(text)
+
+
+def machine_and_power(
+    lang: str, args: str, machine: Machine, power_usd_per_kwh: float, example: str
+) -> tuple[Machine, float] | Reply:
+    """The machine and power price typed in ``args`` (each defaulting to the given one), or an error reply."""
+    machine_text, power_text = split_machine_and_power(args)
+    try:
+        if machine_text:
+            machine = machine_from_text(machine_text)
+    except UnknownMachine as error:
+        closest = ", ".join(error.suggestions)
+        return error_reply(lang, "error.unknown_machine", example, text=error.text, closest=closest)
+    except ValueError:
+        return error_reply(lang, "error.bad_machine", example, text=machine_text)
+    try:
+        return machine, power_from_text(power_text, power_usd_per_kwh)
+    except ValueError:
+        return error_reply(lang, "error.bad_power", example, text=power_text)

@@ -8,6 +8,7 @@ from typing import Protocol
 
 from bot.alerts.rules import Rule
 from bot.config import Settings
+from bot.economics.history import DailyRow
 from bot.economics.machines import Machine
 from bot.economics.mining import OperatingProfile
 from bot.economics.regression import DifficultyRegression
@@ -18,7 +19,10 @@ GROUP_KINDS = frozenset({"group", "supergroup", "channel", "guild"})
 
 @dataclass(frozen=True, slots=True)
 class Chat:
-    """A conversation on one platform; ``is_admin`` says whether the sender may change its settings."""
+    """A conversation on one platform; ``is_admin`` says whether the sender may change its settings.
+
+    ``language`` is filled in from the store by ``handlers.router.dispatch`` before a handler runs.
+    """
 
     platform: str
     chat_id: str
@@ -42,7 +46,7 @@ class ChatProfile:
 
 @dataclass(frozen=True, slots=True)
 class SubscriptionView:
-    """One of a chat's subscriptions as listed by /alerts."""
+    """One of a chat's subscriptions as listed by /alerts; ``description`` is in the chat's language."""
 
     id: int
     kind: str
@@ -78,7 +82,15 @@ class Services(Protocol):
         """Remove one subscription (or all with ``None``); returns how many were removed."""
         ...
 
+    async def language(self, chat: Chat) -> str:
+        """The chat's stored reply language (``"en"`` for a chat never seen)."""
+        ...
+
     async def set_language(self, chat: Chat, language: str) -> None: ...
+
+    async def daily_rows(self, days: int) -> list[DailyRow]:
+        """The stored daily series in the ``days``-day window ending at its latest day (gaps possible)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

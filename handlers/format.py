@@ -1,14 +1,21 @@
-"""Chat formatting of reports: a bold title and an aligned monospaced table, HTML-escaped."""
+"""Chat formatting: catalog texts with escaped values, reports as a bold title and an aligned table."""
 
 from __future__ import annotations
 
 import html
 
+from bot.render.i18n import t
 from bot.render.table import format_table
 from bot.reports import Report
+from handlers.reply import Reply
 
 MAX_MESSAGE_CHARS = 4096
 """Telegram's limit for one message (Discord's is 2,000 for content but 4,096 for an embed description)."""
+
+
+def html_t(lang: str, key: str, **values: object) -> str:
+    """The catalog text ``key`` (HTML markup allowed in the template) with every value HTML-escaped."""
+    return t(lang, key, **{name: html.escape(str(value)) for name, value in values.items()})
 
 
 def report_html(report: Report, footer: str = "") -> str:
@@ -20,9 +27,9 @@ def report_html(report: Report, footer: str = "") -> str:
     return text[:MAX_MESSAGE_CHARS]
 
 
-def error_html(message: str, example: str | None = None) -> str:
-    """A one-line explanation and, when given, a correct example."""
-    text = html.escape(message)
+def error_reply(lang: str, key: str, example: str | None = None, **values: object) -> Reply:
+    """A one-line explanation (catalog ``key``) and, when given, a correct example on the next line."""
+    text = html_t(lang, key, **values)
     if example:
-        text += f"\nExample: <code>{html.escape(example)}</code>"
-    return text
+        text += "\n" + html_t(lang, "error.example", example=example)
+    return Reply(text, error=True)

@@ -1,52 +1,58 @@
-"""/start and /help: what the bot does and every command with an example."""
+"""/start and /help: what the bot does and every command with an example; the platforms' command menus."""
 
 from __future__ import annotations
 
 import html
 
+from bot.render.i18n import t
 from handlers.context import Request, Services
+from handlers.format import html_t
 from handlers.reply import Reply
 
-COMMANDS: tuple[tuple[str, str, str], ...] = (
-    ("status", "price, difficulty, hashprice, production cost, next adjustment", "/status"),
-    ("breakeven", "breakeven power price and BTC price for a machine", "/breakeven s19xp 5.5c"),
-    ("margin", "revenue, power cost and profit per day", "/margin s21 0.06"),
-    ("cost", "the network's cost to produce one BTC (two models)", "/cost"),
-    ("hashprice", "USD per PH/s per day and sats per TH/s per day", "/hashprice"),
-    ("difficulty", "difficulty and the estimated next adjustment", "/difficulty"),
-    ("machines", "the machine catalog", "/machines"),
-    ("profile", "this chat's machine, power price, pool fee, uptime", "/profile s19xp 5.5c count 3"),
-    ("subscribe", "capitulation/recovery news or your own threshold", "/subscribe price below 60k"),
-    ("alerts", "this chat's alerts", "/alerts"),
-    ("unsubscribe", "remove an alert (or all)", "/unsubscribe 2"),
-    ("lang", "reply language: en or ru", "/lang ru"),
-    ("help", "this list", "/help"),
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("status", "/status"),
+    ("breakeven", "/breakeven s19xp 5.5c"),
+    ("margin", "/margin s21 0.06"),
+    ("cost", "/cost"),
+    ("hashprice", "/hashprice"),
+    ("difficulty", "/difficulty"),
+    ("chart", "/chart 1y price"),
+    ("machines", "/machines"),
+    ("profile", "/profile s19xp 5.5c count 3"),
+    ("subscribe", "/subscribe price below 60k"),
+    ("alerts", "/alerts"),
+    ("unsubscribe", "/unsubscribe 2"),
+    ("lang", "/lang ru"),
+    ("help", "/help"),
 )
-
-INTRO = (
-    "⛏ <b>minerwatch</b> tells miners whether their machines make money and warns when miners "
-    "capitulate or recover: price against the network's production cost, hashprice, breakevens and "
-    "difficulty, for your machine and your power price."
-)
+"""Every command (names stay English in every language) with an example; descriptions are in the catalog
+under ``command.NAME``."""
+MAX_MENU_DESCRIPTION = 256
+"""Telegram's limit for a ``BotCommand`` description (Discord's slash-command limit is 100)."""
 
 
-def help_text() -> str:
-    lines = [INTRO, ""]
+def command_menu(lang: str) -> list[tuple[str, str]]:
+    """``(command, short description)`` for every command, in ``lang``: Telegram's setMyCommands menu."""
+    return [(name, t(lang, f"command.{name}")[:MAX_MENU_DESCRIPTION]) for name, _ in COMMANDS]
+
+
+def help_text(lang: str) -> str:
+    """The introduction, then each command with what it does and an example."""
+    lines = [html_t(lang, "help.intro"), ""]
     lines += [
-        f"/{name} — {html.escape(what)}\n   <code>{html.escape(example)}</code>"
-        for name, what, example in COMMANDS
+        f"/{name} — {html_t(lang, f'command.{name}')}\n   <code>{html.escape(example)}</code>"
+        for name, example in COMMANDS
     ]
-    lines.append(
-        "\nRules: metric (price, hashprice, margin, breakeven, premium, difficulty) below|above value."
-    )
+    lines += ["", html_t(lang, "help.rules")]
     return "\n".join(lines)
 
 
 async def start(request: Request, services: Services) -> Reply:
     """/start — the introduction and the first steps."""
-    return Reply(f"{INTRO}\n\nStart with /status, set your machine with /profile, then /subscribe.")
+    lang = request.chat.language
+    return Reply(f"{html_t(lang, 'help.intro')}\n\n{html_t(lang, 'help.start')}")
 
 
 async def help_(request: Request, services: Services) -> Reply:
     """/help — every command with an example."""
-    return Reply(help_text())
+    return Reply(help_text(request.chat.language))

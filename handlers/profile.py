@@ -2,90 +2,127 @@
 
 from __future__ import annotations
 
-import html
 import re
+from collections.abc import Callable
 from dataclasses import replace
 
-from bot.economics.machines import UnknownMachine
 from bot.parsing import parse_percent, parse_positive
-from handlers.arguments import machine_from_text, power_from_text, split_machine_and_power
+from bot.render import numbers as fmt
+from bot.render.i18n import LANGUAGE_NAMES, SUPPORTED
+from handlers.arguments import machine_and_power
 from handlers.context import ChatProfile, Request, Services
-from handlers.format import error_html
-from handlers.reply import Reply
-from handlers.subscriptions import ADMINS_ONLY
+from handlers.format import error_reply, html_t
+from handlers.reply import Button, Reply
+from handlers.subscriptions import refuse_non_admin
 
 PROFILE_EXAMPLE = "/profile s19xp 5.5c count 3 fee 2 uptime 97"
-LANGUAGES = {"en": "English", "ru": "Русский"}
 _OPTION = re.compile(r"\b(count|fee|uptime|pue)\s*[=:]?\s*(\S+)", re.IGNORECASE)
 
 
-def describe_profile(profile: ChatProfile) -> str:
-    """One paragraph: machine, count, power price, pool fee, uptime, PUE."""
+def _count(profile: ChatProfile, text: str) -> ChatProfile:
+    return replace(profile, count=int(parse_positive(text, name="count", example="count 3", high=1_000_000)))
+
+
+def _fee(profile: ChatProfile, text: str) -> ChatProfile:
+    fee = parse_percent(text, name="pool fee", high=50) / 100
+    return replace(profile, operating=replace(profile.operating, pool_fee_fraction=fee))
+
+
+def _uptime(profile: ChatProfile, text: str) -> ChatProfile:
+    uptime = parse_percent(text, name="uptime", low=1) / 100
+    return replace(profile, operating=replace(profile.operating, uptime_fraction=uptime))
+
+
+def _pue(profile: ChatProfile, text: str) -> ChatProfile:
+    pue = parse_positive(text, name="PUE", example="pue 1.05", high=3)
+    return replace(profile, operating=replace(profile.operating, pue=pue))
+
+
+_LANGUAGE_WORDS = {
+    "en": "en",
+    "english": "en",
+    "английский": "en",
+    "ru": "ru",
+    "russian": "ru",
+    "русский": "ru",
+}
+"""What /lang accepts for each supported language."""
+_OPTIONS: dict[str, Callable[[ChatProfile, str], ChatProfile]] = {
+    "count": _count,
+    "fee": _fee,
+    "uptime": _uptime,
+    "pue": _pue,
+}
+"""Each option's parser; a bad value raises ``ValueError`` and gets the catalog's ``profile.bad_NAME``."""
+
+
+def describe_profile(profile: ChatProfile, lang: str) -> str:
+    """One paragraph (HTML): machine, count, power price, pool fee, uptime, PUE."""
     machine, operating = profile.machine, profile.operating
-    rated = f"{machine.hashrate_ths:g} TH/s, " if machine.hashrate_ths else ""
-    return (
-        f"<b>{html.escape(machine.name)}</b> ({rated}{machine.j_per_th:.1f} J/TH) × {profile.count}\n"
-        f"Power ${operating.power_usd_per_kwh:.4f}/kWh · pool fee {operating.pool_fee_fraction * 100:g}% · "
-        f"uptime {operating.uptime_fraction * 100:g}% · PUE {operating.pue:g}"
+    ths = machine.hashrate_ths
+    return html_t(
+        lang,
+        "profile.describe_rated" if ths else "profile.describe",
+        name=machine.name,
+        ths=fmt.number(ths or 0, None, lang),
+        j=fmt.number(machine.j_per_th, 1, lang),
+        count=profile.count,
+        power=fmt.usd_per_kwh(operating.power_usd_per_kwh, lang),
+        fee=fmt.percent(operating.pool_fee_fraction, None, signed=False, lang=lang),
+        uptime=fmt.percent(operating.uptime_fraction, None, signed=False, lang=lang),
+        pue=fmt.number(operating.pue, None, lang),
     )
 
 
-def _apply_options(profile: ChatProfile, options: list[tuple[str, str]]) -> ChatProfile:
-    operating, count = profile.operating, profile.count
+def _with_options(lang: str, profile: ChatProfile, options: list[tuple[str, str]]) -> ChatProfile | Reply:
     for name, value in options:
-        match name.lower():
-            case "count":
-                count = int(parse_positive(value, name="count", example="count 3", high=1_000_000))
-            case "fee":
-                operating = replace(
-                    operating, pool_fee_fraction=parse_percent(value, name="pool fee", high=50) / 100
-                )
-            case "uptime":
-                operating = replace(
-                    operating, uptime_fraction=parse_percent(value, name="uptime", low=1) / 100
-                )
-            case _:
-                operating = replace(
-                    operating, pue=parse_positive(value, name="PUE", example="pue 1.05", high=3)
-                )
-    return replace(profile, count=count, operating=operating)
+        option = name.lower()
+        try:
+            profile = _OPTIONS[option](profile, value)
+        except ValueError:
+            return error_reply(lang, f"profile.bad_{option}", PROFILE_EXAMPLE, value=value)
+    return profile
 
 
 async def profile(request: Request, services: Services) -> Reply:
     """/profile — show; /profile MACHINE [POWER] [count N] [fee %] [uptime %] [pue X] — change."""
+    lang = request.chat.language
     current = await services.profile(request.chat)
     args = request.args.strip()
     if not args:
-        return Reply(f"{describe_profile(current)}\nChange it: <code>{html.escape(PROFILE_EXAMPLE)}</code>")
-    if request.chat.is_group and not request.chat.is_admin:
-        return Reply(ADMINS_ONLY, error=True)
-    options = [(m[1], m[2]) for m in _OPTION.finditer(args)]
+        change = html_t(lang, "profile.change", example=PROFILE_EXAMPLE)
+        return Reply(f"{describe_profile(current, lang)}\n{change}")
+    refused = refuse_non_admin(request)
+    if refused:
+        return refused
     head = _OPTION.sub(" ", args)
-    machine_text, power_text = split_machine_and_power(head)
-    try:
-        machine = machine_from_text(machine_text) if machine_text else current.machine
-        power = power_from_text(power_text, current.operating.power_usd_per_kwh)
-        updated = _apply_options(
-            ChatProfile(machine, current.count, replace(current.operating, power_usd_per_kwh=power)), options
-        )
-    except UnknownMachine as error:
-        closest = ", ".join(error.suggestions)
-        return Reply(
-            error_html(f"Unknown machine '{error.text}'. Closest: {closest}.", PROFILE_EXAMPLE), error=True
-        )
-    except ValueError as error:
-        return Reply(error_html(str(error), PROFILE_EXAMPLE), error=True)
+    parsed = machine_and_power(
+        lang, head, current.machine, current.operating.power_usd_per_kwh, PROFILE_EXAMPLE
+    )
+    if isinstance(parsed, Reply):
+        return parsed
+    machine, power = parsed
+    typed = ChatProfile(machine, current.count, replace(current.operating, power_usd_per_kwh=power))
+    updated = _with_options(lang, typed, [(m[1], m[2]) for m in _OPTION.finditer(args)])
+    if isinstance(updated, Reply):
+        return updated
     await services.save_profile(request.chat, updated)
-    return Reply(f"✅ Profile saved.\n{describe_profile(updated)}")
+    return Reply(f"{html_t(lang, 'profile.saved')}\n{describe_profile(updated, lang)}")
 
 
 async def lang(request: Request, services: Services) -> Reply:
-    """/lang en|ru — the language of replies and alerts in this chat."""
-    choice = request.args.strip().lower()
-    if choice not in LANGUAGES:
-        options = ", ".join(f"{code} ({name})" for code, name in LANGUAGES.items())
-        return Reply(error_html(f"Choose a language: {options}", "/lang ru"), error=True)
-    if request.chat.is_group and not request.chat.is_admin:
-        return Reply(ADMINS_ONLY, error=True)
+    """/lang — the current language and buttons; /lang en|ru — switch this chat's replies and alerts."""
+    current = request.chat.language
+    options = ", ".join(f"{code} ({LANGUAGE_NAMES[code]})" for code in SUPPORTED)
+    buttons = (tuple(Button(LANGUAGE_NAMES[code], f"/lang {code}") for code in SUPPORTED),)
+    if not request.args.strip():
+        text = html_t(current, "lang.current", name=LANGUAGE_NAMES[current], options=options)
+        return Reply(text, buttons=buttons)
+    choice = _LANGUAGE_WORDS.get(request.args.strip().lower())
+    if choice is None:
+        return error_reply(current, "lang.unknown", "/lang ru", value=request.args.strip(), options=options)
+    refused = refuse_non_admin(request)
+    if refused:
+        return refused
     await services.set_language(request.chat, choice)
-    return Reply(f"Language: {LANGUAGES[choice]}.")
+    return Reply(html_t(choice, "lang.set", name=LANGUAGE_NAMES[choice]))

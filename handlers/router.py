@@ -1,15 +1,17 @@
-"""Command name -> handler, and parsing of a typed line into a ``Request``."""
+"""Command name -> handler, parsing of a typed line into a ``Request``, and the chat's language."""
 
 from __future__ import annotations
 
 import difflib
-import html
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
+from bot.render.i18n import resolve_language
+from handlers import chart, market, profile, subscriptions
 from handlers import help as help_commands
-from handlers import market, profile, subscriptions
 from handlers.context import Chat, Request, Services
+from handlers.format import html_t
 from handlers.reply import Reply
 
 log = logging.getLogger(__name__)
@@ -26,6 +28,7 @@ HANDLERS: dict[str, Handler] = {
     "hashprice": market.hashprice,
     "difficulty": market.difficulty,
     "machines": market.machines,
+    "chart": chart.chart,
     "profile": profile.profile,
     "lang": profile.lang,
     "subscribe": subscriptions.subscribe,
@@ -46,18 +49,27 @@ def parse_command(chat: Chat, text: str) -> Request | None:
 
 
 async def dispatch(request: Request, services: Services) -> Reply:
-    """Run the handler for ``request``; unknown commands and unexpected errors get a clear reply."""
+    """Run the handler for ``request`` in the chat's stored language (``request.chat.language`` is filled
+    in before the handler runs); unknown commands and unexpected errors get a clear reply."""
+    lang = request.chat.language
+    try:
+        lang = resolve_language(await services.language(request.chat))
+        request = replace(request, chat=replace(request.chat, language=lang))
+        return await _run(request, services)
+    except Exception:
+        log.exception("handler /%s failed", request.command)
+        return Reply(html_t(lang, "error.internal"), error=True)
+
+
+async def _run(request: Request, services: Services) -> Reply:
+    lang = request.chat.language
     handler = HANDLERS.get(request.command)
     if handler is None:
         close = difflib.get_close_matches(request.command, HANDLERS, n=1)
-        hint = f" Did you mean /{close[0]}?" if close else ""
-        return Reply(f"Unknown command /{html.escape(request.command[:40])}.{hint} See /help.", error=True)
-    if len(request.args) > MAX_ARGS_CHARS:
-        return Reply(f"That is too long for /{request.command}; see /help for examples.", error=True)
-    try:
-        return await handler(request, services)
-    except Exception:
-        log.exception("handler /%s failed", request.command)
+        key = "error.unknown_command_close" if close else "error.unknown_command"
         return Reply(
-            "Sorry, something went wrong on my side; nothing was changed. Please try again.", error=True
+            html_t(lang, key, command=request.command[:40], close=close[0] if close else ""), error=True
         )
+    if len(request.args) > MAX_ARGS_CHARS:
+        return Reply(html_t(lang, "error.too_long", command=request.command), error=True)
+    return await handler(request, services)

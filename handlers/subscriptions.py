@@ -1,92 +1,126 @@
-"""Alert commands: /subscribe /alerts /unsubscribe. In groups only administrators change them."""
+"""Alert commands: /subscribe /alerts /unsubscribe. In groups only administrators change them.
+
+Rules are typed in the command grammar of ``bot.alerts.grammar`` in every language (``price below 60k``);
+a rule that does not parse gets a one-line explanation in the chat's language with a correct example.
+"""
 
 from __future__ import annotations
 
-import html
+import difflib
+import re
 
-from bot.alerts.grammar import describe_rule, parse_rule
+from bot.alerts.grammar import EXAMPLE, GRAMMARS, OPS, describe_rule, parse_rule
+from bot.alerts.rules import Metric
+from bot.render.i18n import plural, t
 from handlers.context import Request, Services
-from handlers.format import error_html
+from handlers.format import error_reply, html_t
 from handlers.reply import Button, Reply
 
-ADMINS_ONLY = "Only group administrators can change this chat's alerts."
 SUBSCRIBE_EXAMPLE = "/subscribe price below 60k"
 QUICK_RULES = ("price below 60k", "margin below 0", "premium below -10%", "difficulty above 5%")
+NETWORK_WORDS = frozenset({"network", "capitulation", "recovery", "news"})
 
 
-def _refuse_non_admin(request: Request) -> Reply | None:
+def refuse_non_admin(request: Request) -> Reply | None:
+    """The refusal for a group member who is not an administrator, else ``None``."""
     if request.chat.is_group and not request.chat.is_admin:
-        return Reply(ADMINS_ONLY, error=True)
+        return Reply(html_t(request.chat.language, "error.admins_only"), error=True)
     return None
 
 
-def subscribe_keyboard() -> tuple[tuple[Button, ...], ...]:
+def subscribe_keyboard(lang: str) -> tuple[tuple[Button, ...], ...]:
     """Buttons for the common choices: network news and a few ready-made thresholds."""
-    network = (Button("🔔 Capitulation & recovery", "/subscribe network"),)
+    network = (Button(t(lang, "subscribe.network_button"), "/subscribe network"),)
     rules = tuple(Button(rule, f"/subscribe {rule}") for rule in QUICK_RULES)
     return (network, rules[:2], rules[2:])
 
 
+def _rule_error(lang: str, text: str) -> Reply:
+    """Which part of a rule that ``parse_rule`` rejected is wrong, said in ``lang``, with an example."""
+    spaced = re.sub(r"([<>])", r" \1 ", text.lower())
+    words = re.sub(r"(?<=[0-9])\s+(k|m|%|c|¢|h|d|min)(?=\s|$)", r"\1", spaced).split()
+    names = [metric.value for metric in Metric]
+    if words[0] not in names:
+        close = difflib.get_close_matches(words[0], names, n=1, cutoff=0.6)
+        if close:
+            example = f"/subscribe {GRAMMARS[Metric(close[0])].example}"
+            return error_reply(lang, "rule.metric_close", example, word=words[0], close=close[0])
+        return error_reply(
+            lang, "rule.metric", f"/subscribe {EXAMPLE}", word=words[0], names=", ".join(names)
+        )
+    metric = Metric(words[0])
+    example = f"/subscribe {GRAMMARS[metric].example}"
+    if len(words) < 2 or words[1] not in OPS:
+        return error_reply(lang, "rule.op", example, metric=metric.value)
+    try:
+        parse_rule(" ".join(words[:3]))
+    except ValueError:
+        noun = t(lang, f"rule.noun.{metric.value}")
+        if len(words) < 3:
+            return error_reply(lang, "rule.value_missing", example, noun=noun)
+        return error_reply(lang, "rule.value", example, noun=noun, value=words[2])
+    return error_reply(lang, "rule.options", f"{example} repeat every 6h", rest=" ".join(words[3:]))
+
+
 async def subscribe(request: Request, services: Services) -> Reply:
     """/subscribe — network news; /subscribe RULE — a threshold (``price below 60k``)."""
-    refused = _refuse_non_admin(request)
+    lang = request.chat.language
+    refused = refuse_non_admin(request)
     if refused:
         return refused
     args = request.args.strip()
     if not args:
-        return Reply(
-            "What should I watch? Tap a button or write a rule, e.g. "
-            f"<code>{html.escape(SUBSCRIBE_EXAMPLE)}</code>.",
-            buttons=subscribe_keyboard(),
-        )
-    if args.lower() in {"network", "capitulation", "recovery", "news"}:
+        text = html_t(lang, "subscribe.what", example=SUBSCRIBE_EXAMPLE)
+        return Reply(text, buttons=subscribe_keyboard(lang))
+    if args.lower() in NETWORK_WORDS:
         added = await services.subscribe_network(request.chat)
-        if not added:
-            return Reply("This chat already gets capitulation, recovery and difficulty news.")
-        return Reply("✅ Subscribed to capitulation, recovery and difficulty-adjustment alerts.")
+        return Reply(html_t(lang, "subscribe.network_added" if added else "subscribe.network_already"))
     try:
         rule = parse_rule(args)
-    except ValueError as error:
-        return Reply(error_html(str(error), SUBSCRIBE_EXAMPLE), error=True)
+    except ValueError:
+        return _rule_error(lang, args)
     try:
         subscription_id, holds_now = await services.subscribe_rule(request.chat, rule)
-    except ValueError as error:
-        return Reply(error_html(str(error), "/profile s19xp 5.5c"), error=True)
-    text = f"✅ Alert #{subscription_id}: {html.escape(describe_rule(rule))}."
+    except ValueError:
+        return error_reply(lang, "subscribe.needs_profile", "/profile s19xp 5.5c", rule=describe_rule(rule))
+    text = html_t(lang, "subscribe.added", id=subscription_id, rule=describe_rule(rule))
     if holds_now and not rule.repeat:
-        text += " That is already true now, so I will tell you at the next crossing."
-    return Reply(text, buttons=((Button("Remove it", f"/unsubscribe {subscription_id}"),),))
+        text += " " + html_t(lang, "subscribe.holds_now")
+    button = Button(t(lang, "subscribe.remove_button"), f"/unsubscribe {subscription_id}")
+    return Reply(text, buttons=((button,),))
 
 
 async def alerts(request: Request, services: Services) -> Reply:
     """/alerts — this chat's subscriptions with their numbers, each with a remove button."""
+    lang = request.chat.language
     views = await services.subscriptions(request.chat)
     if not views:
-        return Reply("No alerts yet. Try <code>/subscribe</code>.", buttons=subscribe_keyboard())
-    lines = ["<b>Alerts in this chat</b>"]
+        return Reply(html_t(lang, "alerts.none"), buttons=subscribe_keyboard(lang))
+    lines = [html_t(lang, "alerts.title")]
     for view in views:
-        state = "" if view.armed else " (waiting to re-arm)"
-        lines.append(f"#{view.id} {html.escape(view.description)}{state}")
-    buttons = tuple((Button(f"Remove #{view.id}", f"/unsubscribe {view.id}"),) for view in views[:10])
+        key = "alerts.item" if view.armed else "alerts.item_waiting"
+        lines.append(html_t(lang, key, id=view.id, description=view.description))
+    buttons = tuple(
+        (Button(t(lang, "alerts.remove_button", id=view.id), f"/unsubscribe {view.id}"),)
+        for view in views[:10]
+    )
     return Reply("\n".join(lines), buttons=buttons)
 
 
 async def unsubscribe(request: Request, services: Services) -> Reply:
     """/unsubscribe N | all — remove one alert or every alert of this chat."""
-    refused = _refuse_non_admin(request)
+    lang = request.chat.language
+    refused = refuse_non_admin(request)
     if refused:
         return refused
     args = request.args.strip().lstrip("#").lower()
     if args in {"", "all"}:
         removed = await services.unsubscribe(request.chat, None)
-        return Reply(
-            f"Removed {removed} alert(s). This chat gets no alerts now."
-            if removed
-            else "No alerts to remove."
-        )
+        if not removed:
+            return Reply(html_t(lang, "unsubscribe.nothing"))
+        return Reply(html_t(lang, "unsubscribe.all", alerts=plural(lang, "unit.alert", removed)))
     if not args.isdigit():
-        return Reply(error_html(f"'{request.args}' is not an alert number", "/unsubscribe 3"), error=True)
-    removed = await services.unsubscribe(request.chat, int(args))
-    if not removed:
-        return Reply(error_html(f"No alert #{args} in this chat; see /alerts", "/unsubscribe 3"), error=True)
-    return Reply(f"Removed alert #{args}.")
+        return error_reply(lang, "unsubscribe.not_a_number", "/unsubscribe 3", value=request.args.strip())
+    if not await services.unsubscribe(request.chat, int(args)):
+        return error_reply(lang, "unsubscribe.no_such", "/unsubscribe 3", id=args)
+    return Reply(html_t(lang, "unsubscribe.one", id=args))

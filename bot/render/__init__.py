@@ -1,1 +1,1 @@
-"""Turning numbers into text people read: formatting, tables, (later) message catalogs and charts."""
+"""Turning numbers into what people read: formatting, tables, message catalogs (en, ru) and PNG charts."""

@@ -1,9 +1,10 @@
 """Alert text: one short, HTML-safe line per ``AlertEvent``, from per-language message catalogs.
 
-A catalog maps message ids to ``str.format`` templates and says how to spell a duration (plural rules
-differ by language). A language without a catalog, or a catalog without some message, falls back to
-English. Every field is passed through ``html.escape`` (reasons, machine names and rule texts come from
-users and upstreams), so the text is safe for Telegram's and Discord's HTML-ish modes and plain terminals.
+A catalog maps message ids to ``str.format`` templates, says how to spell a duration (plural rules
+differ by language: 1 day / 2 days, 1 день / 2 дня / 5 дней) and which language formats its numbers and
+model names. A language without a catalog, or a catalog without some message, falls back to English.
+Every field is passed through ``html.escape`` (reasons, machine names and rule texts come from users and
+upstreams), so the text is safe for Telegram's and Discord's HTML-ish modes and plain terminals.
 """
 
 from __future__ import annotations
@@ -16,23 +17,29 @@ from typing import Any
 from bot.alerts.events import AlertEvent, EventKind
 from bot.alerts.rules import Metric
 from bot.render import numbers as fmt
+from bot.render.i18n import model_name, plural, t
 
 
 @dataclass(frozen=True, slots=True)
 class Catalog:
-    """One language: message templates by id, and how to spell a duration given in seconds."""
+    """One language: message templates by id, how to spell a duration given in seconds, and the language
+    whose number formats and model names fill the templates."""
 
     templates: Mapping[str, str]
     duration: Callable[[float], str]
+    lang: str = "en"
 
 
-def _en_duration(seconds: float) -> str:
-    for size, unit in ((86_400, "day"), (3600, "hour")):
-        if seconds >= size:
-            count = round(seconds / size)
-            return f"{count} {unit}{'' if count == 1 else 's'}"
-    count = max(1, round(seconds / 60))
-    return f"{count} minute{'' if count == 1 else 's'}"
+def spell_duration(lang: str) -> Callable[[float], str]:
+    """Seconds -> the nearest whole days, hours or minutes with the right plural: ``2 days``, ``5 дней``."""
+
+    def spell(seconds: float) -> str:
+        for size, unit in ((86_400, "unit.day"), (3600, "unit.hour")):
+            if seconds >= size:
+                return plural(lang, unit, round(seconds / size))
+        return plural(lang, "unit.minute", max(1, round(seconds / 60)))
+
+    return spell
 
 
 EN = Catalog(
@@ -66,94 +73,130 @@ EN = Catalog(
         "data_stale": "⏸ Data is stale ({reason}); alerts are paused until sources recover.",
         "data_fresh": "▶️ Data is fresh again after {lasted}; alerts resumed.",
     },
-    duration=_en_duration,
+    duration=spell_duration("en"),
 )
-CATALOGS: dict[str, Catalog] = {"en": EN}
+RU = Catalog(
+    templates={
+        "regime_capitulation": (
+            "⚠️ Капитуляция майнеров: BTC {price} — на {premium} ниже себестоимости добычи {cost} ({model})."
+        ),
+        "regime_recovery": (
+            "✅ Восстановление: BTC {price} снова на {premium} выше себестоимости добычи {cost} ({model}); "
+            "капитуляция длилась {lasted}."
+        ),
+        "ribbons_capitulation": (
+            "📉 Hash Ribbons, капитуляция: 30-дневное среднее хешрейта ({fast}) опустилось ниже 60-дневного "
+            "({slow}); BTC {price}."
+        ),
+        "ribbons_recovery": (
+            "📈 Hash Ribbons, восстановление: 30-дневное среднее хешрейта ({fast}) снова выше 60-дневного "
+            "({slow}); BTC {price}."
+        ),
+        "ribbons_buy": (
+            "🟢 Hash Ribbons, сигнал на покупку: майнеры восстановились, и 10-дневная средняя цены выше "
+            "20-дневной; BTC {price}."
+        ),
+        "retarget": "⛏ Сложность изменилась на {change} на блоке {height}: {old} → {new}.",
+        "retarget_daily": "⛏ Сложность изменилась на {change}: {old} → {new}.",
+        "threshold": "🔔 {rule}: сейчас {value}.",
+        "margin_warning": (
+            "⚠️ {machine}: следующая корректировка сложности (оценка {change}) уведёт вашу маржу ниже нуля: "
+            "хешпрайс {hashprice} → {next_hashprice}, ваша точка безубыточности {breakeven}."
+        ),
+        "data_stale": (
+            "⏸ Данные устарели ({reason}); оповещения приостановлены, пока источники не восстановятся."
+        ),
+        "data_fresh": "▶️ Данные снова свежие (перерыв длился {lasted}); оповещения возобновлены.",
+    },
+    duration=spell_duration("ru"),
+    lang="ru",
+)
+CATALOGS: dict[str, Catalog] = {"en": EN, "ru": RU}
 
 
-def _pct(value: float, decimals: int = 1, *, signed: bool = False) -> str:
-    """``-11.1645`` -> ``−11.16%`` (typographic minus); ``signed`` adds ``+`` to gains."""
-    text = f"{value:+.{decimals}f}%" if signed else f"{value:.{decimals}f}%"
-    return text.replace("-", "−")
+def _pct(value: float, lang: str, decimals: int = 1, *, signed: bool = False) -> str:
+    """``-11.1645`` -> ``−11.16%`` (typographic minus in every language); ``signed`` adds ``+`` to gains."""
+    return fmt.percent(value / 100, decimals, signed=signed, lang=lang).replace("-", "−")
 
 
-def _hashprice(value: float) -> str:
-    return f"{fmt.usd(value, 2)}/PH/day"
+def _hashprice(value: float, lang: str) -> str:
+    return t(lang, "value.hashprice", usd=fmt.usd(value, 2, lang))
 
 
-def _hashrate(ths: float) -> str:
-    return fmt.big(ths * 1e12, "H/s")
+def _hashrate(ths: float, lang: str) -> str:
+    return fmt.big(ths * 1e12, "H/s", lang)
 
 
-_RULE_VALUE: dict[Metric, Callable[[float], str]] = {
-    Metric.PRICE: fmt.usd,
+_RULE_VALUE: dict[Metric, Callable[[float, str], str]] = {
+    Metric.PRICE: lambda value, lang: fmt.usd(value, 0, lang),
     Metric.HASHPRICE: _hashprice,
     Metric.MARGIN: _pct,
     Metric.BREAKEVEN: fmt.usd_per_kwh,
-    Metric.PREMIUM: lambda value: _pct(value, signed=True),
-    Metric.DIFFICULTY: lambda value: _pct(value, 2, signed=True),
+    Metric.PREMIUM: lambda value, lang: _pct(value, lang, signed=True),
+    Metric.DIFFICULTY: lambda value, lang: _pct(value, lang, 2, signed=True),
 }
 
 Fields = tuple[str, dict[str, str]]
 
 
 def _regime(data: dict[str, Any], catalog: Catalog, message: str) -> Fields:
+    lang = catalog.lang
     fields = {
-        "price": fmt.usd(data["price_usd"]),
-        "premium": _pct(abs(data["premium_pct"])),
-        "cost": fmt.usd(data["cost_usd_per_btc"]),
-        "model": str(data["cost_model"]),
+        "price": fmt.usd(data["price_usd"], 0, lang),
+        "premium": _pct(abs(data["premium_pct"]), lang),
+        "cost": fmt.usd(data["cost_usd_per_btc"], 0, lang),
+        "model": model_name(lang, str(data["cost_model"])),
     }
     if "capitulation_seconds" in data:
         fields["lasted"] = catalog.duration(data["capitulation_seconds"])
     return message, fields
 
 
-def _ribbons(data: dict[str, Any], message: str) -> Fields:
-    fast, slow = _hashrate(data["sma30_ths"]), _hashrate(data["sma60_ths"])
-    return message, {"fast": fast, "slow": slow, "price": fmt.usd(data["price_usd"])}
+def _ribbons(data: dict[str, Any], lang: str, message: str) -> Fields:
+    fast, slow = _hashrate(data["sma30_ths"], lang), _hashrate(data["sma60_ths"], lang)
+    return message, {"fast": fast, "slow": slow, "price": fmt.usd(data["price_usd"], 0, lang)}
 
 
-def _retarget(data: dict[str, Any]) -> Fields:
+def _retarget(data: dict[str, Any], lang: str) -> Fields:
     fields = {
-        "change": _pct(data["change_pct"], 2, signed=True),
-        "old": fmt.big(data["old_difficulty"]),
-        "new": fmt.big(data["new_difficulty"]),
+        "change": _pct(data["change_pct"], lang, 2, signed=True),
+        "old": fmt.big(data["old_difficulty"], "", lang),
+        "new": fmt.big(data["new_difficulty"], "", lang),
     }
     if data.get("height") is None:
         return "retarget_daily", fields
-    return "retarget", {**fields, "height": f"{data['height']:,}"}
+    return "retarget", {**fields, "height": fmt.number(data["height"], 0, lang)}
 
 
-def _threshold(data: dict[str, Any]) -> Fields:
+def _threshold(data: dict[str, Any], lang: str) -> Fields:
     return "threshold", {
         "rule": str(data["rule"]),
-        "value": _RULE_VALUE[Metric(data["metric"])](data["value"]),
+        "value": _RULE_VALUE[Metric(data["metric"])](data["value"], lang),
     }
 
 
-def _margin_warning(data: dict[str, Any]) -> Fields:
+def _margin_warning(data: dict[str, Any], lang: str) -> Fields:
     return "margin_warning", {
         "machine": str(data["machine"]),
-        "change": _pct(data["difficulty_change_pct"], 2, signed=True),
-        "hashprice": _hashprice(data["hashprice_usd_per_ph_day"]),
-        "next_hashprice": _hashprice(data["next_hashprice_usd_per_ph_day"]),
-        "breakeven": _hashprice(data["breakeven_hashprice_usd_per_ph_day"]),
+        "change": _pct(data["difficulty_change_pct"], lang, 2, signed=True),
+        "hashprice": _hashprice(data["hashprice_usd_per_ph_day"], lang),
+        "next_hashprice": _hashprice(data["next_hashprice_usd_per_ph_day"], lang),
+        "breakeven": _hashprice(data["breakeven_hashprice_usd_per_ph_day"], lang),
     }
 
 
 def _fields(event: AlertEvent, catalog: Catalog) -> Fields:
-    data, kind = event.data, event.kind
+    data, kind, lang = event.data, event.kind, catalog.lang
     if kind in (EventKind.REGIME_CAPITULATION, EventKind.REGIME_RECOVERY):
         return _regime(data, catalog, kind.value)
     if kind in (EventKind.RIBBONS_CAPITULATION, EventKind.RIBBONS_RECOVERY, EventKind.RIBBONS_BUY):
-        return _ribbons(data, kind.value)
+        return _ribbons(data, lang, kind.value)
     if kind is EventKind.RETARGET:
-        return _retarget(data)
+        return _retarget(data, lang)
     if kind is EventKind.THRESHOLD:
-        return _threshold(data)
+        return _threshold(data, lang)
     if kind is EventKind.MARGIN_WARNING:
-        return _margin_warning(data)
+        return _margin_warning(data, lang)
     if kind is EventKind.DATA_STALE:
         return "data_stale", {"reason": str(data["reason"])}
     return "data_fresh", {"lasted": catalog.duration(data["stale_seconds"])}

@@ -12,12 +12,12 @@ import asyncio
 import functools
 import os
 import sqlite3
-import sys
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar
 
+import platformdirs
 from sqlite_utils import Database
 
 from bot.store.migrations import migrations
@@ -37,19 +37,7 @@ def default_db_path(environ: Mapping[str, str] | None = None) -> Path:
     env = os.environ if environ is None else environ
     if env.get("MINERWATCH_DB"):
         return Path(env["MINERWATCH_DB"]).expanduser()
-    return _user_data_dir(env) / "minerwatch.db"
-
-
-def _user_data_dir(env: Mapping[str, str]) -> Path:
-    """The per-user data directory, as platformdirs' ``user_data_dir("minerwatch")`` resolves it."""
-    home = Path.home()
-    if sys.platform == "win32":
-        base = Path(env.get("LOCALAPPDATA") or home / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = home / "Library" / "Application Support"
-    else:
-        base = Path(env.get("XDG_DATA_HOME") or home / ".local" / "share")
-    return base / "minerwatch"
+    return Path(platformdirs.user_data_dir("minerwatch")) / "minerwatch.db"
 
 
 def _storage_error(path: Path, exc: BaseException) -> StoreError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -138,3 +139,77 @@ def test_a_partial_catalog_falls_back_to_english_per_message(monkeypatch: pytest
     assert render_event(CAPITULATION, "xx") == "CAP $66,680 23.4% $87,012 difficulty-regression"
     stale = event(EventKind.DATA_STALE, reason="timeout")
     assert render_event(stale, "xx") == render_event(stale)
+
+
+NBSP = "\u00a0"
+
+
+def test_every_english_alert_has_a_russian_one_with_the_same_fields() -> None:
+    def fields(template: str) -> set[str]:
+        return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+    assert set(alerts.RU.templates) == set(alerts.EN.templates)
+    for message, template in alerts.EN.templates.items():
+        assert fields(alerts.RU.templates[message]) == fields(template), message
+
+
+def test_capitulation_in_russian() -> None:
+    assert render_event(CAPITULATION, "ru") == (
+        f"⚠️ Капитуляция майнеров: BTC 66{NBSP}680{NBSP}$ — на 23,4{NBSP}% ниже себестоимости добычи "
+        f"87{NBSP}012{NBSP}$ (регрессия по сложности)."
+    )
+
+
+@pytest.mark.parametrize(
+    ("seconds", "lasted"),
+    [
+        (86_400, "1 день"),
+        (2 * 86_400, "2 дня"),
+        (5 * 86_400, "5 дней"),
+        (11 * 86_400, "11 дней"),
+        (21 * 86_400, "21 день"),
+        (23 * 86_400, "23 дня"),
+        (3600, "1 час"),
+        (3 * 3600, "3 часа"),
+        (7 * 3600, "7 часов"),
+        (60, "1 минуту"),
+        (22 * 60, "22 минуты"),
+        (600, "10 минут"),
+    ],
+)
+def test_recovery_in_russian_spells_the_duration_with_the_right_plural(seconds: int, lasted: str) -> None:
+    recovery = event(
+        EventKind.REGIME_RECOVERY,
+        premium_pct=4.1,
+        price_usd=74_119.0,
+        cost_usd_per_btc=71_200.0,
+        cost_model="bottom-up",
+        capitulation_seconds=seconds,
+    )
+    assert render_event(recovery, "ru") == (
+        f"✅ Восстановление: BTC 74{NBSP}119{NBSP}$ снова на 4,1{NBSP}% выше себестоимости добычи "
+        f"71{NBSP}200{NBSP}$ (расчёт снизу вверх); капитуляция длилась {lasted}."
+    )
+
+
+@pytest.mark.parametrize(
+    ("rule", "value", "text"),
+    [
+        ("price below 60k", 59_412.4, f"🔔 price below $60,000: сейчас 59{NBSP}412{NBSP}$."),
+        ("hashprice below 35", 34.2, f"🔔 hashprice below $35/PH/day: сейчас 34,20{NBSP}$/PH/сутки."),
+        ("margin below 0", -3.24, f"🔔 margin below 0%: сейчас −3,2{NBSP}%."),
+        ("breakeven below 5c", 0.04061, f"🔔 breakeven below $0.05/kWh: сейчас 0,0406{NBSP}$/кВт·ч."),
+        ("difficulty above 5%", 5.5, f"🔔 difficulty above +5%: сейчас +5,50{NBSP}%."),
+    ],
+)
+def test_threshold_in_russian(rule: str, value: float, text: str) -> None:
+    assert render_event(threshold_event(parse_rule(rule), value, T0), "ru") == text
+
+
+def test_retarget_and_escaping_in_russian() -> None:
+    data = {"old_difficulty": 141.67e12, "new_difficulty": 125.86e12, "change_pct": -11.16}
+    assert render_event(event(EventKind.RETARGET, **data, height=935_136), "ru") == (
+        f"⛏ Сложность изменилась на −11,16{NBSP}% на блоке 935{NBSP}136: 141,67 T → 125,86 T."
+    )
+    stale = event(EventKind.DATA_STALE, reason="<coinbase> & co")
+    assert "(&lt;coinbase&gt; &amp; co)" in render_event(stale, "ru")

@@ -1,0 +1,130 @@
+"""Charts as PNG bytes, drawn in memory with matplotlib's object-oriented API (Agg canvas, no pyplot).
+
+Every chart is exactly ``WIDTH_PX`` × ``HEIGHT_PX`` = 1200 × 675 pixels (16:9, 8 × 4.5 inches at 150 dpi),
+with its title, legend and axis labels in the chat's language. A day missing from the daily series leaves
+a gap in the line instead of a straight segment across it. Rendering holds one lock: matplotlib's font and
+text caches are shared between threads.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import threading
+from collections.abc import Sequence
+from datetime import date
+
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+from bot.economics.history import DailyRow
+from bot.render import numbers as fmt
+from bot.render.i18n import t
+
+WIDTH_PX, HEIGHT_PX, DPI = 1200, 675, 150
+PRICE_COLOUR, COST_COLOUR, HASHPRICE_COLOUR, CAPITULATION_COLOUR = "#f7931a", "#1f4e79", "#2a9d8f", "#d62828"
+_LOCK = threading.Lock()
+
+
+def _with_gaps(days: Sequence[date], *series: Sequence[float]) -> tuple[list[float], list[list[float]]]:
+    """Days as x values (proleptic ordinals); a NaN point after each day followed by a gap, so lines and
+    fills break there."""
+    xs: list[float] = []
+    ys: list[list[float]] = [[] for _ in series]
+    for i, day in enumerate(days):
+        if i and (day - days[i - 1]).days > 1:
+            xs.append(days[i - 1].toordinal() + 1)
+            for values in ys:
+                values.append(math.nan)
+        xs.append(day.toordinal())
+        for values, source in zip(ys, series, strict=True):
+            values.append(source[i])
+    return xs, ys
+
+
+def _date_formatter(lang: str, span_days: int) -> FuncFormatter:
+    months = t(lang, "chart.months").split()
+
+    def label(value: float, _position: int | None) -> str:
+        day = date.fromordinal(round(value))
+        month = months[day.month - 1]
+        return f"{day.day} {month}" if span_days <= 120 else f"{month} {day.year}"
+
+    return FuncFormatter(label)
+
+
+def _axes(lang: str, days: Sequence[date], title: str, ylabel: str) -> tuple[Figure, Axes]:
+    figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, facecolor="white")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    axes.set_title(title, fontsize=11)
+    axes.set_ylabel(ylabel, fontsize=9)
+    axes.grid(True, alpha=0.3)
+    axes.tick_params(labelsize=8)
+    axes.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+    axes.xaxis.set_major_formatter(_date_formatter(lang, (days[-1] - days[0]).days))
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: fmt.usd(value, 0, lang)))
+    axes.set_xlim(days[0].toordinal(), days[-1].toordinal())
+    return figure, axes
+
+
+def _png(figure: Figure) -> bytes:
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI)
+    return buffer.getvalue()
+
+
+def _window(lang: str, title_key: str, days: Sequence[date]) -> str:
+    return t(lang, title_key, start=days[0].isoformat(), end=days[-1].isoformat())
+
+
+def price_vs_cost_png(
+    rows: Sequence[DailyRow], costs: Sequence[float], lang: str, title: str | None = None
+) -> bytes:
+    """BTC price against the production cost per BTC (one value per row), days below cost shaded."""
+    if len(rows) < 2 or len(costs) != len(rows):
+        raise ValueError("need at least 2 rows and one cost per row")
+    days = [row.date for row in rows]
+    xs, (prices, cost_line) = _with_gaps(days, [row.price_usd for row in rows], costs)
+    with _LOCK:
+        figure, axes = _axes(
+            lang, days, title or _window(lang, "chart.price_title", days), t(lang, "chart.usd_per_btc")
+        )
+        axes.plot(xs, prices, color=PRICE_COLOUR, linewidth=1.6, label=t(lang, "chart.price"))
+        axes.plot(xs, cost_line, color=COST_COLOUR, linewidth=1.4, label=t(lang, "chart.cost"))
+        below = [p < c for p, c in zip(prices, cost_line, strict=True)]
+        axes.fill_between(
+            xs,
+            prices,
+            cost_line,
+            where=below,
+            interpolate=True,
+            color=CAPITULATION_COLOUR,
+            alpha=0.25,
+            linewidth=0,
+            label=t(lang, "chart.capitulation"),
+        )
+        axes.legend(loc="upper left", fontsize=8, framealpha=0.9)
+        return _png(figure)
+
+
+def hashprice_png(
+    rows: Sequence[DailyRow], usd_per_ph_day: Sequence[float], lang: str, title: str | None = None
+) -> bytes:
+    """Hashprice in USD per PH/s per day (one value per row)."""
+    if len(rows) < 2 or len(usd_per_ph_day) != len(rows):
+        raise ValueError("need at least 2 rows and one hashprice per row")
+    days = [row.date for row in rows]
+    xs, (values,) = _with_gaps(days, usd_per_ph_day)
+    with _LOCK:
+        figure, axes = _axes(
+            lang, days, title or _window(lang, "chart.hashprice_title", days), t(lang, "chart.usd_per_ph_day")
+        )
+        axes.plot(xs, values, color=HASHPRICE_COLOUR, linewidth=1.6, label=t(lang, "chart.hashprice"))
+        axes.fill_between(xs, values, 0, color=HASHPRICE_COLOUR, alpha=0.12, linewidth=0)
+        axes.set_ylim(bottom=0)
+        axes.legend(loc="upper left", fontsize=8, framealpha=0.9)
+        return _png(figure)

@@ -1,0 +1,449 @@
+"""Message catalogs for every chat-facing text, in English and Russian.
+
+``t(lang, key, **values)`` formats the template ``key`` of ``lang``'s catalog with ``str.format``; an
+unknown language or a key missing from its catalog falls back to English. ``t`` does not escape: templates
+used as HTML (handler replies) are filled through ``handlers.format.html_t``, which escapes every value;
+report labels are plain text escaped as a whole. Command names and the rule grammar stay English in every
+language. ``unit.*`` entries are plural forms separated by ``|`` (English: one|other; Russian:
+one|few|many, as in 1 день / 2 дня / 5 дней), spelled by ``plural``. Alert templates live in
+``bot.render.alerts``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from bot.render.numbers import number
+
+SUPPORTED: tuple[str, ...] = ("en", "ru")
+DEFAULT_LANGUAGE = "en"
+LANGUAGE_NAMES: Mapping[str, str] = {"en": "English", "ru": "Русский"}
+
+EN: Mapping[str, str] = {
+    # /start, /help and the command menus
+    "help.intro": (
+        "⛏ <b>minerwatch</b> tells miners whether their machines make money and warns when miners "
+        "capitulate or recover: price against the network's production cost, hashprice, breakevens and "
+        "difficulty, for your machine and your power price."
+    ),
+    "help.start": "Start with /status, set your machine with /profile, then /subscribe.",
+    "help.rules": (
+        "Rules: metric (price, hashprice, margin, breakeven, premium, difficulty) below|above value."
+    ),
+    "command.status": "price, difficulty, hashprice, production cost, next adjustment",
+    "command.breakeven": "breakeven power price and BTC price for a machine",
+    "command.margin": "revenue, power cost and profit per day",
+    "command.cost": "the network's cost to produce one BTC (two models)",
+    "command.hashprice": "USD per PH/s per day and sats per TH/s per day",
+    "command.difficulty": "difficulty and the estimated next adjustment",
+    "command.chart": "chart of BTC price vs production cost, or hashprice (30d, 90d, 1y)",
+    "command.machines": "the machine catalog",
+    "command.profile": "this chat's machine, power price, pool fee, uptime",
+    "command.subscribe": "capitulation/recovery news or your own threshold",
+    "command.alerts": "this chat's alerts",
+    "command.unsubscribe": "remove an alert (or all)",
+    "command.lang": "reply language: en or ru",
+    "command.help": "this list",
+    # errors shared by every command
+    "error.example": "Example: <code>{example}</code>",
+    "error.internal": "Sorry, something went wrong on my side; nothing was changed. Please try again.",
+    "error.unknown_command": "Unknown command /{command}. See /help.",
+    "error.unknown_command_close": "Unknown command /{command}. Did you mean /{close}? See /help.",
+    "error.too_long": "That is too long for /{command}; see /help for examples.",
+    "error.admins_only": "In groups only administrators can change this chat's alerts, profile and language.",
+    "error.unknown_machine": "Unknown machine '{text}'. Closest: {closest}.",
+    "error.bad_machine": (
+        "'{text}' is not a machine I can use: give a name from /machines, 200TH@3500W or 17.5J/TH."
+    ),
+    "error.bad_power": "'{text}' is not a power price; write it like 0.055, $0.055 or 5.5c (up to $5/kWh).",
+    # market commands
+    "market.no_data": "No market data yet: the first poll has not finished. Try again in a minute.",
+    "market.age": "<i>Data {age} old.</i>",
+    "market.stale": "⚠️ <i>Data is {age} old: sources are not answering.</i>",
+    "market.hashprice": (
+        "<b>Hashprice</b>: {usd}/PH/day · {sats} sats/TH/day\n"
+        "BTC {price}, difficulty {difficulty}, fees {fees} BTC/block"
+    ),
+    "market.difficulty": "<b>Difficulty</b>: {difficulty} at block {height}",
+    "market.next_unknown": "Next adjustment: no estimate from the current sources.",
+    "market.next": "Next adjustment: <b>{change}</b> at block {height} ({blocks}{when})",
+    "market.next_when": ", ≈ {when} UTC",
+    "market.previous": "Previous adjustment: {change}",
+    "market.machines_hint": "Use a name with /breakeven, e.g. /breakeven s21 5c",
+    # units and values
+    "unit.block": "block|blocks",
+    "unit.day": "day|days",
+    "unit.hour": "hour|hours",
+    "unit.minute": "minute|minutes",
+    "unit.alert": "alert|alerts",
+    "value.hashprice": "{usd}/PH/day",
+    "model.bottom-up": "bottom-up",
+    "model.difficulty-regression": "difficulty-regression",
+    # reports (plain text: table labels and values)
+    "report.status_title": "Bitcoin mining status",
+    "report.btc_price": "BTC price",
+    "report.difficulty": "Difficulty",
+    "report.height": "Height",
+    "report.hashrate": "Hashrate",
+    "report.hashrate_implied": "Hashrate (implied)",
+    "report.fees": "Fees per block",
+    "report.fees_value": "{fees} BTC (subsidy {subsidy})",
+    "report.hashprice": "Hashprice",
+    "report.hashprice_value": "{usd}/PH/day  {sats} sats/TH/day",
+    "report.cost": "Cost/BTC ({model})",
+    "report.cost_premium": "{cost}  price {premium} premium",
+    "report.cost_discount": "{cost}  price {premium} discount",
+    "report.assumptions": "  assumptions",
+    "report.assumptions_bottom_up": "fleet {j} J/TH, {power}, electricity {share} of cash cost",
+    "report.assumptions_regression": (
+        "price ~ (difficulty/subsidy)^{b}, fitted {start}..{end} (n={n}, r²={r2})"
+    ),
+    "report.electricity_only": "  electricity only",
+    "report.next_adjustment": "Next adjustment",
+    "report.next_adjustment_value": "{change} at block {height} ({blocks}{eta})",
+    "report.eta": ", ETA {when} UTC",
+    "report.eta_in": " (in {left})",
+    "report.no_adjustment": "n/a (no epoch data from the sources)",
+    "report.data_age": "Data age",
+    "report.sources": "Sources",
+    "report.none": "none",
+    "report.unavailable": "Unavailable",
+    "report.what_if": "What-if",
+    "report.breakeven_title": "Breakeven: {machine}",
+    "report.machine": "Machine",
+    "report.machine_rated": "{name} ({ths} TH/s, {j} J/TH)",
+    "report.machine_efficiency": "{name} ({j} J/TH)",
+    "report.hashprice_at": "{usd}/PH/day at {price}",
+    "report.breakeven_power": "Breakeven power",
+    "report.breakeven_price_at": "Breakeven BTC price @ {power}",
+    "report.breakeven_efficiency_at": "Breakeven efficiency @ {power}",
+    "report.j_per_th": "{j} J/TH",
+    "report.profile": "Profile",
+    "report.profile_value": "pool fee {fee}, uptime {uptime}, PUE {pue}",
+    "report.margin_title": "Margin: {machine}",
+    "report.power_price": "Power price",
+    "report.fleet_machine": "{count} × machine",
+    "report.fleet_ph": "{count} × PH/s",
+    "report.per_machine": "per machine",
+    "report.per_ph": "per PH/s",
+    "report.revenue": "Revenue/day ({fleet})",
+    "report.revenue_value": "{usd}  ({sats} sats)",
+    "report.power_cost": "Power cost/day ({fleet})",
+    "report.power_cost_value": "{usd}  ({kwh} kWh)",
+    "report.profit": "Profit/day ({fleet})",
+    "report.profit_30": "Profit/30 days",
+    "report.margin": "Margin",
+    "report.breakeven_price": "Breakeven BTC price",
+    "report.cost_title": "Network production cost per BTC",
+    "report.machines_title": "Machine catalog (nameplate, stock mode)",
+    "report.machine_row": "{ths} TH/s  {w} W  {j} J/TH",
+    # /profile and /lang
+    "profile.describe_rated": (
+        "<b>{name}</b> ({ths} TH/s, {j} J/TH) × {count}\n"
+        "Power {power} · pool fee {fee} · uptime {uptime} · PUE {pue}"
+    ),
+    "profile.describe": (
+        "<b>{name}</b> ({j} J/TH) × {count}\nPower {power} · pool fee {fee} · uptime {uptime} · PUE {pue}"
+    ),
+    "profile.change": "Change it: <code>{example}</code>",
+    "profile.saved": "✅ Profile saved.",
+    "profile.bad_count": "count '{value}' must be a whole number from 1 to 1,000,000.",
+    "profile.bad_fee": "pool fee '{value}' must be a percentage from 0 to 50.",
+    "profile.bad_uptime": "uptime '{value}' must be a percentage from 1 to 100.",
+    "profile.bad_pue": "PUE '{value}' must be a number from 1 to 3, like 1.05.",
+    "lang.current": "Language: {name}. Available: {options}.",
+    "lang.unknown": "I do not speak '{value}' yet. Choose one of: {options}.",
+    "lang.set": "Language: {name}. Replies and alerts in this chat are now in English.",
+    # /subscribe /alerts /unsubscribe
+    "subscribe.network_button": "🔔 Capitulation & recovery",
+    "subscribe.what": "What should I watch? Tap a button or write a rule, e.g. <code>{example}</code>.",
+    "subscribe.network_added": "✅ Subscribed to capitulation, recovery and difficulty-adjustment alerts.",
+    "subscribe.network_already": "This chat already gets capitulation, recovery and difficulty news.",
+    "subscribe.added": "✅ Alert #{id}: {rule}.",
+    "subscribe.holds_now": "That is already true now, so I will tell you at the next crossing.",
+    "subscribe.remove_button": "Remove it",
+    "subscribe.needs_profile": (
+        "I could not set '{rule}' up for this chat's machine and power price; check /profile."
+    ),
+    "rule.metric_close": "Unknown metric '{word}' (did you mean {close}?).",
+    "rule.metric": "Unknown metric '{word}'; use one of {names}.",
+    "rule.op": "After {metric} write below or above.",
+    "rule.value_missing": "The rule needs a value: a {noun}.",
+    "rule.value": "'{value}' is not a {noun}.",
+    "rule.options": (
+        "I could not read '{rest}': after the value come only band AMOUNT, repeat and every DURATION "
+        "(1m to 30d)."
+    ),
+    "rule.noun.price": "BTC price ($100 to $10M)",
+    "rule.noun.hashprice": "hashprice in USD per PH/s per day",
+    "rule.noun.margin": "margin, a percentage below 100",
+    "rule.noun.breakeven": "power price, like 0.05 or 5c",
+    "rule.noun.premium": "premium, a percentage above -100",
+    "rule.noun.difficulty": "difficulty change, a percentage from -75 to 300",
+    "alerts.none": "No alerts yet. Try <code>/subscribe</code>.",
+    "alerts.title": "<b>Alerts in this chat</b>",
+    "alerts.item": "#{id} {description}",
+    "alerts.item_waiting": "#{id} {description} (waiting to re-arm)",
+    "alerts.remove_button": "Remove #{id}",
+    "alerts.kind.network": "capitulation, recovery and difficulty-adjustment news",
+    "alerts.kind.margin_warning": "warning when the next adjustment would push your margin below 0",
+    "unsubscribe.nothing": "No alerts to remove.",
+    "unsubscribe.all": "Removed {alerts}. This chat gets no alerts now.",
+    "unsubscribe.not_a_number": "'{value}' is not an alert number; see /alerts.",
+    "unsubscribe.no_such": "No alert #{id} in this chat; see /alerts.",
+    "unsubscribe.one": "Removed alert #{id}.",
+    # /chart
+    "chart.usage": "I could not read '{value}': give a window (30d, 90d, 1y) and price or hashprice.",
+    "chart.no_data": "Not enough daily history for the last {days}: a chart needs at least 2 days of data.",
+    "chart.window": "📈 {start} → {end} · data to {end} ({days} of data)",
+    "chart.price_caption": (
+        "Last day: BTC {price}, production cost {cost} (difficulty regression), price {premium}; "
+        "below cost on {below}."
+    ),
+    "chart.hashprice_caption": (
+        "Hashprice on the last day {last}/PH/day (subsidy only, no fees); window low {low}, high {high}."
+    ),
+    "chart.price_title": "BTC price vs production cost, {start} – {end}",
+    "chart.hashprice_title": "Hashprice, {start} – {end}",
+    "chart.usd_per_btc": "USD per BTC",
+    "chart.usd_per_ph_day": "USD per PH/s per day",
+    "chart.price": "BTC price",
+    "chart.cost": "Production cost (difficulty regression)",
+    "chart.capitulation": "Capitulation: price below cost",
+    "chart.hashprice": "Hashprice (subsidy only)",
+    "chart.months": "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec",
+}
+
+RU: Mapping[str, str] = {
+    "help.intro": (
+        "⛏ <b>minerwatch</b> подскажет майнерам, приносят ли их машины прибыль, и предупредит, когда майнеры "
+        "капитулируют или восстанавливаются: цена против себестоимости добычи в сети, хешпрайс, точки "
+        "безубыточности и сложность — для вашей машины и вашей цены электроэнергии."
+    ),
+    "help.start": "Начните с /status, укажите свою машину через /profile, затем /subscribe.",
+    "help.rules": (
+        "Правила: метрика (price, hashprice, margin, breakeven, premium, difficulty) below|above значение."
+    ),
+    "command.status": "цена, сложность, хешпрайс, себестоимость добычи, следующая корректировка",
+    "command.breakeven": "безубыточный тариф и цена BTC для машины",
+    "command.margin": "выручка, затраты на электроэнергию и прибыль в сутки",
+    "command.cost": "себестоимость добычи одного BTC в сети (две модели)",
+    "command.hashprice": "доллары за PH/s в сутки и сатоши за TH/s в сутки",
+    "command.difficulty": "сложность и прогноз следующей корректировки",
+    "command.chart": "график цены BTC и себестоимости или хешпрайса (30d, 90d, 1y)",
+    "command.machines": "каталог машин",
+    "command.profile": "машина чата, тариф, комиссия пула, аптайм",
+    "command.subscribe": "новости о капитуляции и восстановлении или свой порог",
+    "command.alerts": "оповещения этого чата",
+    "command.unsubscribe": "удалить оповещение (или все)",
+    "command.lang": "язык ответов: en или ru",
+    "command.help": "этот список",
+    "error.example": "Пример: <code>{example}</code>",
+    "error.internal": "Извините, у меня что-то пошло не так; ничего не изменено. Попробуйте ещё раз.",
+    "error.unknown_command": "Неизвестная команда /{command}. Список команд: /help.",
+    "error.unknown_command_close": (
+        "Неизвестная команда /{command}. Может быть, /{close}? Список команд: /help."
+    ),
+    "error.too_long": "Слишком длинный запрос для /{command}; примеры в /help.",
+    "error.admins_only": "В группах оповещения, профиль и язык чата меняют только администраторы.",
+    "error.unknown_machine": "Неизвестная машина «{text}». Ближайшие: {closest}.",
+    "error.bad_machine": (
+        "«{text}» не похоже на машину: укажите название из /machines, 200TH@3500W или 17.5J/TH."
+    ),
+    "error.bad_power": "«{text}» не похоже на тариф; пишите 0.055, $0.055 или 5.5c (не больше 5 $/кВт·ч).",
+    "market.no_data": (
+        "Рыночных данных пока нет: первый опрос источников ещё не завершён. Попробуйте через минуту."
+    ),
+    "market.age": "<i>Возраст данных: {age}.</i>",
+    "market.stale": "⚠️ <i>Возраст данных: {age}, источники не отвечают.</i>",
+    "market.hashprice": (
+        "<b>Хешпрайс</b>: {usd}/PH/сутки · {sats} сат/TH/сутки\n"
+        "BTC {price}, сложность {difficulty}, комиссии {fees} BTC/блок"
+    ),
+    "market.difficulty": "<b>Сложность</b>: {difficulty} на блоке {height}",
+    "market.next_unknown": "Следующая корректировка: текущие источники не дают оценки.",
+    "market.next": "Следующая корректировка: <b>{change}</b> на блоке {height} (через {blocks}{when})",
+    "market.next_when": ", ≈ {when} UTC",
+    "market.previous": "Предыдущая корректировка: {change}",
+    "market.machines_hint": "Используйте название в /breakeven, например /breakeven s21 5c",
+    "unit.block": "блок|блока|блоков",
+    "unit.day": "день|дня|дней",
+    "unit.hour": "час|часа|часов",
+    "unit.minute": "минуту|минуты|минут",
+    "unit.alert": "оповещение|оповещения|оповещений",
+    "value.hashprice": "{usd}/PH/сутки",
+    "model.bottom-up": "расчёт снизу вверх",
+    "model.difficulty-regression": "регрессия по сложности",
+    "report.status_title": "Состояние майнинга биткоина",
+    "report.btc_price": "Цена BTC",
+    "report.difficulty": "Сложность",
+    "report.height": "Высота",
+    "report.hashrate": "Хешрейт",
+    "report.hashrate_implied": "Хешрейт (расчётный)",
+    "report.fees": "Комиссии за блок",
+    "report.fees_value": "{fees} BTC (субсидия {subsidy})",
+    "report.hashprice": "Хешпрайс",
+    "report.hashprice_value": "{usd}/PH/сутки  {sats} сат/TH/сутки",
+    "report.cost": "Себестоимость BTC ({model})",
+    "report.cost_premium": "{cost}  премия цены {premium}",
+    "report.cost_discount": "{cost}  дисконт цены {premium}",
+    "report.assumptions": "  допущения",
+    "report.assumptions_bottom_up": "парк {j} Дж/TH, {power}, электроэнергия — {share} денежных затрат",
+    "report.assumptions_regression": (
+        "цена ~ (сложность/субсидия)^{b}, подгонка {start}..{end} (n={n}, r²={r2})"
+    ),
+    "report.electricity_only": "  только электроэнергия",
+    "report.next_adjustment": "Следующая корректировка",
+    "report.next_adjustment_value": "{change} на блоке {height} (через {blocks}{eta})",
+    "report.eta": ", ожидается {when} UTC",
+    "report.eta_in": " (через {left})",
+    "report.no_adjustment": "н/д (источники не дали данных об эпохе)",
+    "report.data_age": "Возраст данных",
+    "report.sources": "Источники",
+    "report.none": "нет",
+    "report.unavailable": "Недоступны",
+    "report.what_if": "Что если",
+    "report.breakeven_title": "Безубыточность: {machine}",
+    "report.machine": "Машина",
+    "report.machine_rated": "{name} ({ths} TH/s, {j} Дж/TH)",
+    "report.machine_efficiency": "{name} ({j} Дж/TH)",
+    "report.hashprice_at": "{usd}/PH/сутки при {price}",
+    "report.breakeven_power": "Безубыточный тариф",
+    "report.breakeven_price_at": "Безубыточная цена BTC при {power}",
+    "report.breakeven_efficiency_at": "Безубыточная эффективность при {power}",
+    "report.j_per_th": "{j} Дж/TH",
+    "report.profile": "Профиль",
+    "report.profile_value": "комиссия пула {fee}, аптайм {uptime}, PUE {pue}",
+    "report.margin_title": "Маржа: {machine}",
+    "report.power_price": "Тариф",
+    "report.fleet_machine": "{count} × машина",
+    "report.fleet_ph": "{count} × PH/s",
+    "report.per_machine": "на машину",
+    "report.per_ph": "на PH/s",
+    "report.revenue": "Выручка/сутки ({fleet})",
+    "report.revenue_value": "{usd}  ({sats} сат)",
+    "report.power_cost": "Электроэнергия/сутки ({fleet})",
+    "report.power_cost_value": "{usd}  ({kwh} кВт·ч)",
+    "report.profit": "Прибыль/сутки ({fleet})",
+    "report.profit_30": "Прибыль/30 дней",
+    "report.margin": "Маржа",
+    "report.breakeven_price": "Безубыточная цена BTC",
+    "report.cost_title": "Себестоимость добычи 1 BTC в сети",
+    "report.machines_title": "Каталог машин (паспортные данные, штатный режим)",
+    "report.machine_row": "{ths} TH/s  {w} Вт  {j} Дж/TH",
+    "profile.describe_rated": (
+        "<b>{name}</b> ({ths} TH/s, {j} Дж/TH) × {count}\n"
+        "Тариф {power} · комиссия пула {fee} · аптайм {uptime} · PUE {pue}"
+    ),
+    "profile.describe": (
+        "<b>{name}</b> ({j} Дж/TH) × {count}\n"
+        "Тариф {power} · комиссия пула {fee} · аптайм {uptime} · PUE {pue}"
+    ),
+    "profile.change": "Изменить: <code>{example}</code>",
+    "profile.saved": "✅ Профиль сохранён.",
+    "profile.bad_count": "Количество «{value}» должно быть целым числом от 1 до 1 000 000.",
+    "profile.bad_fee": "Комиссия пула «{value}» должна быть в процентах от 0 до 50.",
+    "profile.bad_uptime": "Аптайм «{value}» должен быть в процентах от 1 до 100.",
+    "profile.bad_pue": "PUE «{value}» должен быть числом от 1 до 3, например 1.05.",
+    "lang.current": "Язык: {name}. Доступны: {options}.",
+    "lang.unknown": "Язык «{value}» пока не поддерживается. Выберите: {options}.",
+    "lang.set": "Язык: {name}. Ответы и оповещения в этом чате теперь на русском.",
+    "subscribe.network_button": "🔔 Капитуляция и восстановление",
+    "subscribe.what": (
+        "Что отслеживать? Нажмите кнопку или напишите правило, например <code>{example}</code>."
+    ),
+    "subscribe.network_added": (
+        "✅ Вы подписаны на оповещения о капитуляции, восстановлении и корректировках сложности."
+    ),
+    "subscribe.network_already": "Этот чат уже получает новости о капитуляции, восстановлении и сложности.",
+    "subscribe.added": "✅ Оповещение #{id}: {rule}.",
+    "subscribe.holds_now": "Условие уже выполняется, поэтому я сообщу при следующем пересечении.",
+    "subscribe.remove_button": "Удалить",
+    "subscribe.needs_profile": (
+        "Не удалось настроить «{rule}» для машины и тарифа этого чата; проверьте /profile."
+    ),
+    "rule.metric_close": "Неизвестная метрика «{word}» (может быть, {close}?).",
+    "rule.metric": "Неизвестная метрика «{word}»; используйте одну из: {names}.",
+    "rule.op": "После {metric} напишите below или above.",
+    "rule.value_missing": "В правиле не хватает значения: {noun}.",
+    "rule.value": "«{value}» не подходит: нужна {noun}.",
+    "rule.options": (
+        "Не понял «{rest}»: после значения допустимы только band ВЕЛИЧИНА, repeat и every ИНТЕРВАЛ "
+        "(от 1m до 30d)."
+    ),
+    "rule.noun.price": "цена BTC (от 100 $ до 10 млн $)",
+    "rule.noun.hashprice": "величина хешпрайса в долларах за PH/s в сутки",
+    "rule.noun.margin": "маржа в процентах, меньше 100",
+    "rule.noun.breakeven": "цена электроэнергии, например 0.05 или 5c",
+    "rule.noun.premium": "премия в процентах, больше −100",
+    "rule.noun.difficulty": "величина изменения сложности в процентах, от −75 до 300",
+    "alerts.none": "Оповещений пока нет. Попробуйте <code>/subscribe</code>.",
+    "alerts.title": "<b>Оповещения в этом чате</b>",
+    "alerts.item": "#{id} {description}",
+    "alerts.item_waiting": "#{id} {description} (сработало, ждёт возврата за порог)",
+    "alerts.remove_button": "Удалить #{id}",
+    "alerts.kind.network": "новости о капитуляции, восстановлении и корректировках сложности",
+    "alerts.kind.margin_warning": "предупреждение, если следующая корректировка уведёт вашу маржу ниже 0",
+    "unsubscribe.nothing": "Удалять нечего: оповещений нет.",
+    "unsubscribe.all": "Удалено: {alerts}. Теперь этот чат не получает оповещений.",
+    "unsubscribe.not_a_number": "«{value}» — не номер оповещения; см. /alerts.",
+    "unsubscribe.no_such": "В этом чате нет оповещения #{id}; см. /alerts.",
+    "unsubscribe.one": "Оповещение #{id} удалено.",
+    "chart.usage": "Не понял «{value}»: укажите период (30d, 90d, 1y) и price или hashprice.",
+    "chart.no_data": "Недостаточно дневной истории за {days}: для графика нужно хотя бы 2 дня данных.",
+    "chart.window": "📈 {start} → {end} · данные по {end} ({days} данных)",
+    "chart.price_caption": (
+        "Последний день: BTC {price}, себестоимость {cost} (регрессия по сложности), цена {premium}; "
+        "ниже себестоимости: {below}."
+    ),
+    "chart.hashprice_caption": (
+        "Хешпрайс в последний день {last}/PH/сутки (только субсидия, без комиссий); "
+        "минимум за период {low}, максимум {high}."
+    ),
+    "chart.price_title": "Цена BTC и себестоимость добычи, {start} – {end}",
+    "chart.hashprice_title": "Хешпрайс, {start} – {end}",
+    "chart.usd_per_btc": "USD за BTC",
+    "chart.usd_per_ph_day": "USD за PH/s в сутки",
+    "chart.price": "Цена BTC",
+    "chart.cost": "Себестоимость (регрессия по сложности)",
+    "chart.capitulation": "Капитуляция: цена ниже себестоимости",
+    "chart.hashprice": "Хешпрайс (только субсидия)",
+    "chart.months": "янв фев мар апр май июн июл авг сен окт ноя дек",
+}
+
+CATALOGS: dict[str, Mapping[str, str]] = {"en": EN, "ru": RU}
+
+
+def resolve_language(lang: str | None) -> str:
+    """``lang`` when supported, else English."""
+    return lang if lang is not None and lang in CATALOGS else DEFAULT_LANGUAGE
+
+
+def t(lang: str, key: str, **values: object) -> str:
+    """The text ``key`` in ``lang`` filled with ``values`` (English when ``lang`` or its entry is missing).
+
+    Raises ``KeyError`` for a key that is not in the English catalog: that is a bug, not a translation gap.
+    """
+    template = CATALOGS.get(lang, EN).get(key, EN[key])
+    return template.format(**values)
+
+
+def _plural_index(lang: str, count: int) -> int:
+    if lang == "ru":
+        if count % 10 == 1 and count % 100 != 11:
+            return 0
+        return 1 if 2 <= count % 10 <= 4 and not 12 <= count % 100 <= 14 else 2
+    return 0 if count == 1 else 1
+
+
+def plural(lang: str, key: str, count: int) -> str:
+    """``count`` and the plural form of the unit ``key`` in ``lang``: ``5 дней``, ``1,720 blocks``."""
+    lang = lang if lang in CATALOGS and key in CATALOGS[lang] else DEFAULT_LANGUAGE
+    forms = t(lang, key).split("|")
+    return f"{number(count, 0, lang)} {forms[_plural_index(lang, count)]}"
+
+
+def model_name(lang: str, model: str) -> str:
+    """A production-cost model's label in ``lang``; an unknown model keeps its own name."""
+    key = f"model.{model}"
+    return t(lang, key) if key in EN else model

@@ -1,0 +1,240 @@
+"""Telegram transport: a python-telegram-bot 22 Application sharing the bot's one event loop.
+
+Updates become ``handlers`` requests; replies become messages with inline keyboards and photos; button
+presses are the commands they show; ``my_chat_member`` updates (blocked, removed, added) and group
+migrations keep the store's chats true. As the outbox ``Notifier`` it maps Telegram's errors to typed
+outcomes (reference/platforms.md §1.5): RetryAfter -> retry, ChatMigrated -> moved, Forbidden and
+"chat not found" -> gone, timeouts and network errors -> transient, other bad requests -> permanent.
+The Application runs with the manual lifecycle (not ``run_polling``) and without PTB's JobQueue: our
+own scheduler owns time.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from telegram import (
+    BotCommand,
+    ChatMember,
+    ChatMemberUpdated,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
+from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.config import Settings
+from bot.delivery import notifier as outcomes
+from bot.delivery.notifier import Destination, OutboundMessage, SendOutcome
+from bot.membership import chat_joined, chat_left, chat_moved
+from bot.render.i18n import SUPPORTED
+from bot.store.chats import ChatKind
+from bot.store.db import Store
+from handlers.context import Chat, Services
+from handlers.help import command_menu
+from handlers.reply import Reply
+from handlers.router import dispatch, parse_command
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "telegram"
+MUTATING_COMMANDS = frozenset({"subscribe", "unsubscribe", "profile", "lang"})
+ADMIN_STATUSES = frozenset({ChatMember.ADMINISTRATOR, ChatMember.OWNER})
+GONE_STATUSES = frozenset({ChatMember.BANNED, ChatMember.LEFT})
+CAPTION_LIMIT = 1024
+KIND_BY_TYPE = {
+    ChatType.PRIVATE: ChatKind.PRIVATE,
+    ChatType.GROUP: ChatKind.GROUP,
+    ChatType.SUPERGROUP: ChatKind.SUPERGROUP,
+    ChatType.CHANNEL: ChatKind.CHANNEL,
+}
+
+
+def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    """The reply's buttons; each button's callback data is the command it runs."""
+    if not reply.buttons:
+        return None
+    rows = [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in reply.buttons]
+    return InlineKeyboardMarkup(rows)
+
+
+def _seconds(value: int | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def outcome_of(error: TelegramError) -> SendOutcome:
+    """Telegram's error for one send as the outbox's typed outcome."""
+    if isinstance(error, RetryAfter):
+        return outcomes.RetryAfter(_seconds(error.retry_after))
+    if isinstance(error, ChatMigrated):
+        return outcomes.ChatMoved(str(error.new_chat_id))
+    if isinstance(error, Forbidden):
+        return outcomes.ChatGone(str(error))
+    if isinstance(error, BadRequest):
+        if "chat not found" in str(error).lower():
+            return outcomes.ChatGone(str(error))
+        return outcomes.PermanentFailure(str(error))
+    if isinstance(error, NetworkError):
+        return outcomes.TransientFailure(str(error) or type(error).__name__)
+    return outcomes.PermanentFailure(str(error) or type(error).__name__)
+
+
+class TelegramTransport:
+    """Serves Telegram chats and delivers their alerts."""
+
+    platform = PLATFORM
+
+    def __init__(self, settings: Settings, services: Services, store: Store) -> None:
+        if settings.telegram_token is None:
+            raise ValueError("MINERWATCH_TELEGRAM_TOKEN is not set")
+        self._settings = settings
+        self._services = services
+        self._store = store
+        self.app: Application = (  # type: ignore[type-arg]
+            ApplicationBuilder()
+            .token(settings.telegram_token.get_secret_value())
+            .base_url(settings.telegram_base_url)
+            .rate_limiter(AIORateLimiter(max_retries=0))
+            .job_queue(None)
+            .build()
+        )
+        self.app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, self._on_migrate))
+        self.app.add_handler(MessageHandler(filters.COMMAND, self._on_command))
+        self.app.add_handler(CallbackQueryHandler(self._on_button))
+        self.app.add_handler(ChatMemberHandler(self._on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
+        self.app.add_error_handler(self._on_error)
+
+    async def start(self) -> None:
+        """Initialise (getMe), set the command menu in each language, start receiving updates."""
+        await self.app.initialize()
+        for language in SUPPORTED:
+            commands = [BotCommand(name, text) for name, text in command_menu(language)]
+            await self.app.bot.set_my_commands(commands, language_code=None if language == "en" else language)
+        await self.app.start()
+        updater = self.app.updater
+        assert updater is not None
+        webhook_url = self._settings.telegram_webhook_url
+        if webhook_url:
+            await updater.start_webhook(
+                listen=self._settings.telegram_webhook_listen,
+                port=self._settings.telegram_webhook_port,
+                url_path="telegram",
+                webhook_url=webhook_url,
+                allowed_updates=Update.ALL_TYPES,
+            )
+        else:
+            await updater.start_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+        log.info("telegram: connected as @%s", self.app.bot.username)
+
+    async def stop(self) -> None:
+        """Stop receiving updates and shut the Application down."""
+        updater = self.app.updater
+        if updater is not None and updater.running:
+            await updater.stop()
+        if self.app.running:
+            await self.app.stop()
+        await self.app.shutdown()
+
+    async def send(self, destination: Destination, message: OutboundMessage) -> SendOutcome:
+        """Deliver one outbox message; Telegram errors become typed outcomes, never exceptions."""
+        try:
+            if message.image_png is not None:
+                await self.app.bot.send_photo(
+                    destination.chat_id,
+                    message.image_png,
+                    caption=message.text[:CAPTION_LIMIT],
+                    parse_mode=ParseMode.HTML,
+                )
+            else:
+                await self.app.bot.send_message(destination.chat_id, message.text, parse_mode=ParseMode.HTML)
+        except TelegramError as error:
+            return outcome_of(error)
+        return outcomes.Sent()
+
+    async def _chat(self, message: Message, user_id: int | None, command: str) -> Chat:
+        chat = message.chat
+        kind = KIND_BY_TYPE.get(ChatType(chat.type), ChatKind.PRIVATE)
+        is_admin = kind is ChatKind.PRIVATE
+        if not is_admin and command in MUTATING_COMMANDS and user_id is not None:
+            member = await self.app.bot.get_chat_member(chat.id, user_id)
+            is_admin = member.status in ADMIN_STATUSES
+        return Chat(platform=PLATFORM, chat_id=str(chat.id), kind=kind.value, is_admin=is_admin)
+
+    async def _answer(self, message: Message, text: str, user_id: int | None) -> None:
+        command = text.strip()[1:].split(maxsplit=1)[0].split("@", 1)[0].lower() if text.strip() else ""
+        chat = await self._chat(message, user_id, command)
+        request = parse_command(chat, text)
+        if request is None:
+            return
+        reply = await dispatch(request, self._services)
+        if reply.image_png is not None:
+            await message.chat.send_photo(
+                reply.image_png,
+                caption=reply.text[:CAPTION_LIMIT],
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard(reply),
+            )
+        else:
+            await message.chat.send_message(
+                reply.text, parse_mode=ParseMode.HTML, reply_markup=keyboard(reply)
+            )
+
+    async def _on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or message.text is None:
+            return
+        user = update.effective_user
+        await self._answer(message, message.text, user.id if user else None)
+
+    async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None or query.data is None or not isinstance(query.message, Message):
+            return
+        await query.answer()
+        await self._answer(query.message, query.data, query.from_user.id)
+
+    async def _on_membership(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        change: ChatMemberUpdated | None = update.my_chat_member
+        if change is None:
+            return
+        chat_id = str(change.chat.id)
+        status = change.new_chat_member.status
+        if status in GONE_STATUSES:
+            reason = (
+                "blocked the bot" if change.chat.type == ChatType.PRIVATE else f"bot {status} from the chat"
+            )
+            await chat_left(self._store, PLATFORM, chat_id, reason)
+            log.info("telegram: chat %s inactive (%s)", chat_id, reason)
+            return
+        kind = KIND_BY_TYPE.get(ChatType(change.chat.type), ChatKind.PRIVATE)
+        await chat_joined(self._store, PLATFORM, chat_id, kind)
+        was_out = change.old_chat_member.status in GONE_STATUSES
+        if kind is not ChatKind.PRIVATE and was_out:
+            chat = Chat(platform=PLATFORM, chat_id=chat_id, kind=kind.value, is_admin=False)
+            request = parse_command(chat, "/start")
+            assert request is not None
+            reply = await dispatch(request, self._services)
+            await self.app.bot.send_message(change.chat.id, reply.text, parse_mode=ParseMode.HTML)
+
+    async def _on_migrate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is not None and message.migrate_to_chat_id is not None:
+            await chat_moved(self._store, PLATFORM, str(message.chat.id), str(message.migrate_to_chat_id))
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error(
+            "telegram: %s while handling an update", type(context.error).__name__, exc_info=context.error
+        )

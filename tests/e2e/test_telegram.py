@@ -1,0 +1,318 @@
+"""Telegram end to end: the real python-telegram-bot Application over HTTP against the fake Bot API,
+with the real store, watch, outbox worker and sources polling the fake upstreams."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import struct
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.app import BotApp
+from bot.config import Settings
+from bot.render.charts import HEIGHT_PX, WIDTH_PX
+from tests.fakes.telegram_api import FakeTelegram, Fault, SentCall
+from tests.fakes.upstreams import FakeUpstreams
+
+ROOT = Path(__file__).parents[2]
+USER = 1001
+GROUP = -4001
+ADMIN, MEMBER = 7, 8
+PRICE_SOURCES = ("coinbase", "kraken", "bitstamp")
+
+
+@pytest.fixture(autouse=True)
+def _timedelta_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+
+
+@pytest.fixture
+def telegram() -> Iterator[FakeTelegram]:
+    with FakeTelegram() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def bot(tmp_path: Path, telegram: FakeTelegram, fake_upstreams: FakeUpstreams) -> AsyncIterator[BotApp]:
+    settings = Settings.model_validate(
+        {
+            **fake_upstreams.settings_overrides(),
+            "telegram_token": telegram.token,
+            "telegram_base_url": telegram.base_url,
+            "db": str(tmp_path / "bot.db"),
+            "price_poll_s": 1,
+            "network_poll_s": 1,
+            "source_retries": 0,
+            "source_timeout_s": 2.0,
+        }
+    )
+    app = BotApp(settings)
+    await app.start()
+    await telegram.wait_for(lambda: app.services is not None and telegram.calls("setMyCommands"), timeout=5)
+    yield app
+    await app.stop()
+
+
+def texts(telegram: FakeTelegram, chat_id: int) -> list[str]:
+    return [call.text or call.caption or "" for call in telegram.messages_to(chat_id)]
+
+
+async def ask(telegram: FakeTelegram, chat_id: int, text: str, **kwargs: object) -> SentCall:
+    """Send ``text`` as a user and return the bot's next message to that chat."""
+    before = len(telegram.messages_to(chat_id))
+    telegram.send_user_message(chat_id, text, **kwargs)  # type: ignore[arg-type]
+    replies = await telegram.wait_for(lambda: telegram.messages_to(chat_id)[before:], timeout=10)
+    return replies[0]
+
+
+async def market_ready(telegram: FakeTelegram, chat_id: int) -> None:
+    """Wait until the first poll stored a snapshot (commands answer from it)."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        reply = await ask(telegram, chat_id, "/hashprice")
+        if "PH/day" in (reply.text or ""):
+            return
+    raise AssertionError("no market data after 20 s")
+
+
+def move_price(upstreams: FakeUpstreams, usd: float) -> None:
+    for source in PRICE_SOURCES:
+        upstreams.set_price(source, usd)
+
+
+async def price_polls(telegram: FakeTelegram, upstreams: FakeUpstreams, count: int) -> None:
+    """Let ``count`` more price polls happen (each asks Coinbase once)."""
+    target = upstreams.count("coinbase") + count
+    await telegram.wait_for(lambda: upstreams.count("coinbase") >= target, timeout=10 + 2 * count)
+
+
+def alerts(telegram: FakeTelegram, chat_id: int) -> list[str]:
+    return [text for text in texts(telegram, chat_id) if text.startswith("🔔")]
+
+
+async def test_commands_answer_with_the_right_numbers(bot: BotApp, telegram: FakeTelegram) -> None:
+    await market_ready(telegram, USER)
+    status = (await ask(telegram, USER, "/status")).text or ""
+    assert "$85,864" in status and "132.72 T" in status and "difficulty-regression" in status
+    breakeven = (await ask(telegram, USER, "/breakeven s19xp 0.055")).text or ""
+    # recorded market: $85,864, D 132.716e12, fees 0.1312 BTC/block; 2 % pool fee -> $0.0805/kWh.
+    assert "$0.0805/kWh" in breakeven and "Antminer S19 XP" in breakeven
+    margin = (await ask(telegram, USER, "/margin s21 6c")).text or ""
+    assert re.search(r"Power cost/day.*\$5\.04", margin)  # 200 TH/s x 17.5 J/TH x 24 h = 84 kWh at $0.06
+    assert "Cost/BTC (bottom-up)" in ((await ask(telegram, USER, "/cost")).text or "")
+    assert "-1.91%" in ((await ask(telegram, USER, "/difficulty")).text or "")
+    assert "Antminer S21 XP Hyd" in ((await ask(telegram, USER, "/machines")).text or "")
+    assert "/subscribe" in ((await ask(telegram, USER, "/help")).text or "")
+
+
+@pytest.mark.parametrize(
+    ("command", "explained"),
+    [
+        ("/breakeven s19 banana", "banana"),
+        ("/breakeven antminer s99", "Closest"),
+        ("/margin s19 -5c", "write it like"),
+        ("/subscribe prise below 60k", "price"),
+        ("/subscribe price below lots", "60k"),
+        ("/unsubscribe seven", "/unsubscribe 3"),
+        ("/lang fr", "ru"),
+        ("/frobnicate", "Unknown command"),
+    ],
+)
+async def test_bad_arguments_get_an_explanation(
+    bot: BotApp, telegram: FakeTelegram, command: str, explained: str
+) -> None:
+    reply = await ask(telegram, USER, command)
+    assert explained in (reply.text or "")
+    assert reply.parse_mode == "HTML"
+
+
+async def test_subscription_by_command_alerts_once_and_stops_after_unsubscribe(
+    bot: BotApp, telegram: FakeTelegram, fake_upstreams: FakeUpstreams
+) -> None:
+    await market_ready(telegram, USER)
+    created = (await ask(telegram, USER, "/subscribe price below 80k")).text or ""
+    number = re.search(r"#(\d+)", created)
+    assert number is not None
+    move_price(fake_upstreams, 79_000)
+    first = await telegram.wait_for(lambda: alerts(telegram, USER), timeout=10)
+    assert "price below $80,000" in first[0] and "$79,000" in first[0]
+    await price_polls(telegram, fake_upstreams, 3)  # the price stays below: no second alert
+    assert len(alerts(telegram, USER)) == 1
+    await ask(telegram, USER, f"/unsubscribe {number[1]}")
+    move_price(fake_upstreams, 90_000)
+    await price_polls(telegram, fake_upstreams, 2)
+    move_price(fake_upstreams, 70_000)
+    await price_polls(telegram, fake_upstreams, 2)
+    assert len(alerts(telegram, USER)) == 1
+
+
+async def test_subscription_by_button(
+    bot: BotApp, telegram: FakeTelegram, fake_upstreams: FakeUpstreams
+) -> None:
+    await market_ready(telegram, USER)
+    menu = await ask(telegram, USER, "/subscribe")
+    assert menu.message_id is not None and menu.reply_markup is not None
+    before = len(telegram.messages_to(USER))
+    telegram.press_button(USER, menu.message_id, "/subscribe price below 60k")
+    confirmation = await telegram.wait_for(lambda: telegram.messages_to(USER)[before:], timeout=10)
+    assert "price below $60,000" in (confirmation[0].text or "")
+    assert telegram.calls("answerCallbackQuery")
+    move_price(fake_upstreams, 59_000)
+    alert = await telegram.wait_for(lambda: alerts(telegram, USER), timeout=10)
+    assert "$59,000" in alert[0]
+
+
+async def test_blocked_bot_deactivates_the_chat(
+    bot: BotApp, telegram: FakeTelegram, fake_upstreams: FakeUpstreams
+) -> None:
+    await market_ready(telegram, USER)
+    await ask(telegram, USER, "/subscribe price below 80k")
+    telegram.bot_blocked(USER)
+    await telegram.wait_for(lambda: telegram.pending_updates == 0, timeout=5)
+    sent_before = len(telegram.calls(chat_id=USER))
+    move_price(fake_upstreams, 79_000)
+    await price_polls(telegram, fake_upstreams, 3)
+    assert len(telegram.calls(chat_id=USER)) == sent_before
+    chats = await bot.store.run(lambda db: list(db.query("SELECT active, reason FROM chats")))
+    assert chats == [{"active": 0, "reason": "blocked the bot"}]
+
+
+async def test_block_discovered_on_send_deactivates_the_chat(
+    bot: BotApp, telegram: FakeTelegram, fake_upstreams: FakeUpstreams
+) -> None:
+    await market_ready(telegram, USER)
+    await ask(telegram, USER, "/subscribe price below 80k")
+    telegram.block_chat(USER)
+    move_price(fake_upstreams, 79_000)
+    await telegram.wait_for(lambda: [c for c in telegram.calls(chat_id=USER) if c.status == 403], timeout=20)
+    rows = await bot.store.run(lambda db: list(db.query("SELECT active FROM chats")))
+    assert rows == [{"active": 0}]
+
+
+async def test_alerts_follow_a_group_to_its_supergroup(
+    bot: BotApp, telegram: FakeTelegram, fake_upstreams: FakeUpstreams
+) -> None:
+    telegram.set_admins(GROUP, [ADMIN])
+    await market_ready(telegram, GROUP)
+    reply = await ask(telegram, GROUP, "/subscribe price below 80k", user_id=ADMIN, chat_type="group")
+    assert "Alert #" in (reply.text or "")
+    new_id = telegram.migrate_chat(GROUP, notify=False)
+    move_price(fake_upstreams, 79_000)
+    alert = await telegram.wait_for(lambda: alerts(telegram, new_id), timeout=15)
+    assert "$79,000" in alert[0]
+
+
+async def test_retry_after_delays_but_loses_nothing(
+    bot: BotApp, telegram: FakeTelegram, fake_upstreams: FakeUpstreams
+) -> None:
+    await market_ready(telegram, USER)
+    await ask(telegram, USER, "/subscribe price below 80k")
+    telegram.inject(Fault.RETRY_AFTER, chat_id=USER, retry_after=2, methods=["sendMessage"])
+    move_price(fake_upstreams, 79_000)
+    refused = await telegram.wait_for(lambda: [c for c in telegram.calls(chat_id=USER) if c.status == 429])
+    alert = await telegram.wait_for(lambda: alerts(telegram, USER), timeout=15)
+    delivered = next(c for c in telegram.messages_to(USER) if (c.text or "").startswith("🔔"))
+    assert delivered.time - refused[0].time >= 2.0
+    assert len(alert) == 1
+
+
+async def test_only_admins_change_group_subscriptions(bot: BotApp, telegram: FakeTelegram) -> None:
+    telegram.set_admins(GROUP, [ADMIN])
+    refused = await ask(telegram, GROUP, "/subscribe price below 60k", user_id=MEMBER, chat_type="group")
+    assert "administrators" in (refused.text or "")
+    accepted = await ask(telegram, GROUP, "/subscribe price below 60k", user_id=ADMIN, chat_type="group")
+    assert "Alert #" in (accepted.text or "")
+    listing = await ask(telegram, GROUP, "/alerts", user_id=MEMBER, chat_type="group")
+    assert "price below $60,000" in (listing.text or "")
+
+
+async def test_command_menu_is_set_in_english_and_russian(bot: BotApp, telegram: FakeTelegram) -> None:
+    english = {c["command"] for c in telegram.my_commands("")}
+    russian = {c["command"] for c in telegram.my_commands("ru")}
+    assert {"breakeven", "subscribe", "chart"} <= english
+    assert english == russian
+
+
+async def test_chart_sends_a_real_png(bot: BotApp, telegram: FakeTelegram) -> None:
+    await market_ready(telegram, USER)
+    telegram.send_user_message(USER, "/chart 1y")
+    photos = await telegram.wait_for(
+        lambda: [c for c in telegram.calls("sendPhoto", USER) if c.ok], timeout=20
+    )
+    png = photos[0].photo
+    assert png is not None and png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", png[16:24])  # the IHDR chunk
+    assert (width, height) == (WIDTH_PX, HEIGHT_PX)
+    assert photos[0].caption
+
+
+async def test_lang_ru_switches_replies_and_alerts(
+    bot: BotApp, telegram: FakeTelegram, fake_upstreams: FakeUpstreams
+) -> None:
+    await market_ready(telegram, USER)
+    english = (await ask(telegram, USER, "/breakeven s19xp 0.055")).text or ""
+    await ask(telegram, USER, "/lang ru")
+    russian = (await ask(telegram, USER, "/breakeven s19xp 0.055")).text or ""
+    assert russian != english
+    assert re.search("[а-яА-Я]{4}", russian)
+    assert "0,0805" in russian  # the same breakeven, written the Russian way
+    await ask(telegram, USER, "/subscribe price below 80k")
+    move_price(fake_upstreams, 79_000)
+    alert = await telegram.wait_for(lambda: alerts(telegram, USER), timeout=10)
+    assert re.search("[а-яА-Я]{4}", alert[0])
+
+
+def test_run_as_a_process_answers_and_pushes(tmp_path: Path, fake_upstreams: FakeUpstreams) -> None:
+    with FakeTelegram() as telegram:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MINERWATCH_")}
+        env.update({f"MINERWATCH_{k.upper()}": v for k, v in fake_upstreams.settings_overrides().items()})
+        env.update(
+            MINERWATCH_TELEGRAM_TOKEN=telegram.token,
+            MINERWATCH_TELEGRAM_BASE_URL=telegram.base_url,
+            MINERWATCH_DB=str(tmp_path / "bot.db"),
+            MINERWATCH_PRICE_POLL_S="1",
+            MINERWATCH_NETWORK_POLL_S="1",
+            MINERWATCH_SOURCE_RETRIES="0",
+            PTB_TIMEDELTA="true",
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "run"],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            telegram.wait_for_sync(
+                lambda: telegram.calls("deleteWebhook") or telegram.get_updates_calls, timeout=20
+            )
+            for _ in range(20):
+                telegram.send_user_message(USER, "/breakeven s19xp 0.055")
+                reply = telegram.wait_for_sync(lambda: telegram.messages_to(USER), timeout=10)[-1]
+                if "Breakeven" in (reply.text or ""):
+                    break
+                time.sleep(0.5)
+            assert "$0.0805/kWh" in (telegram.messages_to(USER)[-1].text or "")
+            telegram.send_user_message(USER, "/subscribe price below 80k")
+            telegram.wait_for_sync(
+                lambda: any("Alert #" in (c.text or "") for c in telegram.messages_to(USER))
+            )
+            move_price(fake_upstreams, 79_000)
+            pushed = telegram.wait_for_sync(lambda: alerts(telegram, USER), timeout=15)
+            assert "$79,000" in pushed[0]
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=15) == 0
+            output = process.stdout.read() if process.stdout else ""
+            assert telegram.token not in output
+        finally:
+            if process.poll() is None:
+                process.kill()

@@ -1,0 +1,236 @@
+"""handlers.router.dispatch against a real StoreServices over a temp-file Store with a stored snapshot.
+
+Market: price $66,680, difficulty 125.86e12, height 935,000 (subsidy 3.125 BTC), no fees. Hashprice is then
+$33.31/PH/day; the default profile has a 2 % pool fee, which the expected breakevens include.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.alerts.regime import RegimeParams
+from bot.config import Settings
+from bot.data import load_difficulty_regression, load_history
+from bot.economics.mining import MarketInputs
+from bot.services import StoreServices
+from bot.sources.snapshot import MarketSnapshot, NetworkState, PriceQuote, SourceOutcome
+from bot.store.db import Store
+from bot.store.outbox import claim_due
+from bot.store.snapshots import insert_snapshot, upsert_daily
+from bot.watch import Reading, decide
+from handlers.context import Chat
+from handlers.reply import Reply
+from handlers.router import dispatch, parse_command
+
+NOW = datetime(2026, 2, 5, 12, 0, tzinfo=UTC)
+TAKEN = NOW - timedelta(minutes=5)
+NBSP = "\u00a0"
+PRIVATE = Chat(platform="telegram", chat_id="100")
+
+S19_J_PER_TH = 3250 / 95
+HASHPRICE_USD_PER_PH_DAY = 1e15 * 86_400 / (125.86e12 * 2**32) * 3.125 * 66_680
+KWH_PER_TH_DAY = S19_J_PER_TH * 86_400 / 3.6e6
+BREAKEVEN_USD_PER_KWH = HASHPRICE_USD_PER_PH_DAY / 1000 * (1 - 0.02) / KWH_PER_TH_DAY
+BREAKEVEN_PRICE_AT_5C = 66_680 * 0.05 / BREAKEVEN_USD_PER_KWH
+
+
+def snapshot() -> MarketSnapshot:
+    quote = PriceQuote(66_680.0, TAKEN, (SourceOutcome("coinbase", TAKEN, True, 66_680.0),))
+    network = NetworkState(125.86e12, 935_000, 0.0, None, None, TAKEN, "mempool", ())
+    return MarketSnapshot(quote, network, TAKEN)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await Store.open(tmp_path / "bot.db")
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+async def services(store: Store) -> StoreServices:
+    await store.run(insert_snapshot, snapshot())
+    await store.run(upsert_daily, load_history(), "shipped")
+    return StoreServices(store, Settings.model_validate({}), load_difficulty_regression(), clock=lambda: NOW)
+
+
+async def say(services: StoreServices, line: str, chat: Chat = PRIVATE) -> Reply:
+    request = parse_command(chat, line)
+    assert request is not None
+    return await dispatch(request, services)
+
+
+def test_the_expected_figures_include_the_pool_fee() -> None:
+    hashprice, breakeven = HASHPRICE_USD_PER_PH_DAY, BREAKEVEN_USD_PER_KWH
+    assert hashprice == pytest.approx(33.31, abs=0.005)
+    assert f"{breakeven:.4f}" == "0.0398"  # 0.0406 without the 2 % pool fee
+
+
+async def test_breakeven_in_english(services: StoreServices) -> None:
+    reply = await say(services, "/breakeven s19 0.05")
+    assert not reply.error
+    assert "<b>Breakeven: Antminer S19</b>" in reply.text
+    assert re.search(rf"Breakeven power +\${BREAKEVEN_USD_PER_KWH:.4f}/kWh", reply.text)
+    assert f"Breakeven BTC price @ $0.0500/kWh   ${BREAKEVEN_PRICE_AT_5C:,.0f}" in reply.text
+    assert "$33.31/PH/day at $66,680" in reply.text
+    assert "pool fee 2%" in reply.text
+    assert reply.text.endswith("<i>Data 5m 0s old.</i>")
+    assert "Sources" not in reply.text
+
+
+async def test_lang_ru_switches_every_reply_to_russian(services: StoreServices) -> None:
+    switched = await say(services, "/lang ru")
+    assert "Русский" in switched.text and not switched.error
+    assert await services.language(PRIVATE) == "ru"
+
+    reply = await say(services, "/breakeven s19 0.05")
+    power = f"{BREAKEVEN_USD_PER_KWH:.4f}".replace(".", ",")
+    assert "<b>Безубыточность: Antminer S19</b>" in reply.text
+    assert re.search(rf"Безубыточный тариф +{power}{NBSP}\$/кВт·ч", reply.text)
+    price = f"{BREAKEVEN_PRICE_AT_5C:,.0f}".replace(",", NBSP)
+    assert re.search(rf"Безубыточная цена BTC при 0,0500{NBSP}\$/кВт·ч +{price}{NBSP}\$", reply.text)
+    assert f"33,31{NBSP}$/PH/сутки при 66{NBSP}680{NBSP}$" in reply.text
+    assert "Breakeven" not in reply.text
+    assert reply.text.endswith(f"<i>Возраст данных: 5{NBSP}мин 0{NBSP}с.</i>")
+
+    status = await say(services, "/status")
+    assert "Цена BTC" in status.text and f"66{NBSP}680{NBSP}$" in status.text
+    assert "регрессия по сложности" in status.text
+
+    error = await say(services, "/breakeven s19 banana")
+    assert error.error and "Неизвестная машина «s19 banana»" in error.text and "Пример:" in error.text
+
+    back = await say(services, "/lang en")
+    assert back.text.startswith("Language: English")
+    assert "Breakeven power" in (await say(services, "/breakeven s19 0.05")).text
+
+
+async def test_chart_1y_is_a_png_of_the_window_ending_at_the_last_stored_day(services: StoreServices) -> None:
+    reply = await say(services, "/chart 1y")
+    assert not reply.error
+    assert reply.image_png is not None and reply.image_png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert "2024-06-03 → 2025-06-02" in reply.text and "data to 2025-06-02" in reply.text
+    assert "365 days" in reply.text
+
+    hashprice = await say(services, "/chart 30d hashprice")
+    assert hashprice.image_png is not None and "/PH/day" in hashprice.text
+
+
+async def test_chart_with_too_little_history(store: Store) -> None:
+    await store.run(insert_snapshot, snapshot())
+    await store.run(upsert_daily, load_history()[-1:], "shipped")
+    services = StoreServices(
+        store, Settings.model_validate({}), load_difficulty_regression(), clock=lambda: NOW
+    )
+    reply = await say(services, "/chart 30d")
+    assert reply.error and reply.image_png is None
+    assert "at least 2 days" in reply.text
+
+
+async def test_daily_rows_window_ends_at_the_latest_stored_day(services: StoreServices) -> None:
+    rows = await services.daily_rows(7)
+    assert [row.date for row in rows] == [date(2025, 5, 27) + timedelta(days=i) for i in range(7)]
+
+
+async def test_a_group_member_who_is_not_an_admin_cannot_subscribe(services: StoreServices) -> None:
+    member = Chat(platform="telegram", chat_id="-200", kind="supergroup", is_admin=False)
+    reply = await say(services, "/subscribe price below 60k", member)
+    assert reply.error and "administrators" in reply.text
+    assert await services.subscriptions(member) == []
+    assert (await say(services, "/lang ru", member)).error
+    assert not (await say(services, "/status", member)).error
+
+
+async def test_subscribe_list_and_remove(services: StoreServices) -> None:
+    added = await say(services, "/subscribe price below 60k")
+    assert added.text.startswith("✅ Alert #1: price below $60,000.")
+    listed = await say(services, "/alerts")
+    assert "#1 price below $60,000" in listed.text
+    removed = await say(services, "/unsubscribe all")
+    assert removed.text.startswith("Removed 1 alert.")
+
+
+@pytest.mark.parametrize(
+    ("line", "explanation", "example"),
+    [
+        (
+            "/breakeven s19 banana",
+            "Unknown machine 's19 banana'. Closest: Antminer S19",
+            "/breakeven s19xp 5.5c",
+        ),
+        ("/breakeven s19 600c", "'600c' is not a power price", "/breakeven s19xp 5.5c"),
+        ("/margin 99999J/TH", "is not a machine I can use", "/margin s19xp 5.5c"),
+        ("/profile s19 fee 80", "pool fee '80' must be a percentage from 0 to 50", "/profile s19xp"),
+        ("/profile s19 count x", "count 'x' must be a whole number", "/profile s19xp"),
+        ("/subscribe prise below 60k", "Unknown metric 'prise' (did you mean price?)", "/subscribe price"),
+        ("/subscribe price sideways 60k", "After price write below or above", "/subscribe price below"),
+        ("/subscribe price below banana", "'banana' is not a BTC price", "/subscribe price below 60k"),
+        ("/subscribe margin below", "The rule needs a value: a margin", "/subscribe margin below 0"),
+        ("/subscribe price below 60k louder", "I could not read 'louder'", "repeat every 6h"),
+        ("/unsubscribe x", "'x' is not an alert number", "/unsubscribe 3"),
+        ("/unsubscribe 42", "No alert #42 in this chat", "/unsubscribe 3"),
+        ("/chart 2x", "I could not read '2x'", "/chart 1y price"),
+        ("/lang fr", "I do not speak 'fr' yet", "/lang ru"),
+    ],
+)
+async def test_a_mistake_gets_one_line_and_an_example(
+    services: StoreServices, line: str, explanation: str, example: str
+) -> None:
+    reply = await say(services, line)
+    assert reply.error
+    first, second = reply.text.split("\n")
+    assert explanation in first
+    assert second.startswith("Example: <code>") and example in second
+
+
+@pytest.mark.parametrize(
+    ("line", "text"),
+    [
+        ("/frobnicate", "Unknown command /frobnicate. See /help."),
+        ("/statsu", "Unknown command /statsu. Did you mean /status? See /help."),
+    ],
+)
+async def test_unknown_commands(services: StoreServices, line: str, text: str) -> None:
+    reply = await say(services, line)
+    assert reply.error and reply.text == text
+
+
+async def test_what_a_user_typed_is_escaped(services: StoreServices) -> None:
+    reply = await say(services, "/breakeven <b>x</b>")
+    assert "&lt;b&gt;x&lt;/b&gt;" in reply.text and "<b>x</b>" not in reply.text
+    rule = await say(services, "/subscribe price&co below 60k")
+    assert "Unknown metric 'price&amp;co'" in rule.text
+
+
+async def test_help_lists_chart_in_the_chats_language(services: StoreServices) -> None:
+    assert "/chart" in (await say(services, "/help")).text
+    await say(services, "/lang ru")
+    assert "/chart — график" in (await say(services, "/help")).text
+
+
+async def test_no_market_data_yet(store: Store) -> None:
+    services = StoreServices(
+        store, Settings.model_validate({}), load_difficulty_regression(), clock=lambda: NOW
+    )
+    reply = await say(services, "/status")
+    assert reply.error and reply.text.startswith("No market data yet")
+
+
+async def test_after_lang_ru_alerts_are_listed_and_pushed_in_russian(
+    store: Store, services: StoreServices
+) -> None:
+    await say(services, "/lang ru")
+    await say(services, "/subscribe network")
+    assert (await say(services, "/subscribe price above 70k")).text.startswith("✅ Оповещение #")
+    listed = await say(services, "/alerts")
+    assert "новости о капитуляции, восстановлении и корректировках сложности" in listed.text
+
+    reading = Reading(NOW, MarketInputs(71_000.0, 125.86e12, 935_000, 0.0))
+    await store.atomic(decide, reading, load_difficulty_regression(), RegimeParams(), NOW.timestamp())
+    [message] = await store.run(claim_due, NOW.timestamp() + 1, 10)
+    assert message.text == f"🔔 price above $70,000: сейчас 71{NBSP}000{NBSP}$."
