@@ -7,10 +7,13 @@ profile.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 
 from bot.economics.mining import hashprice_sats_per_th_day, hashprice_usd_per_ph_day
 from bot.economics.production_cost import BottomUpAssumptions
+from bot.economics.regression import DifficultyRegression
 from bot.market import MarketView
 from bot.render import numbers as fmt
 from bot.render.i18n import plural, t
@@ -19,6 +22,8 @@ from handlers.arguments import machine_and_power, split_machine_and_power
 from handlers.context import Request, Services
 from handlers.format import html_t, report_html
 from handlers.reply import Reply
+
+NetworkReport = Callable[[MarketView, BottomUpAssumptions, DifficultyRegression, datetime, str], Report]
 
 STALE_AFTER_S = 15 * 60
 _PROVENANCE_LABELS = ("report.data_age", "report.sources", "report.unavailable")
@@ -53,14 +58,19 @@ def _chat_reply(report: Report, view: MarketView, services: Services, lang: str)
     return Reply(report_html(_without_provenance(report, lang), _age_footer(view, services, lang)))
 
 
-async def status(request: Request, services: Services) -> Reply:
-    """/status — price, difficulty, hashrate, hashprice, production cost, next adjustment."""
+async def _network_report(request: Request, services: Services, build: NetworkReport) -> Reply:
+    """A report on the whole network (status, cost) from the latest stored snapshot."""
     lang = request.chat.language
     view = await _view_or_reply(services, lang)
     if isinstance(view, Reply):
         return view
-    report = status_report(view, _assumptions(services), services.regression, services.now(), lang)
+    report = build(view, _assumptions(services), services.regression, services.now(), lang)
     return _chat_reply(report, view, services, lang)
+
+
+async def status(request: Request, services: Services) -> Reply:
+    """/status — price, difficulty, hashrate, hashprice, production cost, next adjustment."""
+    return await _network_report(request, services, status_report)
 
 
 async def breakeven(request: Request, services: Services) -> Reply:
@@ -102,12 +112,7 @@ async def _machine_command(request: Request, services: Services, *, margin: bool
 
 async def cost(request: Request, services: Services) -> Reply:
     """/cost — the network's production cost per BTC under both models, with assumptions."""
-    lang = request.chat.language
-    view = await _view_or_reply(services, lang)
-    if isinstance(view, Reply):
-        return view
-    report = cost_report(view, _assumptions(services), services.regression, services.now(), lang)
-    return _chat_reply(report, view, services, lang)
+    return await _network_report(request, services, cost_report)
 
 
 async def hashprice(request: Request, services: Services) -> Reply:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -17,6 +17,7 @@ from bot.sources.http import (
     Bounds,
     Clock,
     FetchPolicy,
+    SourceError,
     as_float,
     as_int,
     dig,
@@ -131,3 +132,44 @@ async def fetch_network(
         source=SOURCE,
         outcomes=(),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class DailyNetwork:
+    """One UTC day of mempool's history: the day's hashrate estimate and the difficulty in force."""
+
+    day: date
+    hashrate_hs: float
+    difficulty: float
+
+
+async def fetch_daily_network(
+    client: httpx.AsyncClient, base_url: str, interval: str = "1y", policy: FetchPolicy = _DEFAULT_POLICY
+) -> tuple[DailyNetwork, ...]:
+    """``/v1/mining/hashrate/{interval}`` as daily rows, oldest first (§1.2, §6).
+
+    A ``hashrates[]`` row's ``timestamp`` is 00:00 UTC at the END of the day it measures, so it is dated the
+    day before. The difficulty of a day is that of the last retarget (``difficulty[]``) at or before its
+    end; before the window's first retarget it is that retarget's difficulty divided by its ``adjustment``
+    ratio. Days with no blocks (``avgHashrate`` 0) are skipped.
+    """
+    doc = await fetch_json(client, SOURCE, join_url(base_url, f"v1/mining/hashrate/{interval}"), policy)
+    samples, retargets = dig(SOURCE, doc, "hashrates"), dig(SOURCE, doc, "difficulty")
+    if not isinstance(samples, list) or not isinstance(retargets, list):
+        raise SourceError(SOURCE, "hashrate history is not a list")
+
+    def number(row: Any, key: str) -> float:
+        return as_float(SOURCE, key, dig(SOURCE, row, key))
+
+    steps = sorted((number(r, "time"), number(r, "difficulty"), number(r, "adjustment")) for r in retargets)
+    before_window = steps[0][1] / steps[0][2] if steps else _number(doc, "currentDifficulty")
+    rows = []
+    for sample in samples:
+        end_of_day, hashrate_hs = number(sample, "timestamp"), number(sample, "avgHashrate")
+        if hashrate_hs <= 0:
+            continue
+        in_force = [difficulty for at, difficulty, _ in steps if at <= end_of_day]
+        difficulty = DIFFICULTY.check(SOURCE, in_force[-1] if in_force else before_window)
+        day = datetime.fromtimestamp(end_of_day, UTC).date() - timedelta(days=1)
+        rows.append(DailyNetwork(day, HASHRATE_HS.check(SOURCE, hashrate_hs), difficulty))
+    return tuple(sorted(rows, key=lambda row: row.day))

@@ -148,6 +148,7 @@ ROUTES = (
         {"difficulty": Slot(("currentDifficulty",)), "hashrate": Slot(("currentHashrate",))},
         ("difficulty", 1e20),
     ),
+    Route("mempool", "v1/mining/hashrate/1y", "mempool__v1_mining_hashrate_1y__synth.json"),
     Route(
         "mempool",
         "v1/mining/reward-stats/144",
