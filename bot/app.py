@@ -19,23 +19,26 @@ import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.alerts.regime import RegimeParams
+from bot.backfill import backfill_daily
 from bot.config import Settings
 from bot.data import load_difficulty_regression, load_history
 from bot.delivery.notifier import Notifier
 from bot.delivery.worker import OutboxWorker
 from bot.poller import LivePoller
 from bot.replay import REPLAY_START, replay
-from bot.scheduler import JobSpec, JobStats, build_scheduler
+from bot.scheduler import JobSpec, JobStats, build_scheduler, finish_running_jobs
 from bot.services import StoreServices
 from bot.store import snapshots as snapshot_repo
 from bot.store.db import Store, default_db_path
 from bot.transports.console import CONSOLE_CHAT, ConsoleTransport
+from bot.transports.discord import DiscordTransport
 from bot.transports.telegram import TelegramTransport
 from bot.watch import Watch
 
 log = logging.getLogger(__name__)
 
 DAILY_JOB_S = 6 * 3600
+JOB_FINISH_TIMEOUT_S = 10.0
 TELEGRAM_SENDS_PER_S = 29.0
 """Just under Telegram's ~30 messages/s per bot (reference/platforms.md §5.1)."""
 
@@ -67,6 +70,7 @@ class BotApp:
         self._client: httpx.AsyncClient | None = None
         self._scheduler: AsyncIOScheduler | None = None
         self.telegram: TelegramTransport | None = None
+        self.discord: DiscordTransport | None = None
         self.console: ConsoleTransport | None = None
 
     def _db_path(self) -> Path:
@@ -87,6 +91,9 @@ class BotApp:
         if settings.telegram_token is not None:
             self.telegram = TelegramTransport(settings, services, store)
             notifiers[self.telegram.platform] = self.telegram
+        if settings.discord_token is not None:
+            self.discord = DiscordTransport(settings, services, store)
+            notifiers[self.discord.platform] = self.discord
         if not notifiers or self.replay_options is not None:
             self.console = ConsoleTransport(services)
             notifiers[self.console.platform] = self.console
@@ -102,6 +109,8 @@ class BotApp:
         )
         if self.telegram is not None:
             await self.telegram.start()
+        if self.discord is not None:
+            await self.discord.start()
         self._spawn(self.worker.run(self.stopping), "outbox")
         if self.console is not None:
             self._spawn(self.console.serve(self.stopping), "console")
@@ -121,6 +130,7 @@ class BotApp:
             return
         await _seed_daily_history(store)
         self._client = httpx.AsyncClient(timeout=settings.source_timeout_s)
+        self._spawn(backfill_daily(store, self._client, settings, datetime.now(UTC).date()), "backfill")
         poller = LivePoller(store, settings, watch, self._client)
         self._scheduler = build_scheduler(_jobs(settings, poller), self.stats)
         self._scheduler.start()
@@ -132,9 +142,11 @@ class BotApp:
         """Stop polling, transports and the worker; close the store. Safe to call once started."""
         self.stopping.set()
         if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)
+            await finish_running_jobs(self._scheduler, JOB_FINISH_TIMEOUT_S)
         if self.telegram is not None:
             await self.telegram.stop()
+        if self.discord is not None:
+            await self.discord.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -80,6 +80,14 @@ class Settings(BaseSettings):
     network_poll_s: float = Field(300.0, ge=1, le=3600, description="seconds between network polls")
     stale_after_s: float = Field(300.0, ge=1, le=86400, description="price older than this pauses alerts")
 
+    # Operations: logs and the optional health/metrics endpoint.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="log level")
+    log_format: Literal["text", "json"] = Field("text", description="text, or json: one object per line")
+    http_port: int | None = Field(
+        None, ge=1, le=65535, description="port of /healthz and /metrics; unset = no HTTP endpoint"
+    )
+    http_host: str = Field("127.0.0.1", description="address /healthz and /metrics bind")
+
     # Network production-cost model, bottom-up (reference/economics.md §2.9, option A).
     fleet_j_per_th: float = Field(20.0, gt=1, lt=200, description="network fleet efficiency incl. PUE, J/TH")
     fleet_power_usd_per_kwh: float = Field(0.06, gt=0, lt=1, description="fleet average power price, $/kWh")

@@ -8,6 +8,7 @@ logged and counted and simply runs again at its next time.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -70,3 +71,18 @@ def build_scheduler(specs: list[JobSpec], stats: JobStats, timezone: str = "UTC"
             replace_existing=True,
         )
     return scheduler
+
+
+async def finish_running_jobs(scheduler: AsyncIOScheduler, timeout_s: float) -> None:
+    """Stop scheduling, then let the jobs already running finish (up to ``timeout_s``) before returning.
+
+    APScheduler 3's ``shutdown(wait=True)`` cannot wait for coroutine jobs and its AsyncIOExecutor would
+    cancel them mid-write; like python-telegram-bot's ``JobQueue.stop`` we wait on the executor's pending
+    futures first (reference/platforms.md §1.3).
+    """
+    scheduler.pause()
+    executor = scheduler._lookup_executor("default")
+    pending = set(getattr(executor, "_pending_futures", ()))
+    if pending:
+        await asyncio.wait(pending, timeout=timeout_s)
+    scheduler.shutdown(wait=False)

@@ -1,0 +1,373 @@
+"""Discord transport: a discord.py 2.7 client with slash commands, sharing the bot's one event loop.
+
+Every handler is a slash command with typed options (machine names autocompleted, rules and alert numbers
+suggested, chart window/metric and language as choices); the options become the handlers' command text
+(``/breakeven machine:s19xp power:5.5c`` -> ``/breakeven s19xp 5.5c``). Replies are embeds (a bold first
+line is the title, the rest goes through ``markup``), charts are attachments, errors are ephemeral, and
+buttons become command hints in the footer. A chat is a channel: a server channel, or a DM for personal
+alerts. In servers, changing subscriptions, profile or language needs Manage Channels: declared as those
+commands' default permissions and checked again from the interaction. As the outbox ``Notifier`` it maps
+discord.py's errors to typed outcomes (reference/platforms.md §2.3); leaving a server or a deleted
+channel deactivates the chats concerned.
+
+``discord_api_base`` and ``discord_gateway_url`` overwrite ``discord.http.Route.BASE`` and
+``DiscordWebSocket.DEFAULT_GATEWAY``: class attributes, so they apply to every client in the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from dataclasses import replace
+from typing import Literal
+
+import aiohttp
+import discord
+import discord.http
+import yarl
+from discord import app_commands
+from discord.app_commands import Choice, locale_str
+from discord.gateway import DiscordWebSocket
+
+from bot.config import Settings
+from bot.delivery import notifier as outcomes
+from bot.delivery.notifier import Destination, OutboundMessage, SendOutcome
+from bot.economics.machines import list_machines, normalise_machine_name
+from bot.membership import chat_left
+from bot.render.i18n import LANGUAGE_NAMES, SUPPORTED, t
+from bot.store.db import Store
+from bot.transports.markup import split_title, to_markdown, truncate
+from handlers.context import Chat, Services
+from handlers.reply import Reply
+from handlers.router import dispatch, parse_command
+from handlers.subscriptions import QUICK_RULES
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "discord"
+GONE_CODES = frozenset({50001, 50007})
+"""403 codes meaning the chat is out of reach for good: Missing Access, Cannot send messages to this user."""
+GUILD_READY_TIMEOUT_S = 2.0
+"""discord.py waits this long after the last GUILD_CREATE before ``on_ready``."""
+READY_TIMEOUT_S = 120.0
+"""``start()`` gives up when the gateway is not ready by then (discord.py keeps retrying unreachable ones)."""
+DEFER_AFTER_S = 2.0
+"""A reply not ready by then is deferred (Discord wants an answer within 3 s) and edited in later."""
+DEFAULT_RETRY_AFTER_S = 5.0
+COLOUR, ERROR_COLOUR = 0xF7931A, 0xD9534F
+CHART_FILE = "chart.png"
+TITLE_LIMIT, DESCRIPTION_LIMIT, FOOTER_LIMIT, CHOICE_LIMIT = 256, 4096, 1024, 100
+MAX_CHOICES = 25
+RULE_SUGGESTIONS = ("network", *QUICK_RULES)
+
+Interaction = discord.Interaction[discord.Client]
+
+
+def aim_discord_py(settings: Settings) -> None:
+    """Point discord.py's REST base and gateway at the configured URLs (process-global)."""
+    if settings.discord_api_base:
+        discord.http.Route.BASE = settings.discord_api_base.rstrip("/")
+    if settings.discord_gateway_url:
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+
+
+def render(
+    text: str, image_png: bytes | None = None, hints: tuple[str, ...] = (), *, error: bool = False
+) -> tuple[discord.Embed, list[discord.File]]:
+    """An embed for handler HTML (and the chart as an attachment shown in it)."""
+    title, body = split_title(text)
+    embed = discord.Embed(
+        title=title[:TITLE_LIMIT] if title else None,
+        description=truncate(to_markdown(body).strip(), DESCRIPTION_LIMIT) or None,
+        colour=ERROR_COLOUR if error else COLOUR,
+    )
+    if hints:
+        embed.set_footer(text=truncate(" · ".join(hints), FOOTER_LIMIT))
+    if image_png is None:
+        return embed, []
+    embed.set_image(url=f"attachment://{CHART_FILE}")
+    return embed, [discord.File(io.BytesIO(image_png), filename=CHART_FILE)]
+
+
+def render_reply(reply: Reply) -> tuple[discord.Embed, list[discord.File]]:
+    hints = tuple(button.data for row in reply.buttons for button in row)
+    return render(reply.text, reply.image_png, hints, error=reply.error)
+
+
+def _retry_after(error: discord.HTTPException) -> float:
+    headers = getattr(error.response, "headers", None) or {}
+    for name in ("X-RateLimit-Reset-After", "Retry-After"):
+        try:
+            return float(headers[name])
+        except (KeyError, ValueError):
+            continue
+    return DEFAULT_RETRY_AFTER_S
+
+
+def outcome_of(error: Exception) -> SendOutcome:
+    """discord.py's error for one send as the outbox's typed outcome."""
+    if isinstance(error, discord.Forbidden):
+        gone = error.code in GONE_CODES
+        return outcomes.ChatGone(str(error)) if gone else outcomes.PermanentFailure(str(error))
+    if isinstance(error, discord.NotFound):
+        return outcomes.ChatGone(str(error))
+    if isinstance(error, discord.RateLimited):
+        return outcomes.RetryAfter(error.retry_after)
+    if isinstance(error, discord.HTTPException):
+        if error.status == 429:
+            return outcomes.RetryAfter(_retry_after(error))
+        if error.status >= 500:
+            return outcomes.TransientFailure(str(error))
+        return outcomes.PermanentFailure(str(error))
+    if isinstance(error, aiohttp.ClientError | TimeoutError | OSError):
+        return outcomes.TransientFailure(str(error) or type(error).__name__)
+    return outcomes.PermanentFailure(str(error) or type(error).__name__)
+
+
+def machine_choices(current: str) -> list[Choice[str]]:
+    """Catalog machines whose normalised name or alias contains what was typed; prefix matches first."""
+    key = normalise_machine_name(current)
+    found = []
+    for machine in list_machines():
+        keys = [normalise_machine_name(name) for name in (machine.name, *machine.aliases)]
+        if any(key in k for k in keys):
+            found.append((not any(k.startswith(key) for k in keys), machine.name))
+    return [Choice(name=name, value=name) for _, name in sorted(found)[:MAX_CHOICES]]
+
+
+def rule_choices(current: str) -> list[Choice[str]]:
+    """Common rules containing what was typed, after the typed text itself (any rule may be submitted)."""
+    typed = current.strip()[:CHOICE_LIMIT]
+    rules = [rule for rule in RULE_SUGGESTIONS if typed.lower() in rule]
+    if typed and typed.lower() not in rules:
+        rules.insert(0, typed)
+    return [Choice(name=rule, value=rule) for rule in rules[:MAX_CHOICES]]
+
+
+def _description(command: str) -> locale_str:
+    key = f"command.{command}"
+    return locale_str(t("en", key)[:CHOICE_LIMIT], key=key)
+
+
+class _CatalogTranslator(app_commands.Translator):
+    """Command descriptions in the catalog's other languages (Discord shows them by the user's locale)."""
+
+    async def translate(
+        self, string: locale_str, locale: discord.Locale, context: app_commands.TranslationContextTypes
+    ) -> str | None:
+        key = string.extras.get("key")
+        language = locale.value.split("-")[0]
+        if key is None or language == "en" or language not in SUPPORTED:
+            return None
+        return t(language, key)[:CHOICE_LIMIT]
+
+
+class DiscordTransport:
+    """Serves Discord channels and DMs and delivers their alerts."""
+
+    platform = PLATFORM
+
+    def __init__(self, settings: Settings, services: Services, store: Store) -> None:
+        if settings.discord_token is None:
+            raise ValueError("MINERWATCH_DISCORD_TOKEN is not set")
+        aim_discord_py(settings)
+        self._token = settings.discord_token.get_secret_value()
+        self._services = services
+        self._store = store
+        self._guild_of: dict[int, int] = {}
+        """Channel -> server, for channels that talked to the bot (threads may be missing from the cache)."""
+        self._runner: asyncio.Task[None] | None = None
+        self.client = discord.Client(
+            intents=discord.Intents.default(),
+            guild_ready_timeout=GUILD_READY_TIMEOUT_S,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+        self.client.event(self.on_guild_remove)
+        self.client.event(self.on_guild_channel_delete)
+        self.tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(self.client)
+        self._add_commands()
+
+    async def start(self) -> None:
+        """Log in, register the slash commands (global), connect the gateway and wait until ready."""
+        await self.client.login(self._token)
+        await self.tree.set_translator(_CatalogTranslator())
+        await self.tree.sync()
+        self._runner = asyncio.create_task(self.client.connect(), name="discord-gateway")
+        ready = asyncio.create_task(self.client.wait_until_ready())
+        await asyncio.wait(
+            {ready, self._runner}, timeout=READY_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED
+        )
+        if not ready.done():
+            ready.cancel()
+            ended = self._runner.exception() if self._runner.done() else None  # why the gateway closed
+            await self.stop()
+            raise ended or TimeoutError(f"discord: gateway not ready after {READY_TIMEOUT_S:g} s")
+        log.info("discord: connected as %s", self.client.user)
+
+    async def stop(self) -> None:
+        """Close the gateway and the HTTP session."""
+        await self.client.close()
+        if self._runner is not None:
+            await asyncio.gather(self._runner, return_exceptions=True)
+
+    async def send(self, destination: Destination, message: OutboundMessage) -> SendOutcome:
+        """Deliver one outbox message as an embed; discord.py errors become typed outcomes."""
+        channel_id = int(destination.chat_id)
+        embed, files = render(message.text, message.image_png)
+        try:
+            channel = self.client.get_channel(channel_id) or await self.client.fetch_channel(channel_id)
+            if not isinstance(channel, discord.abc.Messageable):
+                return outcomes.PermanentFailure(f"channel {channel_id} cannot receive messages")
+            await channel.send(embed=embed, files=files)
+        except (discord.DiscordException, aiohttp.ClientError, OSError, TimeoutError) as error:
+            return outcome_of(error)
+        return outcomes.Sent()
+
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """The bot left or was removed from a server: every chat in it turns inactive."""
+        channels = {channel.id for channel in (*guild.channels, *guild.threads)}
+        channels |= {channel for channel, server in self._guild_of.items() if server == guild.id}
+        for channel_id in channels:
+            self._guild_of.pop(channel_id, None)
+            await chat_left(self._store, PLATFORM, str(channel_id), "bot removed from the server")
+        log.info("discord: removed from server %s", guild.id)
+
+    async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
+        self._guild_of.pop(channel.id, None)
+        await chat_left(self._store, PLATFORM, str(channel.id), "channel deleted")
+
+    def _chat(self, interaction: Interaction, channel_id: int) -> Chat:
+        if interaction.guild_id is None:
+            return Chat(platform=PLATFORM, chat_id=str(channel_id), kind="dm", is_admin=True)
+        self._guild_of[channel_id] = interaction.guild_id
+        is_admin = interaction.permissions.manage_channels
+        return Chat(platform=PLATFORM, chat_id=str(channel_id), kind="guild", is_admin=is_admin)
+
+    async def run_command(self, interaction: Interaction, command: str, *options: str | None) -> None:
+        """Run ``/command options...`` through the handlers and answer the interaction."""
+        if interaction.channel_id is None:
+            return
+        text = " ".join([f"/{command}", *(option.strip() for option in options if option and option.strip())])
+        request = parse_command(self._chat(interaction, interaction.channel_id), text)
+        assert request is not None  # the text starts with "/"
+        answer = asyncio.ensure_future(dispatch(request, self._services))
+        try:
+            reply = await asyncio.wait_for(asyncio.shield(answer), DEFER_AFTER_S)
+        except TimeoutError:
+            await interaction.response.defer(thinking=True)
+            await self._answer_late(interaction, await answer)
+            return
+        embed, files = render_reply(reply)
+        await interaction.response.send_message(embed=embed, files=files, ephemeral=reply.error)
+
+    @staticmethod
+    async def _answer_late(interaction: Interaction, reply: Reply) -> None:
+        embed, files = render_reply(reply)
+        if reply.error:  # the deferred answer is public: replace it by a private one
+            await interaction.delete_original_response()
+            await interaction.followup.send(embed=embed, files=files, ephemeral=True)
+        else:
+            await interaction.edit_original_response(embed=embed, attachments=files)
+
+    async def _machine_autocomplete(self, interaction: Interaction, current: str) -> list[Choice[str]]:
+        return machine_choices(current)
+
+    async def _rule_autocomplete(self, interaction: Interaction, current: str) -> list[Choice[str]]:
+        return rule_choices(current)
+
+    async def _alert_autocomplete(self, interaction: Interaction, current: str) -> list[Choice[str]]:
+        """This chat's alerts by number (``#3 price below $60,000``), then "all"."""
+        if interaction.channel_id is None:
+            return []
+        chat = self._chat(interaction, interaction.channel_id)
+        chat = replace(chat, language=await self._services.language(chat))
+        choices = [
+            Choice(name=f"#{view.id} {view.description}"[:CHOICE_LIMIT], value=str(view.id))
+            for view in await self._services.subscriptions(chat)
+        ]
+        choices.append(Choice(name="all", value="all"))
+        typed = current.strip().lstrip("#").lower()
+        return [choice for choice in choices if typed in choice.name.lower()][:MAX_CHOICES]
+
+    def _add_commands(self) -> None:
+        tree, run = self.tree, self.run_command
+        machine_help = "catalog name (e.g. S19 XP), 200TH@3500W or 17.5J/TH"
+        power_help = "power price: 0.055, 5.5c or $0.055; default: this chat's /profile"
+        manage = app_commands.default_permissions(manage_channels=True)
+
+        @tree.command(name="status", description=_description("status"))
+        async def status(interaction: Interaction) -> None:
+            await run(interaction, "status")
+
+        @tree.command(name="breakeven", description=_description("breakeven"))
+        @app_commands.describe(machine=machine_help, power=power_help)
+        @app_commands.autocomplete(machine=self._machine_autocomplete)
+        async def breakeven(interaction: Interaction, machine: str, power: str | None = None) -> None:
+            await run(interaction, "breakeven", machine, power)
+
+        @tree.command(name="margin", description=_description("margin"))
+        @app_commands.describe(machine=machine_help, power=power_help)
+        @app_commands.autocomplete(machine=self._machine_autocomplete)
+        async def margin(interaction: Interaction, machine: str, power: str | None = None) -> None:
+            await run(interaction, "margin", machine, power)
+
+        @tree.command(name="cost", description=_description("cost"))
+        async def cost(interaction: Interaction) -> None:
+            await run(interaction, "cost")
+
+        @tree.command(name="hashprice", description=_description("hashprice"))
+        async def hashprice(interaction: Interaction) -> None:
+            await run(interaction, "hashprice")
+
+        @tree.command(name="difficulty", description=_description("difficulty"))
+        async def difficulty(interaction: Interaction) -> None:
+            await run(interaction, "difficulty")
+
+        @tree.command(name="machines", description=_description("machines"))
+        async def machines(interaction: Interaction) -> None:
+            await run(interaction, "machines")
+
+        @tree.command(name="profile", description=_description("profile"))
+        @app_commands.describe(settings="e.g. s19xp 5.5c count 3 fee 2 uptime 97; empty: show the profile")
+        @manage
+        async def profile(interaction: Interaction, settings: str | None = None) -> None:
+            await run(interaction, "profile", settings)
+
+        @tree.command(name="subscribe", description=_description("subscribe"))
+        @app_commands.describe(rule="e.g. price below 60k, margin below 0, network; empty: the choices")
+        @app_commands.autocomplete(rule=self._rule_autocomplete)
+        @manage
+        async def subscribe(interaction: Interaction, rule: str | None = None) -> None:
+            await run(interaction, "subscribe", rule)
+
+        @tree.command(name="alerts", description=_description("alerts"))
+        async def alerts(interaction: Interaction) -> None:
+            await run(interaction, "alerts")
+
+        @tree.command(name="unsubscribe", description=_description("unsubscribe"))
+        @app_commands.describe(alert="the alert's number from /alerts, or all (the default)")
+        @app_commands.autocomplete(alert=self._alert_autocomplete)
+        @manage
+        async def unsubscribe(interaction: Interaction, alert: str | None = None) -> None:
+            await run(interaction, "unsubscribe", alert)
+
+        @tree.command(name="chart", description=_description("chart"))
+        @app_commands.describe(window="how far back (default 90d)", metric="what to draw (default price)")
+        async def chart(
+            interaction: Interaction,
+            window: Literal["30d", "90d", "1y"] | None = None,
+            metric: Literal["price", "hashprice"] | None = None,
+        ) -> None:
+            await run(interaction, "chart", window, metric)
+
+        @tree.command(name="lang", description=_description("lang"))
+        @app_commands.describe(language="reply and alert language of this chat")
+        @app_commands.choices(language=[Choice(name=LANGUAGE_NAMES[code], value=code) for code in SUPPORTED])
+        @manage
+        async def lang(interaction: Interaction, language: Choice[str]) -> None:
+            await run(interaction, "lang", language.value)
+
+        @tree.command(name="help", description=_description("help"))
+        async def help_(interaction: Interaction) -> None:
+            await run(interaction, "help")

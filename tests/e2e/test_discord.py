@@ -1,0 +1,466 @@
+"""Discord end to end: the real discord.py client (REST + gateway) against the fake Discord, with the real
+store, watch, outbox worker and sources polling the fake upstreams."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from functools import partial
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import discord
+import pytest
+
+from bot.app import BotApp
+from bot.config import Settings
+from bot.delivery import notifier as outcomes
+from bot.transports import discord as discord_transport
+from bot.transports.discord import outcome_of
+from tests.fakes.discord_api import (
+    EPHEMERAL,
+    MANAGE_CHANNELS,
+    Call,
+    FakeDiscord,
+    Fault,
+    channel,
+    configure_discord_py,
+    member,
+)
+from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.upstreams import FakeUpstreams
+
+ROOT = Path(__file__).parents[2]
+GUILD_ID = 900000000000000001
+ALERTS = 900000000000000011
+GENERAL = 900000000000000012
+ADMIN, MINER = 3001, 3002
+TELEGRAM_USER = 1001
+PRICE_SOURCES = ("coinbase", "kraken", "bitstamp")
+COMMANDS = {
+    "status",
+    "breakeven",
+    "margin",
+    "cost",
+    "hashprice",
+    "difficulty",
+    "machines",
+    "profile",
+    "subscribe",
+    "alerts",
+    "unsubscribe",
+    "chart",
+    "lang",
+    "help",
+}
+MESSAGES = "POST /channels/{channel_id}/messages"
+
+
+@pytest.fixture
+def fake_discord() -> Iterator[FakeDiscord]:
+    with FakeDiscord() as fake, configure_discord_py(fake):  # restores discord.py's globals afterwards
+        fake.guild(
+            GUILD_ID,
+            "Hash House",
+            channels=[channel(ALERTS, "alerts"), channel(GENERAL, "general")],
+            members=[member(ADMIN, MANAGE_CHANNELS, name="admin"), member(MINER, name="miner")],
+        )
+        yield fake
+        assert fake.server_errors == [] and fake.unknown_routes == []
+
+
+def discord_settings(fake: FakeDiscord) -> dict[str, str]:
+    return {
+        "discord_token": fake.token,
+        "discord_api_base": fake.api_base,
+        "discord_gateway_url": fake.gateway_url,
+    }
+
+
+@pytest.fixture
+async def bot(
+    tmp_path: Path, fake_discord: FakeDiscord, fake_upstreams: FakeUpstreams, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[BotApp]:
+    monkeypatch.setattr(discord_transport, "GUILD_READY_TIMEOUT_S", 0.05)
+    settings = Settings.model_validate(
+        {
+            **fake_upstreams.settings_overrides(),
+            **discord_settings(fake_discord),
+            "db": str(tmp_path / "bot.db"),
+            "price_poll_s": 1,
+            "network_poll_s": 1,
+            "source_retries": 0,
+            "source_timeout_s": 2.0,
+        }
+    )
+    app = BotApp(settings)
+    await app.start()
+    assert app.discord is not None and app.console is None
+    await fake_discord.wait_for(lambda: app.discord and app.discord.client.get_guild(GUILD_ID))
+    yield app
+    await app.stop()
+
+
+def embed_text(call: Call) -> str:
+    return "\n".join(f"{e.get('title') or ''}\n{e.get('description') or ''}" for e in call.embeds)
+
+
+async def ask(fake: FakeDiscord, command: str, options: dict[str, Any] | None = None, **where: Any) -> Call:
+    """Invoke ``/command`` as a user (in ALERTS unless told otherwise) and return the bot's answer."""
+    if "dm_user_id" not in where:
+        where.setdefault("channel_id", ALERTS)
+    interaction_id = fake.invoke(command, options or {}, **where)
+    answers = await fake.wait_for(
+        lambda: [c for c in fake.responses_to(interaction_id) if c.ok and c.embeds], timeout=15
+    )
+    return answers[-1]
+
+
+async def market_ready(fake: FakeDiscord) -> None:
+    """Wait until the first poll stored a snapshot (commands answer from it)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if "PH/day" in embed_text(await ask(fake, "hashprice")):
+            return
+    raise AssertionError("no market data after 10 s")
+
+
+def move_price(upstreams: FakeUpstreams, usd: float) -> None:
+    for source in PRICE_SOURCES:
+        upstreams.set_price(source, usd)
+
+
+async def price_polls(fake: FakeDiscord, upstreams: FakeUpstreams, count: int) -> None:
+    """Let ``count`` more price polls happen (each asks Coinbase once)."""
+    target = upstreams.count("coinbase") + count
+    await fake.wait_for(lambda: upstreams.count("coinbase") >= target, timeout=10 + 2 * count)
+
+
+def alerts_in(fake: FakeDiscord, channel_id: int) -> list[str]:
+    texts = [embed_text(call) for call in fake.messages_in(channel_id)]
+    return [text for text in texts if "🔔" in text]
+
+
+async def subscribe(fake: FakeDiscord, rule: str, **where: Any) -> int:
+    """Subscribe as ADMIN in ALERTS (or where told) and return the alert's number."""
+    where.setdefault("user_id", ADMIN)
+    reply = await ask(fake, "subscribe", {"rule": rule}, **where)
+    number = re.search(r"#(\d+)", embed_text(reply))
+    assert number is not None and not reply.ephemeral, embed_text(reply)
+    return int(number[1])
+
+
+async def chats(app: BotApp) -> dict[str, int]:
+    rows = await app.store.run(lambda db: list(db.query("SELECT chat_id, active FROM chats")))
+    return {row["chat_id"]: row["active"] for row in rows}
+
+
+async def outbox_statuses(app: BotApp) -> list[str]:
+    rows = await app.store.run(lambda db: list(db.query("SELECT status FROM outbox ORDER BY id")))
+    return [row["status"] for row in rows]
+
+
+async def eventually(read: Callable[[], Awaitable[object]], expected: object) -> None:
+    """Poll the async ``read()`` until it returns ``expected`` (at most 5 s)."""
+    deadline = time.monotonic() + 5
+    while (value := await read()) != expected:
+        assert time.monotonic() < deadline, f"{value!r} != {expected!r} after 5 s"
+        await asyncio.sleep(0.02)
+
+
+async def wait_inactive(app: BotApp, *channel_ids: int) -> None:
+    """Wait until the chats of ``channel_ids`` are inactive in the store."""
+
+    async def states() -> list[int | None]:
+        known = await chats(app)
+        return [known.get(str(channel_id)) for channel_id in channel_ids]
+
+    await eventually(states, [0] * len(channel_ids))
+
+
+async def test_commands_are_registered_with_typed_options(bot: BotApp, fake_discord: FakeDiscord) -> None:
+    registered = {c["name"]: c for c in fake_discord.commands}
+    assert set(registered) == COMMANDS
+    breakeven = {o["name"]: o for o in registered["breakeven"]["options"]}
+    assert breakeven["machine"]["required"] and breakeven["machine"]["autocomplete"]
+    assert not breakeven["power"].get("required")
+    chart = {o["name"]: [c["value"] for c in o["choices"]] for o in registered["chart"]["options"]}
+    assert chart == {"window": ["30d", "90d", "1y"], "metric": ["price", "hashprice"]}
+    assert [c["value"] for c in registered["lang"]["options"][0]["choices"]] == ["en", "ru"]
+    guarded = {name for name, c in registered.items() if c["default_member_permissions"]}
+    assert guarded == {"subscribe", "unsubscribe", "profile", "lang"}
+    assert int(registered["subscribe"]["default_member_permissions"]) == MANAGE_CHANNELS
+    assert re.search("[а-я]{4}", registered["status"]["description_localizations"]["ru"])
+
+
+async def test_commands_answer_with_the_right_numbers(bot: BotApp, fake_discord: FakeDiscord) -> None:
+    await market_ready(fake_discord)
+    status = embed_text(await ask(fake_discord, "status"))
+    assert "$85,864" in status and "132.72 T" in status and "difficulty-regression" in status
+    breakeven = await ask(fake_discord, "breakeven", {"machine": "s19xp", "power": "0.055"})
+    # recorded market: $85,864, D 132.716e12, fees 0.1312 BTC/block; 2 % pool fee -> $0.0805/kWh.
+    (embed,) = breakeven.embeds
+    assert "Antminer S19 XP" in embed["title"] and "$0.0805/kWh" in embed["description"]
+    assert "```" in embed["description"] and "<pre>" not in embed["description"]
+    margin = embed_text(await ask(fake_discord, "margin", {"machine": "Antminer S21", "power": "6c"}))
+    assert re.search(r"Power cost/day.*\$5\.04", margin)  # 200 TH/s x 17.5 J/TH x 24 h = 84 kWh at $0.06
+    assert "Cost/BTC (bottom-up)" in embed_text(await ask(fake_discord, "cost"))
+    assert "-1.91%" in embed_text(await ask(fake_discord, "difficulty"))
+    assert "Antminer S21 XP Hyd" in embed_text(await ask(fake_discord, "machines"))
+    assert "/subscribe" in embed_text(await ask(fake_discord, "help"))
+    assert "<b>" not in status and "<code>" not in status
+
+
+async def test_mistakes_are_explained_privately(bot: BotApp, fake_discord: FakeDiscord) -> None:
+    reply = await ask(fake_discord, "breakeven", {"machine": "antminer s99"})
+    assert reply.ephemeral and "Closest" in embed_text(reply)
+    reply = await ask(fake_discord, "subscribe", {"rule": "prise below 60k"}, user_id=ADMIN)
+    assert reply.ephemeral and "price" in embed_text(reply)
+
+
+async def test_chart_is_an_attachment_shown_in_the_embed(bot: BotApp, fake_discord: FakeDiscord) -> None:
+    reply = await ask(fake_discord, "chart", {"window": "1y", "metric": "hashprice"})
+    (embed,) = reply.embeds
+    assert embed["image"] == {"url": "attachment://chart.png"}
+    (png,) = reply.files
+    assert png.filename == "chart.png" and png.data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not reply.ephemeral and embed["description"]
+
+
+async def test_slow_answers_are_deferred_then_filled_in(
+    bot: BotApp, fake_discord: FakeDiscord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past Discord's 3 s budget the bot defers; an error then replaces the public "thinking" privately."""
+    monkeypatch.setattr(discord_transport, "DEFER_AFTER_S", 0)
+    chart = await ask(fake_discord, "chart", {"window": "30d"})
+    defer, edit = fake_discord.responses_to(chart.interaction_id or 0)
+    assert defer.callback_type == 5 and edit.path.endswith("/messages/@original") and edit is chart
+    assert chart.embeds[0]["image"] == {"url": "attachment://chart.png"} and chart.files
+    error = await ask(fake_discord, "breakeven", {"machine": "antminer s99"})
+    defer, delete, followup = fake_discord.responses_to(error.interaction_id or 0)
+    assert defer.callback_type == 5 and not defer.ephemeral and delete.method == "DELETE"
+    assert followup is error and error.ephemeral and "Closest" in embed_text(error)
+
+
+async def test_autocomplete_offers_matching_machines_rules_and_alerts(
+    bot: BotApp, fake_discord: FakeDiscord
+) -> None:
+    async def choices(command: str, option: str, typed: str, **where: Any) -> list[str]:
+        interaction_id = fake_discord.autocomplete(command, option, typed, channel_id=ALERTS, **where)
+        (answer,) = await fake_discord.wait_for(lambda: fake_discord.responses_to(interaction_id))
+        assert answer.callback_type == 8
+        return [choice["name"] for choice in answer.choices]
+
+    s19 = await choices("breakeven", "machine", "s19")
+    assert s19 and all("S19" in name for name in s19) and "Antminer S19 XP" in s19
+    assert set(await choices("margin", "machine", "hydro")) >= {"Antminer S21 XP Hyd", "Whatsminer M63S"}
+    assert len(await choices("breakeven", "machine", "")) <= 25
+    assert (await choices("subscribe", "rule", "price"))[:2] == ["price", "price below 60k"]
+    number = await subscribe(fake_discord, "price below 80k")
+    assert await choices("unsubscribe", "alert", "", user_id=ADMIN) == [
+        f"#{number} price below $80,000",
+        "all",
+    ]
+
+
+async def test_server_changes_need_manage_channels(bot: BotApp, fake_discord: FakeDiscord) -> None:
+    refused = await ask(fake_discord, "subscribe", {"rule": "price below 60k"}, user_id=MINER)
+    assert refused.flags & EPHEMERAL and "administrators" in embed_text(refused)
+    refused = await ask(fake_discord, "lang", {"language": "ru"}, user_id=MINER)
+    assert refused.ephemeral
+    accepted = await ask(fake_discord, "subscribe", {"rule": "price below 60k"}, user_id=ADMIN)
+    assert not accepted.ephemeral and "Alert #" in embed_text(accepted)
+    listing = await ask(fake_discord, "alerts", user_id=MINER)
+    assert "price below $60,000" in embed_text(listing) and not listing.ephemeral
+    assert "/unsubscribe" in listing.embeds[0]["footer"]["text"]  # buttons become command hints
+
+
+async def test_channel_gets_one_alert_per_crossing(
+    bot: BotApp, fake_discord: FakeDiscord, fake_upstreams: FakeUpstreams
+) -> None:
+    await market_ready(fake_discord)
+    await subscribe(fake_discord, "price below 80k")
+    move_price(fake_upstreams, 79_000)
+    first = await fake_discord.wait_for(lambda: alerts_in(fake_discord, ALERTS), timeout=10)
+    assert "price below $80,000" in first[0] and "$79,000" in first[0]
+    await price_polls(fake_discord, fake_upstreams, 3)  # the price stays below: no second alert
+    move_price(fake_upstreams, 78_000)
+    await price_polls(fake_discord, fake_upstreams, 2)
+    assert len(alerts_in(fake_discord, ALERTS)) == 1
+
+
+async def test_dm_subscription_alerts_once(
+    bot: BotApp, fake_discord: FakeDiscord, fake_upstreams: FakeUpstreams
+) -> None:
+    await market_ready(fake_discord)
+    await subscribe(fake_discord, "price below 80k", dm_user_id=MINER, user_id=MINER)
+    dm = fake_discord.dm_channel_id(MINER)
+    move_price(fake_upstreams, 79_000)
+    alert = await fake_discord.wait_for(lambda: alerts_in(fake_discord, dm), timeout=10)
+    assert "$79,000" in alert[0]
+    await price_polls(fake_discord, fake_upstreams, 3)
+    assert len(alerts_in(fake_discord, dm)) == 1 and alerts_in(fake_discord, ALERTS) == []
+
+
+@pytest.mark.parametrize("via", [True, False], ids=["discord.py-waits", "outbox-waits"])
+async def test_rate_limited_send_arrives_after_the_wait(
+    bot: BotApp, fake_discord: FakeDiscord, fake_upstreams: FakeUpstreams, via: bool
+) -> None:
+    """With ``Via`` discord.py sleeps and retries itself; without it raises and the outbox waits."""
+    await market_ready(fake_discord)
+    await subscribe(fake_discord, "price below 80k")
+    fake_discord.fail(ALERTS, Fault.RATE_LIMITED, retry_after=1.5, via=via)
+    move_price(fake_upstreams, 79_000)
+    await fake_discord.wait_for(lambda: alerts_in(fake_discord, ALERTS), timeout=15)
+    refused, delivered = fake_discord.calls(MESSAGES, channel_id=ALERTS)
+    assert (refused.status, delivered.status) == (429, 200)
+    assert delivered.time - refused.time >= 1.5
+    await price_polls(fake_discord, fake_upstreams, 2)
+    assert len(alerts_in(fake_discord, ALERTS)) == 1
+
+
+async def test_deleted_channel_deactivates_its_subscriptions(bot: BotApp, fake_discord: FakeDiscord) -> None:
+    await subscribe(fake_discord, "price below 80k", channel_id=GENERAL)
+    await subscribe(fake_discord, "price below 70k", channel_id=ALERTS)
+    fake_discord.delete_channel(GENERAL)
+    await wait_inactive(bot, GENERAL)
+    assert (await chats(bot))[str(ALERTS)] == 1
+    subscriptions = await bot.store.run(
+        lambda db: list(
+            db.query(
+                "SELECT c.chat_id, s.active FROM subscriptions s JOIN chats c ON c.id = s.chat_ref",
+            )
+        )
+    )
+    assert {(row["chat_id"], row["active"]) for row in subscriptions} == {(str(GENERAL), 0), (str(ALERTS), 1)}
+
+
+async def test_removal_from_a_server_deactivates_its_channels(bot: BotApp, fake_discord: FakeDiscord) -> None:
+    await subscribe(fake_discord, "price below 80k", channel_id=GENERAL)
+    await subscribe(fake_discord, "price below 70k", channel_id=ALERTS)
+    await subscribe(fake_discord, "price below 60k", dm_user_id=MINER, user_id=MINER)
+    fake_discord.remove_from_guild(GUILD_ID)
+    await wait_inactive(bot, GENERAL, ALERTS)
+    assert (await chats(bot))[str(fake_discord.dm_channel_id(MINER))] == 1
+
+
+@pytest.mark.parametrize(
+    ("fault", "active", "status"),
+    [
+        (Fault.MISSING_ACCESS, 0, "dropped"),
+        (Fault.UNKNOWN_CHANNEL, 0, "dropped"),
+        (Fault.MISSING_PERMISSIONS, 1, "dead"),
+    ],
+)
+async def test_refused_send_deactivates_only_unreachable_chats(
+    bot: BotApp,
+    fake_discord: FakeDiscord,
+    fake_upstreams: FakeUpstreams,
+    fault: Fault,
+    active: int,
+    status: str,
+) -> None:
+    await market_ready(fake_discord)
+    await subscribe(fake_discord, "price below 80k")
+    fake_discord.fail(ALERTS, fault, count=None)
+    move_price(fake_upstreams, 79_000)
+    await fake_discord.wait_for(lambda: [c for c in fake_discord.calls(MESSAGES) if not c.ok], timeout=10)
+    await eventually(lambda: outbox_statuses(bot), [status])
+    assert (await chats(bot))[str(ALERTS)] == active
+
+
+def http_error(
+    kind: type[discord.HTTPException], status: int, code: int = 0, headers: dict[str, str] | None = None
+) -> Exception:
+    """What discord.py raises for an HTTP answer (its ``response`` needs only status, reason, headers)."""
+    response = SimpleNamespace(status=status, reason="x", headers=headers or {})
+    return kind(response, {"message": "x", "code": code})
+
+
+@pytest.mark.parametrize(
+    ("error", "outcome"),
+    [
+        (http_error(discord.Forbidden, 403, 50001), outcomes.ChatGone),
+        (http_error(discord.Forbidden, 403, 50007), outcomes.ChatGone),
+        (http_error(discord.Forbidden, 403, 50013), outcomes.PermanentFailure),
+        (http_error(discord.NotFound, 404, 10003), outcomes.ChatGone),
+        (http_error(discord.HTTPException, 429, headers={"Retry-After": "7"}), outcomes.RetryAfter(7.0)),
+        (discord.RateLimited(42.0), outcomes.RetryAfter(42.0)),
+        (http_error(discord.DiscordServerError, 503), outcomes.TransientFailure),
+        (http_error(discord.HTTPException, 400, 50035), outcomes.PermanentFailure),
+        (TimeoutError(), outcomes.TransientFailure),
+        (ConnectionResetError("reset"), outcomes.TransientFailure),
+    ],
+)
+def test_errors_map_to_outbox_outcomes(error: Exception, outcome: object) -> None:
+    mapped = outcome_of(error)
+    assert mapped == outcome if not isinstance(outcome, type) else isinstance(mapped, outcome)
+
+
+def test_run_as_a_process_serves_telegram_and_discord(
+    tmp_path: Path, fake_upstreams: FakeUpstreams, fake_discord: FakeDiscord
+) -> None:
+    with FakeTelegram() as telegram:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MINERWATCH_")}
+        settings = {**fake_upstreams.settings_overrides(), **discord_settings(fake_discord)}
+        env.update({f"MINERWATCH_{k.upper()}": v for k, v in settings.items()})
+        env.update(
+            MINERWATCH_TELEGRAM_TOKEN=telegram.token,
+            MINERWATCH_TELEGRAM_BASE_URL=telegram.base_url,
+            MINERWATCH_DB=str(tmp_path / "bot.db"),
+            MINERWATCH_PRICE_POLL_S="1",
+            MINERWATCH_NETWORK_POLL_S="1",
+            MINERWATCH_SOURCE_RETRIES="0",
+            PTB_TIMEDELTA="true",
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "run"],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            fake_discord.wait_for_sync(lambda: fake_discord.commands and fake_discord.connected, timeout=20)
+            telegram.wait_for_sync(lambda: telegram.get_updates_calls, timeout=20)
+            for _ in range(20):  # until the first poll stored a snapshot
+                interaction_id = fake_discord.invoke("hashprice", channel_id=ALERTS)
+                reply = fake_discord.wait_for_sync(
+                    partial(fake_discord.responses_to, interaction_id), timeout=10
+                )
+                if "PH/day" in embed_text(reply[-1]):
+                    break
+                time.sleep(0.5)
+            interaction_id = fake_discord.invoke("subscribe", {"rule": "price below 80k"}, user_id=ADMIN)
+            reply = fake_discord.wait_for_sync(partial(fake_discord.responses_to, interaction_id), timeout=10)
+            assert "Alert #" in embed_text(reply[-1])
+            telegram.send_user_message(TELEGRAM_USER, "/subscribe price below 80k")
+            telegram.wait_for_sync(
+                lambda: any("Alert #" in (c.text or "") for c in telegram.messages_to(TELEGRAM_USER)),
+                timeout=10,
+            )
+            move_price(fake_upstreams, 79_000)
+            on_discord = fake_discord.wait_for_sync(lambda: alerts_in(fake_discord, ALERTS), timeout=15)
+            on_telegram = telegram.wait_for_sync(
+                lambda: [
+                    c.text for c in telegram.messages_to(TELEGRAM_USER) if (c.text or "").startswith("🔔")
+                ],
+                timeout=15,
+            )
+            assert "$79,000" in on_discord[0] and "$79,000" in (on_telegram[0] or "")
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=15) == 0
+            output = process.stdout.read() if process.stdout else ""
+            assert fake_discord.token not in output and telegram.token not in output
+        finally:
+            if process.poll() is None:
+                process.kill()
