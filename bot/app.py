@@ -24,6 +24,7 @@ from bot.config import Settings
 from bot.data import load_difficulty_regression, load_history
 from bot.delivery.notifier import Notifier
 from bot.delivery.worker import OutboxWorker
+from bot.health import HealthServer, serve_health
 from bot.poller import LivePoller
 from bot.replay import REPLAY_START, replay
 from bot.scheduler import JobSpec, JobStats, build_scheduler, finish_running_jobs
@@ -72,6 +73,7 @@ class BotApp:
         self.telegram: TelegramTransport | None = None
         self.discord: DiscordTransport | None = None
         self.console: ConsoleTransport | None = None
+        self.health: HealthServer | None = None
 
     def _db_path(self) -> Path:
         if self.replay_options is not None:
@@ -111,6 +113,7 @@ class BotApp:
             await self.telegram.start()
         if self.discord is not None:
             await self.discord.start()
+        self.health = await serve_health(self)
         self._spawn(self.worker.run(self.stopping), "outbox")
         if self.console is not None:
             self._spawn(self.console.serve(self.stopping), "console")
@@ -141,6 +144,8 @@ class BotApp:
     async def stop(self) -> None:
         """Stop polling, transports and the worker; close the store. Safe to call once started."""
         self.stopping.set()
+        if self.health is not None:
+            await self.health.stop()
         if self._scheduler is not None:
             await finish_running_jobs(self._scheduler, JOB_FINISH_TIMEOUT_S)
         if self.telegram is not None:

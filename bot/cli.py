@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
@@ -21,9 +20,11 @@ from bot.app import ReplayOptions, run_bot
 from bot.backtest import add_backtest_parser
 from bot.config import Settings
 from bot.data import load_difficulty_regression
+from bot.dbtools import add_db_parser
 from bot.economics.machines import Machine, UnknownMachine, parse_machine
 from bot.economics.mining import OperatingProfile
 from bot.economics.production_cost import BottomUpAssumptions
+from bot.logs import setup_logging
 from bot.market import MarketView, Overrides, resolve_market
 from bot.parsing import parse_percent, parse_positive, parse_power_usd_per_kwh, parse_price_usd
 from bot.render.table import format_table
@@ -131,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     cost.set_defaults(handler=_cost)
 
     add_backtest_parser(commands)
+    add_db_parser(commands)
 
     run = commands.add_parser("run", help="run the bot (console chat when no tokens are set)")
     run.add_argument("--replay", action="store_true", help="play the shipped history instead of live data")
@@ -234,8 +236,7 @@ async def _cost(args: argparse.Namespace, settings: Settings) -> Report:
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    setup_logging(settings)
     options = ReplayOptions(start=args.start, days_per_s=args.speed) if args.replay else None
     try:
         await run_bot(settings, options)

@@ -15,6 +15,7 @@ import httpx
 from bot.config import Settings
 from bot.economics.history import DailyRow
 from bot.economics.mining import MarketInputs
+from bot.metrics import record_poll
 from bot.sources.aggregate import SourcesUnavailable, fetch_network, fetch_price
 from bot.sources.snapshot import MarketSnapshot, NetworkState, PriceQuote
 from bot.store import snapshots as snapshot_repo
@@ -50,23 +51,29 @@ class LivePoller:
 
     async def poll_price(self) -> None:
         """Fetch the median price, then evaluate."""
-        self._tried.add("price")
         try:
             self._price = await fetch_price(self._client, self._settings, self._clock)
             self._problem = None
+            record_poll(self._price.outcomes)
         except SourcesUnavailable as error:
             self._problem = str(error).splitlines()[0]
+            record_poll(error.outcomes)
             log.warning("%s", error)
+        finally:
+            self._tried.add("price")
         await self.evaluate()
 
     async def poll_network(self) -> None:
         """Fetch difficulty, height, fees, hashrate and the retarget estimate, then evaluate."""
-        self._tried.add("network")
         try:
             self._network = await fetch_network(self._client, self._settings, self._clock)
+            record_poll(self._network.outcomes)
         except SourcesUnavailable as error:
             self._problem = str(error).splitlines()[0]
+            record_poll(error.outcomes)
             log.warning("%s", error)
+        finally:
+            self._tried.add("network")
         await self.evaluate()
 
     def _stale_reason(self, now: datetime) -> str | None:

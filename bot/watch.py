@@ -30,6 +30,7 @@ from bot.economics.history import DailyRow
 from bot.economics.mining import MarketInputs, OperatingProfile
 from bot.economics.production_cost import regression_cost
 from bot.economics.regression import DifficultyRegression
+from bot.metrics import record_alerts
 from bot.render.alerts import render_event
 from bot.store import chats as chat_repo
 from bot.store import outbox
@@ -235,6 +236,7 @@ class Watch:
     async def observe(self, reading: Reading) -> list[AlertEvent]:
         """Decide and enqueue for one reading; returns the events (already durable)."""
         events = await self._store.atomic(decide, reading, self._regression, self._params, self._clock())
+        record_alerts(event.kind.value for event in events)
         if events:
             log.info("events: %s", ", ".join(e.kind.value for e in events))
             self._on_enqueued()
@@ -243,6 +245,7 @@ class Watch:
     async def observe_daily(self, rows: Sequence[DailyRow]) -> list[AlertEvent]:
         """Hash Ribbons over the daily series."""
         events = await self._store.atomic(decide_ribbons, rows, self._clock())
+        record_alerts(event.kind.value for event in events)
         if events:
             self._on_enqueued()
         return events

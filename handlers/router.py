@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import difflib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
+from bot.metrics import observe_command
 from bot.render.i18n import resolve_language
 from handlers import chart, market, profile, subscriptions
 from handlers import help as help_commands
@@ -55,7 +57,11 @@ async def dispatch(request: Request, services: Services) -> Reply:
     try:
         lang = resolve_language(await services.language(request.chat))
         request = replace(request, chat=replace(request.chat, language=lang))
-        return await _run(request, services)
+        started = time.perf_counter()
+        reply = await _run(request, services)
+        name = request.command if request.command in HANDLERS else "unknown"
+        observe_command(name, time.perf_counter() - started)
+        return reply
     except Exception:
         log.exception("handler /%s failed", request.command)
         return Reply(html_t(lang, "error.internal"), error=True)

@@ -30,6 +30,7 @@ from bot.delivery.notifier import (
     Sent,
     TransientFailure,
 )
+from bot.metrics import record_send
 from bot.store import Store
 from bot.store.chats import GROUP_KINDS, ChatKind, deactivate_chat, migrate_chat
 from bot.store.outbox import (
@@ -254,6 +255,7 @@ class OutboxWorker:
         return True
 
     async def _settle(self, message: OutboxMessage, outcome: SendOutcome) -> None:
+        record_send(message.platform, outcome)
         now = self._clock()
         match outcome:
             case Sent():

@@ -1,0 +1,198 @@
+"""``minerwatch db backup PATH | export | stats``: copies and views of the SQLite file, bot running or not.
+
+The database is ``--db``, else ``MINERWATCH_DB`` (Settings), else the user's data directory. It is opened
+read-only and never created. ``backup`` uses SQLite's online backup API (a consistent copy even while the
+bot writes), writes a temporary file beside the target, checks it and renames it into place, so a failed
+backup leaves nothing behind. Exit codes: 0 ok, 2 a one-line error (missing database, target exists or is
+not writable, bad settings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sqlite3
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from pydantic import ValidationError
+
+from bot.config import Settings
+from bot.store.db import default_db_path
+from bot.store.outbox import OutboxStatus
+
+EXIT_OK, EXIT_USAGE = 0, 2  # as bot.cli
+EXPORTS = {
+    "subscriptions": """SELECT s.id, c.platform, c.chat_id, c.kind AS chat_kind, c.language,
+            c.active AS chat_active, s.kind, s.metric, s.op, s.threshold, s.band, s.repeat, s.min_interval_s,
+            s.active, s.fire_count, s.last_fired_at, s.created_at
+        FROM subscriptions s JOIN chats c ON c.id = s.chat_ref ORDER BY s.id""",
+    "history": """SELECT date, price_usd, difficulty, hashrate_ths, issuance_btc, source
+        FROM daily ORDER BY date""",
+}
+TIME_COLUMNS = frozenset({"last_fired_at", "created_at"})
+"""Unix seconds in the store, ISO 8601 UTC in exports."""
+
+
+Action = Callable[[argparse.Namespace, TextIO], None]
+SyncHandler = Callable[[argparse.Namespace, TextIO | None, TextIO | None], int]
+
+
+class DbToolError(Exception):
+    """A one-line problem reported with exit code 2."""
+
+
+def add_db_parser(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
+    """Register ``db`` with ``backup``, ``export`` and ``stats``; each sets ``sync_handler(args) -> code``."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", type=Path, help="database file (default: MINERWATCH_DB or the data dir)")
+    parser = subparsers.add_parser("db", help="back up, export or count the database")
+    actions = parser.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    backup = actions.add_parser(
+        "backup", parents=[common], help="consistent copy of the database, safe while the bot runs"
+    )
+    backup.add_argument("path", type=Path, help="file to write")
+    backup.add_argument("--force", action="store_true", help="replace PATH if it exists")
+    backup.set_defaults(sync_handler=_command(backup_command))
+    export = actions.add_parser("export", parents=[common], help="print subscriptions or the daily history")
+    export.add_argument("--format", choices=("csv", "json"), default="csv", help="default csv")
+    export.add_argument(
+        "--what", choices=sorted(EXPORTS), default="subscriptions", help="default subscriptions"
+    )
+    export.set_defaults(sync_handler=_command(export_command))
+    stats = actions.add_parser("stats", parents=[common], help="rows per table, outbox by status, file size")
+    stats.set_defaults(sync_handler=_command(stats_command))
+    return parser
+
+
+def _command(run: Action) -> SyncHandler:
+    """Wrap ``run(args, out)`` so a ``DbToolError`` or SQLite error is one line on stderr and exit 2."""
+
+    def handler(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+        try:
+            run(args, out or sys.stdout)
+        except DbToolError as error:
+            print(f"minerwatch: {error}", file=err or sys.stderr)
+            return EXIT_USAGE
+        except sqlite3.Error as error:
+            print(f"minerwatch: database {database_path(args)}: {error}", file=err or sys.stderr)
+            return EXIT_USAGE
+        return EXIT_OK
+
+    return handler
+
+
+def database_path(args: argparse.Namespace) -> Path:
+    """``--db``, else the configured or default path."""
+    if args.db is not None:
+        return Path(args.db).expanduser()
+    try:
+        configured = Settings().db
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = "_".join(str(part) for part in first["loc"]).upper()
+        raise DbToolError(f"bad setting MINERWATCH_{field}: {first['msg']}") from None
+    return configured.expanduser() if configured else default_db_path()
+
+
+@contextmanager
+def read_only(path: Path) -> Iterator[sqlite3.Connection]:
+    """A read-only connection to an existing database (never creates one)."""
+    if not path.is_file():
+        raise DbToolError(f"database {path} does not exist (set MINERWATCH_DB or pass --db)")
+    with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as connection:
+        connection.execute("PRAGMA busy_timeout = 5000")
+        yield connection
+
+
+def backup(source: Path, target: Path, *, force: bool = False) -> int:
+    """Copy ``source`` to ``target`` with the online backup API; returns the copy's size in bytes."""
+    if target.is_dir():
+        raise DbToolError(f"{target} is a directory; name a file")
+    if target.exists() and not force:
+        raise DbToolError(f"{target} exists; pass --force to replace it")
+    if target.resolve() == source.resolve():
+        raise DbToolError(f"{target} is the database itself; name another file")
+    with read_only(source) as connection:
+        try:
+            handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        except OSError as error:
+            raise DbToolError(f"cannot write {target}: {error.strerror or error}") from None
+        os.close(handle)
+        try:
+            with closing(sqlite3.connect(temporary)) as copy:
+                connection.backup(copy)
+                copy.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
+                if (check := copy.execute("PRAGMA quick_check").fetchone()[0]) != "ok":
+                    raise DbToolError(f"the copy failed its check: {check}")
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    return target.stat().st_size
+
+
+def backup_command(args: argparse.Namespace, out: TextIO) -> None:
+    source = database_path(args)
+    size = backup(source, args.path, force=args.force)
+    print(f"backed up {source} to {args.path} ({size:,} bytes)", file=out)
+
+
+def _value(column: str, value: object) -> object:
+    if column in TIME_COLUMNS and isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC).isoformat()
+    return value
+
+
+def export_rows(connection: sqlite3.Connection, what: str) -> tuple[list[str], list[list[Any]]]:
+    """Column names and rows of one export (times as ISO 8601 UTC)."""
+    cursor = connection.execute(EXPORTS[what])
+    columns = [column[0] for column in cursor.description]
+    rows = [[_value(c, v) for c, v in zip(columns, row, strict=True)] for row in cursor.fetchall()]
+    return columns, rows
+
+
+def export_command(args: argparse.Namespace, out: TextIO) -> None:
+    with read_only(database_path(args)) as connection:
+        columns, rows = export_rows(connection, args.what)
+    if args.format == "json":
+        json.dump([dict(zip(columns, row, strict=True)) for row in rows], out, indent=2)
+        out.write("\n")
+    else:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(rows)
+
+
+def stats(path: Path) -> dict[str, Any]:
+    """``{"path", "bytes" (file plus WAL), "tables": {name: rows}, "outbox": {status: rows}}``."""
+    with read_only(path) as connection:
+        names = [
+            row[0]
+            for row in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1"
+            )
+        ]
+        tables = {name: connection.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0] for name in names}
+        found = dict(connection.execute("SELECT status, COUNT(*) FROM outbox GROUP BY 1"))
+    outbox = {status.value: found.get(status.value, 0) for status in OutboxStatus}
+    wal = path.with_name(path.name + "-wal")
+    size = path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+    return {"path": str(path), "bytes": size, "tables": tables, "outbox": outbox}
+
+
+def stats_command(args: argparse.Namespace, out: TextIO) -> None:
+    found = stats(database_path(args))
+    lines = [f"database  {found['path']}", f"size      {found['bytes']:,} bytes", "rows"]
+    lines += [f"  {name:<22}{count:>10,}" for name, count in found["tables"].items()]
+    lines += ["outbox"] + [f"  {status:<22}{count:>10,}" for status, count in found["outbox"].items()]
+    print("\n".join(lines), file=out)

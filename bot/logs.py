@@ -1,0 +1,113 @@
+"""Logging: human-readable lines by default, one JSON object per line with ``MINERWATCH_LOG_FORMAT=json``.
+
+Every root handler gets a ``RedactingFilter``: the configured secrets (chat tokens, the bitcoind password)
+and anything shaped like a bot token or URL credentials become ``***`` in the message, its arguments, the
+formatted traceback and stack, so httpx's request lines (``POST .../bot<TOKEN>/getUpdates``) and an
+exception quoting a token are safe to ship.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Literal, TextIO
+
+from bot.config import Settings
+
+LogFormat = Literal["text", "json"]
+MASK = "***"
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+MIN_SECRET_CHARS = 4
+"""Shorter configured values are not masked by value: masking them everywhere would garble every line."""
+TOKEN_PATTERNS = (
+    r"(?<![0-9])[0-9]{3,}:[A-Za-z0-9_-]{20,}",  # Telegram: <bot id>:<secret>, bare or in /bot<TOKEN>/
+    r"[A-Za-z0-9_-]{23,28}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,}",  # Discord: <id>.<time>.<hmac>
+    r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)",  # user:password@ in a URL
+)
+NOISY_LOGGERS = ("httpx", "httpcore")
+"""Log every request at INFO/DEBUG; kept at WARNING unless the level is DEBUG."""
+
+
+class RedactingFilter(logging.Filter):
+    """Masks secrets in a record before any handler formats it (the record is rewritten in place)."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        values = sorted({s for s in secrets if len(s) >= MIN_SECRET_CHARS}, key=len, reverse=True)
+        patterns = [re.escape(value) for value in values] + list(TOKEN_PATTERNS)
+        self._pattern = re.compile("|".join(patterns))
+
+    def redact(self, text: str) -> str:
+        return self._pattern.sub(MASK, text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.redact(record.getMessage())
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        record.exc_info = None  # formatters fall back to the (redacted) exc_text
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
+        return True
+
+
+class _RootHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The handler ``configure`` installs, so a second call replaces it instead of adding another."""
+
+
+class JsonFormatter(logging.Formatter):
+    """``{"time", "level", "logger", "message"[, "exception"][, "stack"]}`` on one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = record.stack_info
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    """The configured secret values: chat tokens and the bitcoind password."""
+    values = (settings.telegram_token, settings.discord_token, settings.bitcoind_password)
+    return [value.get_secret_value() for value in values if value is not None]
+
+
+def configure(
+    level: str = "INFO", fmt: LogFormat = "text", secrets: Iterable[str] = (), stream: TextIO | None = None
+) -> logging.Handler:
+    """Install one root handler (replacing the one installed before) and redact on every root handler."""
+    root = logging.getLogger()
+    for old_handler in [h for h in root.handlers if isinstance(h, _RootHandler)]:
+        root.removeHandler(old_handler)
+    handler = _RootHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    root.addHandler(handler)
+    root.setLevel(level)
+    redactor = RedactingFilter(secrets)
+    for each in root.handlers:
+        for old in [f for f in each.filters if isinstance(f, RedactingFilter)]:
+            each.removeFilter(old)
+        each.addFilter(redactor)
+    noisy_level = logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(noisy_level)
+    return handler
+
+
+def setup_logging(settings: Settings, stream: TextIO | None = None) -> None:
+    """Configure logging from ``MINERWATCH_LOG_LEVEL`` / ``MINERWATCH_LOG_FORMAT``, masking its secrets."""
+    configure(settings.log_level, settings.log_format, secrets_of(settings), stream)
