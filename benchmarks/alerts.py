@@ -11,7 +11,6 @@ reports the median wall time per snapshot (one committed transaction) and the pe
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import resource
 import statistics
@@ -22,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from benchmarks._common import print_figures
 from bot.alerts.rules import KeyMetric, Metric, Op
 from bot.store import connect
 from bot.store.subscriptions import evaluate_thresholds
@@ -144,17 +144,11 @@ def main() -> None:
         timings, fired = measure(db_path, args.snapshots, args.seed)
     median_ms = statistics.median(timings)
     rss = peak_rss_mb()
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "subscriptions": args.subscriptions,
-                    "ms_per_snapshot": round(median_ms, 2),
-                    "peak_rss_mb": round(rss, 1),
-                }
-            )
-        )
-        return
+    figures = {
+        "subscriptions": args.subscriptions,
+        "ms_per_snapshot": round(median_ms, 2),
+        "peak_rss_mb": round(rss, 1),
+    }
     rows = [
         ("subscriptions", f"{args.subscriptions:,}"),
         ("build (s)", f"{build_s:.1f}"),
@@ -164,9 +158,7 @@ def main() -> None:
         ("rules fired per snapshot, median", f"{statistics.median(fired):,.0f}"),
         ("peak RSS (MB)", f"{rss:.1f}"),
     ]
-    width = max(len(name) for name, _ in rows)
-    for name, value in rows:
-        print(f"{name:<{width}}  {value:>12}")
+    print_figures(figures, args.json, rows)
 
 
 if __name__ == "__main__":

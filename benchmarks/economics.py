@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import time
 from datetime import UTC, datetime
 
+from benchmarks._common import print_figures
 from bot.config import Settings
 from bot.data import load_difficulty_regression
 from bot.economics.mining import (
@@ -70,12 +70,7 @@ def main() -> None:
         "status_refresh_ms_first": round(refresh_ms[0], 2),
         "status_refresh_ms_max": round(max(refresh_ms), 2),
     }
-    if args.json:
-        print(json.dumps(figures))
-        return
-    width = max(map(len, figures))
-    for name, value in figures.items():
-        print(f"{name:<{width}}  {value:,}" if isinstance(value, int) else f"{name:<{width}}  {value}")
+    print_figures(figures, args.json)
 
 
 if __name__ == "__main__":

@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from bot.app import ReplayOptions, run_bot
 from bot.backtest import add_backtest_parser
@@ -260,8 +262,16 @@ def _settings() -> Settings:
         return Settings()
     except ValidationError as error:
         first = error.errors()[0]
-        field = "_".join(str(part) for part in first["loc"])
-        raise UsageError(f"bad setting MINERWATCH_{field.upper()}: {first['msg']}") from None
+        field = str(first["loc"][0]) if first["loc"] else "?"
+        got = first.get("input")
+        shown = f" (got {got!r:.60})" if isinstance(got, str | int | float) else ""
+        raise UsageError(f"bad setting MINERWATCH_{field.upper()}: {first['msg']}{shown}") from None
+    except SettingsError as error:
+        named = re.search(r'field "(\w+)"', str(error))
+        variable = f"MINERWATCH_{named[1].upper()}" if named else "a MINERWATCH_ variable"
+        raise UsageError(
+            f'bad setting {variable}: cannot parse it (write lists as JSON: ["a", "b"])'
+        ) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from bot.delivery.notifier import SendOutcome
-from bot.sources.snapshot import SourceOutcome
+if TYPE_CHECKING:  # bot.delivery.worker imports this module: a runtime import would be circular
+    from bot.delivery.notifier import SendOutcome
+    from bot.sources.snapshot import SourceOutcome
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 

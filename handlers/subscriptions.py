@@ -17,6 +17,8 @@ from handlers.format import error_reply, html_t
 from handlers.reply import Button, Reply
 
 SUBSCRIBE_EXAMPLE = "/subscribe price below 60k"
+ALERTS_LIST_CHARS = 3500
+"""Room for the list within Telegram's 4,096 characters, leaving space for the "and N more" line."""
 QUICK_RULES = ("price below 60k", "margin below 0", "premium below -10%", "difficulty above 5%")
 NETWORK_WORDS = frozenset({"network", "capitulation", "recovery", "news"})
 
@@ -97,9 +99,13 @@ async def alerts(request: Request, services: Services) -> Reply:
     if not views:
         return Reply(html_t(lang, "alerts.none"), buttons=subscribe_keyboard(lang))
     lines = [html_t(lang, "alerts.title")]
-    for view in views:
+    for shown, view in enumerate(views):
         key = "alerts.item" if view.armed else "alerts.item_waiting"
-        lines.append(html_t(lang, key, id=view.id, description=view.description))
+        line = html_t(lang, key, id=view.id, description=view.description)
+        if sum(len(kept) + 1 for kept in lines) + len(line) > ALERTS_LIST_CHARS:
+            lines.append(html_t(lang, "alerts.more", count=len(views) - shown))
+            break
+        lines.append(line)
     buttons = tuple(
         (Button(t(lang, "alerts.remove_button", id=view.id), f"/unsubscribe {view.id}"),)
         for view in views[:10]
@@ -119,7 +125,7 @@ async def unsubscribe(request: Request, services: Services) -> Reply:
         if not removed:
             return Reply(html_t(lang, "unsubscribe.nothing"))
         return Reply(html_t(lang, "unsubscribe.all", alerts=plural(lang, "unit.alert", removed)))
-    if not args.isdigit():
+    if not re.fullmatch(r"[0-9]+", args):
         return error_reply(lang, "unsubscribe.not_a_number", "/unsubscribe 3", value=request.args.strip())
     if not await services.unsubscribe(request.chat, int(args)):
         return error_reply(lang, "unsubscribe.no_such", "/unsubscribe 3", id=args)

@@ -80,7 +80,9 @@ class RateLimiter:
     ) -> None:
         self._unpaced = unpaced_platforms
         self._rate = rate_per_s
-        self._capacity = max(1.0, rate_per_s)
+        # A bucket of capacity C refilling at r lets C + r sends through in any one second; with C = 1 a
+        # 29/s rate can never exceed Telegram's 30 in a sliding second (no burst, no 429).
+        self._capacity = 1.0
         self._per_chat_interval_s = per_chat_interval_s
         self._group_per_minute = group_per_minute
         self._buckets: dict[str, tuple[float, float]] = {}

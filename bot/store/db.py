@@ -60,7 +60,11 @@ def connect(path: str | os.PathLike[str]) -> Database:
         db.execute("PRAGMA foreign_keys = ON")
         db.enable_wal()
         migrations.apply(db)
-        db.execute("BEGIN IMMEDIATE")  # proves the file is writable even when nothing needed migrating
+        # Prove the file is writable even when nothing needed migrating: BEGIN IMMEDIATE alone succeeds on
+        # a read-only file, a write of the unchanged user_version does not.
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        db.execute("BEGIN IMMEDIATE")
+        db.execute(f"PRAGMA user_version = {int(version)}")
         db.execute("ROLLBACK")
     except (OSError, sqlite3.Error) as exc:
         if db is not None:

@@ -55,6 +55,9 @@ MUTATING_COMMANDS = frozenset({"subscribe", "unsubscribe", "profile", "lang"})
 ADMIN_STATUSES = frozenset({ChatMember.ADMINISTRATOR, ChatMember.OWNER})
 GONE_STATUSES = frozenset({ChatMember.BANNED, ChatMember.LEFT})
 CAPTION_LIMIT = 1024
+REPLIES_PER_S = 29
+REPLY_RETRIES = 3
+"""A reply that meets a 429 waits and retries (the outbox handles retries for alerts itself)."""
 KIND_BY_TYPE = {
     ChatType.PRIVATE: ChatKind.PRIVATE,
     ChatType.GROUP: ChatKind.GROUP,
@@ -107,7 +110,11 @@ class TelegramTransport:
             ApplicationBuilder()
             .token(settings.telegram_token.get_secret_value())
             .base_url(settings.telegram_base_url)
-            .rate_limiter(AIORateLimiter(max_retries=0))
+            .rate_limiter(
+                # Smooth pacing (one request per 1/29 s) instead of a 30-request burst, so replies to a
+                # crowd of users stay under Telegram's 30/s instead of drawing 429s.
+                AIORateLimiter(overall_max_rate=1, overall_time_period=1 / REPLIES_PER_S, max_retries=0)
+            )
             .job_queue(None)
             .build()
         )
@@ -181,15 +188,21 @@ class TelegramTransport:
             return
         reply = await dispatch(request, self._services)
         if reply.image_png is not None:
-            await message.chat.send_photo(
+            await self.app.bot.send_photo(
+                message.chat.id,
                 reply.image_png,
                 caption=reply.text[:CAPTION_LIMIT],
                 parse_mode=ParseMode.HTML,
                 reply_markup=keyboard(reply),
+                rate_limit_args=REPLY_RETRIES,
             )
         else:
-            await message.chat.send_message(
-                reply.text, parse_mode=ParseMode.HTML, reply_markup=keyboard(reply)
+            await self.app.bot.send_message(
+                message.chat.id,
+                reply.text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard(reply),
+                rate_limit_args=REPLY_RETRIES,
             )
 
     async def _on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

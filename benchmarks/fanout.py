@@ -1,0 +1,154 @@
+"""Fan-out: one capitulation alert to N Telegram chats through the real stack, against Telegram's limits.
+
+Run: ``.venv/bin/python -m benchmarks.fanout --chats N [--paid-broadcast] [--json]``.
+N private chats and one outbox row each (the rendered capitulation alert, deduplicated per chat as the
+watch does) go into a temporary database; the real ``OutboxWorker`` (``bot.app.TELEGRAM_SENDS_PER_S``,
+1 s per chat, 20/min per group) delivers them through the real ``TelegramTransport.send``
+(python-telegram-bot over HTTP) to the fake Bot API in a separate process, enforcing Telegram's limits
+(30 messages in any sliding second). ``lost`` and ``duplicates`` are counted from the fake's record.
+
+``--paid-broadcast`` sends with ``allow_paid_broadcast=True``, lifts the fake's ceiling to 1000/s and the
+worker's to ``PAID_SENDS_PER_S``: the rate reached then shows what limits the bot itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlite_utils import Database
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+
+from benchmarks._common import FakeTelegramProcess, print_figures
+from bot.alerts.events import AlertEvent, EventKind
+from bot.app import TELEGRAM_SENDS_PER_S
+from bot.data import load_difficulty_regression
+from bot.delivery.notifier import Destination, OutboundMessage, SendOutcome, Sent
+from bot.delivery.worker import OutboxWorker
+from bot.render.alerts import render_event
+from bot.services import StoreServices
+from bot.store import Store
+from bot.store.chats import ChatKind, upsert_chat
+from bot.store.outbox import NewMessage, OutboxStatus, counts, enqueue
+from bot.store.subscriptions import add_network
+from bot.transports.telegram import TelegramTransport, outcome_of
+
+FIRST_CHAT_ID = 500_000_001
+PAID_SENDS_PER_S = 990.0
+"""Just under the 1000/s of paid broadcasts (reference/platforms.md §5.1)."""
+PAID_CEILING_PER_S = 1000
+CONCURRENCY = 32
+PAID_CONCURRENCY = 128
+AT = datetime(2026, 2, 5, 12, 0, tzinfo=UTC)
+EVENT = AlertEvent(
+    EventKind.REGIME_CAPITULATION,
+    f"regime:capitulation:{AT.isoformat()}",
+    AT,
+    {
+        "premium_pct": (66_680 / 87_012 - 1) * 100,
+        "price_usd": 66_680.0,
+        "cost_usd_per_btc": 87_012.4,
+        "cost_model": "difficulty-regression",
+    },
+)
+
+
+class PaidBroadcastTransport(TelegramTransport):
+    """The Telegram transport sending every alert with ``allow_paid_broadcast=True`` (text only)."""
+
+    async def send(self, destination: Destination, message: OutboundMessage) -> SendOutcome:
+        try:
+            await self.app.bot.send_message(
+                destination.chat_id, message.text, parse_mode=ParseMode.HTML, allow_paid_broadcast=True
+            )
+        except TelegramError as error:
+            return outcome_of(error)
+        return Sent()
+
+
+def seed(db: Database, chats: int) -> None:
+    """``chats`` subscribed private chats, each with the alert pending in the outbox."""
+    text = render_event(EVENT)
+    messages = []
+    for i in range(chats):
+        chat = upsert_chat(db, "telegram", str(FIRST_CHAT_ID + i), ChatKind.PRIVATE, AT.timestamp())
+        add_network(db, chat.id, AT.timestamp())
+        key = f"{EVENT.key}|{chat.id}"
+        messages.append(NewMessage(key, chat.id, "telegram", chat.chat_id, EVENT.kind.value, text))
+    enqueue(db, messages, AT.timestamp())
+
+
+async def fan_out(fake: FakeTelegramProcess, db_path: Path, chats: int, paid: bool) -> dict[str, object]:
+    """Deliver the seeded outbox; returns the figures."""
+    store = await Store.open(db_path)
+    await store.atomic(seed, chats)
+    settings = fake.settings(db=str(db_path))
+    services = StoreServices(store, settings, load_difficulty_regression())
+    transport = (PaidBroadcastTransport if paid else TelegramTransport)(settings, services, store)
+    await transport.app.initialize()
+    worker = OutboxWorker(
+        store,
+        {transport.platform: transport},
+        global_rate_per_s=PAID_SENDS_PER_S if paid else TELEGRAM_SENDS_PER_S,
+        concurrency=PAID_CONCURRENCY if paid else CONCURRENCY,
+    )
+    stop = asyncio.Event()
+    started, cpu_started = time.perf_counter(), time.process_time()
+    running = asyncio.create_task(worker.run(stop))
+    while True:
+        await asyncio.sleep(0.5)
+        left = await store.run(counts)
+        if left[OutboxStatus.PENDING] + left[OutboxStatus.SENDING] == 0:
+            break
+    seconds = time.perf_counter() - started
+    cpu_s = time.process_time() - cpu_started
+    stop.set()
+    await running
+    outcome = await store.run(counts)
+    await transport.app.shutdown()
+    await store.close()
+
+    calls = [c for c in fake.sent("sendMessage") if c["chat_id"] >= FIRST_CHAT_ID]
+    received = Counter(c["chat_id"] for c in calls if c["status"] == 200)
+    delivered = sum(received.values())
+    return {
+        "chats": chats,
+        "msgs_per_s": round(delivered / seconds, 2),
+        "seconds": round(seconds, 1),
+        "http_429": sum(1 for c in calls if c["status"] == 429),
+        "lost": chats - len(received),
+        "duplicates": sum(1 for n in received.values() if n > 1),
+        "bot_cpu_pct": round(100 * cpu_s / seconds, 1),
+        "outbox": {status.value: n for status, n in outcome.items() if n},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--chats", type=int, default=1000, help="subscribed chats to alert")
+    parser.add_argument(
+        "--paid-broadcast", action="store_true", help="allow_paid_broadcast=True, 1000/s ceiling"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+    with (
+        tempfile.TemporaryDirectory(prefix="minerwatch-fanout-") as tmp,
+        FakeTelegramProcess(enforce_limits=True) as fake,
+    ):
+        if args.paid_broadcast:
+            fake.control("set_limits", overall_max=PAID_CEILING_PER_S)
+        figures = asyncio.run(fan_out(fake, Path(tmp) / "fanout.db", args.chats, args.paid_broadcast))
+        limit_hits = fake.state()["limit_hits"]
+    ceiling = PAID_CEILING_PER_S if args.paid_broadcast else 30
+    title = f"fan-out of one alert, fake Bot API ceiling {ceiling}/s (limit hits: {limit_hits or 'none'})"
+    print_figures(figures, args.json, title=title)
+
+
+if __name__ == "__main__":
+    main()

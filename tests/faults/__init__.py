@@ -1,0 +1,1 @@
+"""Fault injection: upstream failures, Telegram failures, process death and fuzzed commands."""

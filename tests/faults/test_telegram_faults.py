@@ -1,0 +1,192 @@
+"""Telegram faults in the middle of a fan-out: the real OutboxWorker and TelegramTransport (PTB over HTTP)
+against the fake Bot API. The worker's pacing runs on virtual time; PTB's own real-time limiter is switched
+off so the 30/s pacing costs no real seconds (the worker's limits are what is under test here).
+
+Nothing is lost, nothing is duplicated (a send that timed out after the fake took it may arrive twice: the
+one in-flight ambiguity), chats that blocked the bot or vanished are deactivated with their rows dropped,
+and groups that became supergroups receive at their new id.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlite_utils import Database
+from telegram.ext import AIORateLimiter, ApplicationBuilder
+
+from bot.alerts.events import AlertEvent, EventKind
+from bot.app import TELEGRAM_SENDS_PER_S
+from bot.config import Settings
+from bot.data import load_difficulty_regression
+from bot.delivery.worker import OutboxWorker
+from bot.render.alerts import render_event
+from bot.services import StoreServices
+from bot.store import Store
+from bot.store.chats import ChatKind, find_chat, upsert_chat
+from bot.store.outbox import NewMessage, OutboxStatus, counts, enqueue, next_due_at
+from bot.store.subscriptions import add_network
+from bot.transports import telegram as telegram_transport
+from bot.transports.telegram import TelegramTransport
+from tests.fakes.telegram_api import FakeTelegram, Fault
+from tests.faults.conftest import VirtualTime
+
+PRIVATE = list(range(1001, 1181))
+GROUPS = list(range(-4001, -4021, -1))
+READ_TIMEOUT_S = 0.5
+AT = datetime(2026, 2, 5, 12, 0, tzinfo=UTC)
+EVENT = AlertEvent(
+    EventKind.REGIME_CAPITULATION,
+    f"regime:capitulation:{AT.isoformat()}",
+    AT,
+    {
+        "premium_pct": -23.4,
+        "price_usd": 66_680.0,
+        "cost_usd_per_btc": 87_012.4,
+        "cost_model": "difficulty-regression",
+    },
+)
+TEXT = render_event(EVENT)
+
+
+class ShortTimeoutBuilder(ApplicationBuilder):  # type: ignore[type-arg]
+    """PTB's builder with a short read timeout, so a reply slower than the timeout costs little."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.read_timeout(READ_TIMEOUT_S)
+
+
+def unlimited_rate_limiter(max_retries: int, **_pacing: float) -> AIORateLimiter:
+    """PTB's limiter without its real-time 30/s and 20/min buckets (the worker paces on virtual time)."""
+    return AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=max_retries)
+
+
+@pytest.fixture
+def telegram() -> Iterator[FakeTelegram]:
+    with FakeTelegram() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def transport(
+    monkeypatch: pytest.MonkeyPatch, store: Store, telegram: FakeTelegram
+) -> AsyncIterator[TelegramTransport]:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+    monkeypatch.setattr(telegram_transport, "ApplicationBuilder", ShortTimeoutBuilder)
+    monkeypatch.setattr(telegram_transport, "AIORateLimiter", unlimited_rate_limiter)
+    settings = Settings.model_validate(
+        {"telegram_token": telegram.token, "telegram_base_url": telegram.base_url}
+    )
+    made = TelegramTransport(settings, StoreServices(store, settings, load_difficulty_regression()), store)
+    await made.app.initialize()
+    yield made
+    await made.app.shutdown()
+
+
+def seed(db: Database) -> None:
+    """Every chat subscribed to network news, the capitulation alert pending for each."""
+    messages = []
+    for chat_id in PRIVATE + GROUPS:
+        kind = ChatKind.PRIVATE if chat_id > 0 else ChatKind.GROUP
+        chat = upsert_chat(db, "telegram", str(chat_id), kind, AT.timestamp())
+        add_network(db, chat.id, AT.timestamp())
+        key = f"{EVENT.key}|{chat.id}"
+        messages.append(NewMessage(key, chat.id, "telegram", chat.chat_id, EVENT.kind.value, TEXT))
+    enqueue(db, messages, AT.timestamp())
+
+
+async def fan_out(
+    store: Store,
+    transport: TelegramTransport,
+    clock: VirtualTime,
+    between_rounds: Callable[[int], None] = lambda _: None,
+) -> int:
+    """Deliver everything, jumping the virtual clock to the next due row; returns the rounds run."""
+    await store.atomic(seed)
+    worker = OutboxWorker(
+        store,
+        {transport.platform: transport},
+        clock=clock,
+        sleep=clock.sleep,
+        global_rate_per_s=TELEGRAM_SENDS_PER_S,
+    )
+    for round_number in range(1, 1000):
+        await worker.run_once()
+        between_rounds(round_number)
+        due = await store.run(next_due_at)
+        if due is None:
+            return round_number
+        clock.now = max(clock.now, due)
+    raise AssertionError("the outbox did not drain")
+
+
+def received(telegram: FakeTelegram) -> Counter[int | str | None]:
+    """How many times each chat received the alert."""
+    return Counter(call.chat_id for call in telegram.calls("sendMessage") if call.ok and call.text == TEXT)
+
+
+async def test_faults_in_the_middle_of_a_fan_out(
+    store: Store, transport: TelegramTransport, telegram: FakeTelegram, clock: VirtualTime
+) -> None:
+    flaky, reset, slow, vanished = PRIVATE[5], PRIVATE[6], PRIVATE[7], PRIVATE[8]
+    blockers, movers = PRIVATE[-10:], GROUPS[-5:]
+    telegram.inject(Fault.RETRY_AFTER, times=25, retry_after=3, methods=["sendMessage"])  # a 429 storm
+    telegram.inject(Fault.SERVER_ERROR, chat_id=flaky, times=2)
+    telegram.inject(Fault.SERVER_ERROR, chat_id=reset, times=1, status=500)
+    telegram.inject(Fault.SLOW, chat_id=slow, times=1, delay_s=READ_TIMEOUT_S * 2)
+    telegram.inject(Fault.CHAT_NOT_FOUND, chat_id=vanished, times=None)
+    new_ids: dict[int, int] = {}
+
+    def midway(round_number: int) -> None:
+        if round_number == 3:
+            assert 0 < sum(received(telegram).values()) < len(PRIVATE) // 2
+            for chat_id in blockers:
+                telegram.block_chat(chat_id)
+            for chat_id in movers:
+                new_ids[chat_id] = telegram.migrate_chat(chat_id, notify=False)
+
+    await fan_out(store, transport, clock, midway)
+
+    got = received(telegram)
+    gone = {*blockers, vanished}
+    expected = {chat_id for chat_id in PRIVATE + GROUPS if chat_id not in gone | set(movers)}
+    expected |= set(new_ids.values())
+    assert set(got) == expected
+    # The send that timed out may have reached the fake before the client gave up: then the retry repeats
+    # it (the one in-flight ambiguity). No other chat is ever served twice.
+    assert {chat_id: n for chat_id, n in got.items() if n > 1} in ({}, {slow: 2})
+    assert telegram.server_errors == []
+    assert telegram.http_429 == 25
+    assert [c.status for c in telegram.calls("sendMessage", flaky) if c.status != 429] == [502, 502, 200]
+    assert [c.status for c in telegram.calls("sendMessage", reset) if c.status != 429] == [500, 200]
+    assert all(c.status == 400 for old in movers for c in telegram.calls("sendMessage", old))
+    outbox = await store.run(counts)
+    assert outbox[OutboxStatus.DROPPED] == len(gone)
+    assert outbox[OutboxStatus.SENT] == len(PRIVATE + GROUPS) - len(gone)
+    assert outbox[OutboxStatus.PENDING] == outbox[OutboxStatus.SENDING] == outbox[OutboxStatus.DEAD] == 0
+    for chat_id in gone:
+        chat = await store.run(find_chat, "telegram", str(chat_id))
+        assert chat is not None and not chat.active
+    for old, new in new_ids.items():
+        assert await store.run(find_chat, "telegram", str(old)) is None
+        moved = await store.run(find_chat, "telegram", str(new))
+        assert moved is not None and moved.active and moved.kind is ChatKind.SUPERGROUP
+
+
+async def test_retry_after_never_counts_as_a_failed_attempt(
+    store: Store, transport: TelegramTransport, telegram: FakeTelegram, clock: VirtualTime
+) -> None:
+    """A chat refused with 429 more often than the worker's attempt limit still gets its alert, once."""
+    target = PRIVATE[0]
+    telegram.inject(Fault.RETRY_AFTER, chat_id=target, times=12, retry_after=1, methods=["sendMessage"])
+    telegram.inject(Fault.RETRY_AFTER, times=40, retry_after=2, methods=["sendMessage"])
+    await fan_out(store, transport, clock)
+    got = received(telegram)
+    assert set(got) == set(PRIVATE + GROUPS)
+    assert set(got.values()) == {1}
+    assert len([c for c in telegram.calls("sendMessage", target) if c.status == 429]) == 12
+    outbox = await store.run(counts)
+    assert outbox[OutboxStatus.SENT] == len(PRIVATE + GROUPS)
