@@ -41,10 +41,12 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Self, TypeVar
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 from aiohttp import BodyPartReader, WSMsgType, web
+
+from tests.fakes import Waiting
 
 HOST = "127.0.0.1"
 API_PREFIX = "/api/v10"
@@ -89,7 +91,6 @@ ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
 DISCORD_EPOCH_MS = 1420070400000
 
 JSON = dict[str, Any]
-T = TypeVar("T")
 
 
 class Fault(enum.Enum):
@@ -337,7 +338,7 @@ def _infer_option_type(value: Any) -> int:
     return 3
 
 
-class FakeDiscord:
+class FakeDiscord(Waiting):
     """The fake Discord server: a context manager, or ``start()``/``stop()``. Its state is thread-safe."""
 
     def __init__(
@@ -1112,30 +1113,6 @@ class FakeDiscord:
     def connected(self) -> int:
         """How many gateway sessions are identified right now."""
         return sum(1 for s in list(self._sessions) if s.identified)
-
-    async def wait_for(self, predicate: Callable[[], T], timeout: float = 5.0, interval: float = 0.01) -> T:  # noqa: ASYNC109
-        """Poll ``predicate()`` without blocking the loop; return its first truthy value or fail the test."""
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() >= deadline:
-                raise AssertionError(self._timeout_message(timeout))
-            await asyncio.sleep(interval)
-
-    def wait_for_sync(self, predicate: Callable[[], T], timeout: float = 5.0) -> T:
-        """Blocking ``wait_for`` for threads and sync tests; wakes on every recorded call."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                value = predicate()
-                if value:
-                    return value
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(self._timeout_message(timeout))
-                self._changed.wait(min(remaining, 0.05))
 
     def _timeout_message(self, timeout: float) -> str:
         recent = "\n".join(

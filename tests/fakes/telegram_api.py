@@ -21,7 +21,6 @@ parser checks them.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import contextlib
 import copy
@@ -41,8 +40,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, replace
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self, TypeVar
+from typing import Any, Self
 from urllib.parse import parse_qs, parse_qsl, urlsplit
+
+from tests.fakes import Waiting
 
 HOST = "127.0.0.1"
 TOKEN = "123456:TEST"
@@ -52,7 +53,6 @@ DEFAULT_USER_ID = 1001
 """The user who acts in group chats when a test names nobody."""
 
 JSON = dict[str, Any]
-T = TypeVar("T")
 
 
 class Fault(enum.Enum):
@@ -505,7 +505,7 @@ def _scope_key(scope: JSON | None) -> str:
     return json.dumps(scope or {"type": "default"}, sort_keys=True, separators=(",", ":"))
 
 
-class FakeTelegram:
+class FakeTelegram(Waiting):
     """The fake Bot API server: a context manager, or ``start()``/``stop()``. Its state is thread-safe."""
 
     def __init__(
@@ -871,30 +871,6 @@ class FakeTelegram:
         """update_ids in the order getUpdates returned them; a repeat means an update was delivered twice."""
         with self._lock:
             return list(self._delivered)
-
-    async def wait_for(self, predicate: Callable[[], T], timeout: float = 5.0, interval: float = 0.01) -> T:  # noqa: ASYNC109
-        """Poll ``predicate()`` without blocking the loop; return its first truthy value or fail the test."""
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() >= deadline:
-                raise AssertionError(self._timeout_message(timeout))
-            await asyncio.sleep(interval)
-
-    def wait_for_sync(self, predicate: Callable[[], T], timeout: float = 5.0) -> T:
-        """Blocking ``wait_for`` for threads and sync tests; wakes on every recorded call or queued update."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                value = predicate()
-                if value:
-                    return value
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(self._timeout_message(timeout))
-                self._changed.wait(min(remaining, 0.05))
 
     def _timeout_message(self, timeout: float) -> str:
         recent = "\n".join(
