@@ -28,7 +28,8 @@ TOKEN_PATTERNS = (
     r"[A-Za-z0-9_-]{23,28}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,}",  # Discord: <id>.<time>.<hmac>
     r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)",  # user:password@ in a URL
 )
-NOISY_LOGGERS = ("httpx", "httpcore")
+NOISY_LOGGERS = ("httpx", "httpcore", "apscheduler")
+"""Chatty at INFO (every request, every job run); shown only at DEBUG."""
 """Log every request at INFO/DEBUG; kept at WARNING unless the level is DEBUG."""
 
 

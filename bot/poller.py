@@ -56,7 +56,7 @@ class LivePoller:
             self._problem = None
             record_poll(self._price.outcomes)
         except SourcesUnavailable as error:
-            self._problem = str(error).splitlines()[0]
+            self._problem = str(error).splitlines()[0].rstrip(":")
             record_poll(error.outcomes)
             log.warning("%s", error)
         finally:
@@ -69,7 +69,7 @@ class LivePoller:
             self._network = await fetch_network(self._client, self._settings, self._clock)
             record_poll(self._network.outcomes)
         except SourcesUnavailable as error:
-            self._problem = str(error).splitlines()[0]
+            self._problem = str(error).splitlines()[0].rstrip(":")
             record_poll(error.outcomes)
             log.warning("%s", error)
         finally:

@@ -57,7 +57,7 @@ EN: Mapping[str, str] = {
     ),
     "error.bad_power": "'{text}' is not a power price; write it like 0.055, $0.055 or 5.5c (up to $5/kWh).",
     # market commands
-    "market.no_data": "No market data yet: the first poll has not finished. Try again in a minute.",
+    "market.no_data": "No market data yet: the sources have not answered so far. Try again in a minute.",
     "market.age": "<i>Data {age} old.</i>",
     "market.stale": "⚠️ <i>Data is {age} old: sources are not answering.</i>",
     "market.hashprice": (
@@ -252,9 +252,7 @@ RU: Mapping[str, str] = {
         "«{text}» не похоже на машину: укажите название из /machines, 200TH@3500W или 17.5J/TH."
     ),
     "error.bad_power": "«{text}» не похоже на тариф; пишите 0.055, $0.055 или 5.5c (не больше 5 $/кВт·ч).",
-    "market.no_data": (
-        "Рыночных данных пока нет: первый опрос источников ещё не завершён. Попробуйте через минуту."
-    ),
+    "market.no_data": ("Рыночных данных пока нет: источники ещё не ответили. Попробуйте через минуту."),
     "market.age": "<i>Возраст данных: {age}.</i>",
     "market.stale": "⚠️ <i>Возраст данных: {age}, источники не отвечают.</i>",
     "market.hashprice": (
