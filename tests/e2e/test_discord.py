@@ -4,11 +4,8 @@ store, watch, outbox worker and sources polling the fake upstreams."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from functools import partial
@@ -24,6 +21,7 @@ from bot.config import Settings
 from bot.delivery import notifier as outcomes
 from bot.transports import discord as discord_transport
 from bot.transports.discord import outcome_of
+from tests.e2e.process import bot_environment, start_run
 from tests.fakes.discord_api import (
     EPHEMERAL,
     MANAGE_CHANNELS,
@@ -37,7 +35,6 @@ from tests.fakes.discord_api import (
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.upstreams import FakeUpstreams
 
-ROOT = Path(__file__).parents[2]
 GUILD_ID = 900000000000000001
 ALERTS = 900000000000000011
 GENERAL = 900000000000000012
@@ -408,27 +405,13 @@ def test_run_as_a_process_serves_telegram_and_discord(
     tmp_path: Path, fake_upstreams: FakeUpstreams, fake_discord: FakeDiscord
 ) -> None:
     with FakeTelegram() as telegram:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MINERWATCH_")}
-        settings = {**fake_upstreams.settings_overrides(), **discord_settings(fake_discord)}
-        env.update({f"MINERWATCH_{k.upper()}": v for k, v in settings.items()})
-        env.update(
-            MINERWATCH_TELEGRAM_TOKEN=telegram.token,
-            MINERWATCH_TELEGRAM_BASE_URL=telegram.base_url,
-            MINERWATCH_DB=str(tmp_path / "bot.db"),
-            MINERWATCH_PRICE_POLL_S="1",
-            MINERWATCH_NETWORK_POLL_S="1",
-            MINERWATCH_SOURCE_RETRIES="0",
-            PTB_TIMEDELTA="true",
-        )
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "run"],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        settings = {
+            **fake_upstreams.settings_overrides(),
+            **discord_settings(fake_discord),
+            "telegram_token": telegram.token,
+            "telegram_base_url": telegram.base_url,
+        }
+        process = start_run(bot_environment(tmp_path / "bot.db", settings))
         try:
             fake_discord.wait_for_sync(lambda: fake_discord.commands and fake_discord.connected, timeout=20)
             telegram.wait_for_sync(lambda: telegram.get_updates_calls, timeout=20)

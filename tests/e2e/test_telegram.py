@@ -3,12 +3,9 @@ with the real store, watch, outbox worker and sources polling the fake upstreams
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import struct
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -18,10 +15,10 @@ import pytest
 from bot.app import BotApp
 from bot.config import Settings
 from bot.render.charts import HEIGHT_PX, WIDTH_PX
+from tests.e2e.process import bot_environment, start_run
 from tests.fakes.telegram_api import FakeTelegram, Fault, SentCall
 from tests.fakes.upstreams import FakeUpstreams
 
-ROOT = Path(__file__).parents[2]
 USER = 1001
 GROUP = -4001
 ADMIN, MEMBER = 7, 8
@@ -271,26 +268,12 @@ async def test_lang_ru_switches_replies_and_alerts(
 
 def test_run_as_a_process_answers_and_pushes(tmp_path: Path, fake_upstreams: FakeUpstreams) -> None:
     with FakeTelegram() as telegram:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MINERWATCH_")}
-        env.update({f"MINERWATCH_{k.upper()}": v for k, v in fake_upstreams.settings_overrides().items()})
-        env.update(
-            MINERWATCH_TELEGRAM_TOKEN=telegram.token,
-            MINERWATCH_TELEGRAM_BASE_URL=telegram.base_url,
-            MINERWATCH_DB=str(tmp_path / "bot.db"),
-            MINERWATCH_PRICE_POLL_S="1",
-            MINERWATCH_NETWORK_POLL_S="1",
-            MINERWATCH_SOURCE_RETRIES="0",
-            PTB_TIMEDELTA="true",
-        )
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "run"],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        settings = {
+            **fake_upstreams.settings_overrides(),
+            "telegram_token": telegram.token,
+            "telegram_base_url": telegram.base_url,
+        }
+        process = start_run(bot_environment(tmp_path / "bot.db", settings))
         try:
             telegram.wait_for_sync(
                 lambda: telegram.calls("deleteWebhook") or telegram.get_updates_calls, timeout=20
