@@ -21,6 +21,7 @@ from bot.config import Settings
 from bot.delivery import notifier as outcomes
 from bot.transports import discord as discord_transport
 from bot.transports.discord import outcome_of
+from tests.e2e.market import move_price, price_polls
 from tests.e2e.process import bot_environment, start_run
 from tests.fakes.discord_api import (
     EPHEMERAL,
@@ -40,7 +41,6 @@ ALERTS = 900000000000000011
 GENERAL = 900000000000000012
 ADMIN, MINER = 3001, 3002
 TELEGRAM_USER = 1001
-PRICE_SOURCES = ("coinbase", "kraken", "bitstamp")
 COMMANDS = {
     "status",
     "breakeven",
@@ -127,17 +127,6 @@ async def market_ready(fake: FakeDiscord) -> None:
         if "PH/day" in embed_text(await ask(fake, "hashprice")):
             return
     raise AssertionError("no market data after 10 s")
-
-
-def move_price(upstreams: FakeUpstreams, usd: float) -> None:
-    for source in PRICE_SOURCES:
-        upstreams.set_price(source, usd)
-
-
-async def price_polls(fake: FakeDiscord, upstreams: FakeUpstreams, count: int) -> None:
-    """Let ``count`` more price polls happen (each asks Coinbase once)."""
-    target = upstreams.count("coinbase") + count
-    await fake.wait_for(lambda: upstreams.count("coinbase") >= target, timeout=10 + 2 * count)
 
 
 def alerts_in(fake: FakeDiscord, channel_id: int) -> list[str]:

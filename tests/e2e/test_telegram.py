@@ -15,6 +15,7 @@ import pytest
 from bot.app import BotApp
 from bot.config import Settings
 from bot.render.charts import HEIGHT_PX, WIDTH_PX
+from tests.e2e.market import move_price, price_polls
 from tests.e2e.process import bot_environment, start_run
 from tests.fakes.telegram_api import FakeTelegram, Fault, SentCall
 from tests.fakes.upstreams import FakeUpstreams
@@ -22,7 +23,6 @@ from tests.fakes.upstreams import FakeUpstreams
 USER = 1001
 GROUP = -4001
 ADMIN, MEMBER = 7, 8
-PRICE_SOURCES = ("coinbase", "kraken", "bitstamp")
 
 
 @pytest.fixture(autouse=True)
@@ -77,17 +77,6 @@ async def market_ready(telegram: FakeTelegram, chat_id: int) -> None:
         if "PH/day" in (reply.text or ""):
             return
     raise AssertionError("no market data after 20 s")
-
-
-def move_price(upstreams: FakeUpstreams, usd: float) -> None:
-    for source in PRICE_SOURCES:
-        upstreams.set_price(source, usd)
-
-
-async def price_polls(telegram: FakeTelegram, upstreams: FakeUpstreams, count: int) -> None:
-    """Let ``count`` more price polls happen (each asks Coinbase once)."""
-    target = upstreams.count("coinbase") + count
-    await telegram.wait_for(lambda: upstreams.count("coinbase") >= target, timeout=10 + 2 * count)
 
 
 def alerts(telegram: FakeTelegram, chat_id: int) -> list[str]:
