@@ -19,11 +19,6 @@ KWH_PER_J_PER_TH_DAY = SECONDS_PER_DAY / 3_600_000
 """1 J/TH at 1 TH/s for one day = 86,400 J = 0.024 kWh (reference/economics.md §1.1)."""
 
 
-def btc_from_sats(sats: int) -> float:
-    """Convert integer satoshis to BTC."""
-    return sats / SATS_PER_BTC
-
-
 def require_positive(name: str, value: float) -> float:
     """Return ``value`` if it is a finite number above zero, else raise ``ValueError`` naming it."""
     if not math.isfinite(value) or value <= 0:
