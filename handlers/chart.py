@@ -9,10 +9,9 @@ from __future__ import annotations
 import asyncio
 import re
 
-from bot.economics.history import DailyRow, subsidy_btc_on
-from bot.economics.network import HASHES_PER_DIFFICULTY
+from bot.economics.history import subsidy_btc_on
 from bot.economics.regression import difficulty_regression_cost_usd_per_btc
-from bot.economics.units import HASHES_PER_PH, SECONDS_PER_DAY
+from bot.economics.stress import daily_hashprice_usd_per_ph_day
 from bot.render import numbers as fmt
 from bot.render.charts import hashprice_png, price_vs_cost_png
 from bot.render.i18n import plural
@@ -42,16 +41,6 @@ def parse_chart_args(args: str) -> tuple[int, str]:
     if not 2 <= days <= MAX_DAYS:
         raise ValueError(args)
     return days, kind
-
-
-def daily_hashprice_usd_per_ph_day(row: DailyRow) -> float:
-    """The day's hashprice from price, difficulty and the subsidy in force (daily rows carry no fees)."""
-    return (
-        HASHES_PER_PH
-        * SECONDS_PER_DAY
-        / (row.difficulty * HASHES_PER_DIFFICULTY)
-        * (subsidy_btc_on(row.date) * row.price_usd)
-    )
 
 
 async def chart(request: Request, services: Services) -> Reply:

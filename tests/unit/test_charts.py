@@ -13,8 +13,9 @@ import pytest
 from matplotlib.image import imread
 
 from bot.economics.history import DailyRow
+from bot.economics.stress import daily_hashprice_usd_per_ph_day
 from bot.render.charts import HEIGHT_PX, WIDTH_PX, _with_gaps, hashprice_png, price_vs_cost_png
-from handlers.chart import daily_hashprice_usd_per_ph_day, parse_chart_args
+from handlers.chart import parse_chart_args
 
 START = date(2025, 1, 1)
 
