@@ -44,6 +44,7 @@ from enum import StrEnum
 
 from bot.economics.history import DailyRow, subsidy_btc_on
 from bot.economics.indicators import PUELL_WINDOW_DAYS, daily_issuance_usd, puell_multiple
+from bot.economics.mining import MarketInputs
 from bot.economics.network import HASHES_PER_DIFFICULTY
 from bot.economics.regression import DifficultyRegression, difficulty_regression_cost_usd_per_btc
 from bot.economics.units import EXPECTED_BLOCKS_PER_DAY, HASHES_PER_PH, SECONDS_PER_DAY, require_positive
@@ -217,6 +218,22 @@ def stress_now(
         ranked_puells,
     )
     return StressIndex(value, components, before[in_window[0]].date, before[-1].date, len(hashprices))
+
+
+def stress_for_market(
+    market: MarketInputs, day: date, rows: Sequence[DailyRow], regression: DifficultyRegression
+) -> StressIndex:
+    """``stress_now`` for a market reading on ``day`` (subsidy from its height; fees are left out, as in
+    the daily history the hashprice is ranked against). Raises ``NotEnoughHistoryError``."""
+    subsidy = market.subsidy_btc
+    return stress_now(
+        day=day,
+        multiple=difficulty_multiple(market.price_usd, market.difficulty, subsidy, regression),
+        price_usd=market.price_usd,
+        difficulty=market.difficulty,
+        subsidy_btc=subsidy,
+        rows=rows,
+    )
 
 
 def _day(row: DailyRow) -> date:
