@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from bot.economics.history import DailyRow
 from bot.economics.mining import MarketInputs
 from bot.economics.network import HALVING_INTERVAL_BLOCKS
+from bot.economics.stress import HISTORY_DAYS
 from bot.economics.units import EXPECTED_BLOCKS_PER_DAY
 from bot.poller import report_ribbons
 from bot.sources.snapshot import MarketSnapshot, NetworkState, PriceQuote, SourceOutcome
@@ -24,7 +25,8 @@ from bot.watch import Reading, Watch
 
 REPLAY_START = date(2021, 1, 1)
 """Default first replayed day: the 2022 capitulation comes ~18 s in at 30 days/s, its recovery ~38 s."""
-WARMUP_DAYS = 120
+WARMUP_DAYS = HISTORY_DAYS
+"""Days before the first replayed one stored up front: enough for the miner-stress index's 4-year ranks."""
 HALVINGS = (date(2012, 11, 28), date(2016, 7, 9), date(2020, 5, 11), date(2024, 4, 20))
 
 

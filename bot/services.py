@@ -36,6 +36,7 @@ from bot.store import subscriptions as subscription_repo
 from bot.store.chats import ChatKind
 from bot.store.db import Store
 from bot.store.subscriptions import SubscriptionKind
+from bot.watch import stress_value
 from handlers.context import Chat, ChatProfile, SubscriptionView
 
 MARGIN_WARNING_RULE = Rule(Metric.MARGIN, Op.BELOW, 0.0, 1.0)
@@ -166,7 +167,8 @@ class StoreServices:
         view = market_view(snapshot)
         cost = regression_cost(view.market, self.regression)
         change = snapshot.adjustment.difficulty_change_pct if snapshot.adjustment else None
-        return {str(k): v for k, v in key_values(view.market, cost.usd_per_btc, change).items()}
+        stress = stress_value(db, view.market, snapshot.taken_at, self.regression)
+        return {str(k): v for k, v in key_values(view.market, cost.usd_per_btc, change, stress).items()}
 
     async def subscribe_rule(self, chat: Chat, rule: Rule) -> tuple[int, bool]:
         profile = await self.profile(chat)

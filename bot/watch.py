@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlite_utils import Database
 
@@ -30,6 +30,7 @@ from bot.economics.history import DailyRow
 from bot.economics.mining import MarketInputs, OperatingProfile
 from bot.economics.production_cost import regression_cost
 from bot.economics.regression import DifficultyRegression
+from bot.economics.stress import HISTORY_DAYS, NotEnoughHistoryError, stress_for_market
 from bot.metrics import record_alerts
 from bot.render.alerts import render_event
 from bot.store import chats as chat_repo
@@ -74,7 +75,25 @@ def operating_profile(profile: chat_repo.Profile) -> OperatingProfile:
     )
 
 
-def observation(reading: Reading, regression: DifficultyRegression, last: Observation | None) -> Observation:
+def stress_value(
+    db: Database, market: MarketInputs, at: datetime, regression: DifficultyRegression
+) -> float | None:
+    """The miner-stress index at ``market`` on ``at``'s UTC day against the stored daily series, or
+    ``None`` while that series is too short (``bot.economics.stress``)."""
+    day = at.astimezone(UTC).date()
+    rows = snapshot_repo.daily_range(db, day - timedelta(days=HISTORY_DAYS), day - timedelta(days=1))
+    try:
+        return stress_for_market(market, day, rows, regression).value
+    except NotEnoughHistoryError:
+        return None
+
+
+def observation(
+    reading: Reading,
+    regression: DifficultyRegression,
+    last: Observation | None,
+    stress_index: float | None = None,
+) -> Observation:
     """The engine's view of a reading; a stale reading repeats the last numbers flagged stale."""
     if reading.market is None or reading.stale_reason is not None:
         base = last or Observation(reading.at, 1.0, 1.0, None, 1.0, "none")
@@ -88,7 +107,7 @@ def observation(reading: Reading, regression: DifficultyRegression, last: Observ
         height=market.height if reading.height_known else None,
         cost_usd_per_btc=cost.usd_per_btc,
         cost_model=cost.model,
-        key_values=key_values(market, cost.usd_per_btc, reading.difficulty_change_pct),
+        key_values=key_values(market, cost.usd_per_btc, reading.difficulty_change_pct, stress_index),
     )
 
 
@@ -143,7 +162,9 @@ def decide(
     """Evaluate ``reading`` and write every resulting outbox row; run inside one transaction."""
     state = _load_state(db)
     last = _last_observation(db)
-    obs = observation(reading, regression, last)
+    fresh = reading.market if reading.stale_reason is None else None
+    stress = stress_value(db, fresh, reading.at, regression) if fresh is not None else None
+    obs = observation(reading, regression, last, stress)
     state, events = evaluate(state, obs, params)
     messages: list[outbox.NewMessage] = []
     for event in events:

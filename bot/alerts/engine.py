@@ -212,9 +212,13 @@ def ribbon_events_since(
 
 
 def key_values(
-    market: MarketInputs, cost_usd_per_btc: float, difficulty_change_pct: float | None
+    market: MarketInputs,
+    cost_usd_per_btc: float,
+    difficulty_change_pct: float | None,
+    stress_index: float | None = None,
 ) -> dict[KeyMetric, float]:
-    """The network-wide numbers rules are matched against; difficulty keys only when an estimate exists."""
+    """The network-wide numbers rules are matched against; difficulty keys only when an estimate exists,
+    the miner-stress index only when the daily history allows one (``bot.economics.stress``)."""
     hashprice = hashprice_usd_per_ph_day(market)
     values = {
         KeyMetric.PRICE_USD: market.price_usd,
@@ -224,6 +228,8 @@ def key_values(
     if difficulty_change_pct is not None:
         values[KeyMetric.DIFFICULTY_CHANGE_PCT] = difficulty_change_pct
         values[KeyMetric.NEXT_HASHPRICE_USD_PER_PH_DAY] = hashprice / (1.0 + difficulty_change_pct / 100.0)
+    if stress_index is not None:
+        values[KeyMetric.STRESS_INDEX] = stress_index
     return values
 
 

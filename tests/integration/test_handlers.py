@@ -234,3 +234,52 @@ async def test_after_lang_ru_alerts_are_listed_and_pushed_in_russian(
     await store.atomic(decide, reading, load_difficulty_regression(), RegimeParams(), NOW.timestamp())
     [message] = await store.run(claim_due, NOW.timestamp() + 1, 10)
     assert message.text == f"🔔 price above $70,000: сейчас 71{NBSP}000{NBSP}$."
+
+
+async def test_stress_shows_the_index_with_each_component(services: StoreServices) -> None:
+    reply = await say(services, "/stress")
+    assert not reply.error
+    assert "Miner-stress index (open proxy" in reply.text
+    assert re.search(r"Index +21 / 100, capitulation", reply.text)  # the seed day, see tests/unit
+    assert re.search(r"Difficulty multiple +0\.75× \(price ÷ regression cost\) → 29", reply.text)
+    assert re.search(r"Hashprice \(subsidy only\) +\$33\.31/PH/day, percentile → 0", reply.text)
+    assert re.search(r"Puell multiple +0\.82, percentile → 34", reply.text)
+    assert "2022-02-05..2025-06-02 (1,214 days of daily history)" in reply.text
+    assert "not CryptoQuant&#x27;s index" in reply.text
+    assert reply.text.endswith("<i>Data 5m 0s old.</i>") and "Sources" not in reply.text
+    status = await say(services, "/status")
+    assert re.search(r"Miner stress +21 / 100, capitulation \(open proxy\)", status.text)
+
+    await say(services, "/lang ru")
+    russian = await say(services, "/stress")
+    assert "Индекс стресса майнеров" in russian.text and "21 / 100, капитуляция" in russian.text
+    assert "Стресс майнеров" in (await say(services, "/status")).text
+
+
+async def test_stress_without_two_years_of_daily_history(store: Store) -> None:
+    await store.run(insert_snapshot, snapshot())
+    await store.run(upsert_daily, load_history()[-500:], "shipped")
+    services = StoreServices(
+        store, Settings.model_validate({}), load_difficulty_regression(), clock=lambda: NOW
+    )
+    reply = await say(services, "/stress")
+    assert reply.error and "No miner-stress index yet" in reply.text and "730 needed" in reply.text
+    status = await say(services, "/status")
+    assert not status.error and re.search(r"Miner stress +n/a: .*730 needed", status.text)
+
+
+async def test_a_stress_rule_fires_on_the_next_real_crossing(store: Store, services: StoreServices) -> None:
+    added = await say(services, "/subscribe stress below 25")
+    assert added.text.startswith("✅ Alert #1: stress below 25.")
+    assert "already true now" in added.text  # 20.9 on the stored snapshot
+    regression = load_difficulty_regression()
+
+    async def observe(price_usd: float, minutes: int) -> list[str]:
+        at = NOW + timedelta(minutes=minutes)
+        reading = Reading(at, MarketInputs(price_usd, 125.86e12, 935_000, 0.0))
+        await store.atomic(decide, reading, regression, RegimeParams(), at.timestamp())
+        return [m.text for m in await store.run(claim_due, at.timestamp() + 1, 10)]
+
+    assert await observe(66_680.0, 1) == []  # still below, but it was already below when saved
+    assert await observe(100_000.0, 2) == []  # well above 26: re-armed
+    assert await observe(66_680.0, 3) == ["🔔 stress below 25: now 21 / 100."]
