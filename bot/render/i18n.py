@@ -253,6 +253,9 @@ EN: Mapping[str, str] = {
     "chart.stress_axis": "0 = extreme stress, 100 = euphoria",
     "chart.stress": "Miner-stress index",
     "chart.stress_capitulation": "Capitulation (below 25)",
+    "chart.stress_no_data": (
+        "No miner-stress index in the last {days}: each day needs 2 years of daily history before it."
+    ),
 }
 
 RU: Mapping[str, str] = {
@@ -490,6 +493,9 @@ RU: Mapping[str, str] = {
     "chart.stress_axis": "0 = крайний стресс, 100 = эйфория",
     "chart.stress": "Индекс стресса майнеров",
     "chart.stress_capitulation": "Капитуляция (ниже 25)",
+    "chart.stress_no_data": (
+        "Индекса стресса майнеров за {days} нет: каждому дню нужны 2 года дневной истории до него."
+    ),
 }
 
 CATALOGS: dict[str, Mapping[str, str]] = {"en": EN, "ru": RU}

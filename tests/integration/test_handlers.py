@@ -120,6 +120,11 @@ async def test_chart_1y_is_a_png_of_the_window_ending_at_the_last_stored_day(ser
     hashprice = await say(services, "/chart 30d hashprice")
     assert hashprice.image_png is not None and "/PH/day" in hashprice.text
 
+    stress = await say(services, "/chart 3y stress")
+    assert stress.image_png is not None and "2022-06-04 → 2025-06-02" in stress.text
+    assert "Miner-stress index (open proxy) on the last day 52, neutral" in stress.text
+    assert "window low 2 on 2022-11-22" in stress.text  # FTX, as pinned in tests/unit/test_stress.py
+
 
 async def test_chart_with_too_little_history(store: Store) -> None:
     await store.run(insert_snapshot, snapshot())
@@ -266,6 +271,10 @@ async def test_stress_without_two_years_of_daily_history(store: Store) -> None:
     assert reply.error and "No miner-stress index yet" in reply.text and "730 needed" in reply.text
     status = await say(services, "/status")
     assert not status.error and re.search(r"Miner stress +n/a: .*730 needed", status.text)
+    chart = await say(services, "/chart 90d stress")
+    assert (
+        chart.error and chart.image_png is None and "No miner-stress index in the last 90 days" in chart.text
+    )
 
 
 async def test_a_stress_rule_fires_on_the_next_real_crossing(store: Store, services: StoreServices) -> None:
