@@ -167,7 +167,7 @@ def test_json_shape() -> None:
     code, out, _ = cli("--json", "--rule", "price below 30k")
     assert code == 0
     document = json.loads(out)
-    assert list(document) == ["events"]
+    assert list(document) == ["events", "stress_yearly_lows"]
     assert document["events"]
     for item in document["events"]:
         assert list(item)[:2] == ["date", "kind"]
@@ -202,8 +202,8 @@ def test_human_output_is_one_line_per_event(shipped: list[BacktestEvent]) -> Non
     code, out, _ = cli()
     assert code == 0
     lines = out.splitlines()
-    assert len(lines) == len(shipped)
-    for line, found in zip(lines, shipped, strict=True):
+    assert len(lines) == len(shipped) + 6  # then the stress index's low of each year 2020-2025
+    for line, found in zip(lines[: len(shipped)], shipped, strict=True):
         assert line == f"{found.date}  {found.event.kind}  {found.text()}"
     assert any(
         re.fullmatch(r"2022-06-\d\d  ribbons_capitulation  📉 Hash Ribbons capitulation: .+\.", line)
@@ -260,3 +260,25 @@ def test_backtest_command_defaults_to_stdout(capsys: pytest.CaptureFixture[str])
     add_backtest_parser(parser.add_subparsers(dest="command", required=True))
     assert backtest_command(parser.parse_args(["backtest", "--json"])) == 0
     assert json.loads(capsys.readouterr().out)["events"]
+
+
+def test_stress_lows_per_year_fall_in_the_known_capitulations() -> None:
+    code, out, _ = cli("--json")
+    assert code == 0
+    lows = {item["date"][:4]: item for item in json.loads(out)["stress_yearly_lows"]}
+    assert list(lows) == ["2020", "2021", "2022", "2023", "2024", "2025"]  # the index starts 2020-08-15
+    assert lows["2022"]["date"] == "2022-11-22" and lows["2022"]["band"] == "capitulation"
+    assert lows["2022"]["stress_index_0_100"] == pytest.approx(1.95, abs=0.01)
+    code, text, _ = cli()
+    assert (
+        "2022-11-22  stress_low  miner-stress index (open proxy) low of 2022: 2 / 100, capitulation" in text
+    )
+
+
+def test_a_stress_rule_first_fires_in_the_2022_capitulation() -> None:
+    rule = parse_rule("stress below 10")
+    events = run_backtest(load_history(), [rule], RegimeParams(), load_difficulty_regression(), 3)
+    fired = [found for found in events if found.event.kind == "threshold"]
+    assert fired and all(date(2022, 9, 1) <= found.date <= date(2022, 12, 31) for found in fired)
+    assert fired[0].date == date(2022, 9, 19)
+    assert fired[0].text() == "🔔 stress below 10: now 9.9 / 100."

@@ -291,4 +291,4 @@ async def test_a_stress_rule_fires_on_the_next_real_crossing(store: Store, servi
 
     assert await observe(66_680.0, 1) == []  # still below, but it was already below when saved
     assert await observe(100_000.0, 2) == []  # well above 26: re-armed
-    assert await observe(66_680.0, 3) == ["🔔 stress below 25: now 21 / 100."]
+    assert await observe(66_680.0, 3) == ["🔔 stress below 25: now 20.9 / 100."]
