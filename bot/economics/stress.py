@@ -11,20 +11,21 @@ components, each scored 0-100, averaged with equal weights:
 * **Hashprice** (USD per PH/s per day, subsidy only; Luxor's Hashprice Index definition,
   https://hashrateindex.com/hashprice) scored as its percentile rank among the trailing 4 years of daily
   values.
-* **Puell multiple** (daily issuance USD ÷ its 365-day average; David Puell, Glassnode Academy
-  https://academy.glassnode.com/indicators/puell-multiple) scored as its percentile rank among the
-  trailing 4 years.
+* **Puell multiple** (daily issuance USD ÷ its 365-day average; David Puell, as Glassnode documents it:
+  https://docs.glassnode.com/further-information/metric-guides/coin-issuance/puell-multiple) scored as its
+  percentile rank among the trailing 4 years.
 
 Percentile rank, not the min-max position, because both series are skewed and trending: one bull-market
-peak (2021 hashprice was 5× the 2023 level) pins a min-max scale and squashes every later reading toward 0,
-while a rank reads "how bad is today compared with the last cycle" evenly. Four years is one halving
-cycle, so every window holds one halving step of each series. A window with fewer than
-``MIN_WINDOW_SAMPLES`` (2 years of) daily values gives no index. The window is the days strictly before
-the reading's day; a day missing from the daily series is left out, never invented.
+peak (the shipped history's $408/PH/day of 2021 is 5.7× the 2023 median) pins a min-max scale and squashes
+every later reading toward 0, while a rank reads "how bad is today compared with the last cycle" evenly.
+Four years is one halving cycle, so every window holds one halving step of each series. A window with
+fewer than ``MIN_WINDOW_SAMPLES`` (2 years of) daily values gives no index. The window is the days
+strictly before the reading's day; a day missing from the daily series is left out, never invented.
 
-Equal weights: no public calibration favours one component, and equal weighting is the default of the
-OECD/JRC Handbook on Constructing Composite Indicators (2008, §6,
-https://www.oecd.org/sdd/42495745.pdf) when none does.
+Equal weights: no public calibration favours one component (the three are correlated views of miner
+revenue against cost), and equal weighting is the usual baseline when nothing justifies other weights
+(OECD/JRC, Handbook on Constructing Composite Indicators, 2008, ISBN 978-92-64-04345-9, "Weighting and
+aggregation"; http://www.oecd.org/std/handbookonconstructingcompositeindicatorsmethodologyanduserguide.htm).
 
 Bands (``stress_band``): below 25 capitulation, 25-45 stress, 45-60 neutral, 60-80 healthy, 80 and above
 euphoria. On the shipped history the index is lowest on 2022-11-22 (after FTX) and below 25 through the
