@@ -26,7 +26,7 @@ from bot.dbtools import add_db_parser
 from bot.economics.machines import Machine, UnknownMachine, parse_machine
 from bot.economics.mining import OperatingProfile
 from bot.economics.production_cost import BottomUpAssumptions
-from bot.economics.stress import NotEnoughHistoryError, StressIndex, stress_for_market
+from bot.economics.stress import NotEnoughHistoryError, StressIndex, stress_baseline, stress_for_market
 from bot.logs import setup_logging
 from bot.market import MarketView, Overrides, resolve_market
 from bot.parsing import parse_percent, parse_positive, parse_power_usd_per_kwh, parse_price_usd
@@ -235,7 +235,7 @@ def _now() -> datetime:
 
 def _stress_index(view: MarketView, day: date) -> StressIndex:
     """The index against the shipped daily history; raises ``NotEnoughHistoryError``."""
-    return stress_for_market(view.market, day, load_history(), load_difficulty_regression())
+    return stress_for_market(view.market, stress_baseline(day, load_history()), load_difficulty_regression())
 
 
 async def _status(args: argparse.Namespace, settings: Settings) -> Report:

@@ -26,11 +26,18 @@ from bot.alerts.engine import (
 )
 from bot.alerts.events import AlertEvent, EventKind
 from bot.alerts.regime import RegimeParams
+from bot.alerts.rules import KeyMetric
 from bot.economics.history import DailyRow
 from bot.economics.mining import MarketInputs, OperatingProfile
 from bot.economics.production_cost import regression_cost
 from bot.economics.regression import DifficultyRegression
-from bot.economics.stress import HISTORY_DAYS, NotEnoughHistoryError, stress_for_market
+from bot.economics.stress import (
+    HISTORY_DAYS,
+    NotEnoughHistoryError,
+    StressBaseline,
+    stress_baseline,
+    stress_for_market,
+)
 from bot.metrics import record_alerts
 from bot.render.alerts import render_event
 from bot.store import chats as chat_repo
@@ -75,17 +82,28 @@ def operating_profile(profile: chat_repo.Profile) -> OperatingProfile:
     )
 
 
+_BASELINES: dict[tuple[object, ...], StressBaseline | None] = {}
+"""The last stress baseline built, keyed by its day and the fingerprint of the daily rows it came from."""
+
+
 def stress_value(
     db: Database, market: MarketInputs, at: datetime, regression: DifficultyRegression
 ) -> float | None:
     """The miner-stress index at ``market`` on ``at``'s UTC day against the stored daily series, or
-    ``None`` while that series is too short (``bot.economics.stress``)."""
+    ``None`` while that series is too short (``bot.economics.stress``). The ranks' windows are built once
+    per day and daily series (a poll a minute then costs a fingerprint query and two bisections)."""
     day = at.astimezone(UTC).date()
-    rows = snapshot_repo.daily_range(db, day - timedelta(days=HISTORY_DAYS), day - timedelta(days=1))
-    try:
-        return stress_for_market(market, day, rows, regression).value
-    except NotEnoughHistoryError:
-        return None
+    start, end = day - timedelta(days=HISTORY_DAYS), day - timedelta(days=1)
+    key = (day, *snapshot_repo.daily_fingerprint(db, start, end))
+    if key not in _BASELINES:
+        try:
+            baseline: StressBaseline | None = stress_baseline(day, snapshot_repo.daily_range(db, start, end))
+        except NotEnoughHistoryError:
+            baseline = None
+        _BASELINES.clear()
+        _BASELINES[key] = baseline
+    found = _BASELINES[key]
+    return None if found is None else stress_for_market(market, found, regression).value
 
 
 def observation(
@@ -163,7 +181,8 @@ def decide(
     state = _load_state(db)
     last = _last_observation(db)
     fresh = reading.market if reading.stale_reason is None else None
-    stress = stress_value(db, fresh, reading.at, regression) if fresh is not None else None
+    wanted = fresh is not None and subscription_repo.has_active_rules(db, KeyMetric.STRESS_INDEX)
+    stress = stress_value(db, fresh, reading.at, regression) if fresh is not None and wanted else None
     obs = observation(reading, regression, last, stress)
     state, events = evaluate(state, obs, params)
     messages: list[outbox.NewMessage] = []

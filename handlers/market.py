@@ -14,7 +14,13 @@ from datetime import datetime
 from bot.economics.mining import hashprice_sats_per_th_day, hashprice_usd_per_ph_day
 from bot.economics.production_cost import BottomUpAssumptions
 from bot.economics.regression import DifficultyRegression
-from bot.economics.stress import HISTORY_DAYS, NotEnoughHistoryError, StressIndex, stress_for_market
+from bot.economics.stress import (
+    HISTORY_DAYS,
+    NotEnoughHistoryError,
+    StressIndex,
+    stress_baseline,
+    stress_for_market,
+)
 from bot.market import MarketView
 from bot.render import numbers as fmt
 from bot.render.i18n import plural, t
@@ -81,7 +87,8 @@ async def _stress(view: MarketView, services: Services) -> StressIndex | str:
     """The miner-stress index at the latest snapshot against the stored daily series, or why there is none."""
     rows = await services.daily_rows(HISTORY_DAYS + 1)
     try:
-        return stress_for_market(view.market, view.as_of.date(), rows, services.regression)
+        baseline = stress_baseline(view.as_of.date(), rows)
+        return stress_for_market(view.market, baseline, services.regression)
     except NotEnoughHistoryError as error:
         return str(error)
 

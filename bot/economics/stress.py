@@ -185,20 +185,25 @@ def history_multiples(rows: Sequence[DailyRow], regression: DifficultyRegression
     ]
 
 
-def stress_now(
-    *,
-    day: date,
-    multiple: float,
-    price_usd: float,
-    difficulty: float,
-    subsidy_btc: float,
-    rows: Sequence[DailyRow],
-) -> StressIndex:
-    """The index on ``day`` from live readings, ranked against the daily ``rows`` dated before ``day``.
+@dataclass(frozen=True, slots=True)
+class StressBaseline:
+    """What a reading on ``day`` is ranked against: the sorted trailing windows and the issuance of the last
+    364 stored days (for today's Puell multiple). Built once per day from the daily series."""
 
-    Today's Puell multiple is today's issuance (``subsidy × 144 × price``) over the mean of it and the last
-    364 stored days' issuance; when the stored series stops before yesterday, that average is carried
-    forward from its last day (the window's end date says so). Raises ``NotEnoughHistoryError``.
+    day: date
+    hashprices: tuple[float, ...]
+    puells: tuple[float, ...]
+    issuance_usd_364d: float
+    window_start: date
+    window_end: date
+
+
+def stress_baseline(day: date, rows: Sequence[DailyRow]) -> StressBaseline:
+    """The ranks' windows for a reading on ``day`` from the daily ``rows`` dated before it (any order).
+
+    Today's Puell multiple will be today's issuance over the mean of it and the last 364 stored days'
+    issuance; when the stored series stops before yesterday, that mean is carried forward from its last day
+    (``window_end`` says so). Raises ``NotEnoughHistoryError``.
     """
     before = sorted((row for row in rows if day - timedelta(days=HISTORY_DAYS) <= row.date < day), key=_day)
     window_start = day - timedelta(days=WINDOW_DAYS)
@@ -206,34 +211,47 @@ def stress_now(
     if len(before) < PUELL_WINDOW_DAYS - 1 or not in_window:
         raise NotEnoughHistoryError(f"{len(before)} daily rows before {day}, {MIN_WINDOW_SAMPLES} needed")
     issuance = daily_issuance_usd(before)
-    today_usd = subsidy_btc * EXPECTED_BLOCKS_PER_DAY * price_usd
-    puell = today_usd / (math.fsum(issuance[-(PUELL_WINDOW_DAYS - 1) :]) + today_usd) * PUELL_WINDOW_DAYS
     puells = puell_multiple(issuance)
-    hashprices = sorted(daily_hashprice_usd_per_ph_day(before[i]) for i in in_window)
-    ranked_puells = sorted(p for i in in_window if (p := puells[i]) is not None)
+    return StressBaseline(
+        day=day,
+        hashprices=tuple(sorted(daily_hashprice_usd_per_ph_day(before[i]) for i in in_window)),
+        puells=tuple(sorted(p for i in in_window if (p := puells[i]) is not None)),
+        issuance_usd_364d=math.fsum(issuance[-(PUELL_WINDOW_DAYS - 1) :]),
+        window_start=before[in_window[0]].date,
+        window_end=before[-1].date,
+    )
+
+
+def stress_now(
+    baseline: StressBaseline, *, multiple: float, price_usd: float, difficulty: float, subsidy_btc: float
+) -> StressIndex:
+    """The index of a live reading (today's price, difficulty and subsidy) against ``baseline``."""
+    today_usd = subsidy_btc * EXPECTED_BLOCKS_PER_DAY * price_usd
+    puell = today_usd / (baseline.issuance_usd_364d + today_usd) * PUELL_WINDOW_DAYS
     value, components = stress_index(
         multiple,
         hashprice_subsidy_usd_per_ph_day(price_usd, difficulty, subsidy_btc),
         puell,
-        hashprices,
-        ranked_puells,
+        baseline.hashprices,
+        baseline.puells,
     )
-    return StressIndex(value, components, before[in_window[0]].date, before[-1].date, len(hashprices))
+    return StressIndex(
+        value, components, baseline.window_start, baseline.window_end, len(baseline.hashprices)
+    )
 
 
 def stress_for_market(
-    market: MarketInputs, day: date, rows: Sequence[DailyRow], regression: DifficultyRegression
+    market: MarketInputs, baseline: StressBaseline, regression: DifficultyRegression
 ) -> StressIndex:
-    """``stress_now`` for a market reading on ``day`` (subsidy from its height; fees are left out, as in
-    the daily history the hashprice is ranked against). Raises ``NotEnoughHistoryError``."""
+    """``stress_now`` for a market reading (subsidy from its height; fees are left out, as in the daily
+    history the hashprice is ranked against). Raises ``NotEnoughHistoryError``."""
     subsidy = market.subsidy_btc
     return stress_now(
-        day=day,
+        baseline,
         multiple=difficulty_multiple(market.price_usd, market.difficulty, subsidy, regression),
         price_usd=market.price_usd,
         difficulty=market.difficulty,
         subsidy_btc=subsidy,
-        rows=rows,
     )
 
 

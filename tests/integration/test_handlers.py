@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.alerts.regime import RegimeParams
+from bot.alerts.rules import KeyMetric
 from bot.config import Settings
 from bot.data import load_difficulty_regression, load_history
 from bot.economics.mining import MarketInputs
@@ -22,7 +24,8 @@ from bot.sources.snapshot import MarketSnapshot, NetworkState, PriceQuote, Sourc
 from bot.store.db import Store
 from bot.store.outbox import claim_due
 from bot.store.snapshots import insert_snapshot, upsert_daily
-from bot.watch import Reading, decide
+from bot.store.subscriptions import has_active_rules
+from bot.watch import Reading, decide, stress_value
 from handlers.context import Chat
 from handlers.reply import Reply
 from handlers.router import dispatch, parse_command
@@ -280,6 +283,7 @@ async def test_stress_without_two_years_of_daily_history(store: Store) -> None:
 async def test_a_stress_rule_fires_on_the_next_real_crossing(store: Store, services: StoreServices) -> None:
     added = await say(services, "/subscribe stress below 25")
     assert added.text.startswith("✅ Alert #1: stress below 25.")
+    assert await store.run(has_active_rules, KeyMetric.STRESS_INDEX)
     assert "already true now" in added.text  # 20.9 on the stored snapshot
     regression = load_difficulty_regression()
 
@@ -292,3 +296,17 @@ async def test_a_stress_rule_fires_on_the_next_real_crossing(store: Store, servi
     assert await observe(66_680.0, 1) == []  # still below, but it was already below when saved
     assert await observe(100_000.0, 2) == []  # well above 26: re-armed
     assert await observe(66_680.0, 3) == ["🔔 stress below 25: now 20.9 / 100."]
+
+
+async def test_the_watch_rebuilds_the_stress_ranks_when_the_daily_series_changes(store: Store) -> None:
+    regression = load_difficulty_regression()
+    market = MarketInputs(66_680.0, 125.86e12, 935_000, 0.0)
+    assert await store.run(stress_value, market, NOW, regression) is None  # no daily history yet
+    await store.run(upsert_daily, load_history(), "shipped")
+    assert await store.run(stress_value, market, NOW, regression) == pytest.approx(20.89, abs=0.01)
+    # the last year rewritten at 3x the price: today's Puell falls against the (carried) 365-day mean
+    tripled = [replace(row, price_usd=row.price_usd * 3) for row in load_history()[-364:]]
+    await store.run(upsert_daily, tripled, "test")
+    rebuilt = await store.run(stress_value, market, NOW, regression)
+    assert rebuilt is not None and rebuilt < 19
+    assert await store.run(has_active_rules, KeyMetric.STRESS_INDEX) is False

@@ -21,6 +21,7 @@ from bot.economics.stress import (
     history_multiples,
     percentile_score,
     stress_band,
+    stress_baseline,
     stress_index,
     stress_now,
     stress_series,
@@ -102,7 +103,7 @@ def test_puell_today_uses_the_last_364_stored_days_and_todays_issuance() -> None
     rows = _flat_history(1200, 100_000.0)
     day = rows[-1].date + timedelta(days=1)
     index = stress_now(
-        day=day, multiple=1.0, price_usd=50_000.0, difficulty=1e14, subsidy_btc=3.125, rows=rows
+        stress_baseline(day, rows), multiple=1.0, price_usd=50_000.0, difficulty=1e14, subsidy_btc=3.125
     )
     # Puell = 450 * 50k / ((364 * 450 * 100k + 450 * 50k) / 365) = 50 * 365 / 36,450
     puell = index.component(Component.PUELL)
@@ -114,7 +115,11 @@ def test_puell_today_uses_the_last_364_stored_days_and_todays_issuance() -> None
     assert (index.window_start, index.window_samples) == (rows[0].date, 1200)  # shorter than 4 years
     # The window is the days before the reading: the same history as of its own last day ranks itself.
     assert stress_now(
-        day=rows[-1].date, multiple=1.0, price_usd=100_000.0, difficulty=1e14, subsidy_btc=3.125, rows=rows
+        stress_baseline(rows[-1].date, rows),
+        multiple=1.0,
+        price_usd=100_000.0,
+        difficulty=1e14,
+        subsidy_btc=3.125,
     ).component(Component.HASHPRICE).score == pytest.approx(100.0)
 
 
@@ -122,9 +127,13 @@ def test_too_little_history_is_refused() -> None:
     rows = _flat_history(364 + MIN_WINDOW_SAMPLES - 1, 100_000.0)
     day = rows[-1].date + timedelta(days=1)
     with pytest.raises(NotEnoughHistoryError):
-        stress_now(day=day, multiple=1.0, price_usd=1.0, difficulty=1e14, subsidy_btc=3.125, rows=rows)
+        stress_now(
+            stress_baseline(day, rows), multiple=1.0, price_usd=1.0, difficulty=1e14, subsidy_btc=3.125
+        )
     with pytest.raises(NotEnoughHistoryError):
-        stress_now(day=day, multiple=1.0, price_usd=1.0, difficulty=1e14, subsidy_btc=3.125, rows=rows[:100])
+        stress_now(
+            stress_baseline(day, rows[:100]), multiple=1.0, price_usd=1.0, difficulty=1e14, subsidy_btc=3.125
+        )
 
 
 def test_seed_day_reads_as_capitulation() -> None:
@@ -137,12 +146,11 @@ def test_seed_day_reads_as_capitulation() -> None:
     regression = load_difficulty_regression()
     multiple = difficulty_multiple(SEED_PRICE_USD, SEED_DIFFICULTY, 3.125, regression)
     index = stress_now(
-        day=SEED_DAY,
+        stress_baseline(SEED_DAY, rows),
         multiple=multiple,
         price_usd=SEED_PRICE_USD,
         difficulty=SEED_DIFFICULTY,
         subsidy_btc=3.125,
-        rows=rows,
     )
     assert index.band is Band.CAPITULATION
     assert index.value == pytest.approx(20.9, abs=0.05)
@@ -178,12 +186,11 @@ def test_series_and_live_reading_agree_on_a_history_day() -> None:
     subsidy = subsidy_btc_on(last.date)
     multiple = difficulty_multiple(last.price_usd, last.difficulty, subsidy, regression)
     live = stress_now(
-        day=last.date,
+        stress_baseline(last.date, rows),
         multiple=multiple,
         price_usd=last.price_usd,
         difficulty=last.difficulty,
         subsidy_btc=subsidy,
-        rows=rows,
     )
     series = stress_series(rows, history_multiples(rows, regression))[-1]
     assert series is not None
