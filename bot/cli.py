@@ -242,9 +242,9 @@ async def _status(args: argparse.Namespace, settings: Settings) -> Report:
     view = await _view(args, settings)
     now = _now()
     try:
-        stress: StressIndex | str = _stress_index(view, now.date())
+        stress: StressIndex | NotEnoughHistoryError = _stress_index(view, now.date())
     except NotEnoughHistoryError as error:
-        stress = str(error)
+        stress = error
     return status_report(view, _assumptions(settings), load_difficulty_regression(), now, stress=stress)
 
 

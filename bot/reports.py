@@ -28,7 +28,7 @@ from bot.economics.production_cost import (
     regression_cost,
 )
 from bot.economics.regression import DifficultyRegression
-from bot.economics.stress import WEIGHTS, Component, StressIndex
+from bot.economics.stress import MIN_WINDOW_SAMPLES, WEIGHTS, Component, NotEnoughHistoryError, StressIndex
 from bot.economics.units import HASHES_PER_EH, HASHES_PER_PH, HASHES_PER_TH
 from bot.market import MarketView
 from bot.render import numbers as fmt
@@ -184,10 +184,10 @@ def status_report(
     regression: DifficultyRegression,
     now: datetime,
     lang: str = "en",
-    stress: StressIndex | str | None = None,
+    stress: StressIndex | NotEnoughHistoryError | None = None,
 ) -> Report:
     """Price, difficulty, hashrate, fees, hashprice, production cost, next adjustment, age and sources;
-    with ``stress``, the miner-stress index in one line (a ``str`` says why there is none)."""
+    with ``stress``, the miner-stress index in one line (or how much history it lacks)."""
     market = view.market
     hashrate_hs = view.hashrate_hs or implied_hashrate_hs(market.difficulty)
     hashrate_label = t(lang, "report.hashrate" if view.hashrate_hs else "report.hashrate_implied")
@@ -438,9 +438,10 @@ def machines_report(lang: str = "en") -> Report:
     return Report(t(lang, "report.machines_title"), rows, data)
 
 
-def _stress_line(stress: StressIndex | str, lang: str) -> str:
-    if isinstance(stress, str):
-        return t(lang, "stress.unavailable", reason=stress)
+def _stress_line(stress: StressIndex | NotEnoughHistoryError, lang: str) -> str:
+    if isinstance(stress, NotEnoughHistoryError):
+        days, need = fmt.number(stress.days, 0, lang), fmt.number(MIN_WINDOW_SAMPLES, 0, lang)
+        return t(lang, "stress.unavailable", days=days, need=need)
     band = t(lang, f"stress.band.{stress.band}")
     return t(lang, "stress.status_value", value=fmt.number(stress.value, 0, lang), band=band)
 

@@ -16,6 +16,7 @@ from bot.economics.production_cost import BottomUpAssumptions
 from bot.economics.regression import DifficultyRegression
 from bot.economics.stress import (
     HISTORY_DAYS,
+    MIN_WINDOW_SAMPLES,
     NotEnoughHistoryError,
     StressIndex,
     stress_baseline,
@@ -83,14 +84,14 @@ async def _network_report(request: Request, services: Services, build: NetworkRe
     return _chat_reply(report, view, services, lang)
 
 
-async def _stress(view: MarketView, services: Services) -> StressIndex | str:
+async def _stress(view: MarketView, services: Services) -> StressIndex | NotEnoughHistoryError:
     """The miner-stress index at the latest snapshot against the stored daily series, or why there is none."""
     rows = await services.daily_rows(HISTORY_DAYS + 1)
     try:
         baseline = stress_baseline(view.as_of.date(), rows)
         return stress_for_market(view.market, baseline, services.regression)
     except NotEnoughHistoryError as error:
-        return str(error)
+        return error
 
 
 async def status(request: Request, services: Services) -> Reply:
@@ -113,8 +114,9 @@ async def stress(request: Request, services: Services) -> Reply:
     if isinstance(view, Reply):
         return view
     index = await _stress(view, services)
-    if isinstance(index, str):
-        return Reply(html_t(lang, "stress.no_history", reason=index), error=True)
+    if isinstance(index, NotEnoughHistoryError):
+        days, need = fmt.number(index.days, 0, lang), fmt.number(MIN_WINDOW_SAMPLES, 0, lang)
+        return Reply(html_t(lang, "stress.no_history", days=days, need=need), error=True)
     return _chat_reply(stress_report(view, index, services.now(), lang), view, services, lang)
 
 

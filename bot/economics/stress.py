@@ -118,7 +118,12 @@ class StressIndex:
 
 
 class NotEnoughHistoryError(ValueError):
-    """The daily series before the reading's day is too short (or too gappy) for the trailing ranges."""
+    """The daily series before the reading's day is too short (or too gappy) for the trailing ranges;
+    ``days`` is how many usable days it has (``MIN_WINDOW_SAMPLES`` are needed)."""
+
+    def __init__(self, days: int) -> None:
+        super().__init__(f"{days} days of daily history in the trailing window, {MIN_WINDOW_SAMPLES} needed")
+        self.days = days
 
 
 def difficulty_multiple_score(multiple: float) -> float:
@@ -130,7 +135,7 @@ def difficulty_multiple_score(multiple: float) -> float:
 def percentile_score(value: float, sorted_window: Sequence[float]) -> float:
     """Percentile rank 0-100: the share of the window's values at or below ``value``."""
     if not sorted_window:
-        raise NotEnoughHistoryError("empty window")
+        raise NotEnoughHistoryError(0)
     return 100.0 * bisect_right(sorted_window, value) / len(sorted_window)
 
 
@@ -142,11 +147,9 @@ def stress_index(
     puell_window: Sequence[float],
 ) -> tuple[float, tuple[ComponentScore, ...]]:
     """The index from today's three readings and the sorted trailing windows of the two ranked ones."""
-    for name, window in (("hashprice", hashprice_window), ("Puell", puell_window)):
-        if len(window) < MIN_WINDOW_SAMPLES:
-            raise NotEnoughHistoryError(
-                f"{len(window)} days of {name} history in the trailing window, {MIN_WINDOW_SAMPLES} needed"
-            )
+    usable_days = min(len(hashprice_window), len(puell_window))
+    if usable_days < MIN_WINDOW_SAMPLES:
+        raise NotEnoughHistoryError(usable_days)
     scores = (
         (Component.DIFFICULTY_MULTIPLE, difficulty_multiple, difficulty_multiple_score(difficulty_multiple)),
         (
@@ -209,7 +212,7 @@ def stress_baseline(day: date, rows: Sequence[DailyRow]) -> StressBaseline:
     window_start = day - timedelta(days=WINDOW_DAYS)
     in_window = [i for i, row in enumerate(before) if row.date >= window_start]
     if len(before) < PUELL_WINDOW_DAYS - 1 or not in_window:
-        raise NotEnoughHistoryError(f"{len(before)} daily rows before {day}, {MIN_WINDOW_SAMPLES} needed")
+        raise NotEnoughHistoryError(len(in_window))
     issuance = daily_issuance_usd(before)
     puells = puell_multiple(issuance)
     return StressBaseline(

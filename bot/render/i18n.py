@@ -232,10 +232,10 @@ EN: Mapping[str, str] = {
     "stress.bands_value": "<25 capitulation, 25-45 stress, 45-60 neutral, 60-80 healthy, ≥80 euphoria",
     "stress.proxy": "Note",
     "stress.proxy_value": "an open proxy from public data, not CryptoQuant's index",
-    "stress.unavailable": "n/a: {reason}",
+    "stress.unavailable": "n/a: {days} of the {need} days of history it needs",
     "stress.no_history": (
-        "No miner-stress index yet: it ranks today against at least 2 years of daily history, "
-        "and the stored series is too short ({reason})."
+        "No miner-stress index yet: it ranks today against at least {need} days of daily history before "
+        "it, and the stored series has {days} of them."
     ),
     "stress.band.capitulation": "capitulation",
     "stress.band.stress": "stress",
@@ -472,10 +472,10 @@ RU: Mapping[str, str] = {
     "stress.bands_value": "<25 капитуляция, 25-45 стресс, 45-60 нейтрально, 60-80 здорово, ≥80 эйфория",
     "stress.proxy": "Примечание",
     "stress.proxy_value": "открытый прокси по публичным данным, не индекс CryptoQuant",
-    "stress.unavailable": "н/д: {reason}",
+    "stress.unavailable": "н/д: {days} из {need} нужных дней истории",
     "stress.no_history": (
-        "Индекса стресса майнеров пока нет: он сравнивает сегодняшний день как минимум с 2 годами "
-        "дневной истории, а сохранённый ряд слишком короткий ({reason})."
+        "Индекса стресса майнеров пока нет: он сравнивает сегодняшний день как минимум с {need} днями "
+        "дневной истории до него, а в сохранённом ряду их {days}."
     ),
     "stress.band.capitulation": "капитуляция",
     "stress.band.stress": "стресс",

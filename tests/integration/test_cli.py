@@ -102,7 +102,8 @@ def test_stress_without_two_years_of_history_exits_2(
 ) -> None:
     code, out, err = run(capsys, "stress", "--date", "2019-01-01", *WHAT_IF)
     assert code == 2 and out == ""
-    assert "no miner-stress index on that day" in err and "730 needed" in err
+    # the shipped history starts 2017-08-17, its first Puell multiple is 2018-08-16: 138 days before 2019
+    assert "no miner-stress index on that day: 138 days of daily history" in err and "730 needed" in err
 
 
 def test_status_shows_the_stress_index_in_one_line(

@@ -73,8 +73,9 @@ def test_index_is_the_equal_weighted_mean_of_the_component_scores() -> None:
     assert [c.score for c in components] == pytest.approx([50.0, 50.0, 10.0])
     assert value == pytest.approx(110 / 3)
     assert math.fsum(c.weight for c in components) == pytest.approx(1.0)
-    with pytest.raises(NotEnoughHistoryError, match="729 days of Puell"):
+    with pytest.raises(NotEnoughHistoryError, match="729 days of daily history") as short:
         stress_index(1.0, 1.0, 1.0, window, window[1:])
+    assert short.value.days == 729
 
 
 @pytest.mark.parametrize(
