@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlite_utils import Database
 
@@ -82,28 +82,37 @@ def operating_profile(profile: chat_repo.Profile) -> OperatingProfile:
     )
 
 
-_BASELINES: dict[tuple[object, ...], StressBaseline | None] = {}
+_BASELINES: dict[tuple[object, ...], StressBaseline | NotEnoughHistoryError] = {}
 """The last stress baseline built, keyed by its day and the fingerprint of the daily rows it came from."""
+
+
+def cached_stress_baseline(db: Database, day: date) -> StressBaseline | NotEnoughHistoryError:
+    """The miner-stress ranks for readings on ``day`` from the stored daily series (or why there are none),
+    built once per day and series: later calls cost one fingerprint query."""
+    start, end = day - timedelta(days=HISTORY_DAYS), day - timedelta(days=1)
+    key = (day, *snapshot_repo.daily_fingerprint(db, start, end))
+    cached = _BASELINES.get(key)
+    if cached is not None:
+        return cached
+    built: StressBaseline | NotEnoughHistoryError
+    try:
+        built = stress_baseline(day, snapshot_repo.daily_range(db, start, end))
+    except NotEnoughHistoryError as error:
+        built = error
+    _BASELINES.clear()
+    _BASELINES[key] = built
+    return built
 
 
 def stress_value(
     db: Database, market: MarketInputs, at: datetime, regression: DifficultyRegression
 ) -> float | None:
     """The miner-stress index at ``market`` on ``at``'s UTC day against the stored daily series, or
-    ``None`` while that series is too short (``bot.economics.stress``). The ranks' windows are built once
-    per day and daily series (a poll a minute then costs a fingerprint query and two bisections)."""
-    day = at.astimezone(UTC).date()
-    start, end = day - timedelta(days=HISTORY_DAYS), day - timedelta(days=1)
-    key = (day, *snapshot_repo.daily_fingerprint(db, start, end))
-    if key not in _BASELINES:
-        try:
-            baseline: StressBaseline | None = stress_baseline(day, snapshot_repo.daily_range(db, start, end))
-        except NotEnoughHistoryError:
-            baseline = None
-        _BASELINES.clear()
-        _BASELINES[key] = baseline
-    found = _BASELINES[key]
-    return None if found is None else stress_for_market(market, found, regression).value
+    ``None`` while that series is too short (``bot.economics.stress``)."""
+    baseline = cached_stress_baseline(db, at.astimezone(UTC).date())
+    if isinstance(baseline, NotEnoughHistoryError):
+        return None
+    return stress_for_market(market, baseline, regression).value
 
 
 def observation(

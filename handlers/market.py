@@ -14,14 +14,7 @@ from datetime import datetime
 from bot.economics.mining import hashprice_sats_per_th_day, hashprice_usd_per_ph_day
 from bot.economics.production_cost import BottomUpAssumptions
 from bot.economics.regression import DifficultyRegression
-from bot.economics.stress import (
-    HISTORY_DAYS,
-    MIN_WINDOW_SAMPLES,
-    NotEnoughHistoryError,
-    StressIndex,
-    stress_baseline,
-    stress_for_market,
-)
+from bot.economics.stress import MIN_WINDOW_SAMPLES, NotEnoughHistoryError, StressIndex, stress_for_market
 from bot.market import MarketView
 from bot.render import numbers as fmt
 from bot.render.i18n import plural, t
@@ -86,12 +79,10 @@ async def _network_report(request: Request, services: Services, build: NetworkRe
 
 async def _stress(view: MarketView, services: Services) -> StressIndex | NotEnoughHistoryError:
     """The miner-stress index at the latest snapshot against the stored daily series, or why there is none."""
-    rows = await services.daily_rows(HISTORY_DAYS + 1)
-    try:
-        baseline = stress_baseline(view.as_of.date(), rows)
-        return stress_for_market(view.market, baseline, services.regression)
-    except NotEnoughHistoryError as error:
-        return error
+    baseline = await services.stress_baseline(view.as_of.date())
+    if isinstance(baseline, NotEnoughHistoryError):
+        return baseline
+    return stress_for_market(view.market, baseline, services.regression)
 
 
 async def status(request: Request, services: Services) -> Reply:

@@ -215,10 +215,13 @@ def stress_baseline(day: date, rows: Sequence[DailyRow]) -> StressBaseline:
         raise NotEnoughHistoryError(len(in_window))
     issuance = daily_issuance_usd(before)
     puells = puell_multiple(issuance)
+    ranked_puells = tuple(sorted(p for i in in_window if (p := puells[i]) is not None))
+    if len(ranked_puells) < MIN_WINDOW_SAMPLES:  # never more than the hashprices
+        raise NotEnoughHistoryError(len(ranked_puells))
     return StressBaseline(
         day=day,
         hashprices=tuple(sorted(daily_hashprice_usd_per_ph_day(before[i]) for i in in_window)),
-        puells=tuple(sorted(p for i in in_window if (p := puells[i]) is not None)),
+        puells=ranked_puells,
         issuance_usd_364d=math.fsum(issuance[-(PUELL_WINDOW_DAYS - 1) :]),
         window_start=before[in_window[0]].date,
         window_end=before[-1].date,
