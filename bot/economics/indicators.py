@@ -188,7 +188,7 @@ def _cross(fast: Sequence[float | None], slow: Sequence[float | None], i: int) -
 def daily_issuance_usd(rows: Sequence[DailyRow]) -> list[float]:
     """Subsidy value issued each day (USD): ``issuance_btc × price_usd``, or ``subsidy × 144 × price_usd``
     when the day's issuance is unknown (``history.subsidy_btc_on``). Fees are excluded, as in Glassnode's
-    "coin issuance" Puell variant. Callers that must not guess use ``issuance_usd_known``."""
+    "coin issuance" Puell variant. ``latest_puell`` never guesses: it needs the recorded issuance."""
     return [
         (
             row.issuance_btc
@@ -198,12 +198,6 @@ def daily_issuance_usd(rows: Sequence[DailyRow]) -> list[float]:
         * row.price_usd
         for row in rows
     ]
-
-
-def issuance_usd_known(rows: Sequence[DailyRow]) -> list[float | None]:
-    """Subsidy value issued each day (USD) where the row records ``issuance_btc``, else ``None`` (so a
-    Puell multiple over a window with such a day is ``None`` rather than a guess)."""
-    return [None if row.issuance_btc is None else row.issuance_btc * row.price_usd for row in rows]
 
 
 def puell_multiple(
@@ -251,3 +245,51 @@ def trailing_percentile_rank(values: Sequence[float | None], window_days: int) -
         else:
             ranks.append(sum(1 for v in window if v is not None and v <= value) / window_days)
     return ranks
+
+
+@dataclass(frozen=True, slots=True)
+class Latest:
+    """An indicator on the latest stored day, or ``value=None`` with how many days of its window lack an
+    input (no row that day, or a row without the field)."""
+
+    day: date
+    value: float | None
+    missing_days: int
+    window_days: int
+    year_rank: float | None = None
+    """Share of the trailing 365 days' values at or below this one (``trailing_percentile_rank``)."""
+
+
+def _aligned(rows: Sequence[DailyRow], days: int) -> list[DailyRow | None]:
+    """The ``days`` calendar days ending at the latest row, ``None`` where no row exists."""
+    by_day = {row.date: row for row in rows}
+    last = max(by_day)
+    return [by_day.get(last - timedelta(days=days - 1 - i)) for i in range(days)]
+
+
+def latest_puell(rows: Sequence[DailyRow]) -> Latest | None:
+    """The Puell multiple on the latest day of ``rows`` from the recorded ``issuance_btc`` × price of each of
+    the last 365 days; ``None`` value when any of them lacks it (``None`` without rows)."""
+    if not rows:
+        return None
+    window = _aligned(rows, PUELL_WINDOW_DAYS)
+    issuance_usd = [
+        None if row is None or row.issuance_btc is None else row.issuance_btc * row.price_usd
+        for row in window
+    ]
+    missing = sum(1 for value in issuance_usd if value is None)
+    value = puell_multiple(issuance_usd)[-1] if missing == 0 else None
+    return Latest(max(row.date for row in rows), value, missing, PUELL_WINDOW_DAYS)
+
+
+def latest_difficulty_ribbon_compression(rows: Sequence[DailyRow], rank_days: int = 365) -> Latest | None:
+    """Difficulty Ribbon compression on the latest day of ``rows`` (needs the last 200 days), with its rank
+    among the trailing ``rank_days`` days' values when ``rows`` reach back that far without a gap."""
+    if not rows:
+        return None
+    days = DIFFICULTY_RIBBON_MIN_DAYS + rank_days - 1
+    window = _aligned(rows, days)
+    compression = difficulty_ribbon_compression([None if row is None else row.difficulty for row in window])
+    missing = sum(1 for row in window[-DIFFICULTY_RIBBON_MIN_DAYS:] if row is None)
+    rank = trailing_percentile_rank(compression, rank_days)[-1]
+    return Latest(max(row.date for row in rows), compression[-1], missing, DIFFICULTY_RIBBON_MIN_DAYS, rank)
