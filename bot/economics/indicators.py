@@ -101,10 +101,9 @@ def hash_ribbon_events(
     """Hash Ribbons capitulation / recovery / buy events (Charles Edwards, Capriole, 2019).
 
     Capriole's definition (essay "Hash Ribbons & Bitcoin Bottoms", 2019, and the "Hash Ribbons" TradingView
-    script): SMA30
-    and SMA60 of daily hashrate; capitulation when SMA30 crosses under SMA60, recovery when it crosses back
-    over; buy when, after a recovery, SMA10 of price crosses over SMA20 (or is already above it on the
-    recovery day), unless SMA10 crossed under SMA20 or a new capitulation came first. Two documented
+    script): SMA30 and SMA60 of daily hashrate; capitulation when SMA30 crosses under SMA60, recovery when
+    it crosses back over; buy when, after a recovery, SMA10 of price crosses over SMA20 (or is already above
+    it on the recovery day), unless SMA10 crossed under SMA20 or a new capitulation came first. Two documented
     departures, both against noise (``RIBBONS_BAND``, ``RIBBONS_MIN_CAPITULATION_DAYS``): a cross counts
     once the ratio is ``band`` past 1, and a buy needs ``min_capitulation_days`` of capitulation.
     ``band=0, min_capitulation_days=0`` gives the raw definition.
@@ -119,6 +118,8 @@ def hash_ribbon_events(
     if min_capitulation_days < 0:
         raise ValueError(f"min_capitulation_days must be >= 0, got {min_capitulation_days!r}")
     _require_consecutive_days(rows)
+    if not rows:
+        return []
     hashrate_ths = [row.hashrate_ths for row in rows]
     sma30_ths, sma60_ths = sma(hashrate_ths, RIBBONS_FAST_DAYS), sma(hashrate_ths, RIBBONS_SLOW_DAYS)
     prices_usd = [row.price_usd for row in rows]
@@ -127,7 +128,7 @@ def hash_ribbon_events(
 
     events: list[RibbonEvent] = []
     regime: _Order | None = None
-    capitulation_start = rows[0].date if rows else None
+    capitulation_start = rows[0].date  # a lower bound while the capitulation began before ``rows``
     buy_armed = False
     for i, row in enumerate(rows):
         fast, slow = sma30_ths[i], sma60_ths[i]
@@ -140,7 +141,7 @@ def hash_ribbon_events(
                 ribbon = RibbonEvent(row.date, "ribbons_capitulation", fast, slow, row.price_usd)
             elif regime is _Order.UNDER and fast > slow * (1 + band):
                 regime = _Order.OVER
-                days = (row.date - capitulation_start).days if capitulation_start else None
+                days = (row.date - capitulation_start).days
                 ribbon = RibbonEvent(row.date, "ribbons_recovery", fast, slow, row.price_usd, days)
         if ribbon is not None:
             events.append(ribbon)
