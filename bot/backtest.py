@@ -6,7 +6,7 @@ Each day is one observation at 00:00 UTC of its date, run through the same code 
   (``production_cost.regression_cost``, §2.9 B), one observation per day, so ``confirmations`` counts days;
 * retargets: daily rows have no height, so a retarget is a change of the day's difficulty, reported the
   first day it holds (``engine.evaluate`` with ``height=None``);
-* Hash Ribbons (``engine.ribbon_events_since``, §3.1) over the whole history at once, which is the same as
+* Hash Ribbons (``engine.ribbon_events_since``) over the whole history at once, which is the same as
   day by day since no value looks ahead; days without hashrate yield no ribbon values;
 * threshold rules (``rules.step``) on the day's key values, each rule created on the first day (so one that
   already holds then waits for a real crossing).
@@ -40,13 +40,12 @@ from bot.alerts.engine import (
     rule_value,
     threshold_event,
 )
-from bot.alerts.events import AlertEvent
+from bot.alerts.events import AlertEvent, EventKind
 from bot.alerts.grammar import describe_rule, parse_rule
 from bot.alerts.regime import RegimeParams
 from bot.alerts.rules import Metric, Rule, RuleState, initial_state, key_rule, step
 from bot.data import load_difficulty_regression, load_history
 from bot.economics.history import HALVING_DATES_UTC, DailyRow, parse_daily_csv
-from bot.economics.indicators import RIBBONS_CONFIRM_DAYS
 from bot.economics.machines import parse_machine
 from bot.economics.mining import MarketInputs, OperatingProfile
 from bot.economics.network import HALVING_INTERVAL_BLOCKS
@@ -88,7 +87,6 @@ def run_backtest(
     rules: list[Rule],
     params: RegimeParams,
     regression: DifficultyRegression,
-    confirm_days: int,
     *,
     j_per_th: float = S19_XP_J_PER_TH,
     profile: OperatingProfile = DEFAULT_PROFILE,
@@ -126,9 +124,29 @@ def run_backtest(
             if fired:
                 events.append(threshold_event(rule, rule_value(rule, value, j_per_th, profile), at))
         found.extend(BacktestEvent(row.date, event) for event in events)
-    ribbons = ribbon_events_since(rows, None, confirm_days)
+    ribbons = ribbon_events_since(rows, None)
     found.extend(BacktestEvent(event.occurred_at.date(), event) for event in ribbons)
     return sorted(found, key=lambda found_event: found_event.date)
+
+
+EVENT_GROUPS = ("ribbons", "regime", "retarget", "threshold")
+"""What ``--events`` selects: an event kind belongs to the group its name starts with."""
+
+
+def event_group(kind: EventKind) -> str:
+    """``ribbons_buy`` -> ``ribbons``, ``retarget`` -> ``retarget``."""
+    return kind.value.split("_", 1)[0]
+
+
+def parse_event_groups(text: str) -> frozenset[str]:
+    """``"ribbons,regime"`` -> those groups; an unknown or empty name is a ValueError naming the choices."""
+    groups = frozenset(part.strip().lower() for part in text.split(","))
+    unknown = sorted(groups - set(EVENT_GROUPS))
+    if unknown:
+        raise ValueError(
+            f"unknown event group {', '.join(map(repr, unknown))}; choose from {', '.join(EVENT_GROUPS)}"
+        )
+    return groups
 
 
 def _arg(parse: Callable[[str], T]) -> Callable[[str], T]:
@@ -171,10 +189,10 @@ def add_backtest_parser(
         help="$/kWh for margin/breakeven rules (default 0.05)",
     )
     parser.add_argument(
-        "--confirm-days",
-        type=int,
-        default=RIBBONS_CONFIRM_DAYS,
-        help=f"days a Hash Ribbons cross must hold (default {RIBBONS_CONFIRM_DAYS})",
+        "--events",
+        type=_arg(parse_event_groups),
+        metavar="GROUPS",
+        help=f"list only these comma-separated groups: {', '.join(EVENT_GROUPS)} (default: all)",
     )
     parser.add_argument("--json", action="store_true", help='print {"events": [...]}')
     parser.set_defaults(sync_handler=backtest_command)
@@ -198,8 +216,6 @@ def backtest_command(args: argparse.Namespace, out: TextIO | None = None, err: T
     """Run ``minerwatch backtest``: events to ``out`` (a line each, or JSON), one-line errors to ``err``."""
     out, err = out or sys.stdout, err or sys.stderr
     try:
-        if args.confirm_days < 1:
-            raise ValueError(f"--confirm-days must be at least 1, got {args.confirm_days}")
         machine = parse_machine(args.machine)
         profile = OperatingProfile(power_usd_per_kwh=args.power_price)
         events = run_backtest(
@@ -207,13 +223,14 @@ def backtest_command(args: argparse.Namespace, out: TextIO | None = None, err: T
             args.rule,
             RegimeParams(),
             load_difficulty_regression(),
-            args.confirm_days,
             j_per_th=machine.j_per_th,
             profile=profile,
         )
     except (ValueError, LookupError) as error:
         print(f"minerwatch: {error}", file=err)
         return EXIT_USAGE
+    if args.events is not None:
+        events = [event for event in events if event_group(event.event.kind) in args.events]
     if args.json:
         print(json.dumps({"events": [event.to_dict() for event in events]}, indent=2), file=out)
     else:

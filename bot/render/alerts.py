@@ -16,6 +16,7 @@ from typing import Any
 
 from bot.alerts.events import AlertEvent, EventKind
 from bot.alerts.rules import Metric
+from bot.economics.indicators import RIBBONS_MIN_CAPITULATION_DAYS
 from bot.render import numbers as fmt
 from bot.render.i18n import model_name, plural, t
 
@@ -59,6 +60,14 @@ EN = Catalog(
             "📈 Hash Ribbons recovery: the 30-day hashrate average ({fast}) is back above the 60-day "
             "({slow}); BTC {price}."
         ),
+        "ribbons_recovery_lasted": (
+            "📈 Hash Ribbons recovery: the 30-day hashrate average ({fast}) is back above the 60-day "
+            "({slow}) after {lasted} of capitulation; BTC {price}."
+        ),
+        "ribbons_recovery_short": (
+            "📈 Hash Ribbons recovery: the 30-day hashrate average ({fast}) is back above the 60-day "
+            "({slow}) after only {lasted} of capitulation, too short for a buy signal; BTC {price}."
+        ),
         "ribbons_buy": (
             "🟢 Hash Ribbons buy signal: miners have recovered and the 10-day price average is above the "
             "20-day; BTC {price}."
@@ -91,6 +100,15 @@ RU = Catalog(
         "ribbons_recovery": (
             "📈 Hash Ribbons, восстановление: 30-дневное среднее хешрейта ({fast}) снова выше 60-дневного "
             "({slow}); BTC {price}."
+        ),
+        "ribbons_recovery_lasted": (
+            "📈 Hash Ribbons, восстановление: 30-дневное среднее хешрейта ({fast}) снова выше 60-дневного "
+            "({slow}) после капитуляции длиной {lasted}; BTC {price}."
+        ),
+        "ribbons_recovery_short": (
+            "📈 Hash Ribbons, восстановление: 30-дневное среднее хешрейта ({fast}) снова выше 60-дневного "
+            "({slow}) после капитуляции длиной всего {lasted} — слишком короткой для сигнала на покупку; "
+            "BTC {price}."
         ),
         "ribbons_buy": (
             "🟢 Hash Ribbons, сигнал на покупку: майнеры восстановились, и 10-дневная средняя цены выше "
@@ -153,8 +171,15 @@ def _regime(data: dict[str, Any], catalog: Catalog, message: str) -> Fields:
 
 
 def _ribbons(data: dict[str, Any], lang: str, message: str) -> Fields:
+    """A recovery that knows its capitulation's length says it, and says when it was too short for a buy."""
     fast, slow = _hashrate(data["sma30_ths"], lang), _hashrate(data["sma60_ths"], lang)
-    return message, {"fast": fast, "slow": slow, "price": fmt.usd(data["price_usd"], 0, lang)}
+    fields = {"fast": fast, "slow": slow, "price": fmt.usd(data["price_usd"], 0, lang)}
+    days = data.get("capitulation_days")
+    if message != EventKind.RIBBONS_RECOVERY.value or days is None:
+        return message, fields
+    short = days < RIBBONS_MIN_CAPITULATION_DAYS
+    fields["lasted"] = plural(lang, "unit.day", int(days))
+    return f"{message}_short" if short else f"{message}_lasted", fields
 
 
 def _retarget(data: dict[str, Any], lang: str) -> Fields:

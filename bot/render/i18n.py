@@ -69,6 +69,24 @@ EN: Mapping[str, str] = {
     "market.next": "Next adjustment: <b>{change}</b> at block {height} ({blocks}{when})",
     "market.next_when": ", ≈ {when} UTC",
     "market.previous": "Previous adjustment: {change}",
+    "market.puell": (
+        "Puell multiple: <b>{value}</b> on {day} (that day's issuance value ÷ its 365-day average; "
+        "under 0.5 has marked miner capitulations, over 4 cycle tops)"
+    ),
+    "market.puell_unknown": (
+        "Puell multiple: unknown on {day}: the daily series lacks the issuance of {missing} of the last "
+        "365 days"
+    ),
+    "market.compression": (
+        "Difficulty ribbon compression: <b>{value}</b> on {day}{rank} (spread of the 9- to 200-day "
+        "difficulty averages; a tight ribbon means difficulty has stopped rising, as in miner capitulations)"
+    ),
+    "market.compression_rank": ", past-year percentile {rank}",
+    "market.compression_unknown": (
+        "Difficulty ribbon compression: unknown on {day}: the daily series lacks {missing} of the last "
+        "200 days"
+    ),
+    "market.no_daily": "Puell multiple, difficulty ribbon: no daily series stored yet",
     "market.machines_hint": "Use a name with /breakeven, e.g. /breakeven s21 5c",
     # units and values
     "unit.block": "block|blocks",
@@ -264,6 +282,23 @@ RU: Mapping[str, str] = {
     "market.next": "Следующая корректировка: <b>{change}</b> на блоке {height} (через {blocks}{when})",
     "market.next_when": ", ≈ {when} UTC",
     "market.previous": "Предыдущая корректировка: {change}",
+    "market.puell": (
+        "Мультипликатор Пуэлла: <b>{value}</b> на {day} (стоимость эмиссии за день ÷ её среднее за 365 дней; "
+        "ниже 0,5 отмечало капитуляции майнеров, выше 4 — вершины цикла)"
+    ),
+    "market.puell_unknown": (
+        "Мультипликатор Пуэлла: неизвестен на {day}: в дневном ряду нет эмиссии за {missing} из последних "
+        "365 дней"
+    ),
+    "market.compression": (
+        "Сжатие ленты сложности: <b>{value}</b> на {day}{rank} (разброс средних сложности за 9–200 дней; "
+        "узкая лента значит, что сложность перестала расти, как при капитуляциях майнеров)"
+    ),
+    "market.compression_rank": ", перцентиль за год {rank}",
+    "market.compression_unknown": (
+        "Сжатие ленты сложности: неизвестно на {day}: в дневном ряду нет {missing} из последних 200 дней"
+    ),
+    "market.no_daily": "Мультипликатор Пуэлла, лента сложности: дневной ряд ещё не сохранён",
     "market.machines_hint": "Используйте название в /breakeven, например /breakeven s21 5c",
     "unit.block": "блок|блока|блоков",
     "unit.day": "день|дня|дней",

@@ -98,6 +98,29 @@ async def test_commands_answer_with_the_right_numbers(bot: BotApp, telegram: Fak
     assert "/subscribe" in ((await ask(telegram, USER, "/help")).text or "")
 
 
+async def test_difficulty_shows_puell_and_the_difficulty_ribbon(bot: BotApp, telegram: FakeTelegram) -> None:
+    await market_ready(telegram, USER)
+    reply = await ask(telegram, USER, "/difficulty")
+    assert reply.ok and reply.parse_mode == "HTML"
+    lines = (reply.text or "").splitlines()
+    # The shipped history (to 2025-06-02) is the stored daily series; it records issuance up to 2025-03-08.
+    assert (
+        "Puell multiple: unknown on 2025-06-02: the daily series lacks the issuance of 86 of the last "
+        "365 days" in lines
+    )
+    assert any(
+        line.startswith(
+            "Difficulty ribbon compression: <b>0.0285</b> on 2025-06-02, past-year percentile 48%"
+        )
+        for line in lines
+    )
+    await ask(telegram, USER, "/lang ru")
+    russian = (await ask(telegram, USER, "/difficulty")).text or ""
+    assert (
+        "Мультипликатор Пуэлла: неизвестен" in russian and "Сжатие ленты сложности: <b>0,0285</b>" in russian
+    )
+
+
 @pytest.mark.parametrize(
     ("command", "explained"),
     [

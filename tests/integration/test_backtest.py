@@ -43,7 +43,7 @@ def cli(*argv: str) -> tuple[int, str, str]:
 
 @pytest.fixture(scope="module")
 def shipped() -> list[BacktestEvent]:
-    return run_backtest(load_history(), [], RegimeParams(), load_difficulty_regression(), 3)
+    return run_backtest(load_history(), [], RegimeParams(), load_difficulty_regression())
 
 
 def dates_of(events: list[BacktestEvent], kind: str) -> list[date]:
@@ -147,7 +147,7 @@ def test_price_rule_fires_on_the_days_price_first_fell_below_30k() -> None:
 def test_margin_rule_uses_an_s19_xp_at_five_cents() -> None:
     assert parse_machine("s19xp").j_per_th == S19_XP_J_PER_TH
     rule = parse_rule("margin below 80%")
-    events = run_backtest(load_history(), [rule], RegimeParams(), load_difficulty_regression(), 3)
+    events = run_backtest(load_history(), [rule], RegimeParams(), load_difficulty_regression())
     fired = [e for e in events if e.event.kind == "threshold"]
     assert fired
     profile = OperatingProfile(power_usd_per_kwh=0.05)
@@ -186,6 +186,14 @@ def test_json_shape() -> None:
         "height",
     }
     assert set(sample["ribbons_buy"]) == {"date", "kind", "sma30_ths", "sma60_ths", "price_usd"}
+    assert set(sample["ribbons_recovery"]) == {
+        "date",
+        "kind",
+        "sma30_ths",
+        "sma60_ths",
+        "price_usd",
+        "capitulation_days",
+    }
     assert set(sample["regime_recovery"]) == {
         "date",
         "kind",
@@ -260,3 +268,26 @@ def test_backtest_command_defaults_to_stdout(capsys: pytest.CaptureFixture[str])
     add_backtest_parser(parser.add_subparsers(dest="command", required=True))
     assert backtest_command(parser.parse_args(["backtest", "--json"])) == 0
     assert json.loads(capsys.readouterr().out)["events"]
+
+
+def test_events_ribbons_lists_only_the_hash_ribbons_with_their_dates(shipped: list[BacktestEvent]) -> None:
+    code, out, err = cli("--events", "ribbons")
+    assert (code, err) == (0, "")
+    ribbons = [found for found in shipped if found.event.kind.startswith("ribbons_")]
+    assert out.splitlines() == [f"{found.date}  {found.event.kind}  {found.text()}" for found in ribbons]
+    assert "2022-06-10  ribbons_capitulation  📉 Hash Ribbons capitulation:" in out
+    assert "2022-08-20  ribbons_buy  🟢 Hash Ribbons buy signal:" in out
+    code, out, _ = cli("--events", "ribbons,retarget", "--json")
+    kinds = {item["kind"] for item in json.loads(out)["events"]}
+    assert kinds == {"ribbons_capitulation", "ribbons_recovery", "ribbons_buy", "retarget"}
+
+
+def test_an_unknown_event_group_is_rejected_by_the_argument_parser(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as raised:
+        cli("--events", "ribbon")
+    assert raised.value.code == 2
+    assert "unknown event group 'ribbon'; choose from ribbons, regime, retarget, threshold" in (
+        capsys.readouterr().err
+    )

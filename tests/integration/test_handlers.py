@@ -16,6 +16,8 @@ import pytest
 from bot.alerts.regime import RegimeParams
 from bot.config import Settings
 from bot.data import load_difficulty_regression, load_history
+from bot.economics.history import DailyRow
+from bot.economics.indicators import difficulty_ribbon_compression, puell_multiple, trailing_percentile_rank
 from bot.economics.mining import MarketInputs
 from bot.services import StoreServices
 from bot.sources.snapshot import MarketSnapshot, NetworkState, PriceQuote, SourceOutcome
@@ -234,3 +236,65 @@ async def test_after_lang_ru_alerts_are_listed_and_pushed_in_russian(
     await store.atomic(decide, reading, load_difficulty_regression(), RegimeParams(), NOW.timestamp())
     [message] = await store.run(claim_due, NOW.timestamp() + 1, 10)
     assert message.text == f"🔔 price above $70,000: сейчас 71{NBSP}000{NBSP}$."
+
+
+async def services_with(store: Store, rows: list[DailyRow]) -> StoreServices:
+    await store.run(insert_snapshot, snapshot())
+    if rows:
+        await store.run(upsert_daily, rows, "shipped")
+    return StoreServices(store, Settings.model_validate({}), load_difficulty_regression(), clock=lambda: NOW)
+
+
+async def test_difficulty_shows_ribbon_compression_and_why_puell_is_unknown(services: StoreServices) -> None:
+    rows = load_history()
+    assert rows[-1].date == date(2025, 6, 2)
+    reply = await say(services, "/difficulty")
+    lines = reply.text.splitlines()
+    # The shipped history records issuance up to 2025-03-08: 86 of the last 365 days lack it.
+    assert (
+        "Puell multiple: unknown on 2025-06-02: the daily series lacks the issuance of 86 of the last "
+        "365 days" in lines
+    )
+    compression = difficulty_ribbon_compression([row.difficulty for row in rows])
+    rank = trailing_percentile_rank(compression, 365)[-1]
+    assert compression[-1] is not None and rank is not None
+    assert (
+        f"Difficulty ribbon compression: <b>{compression[-1]:.4f}</b> on 2025-06-02, past-year percentile "
+        f"{rank:.0%} (spread of the 9- to 200-day difficulty averages; a tight ribbon means difficulty has "
+        "stopped rising, as in miner capitulations)"
+    ) in lines
+    assert lines[-1].startswith("<i>Data 5m")
+
+    await say(services, "/lang ru")
+    russian = (await say(services, "/difficulty")).text
+    assert "Мультипликатор Пуэлла: неизвестен на 2025-06-02: в дневном ряду нет эмиссии за 86" in russian
+    assert f"Сжатие ленты сложности: <b>{compression[-1]:.4f}</b>".replace(".", ",") in russian
+
+
+async def test_difficulty_shows_the_puell_multiple_where_issuance_is_recorded(store: Store) -> None:
+    rows = [row for row in load_history() if row.date <= date(2025, 3, 8)]
+    services = await services_with(store, rows)
+    text = (await say(services, "/difficulty")).text
+    # 0.979 by the same formula over the bitcoinvisuals subsidy-USD series (krisp140_blockreward.csv).
+    assert (
+        "Puell multiple: <b>0.98</b> on 2025-03-08 (that day's issuance value ÷ its 365-day average" in text
+    )
+    expected = puell_multiple([row.issuance_btc * row.price_usd for row in rows if row.issuance_btc])[-1]
+    assert expected == pytest.approx(0.979, abs=0.005)
+
+
+async def test_difficulty_says_which_days_are_missing(store: Store) -> None:
+    rows = [row for row in load_history() if row.date <= date(2025, 3, 8)]
+    gappy = rows[:-50] + rows[-49:]  # one day missing among the last 200
+    text = (await say(await services_with(store, gappy), "/difficulty")).text
+    assert "Puell multiple: unknown on 2025-03-08: the daily series lacks the issuance of 1 of" in text
+    assert (
+        "Difficulty ribbon compression: unknown on 2025-03-08: the daily series lacks 1 of the last 200"
+        in text
+    )
+
+
+async def test_difficulty_without_a_daily_series(store: Store) -> None:
+    text = (await say(await services_with(store, []), "/difficulty")).text
+    assert "<b>Difficulty</b>: 125.86 T at block 935,000" in text
+    assert "Puell multiple, difficulty ribbon: no daily series stored yet" in text

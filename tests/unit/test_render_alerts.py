@@ -88,6 +88,21 @@ def test_hash_ribbons() -> None:
         "(216.83 EH/s); BTC $22,242."
     )
     assert render_event(event(EventKind.RIBBONS_RECOVERY, **figures)).startswith("📈 Hash Ribbons recovery:")
+    assert render_event(event(EventKind.RIBBONS_RECOVERY, **figures, capitulation_days=71)) == (
+        "📈 Hash Ribbons recovery: the 30-day hashrate average (216.17 EH/s) is back above the 60-day "
+        "(216.83 EH/s) after 71 days of capitulation; BTC $22,242."
+    )
+    assert render_event(event(EventKind.RIBBONS_RECOVERY, **figures, capitulation_days=3), "ru") == (
+        "📈 Hash Ribbons, восстановление: 30-дневное среднее хешрейта (216,17 EH/s) снова выше 60-дневного "
+        "(216,83 EH/s) после капитуляции длиной всего 3 дня — слишком короткой для сигнала на покупку; "
+        "BTC 22\xa0242\xa0$."
+    )
+    assert "too short for a buy signal" in render_event(
+        event(EventKind.RIBBONS_RECOVERY, **figures, capitulation_days=13)
+    )
+    assert "after 14 days of capitulation" in render_event(
+        event(EventKind.RIBBONS_RECOVERY, **figures, capitulation_days=14)
+    )
     assert render_event(event(EventKind.RIBBONS_BUY, **figures)) == (
         "🟢 Hash Ribbons buy signal: miners have recovered and the 10-day price average is above the 20-day; "
         "BTC $22,242."
