@@ -100,7 +100,14 @@ def run_backtest(
         cost = regression_cost(market, regression)
         values = key_values(market, cost.usd_per_btc, None)
         observation = Observation(
-            at, row.price_usd, row.difficulty, None, cost.usd_per_btc, cost.model, values
+            at,
+            row.price_usd,
+            row.difficulty,
+            None,
+            cost.usd_per_btc,
+            cost.model,
+            values,
+            cost_significant_digits=cost.significant_digits,
         )
         state, events = evaluate(state, observation, params)
         for i, (rule, keyed_rule) in enumerate(zip(rules, keyed, strict=True)):
