@@ -80,8 +80,8 @@ async def chart(request: Request, services: Services) -> Reply:
             lang,
             "chart.price_caption",
             price=fmt.usd(last.price_usd, 0, lang),
-            cost=fmt.usd(costs[-1], 0, lang),
-            premium=fmt.percent(last.price_usd / costs[-1] - 1, lang=lang),
+            cost=fmt.usd_approx(costs[-1], regression.significant_digits, lang),
+            premium=fmt.percent(last.price_usd / costs[-1] - 1, 0, lang=lang),
             below=plural(lang, "unit.day", below),
         )
     else:

@@ -197,8 +197,19 @@ def test_json_shape() -> None:
         "price_usd",
         "cost_usd_per_btc",
         "cost_model",
+        "cost_significant_digits",
         "capitulation_started_at",
         "capitulation_seconds",
+    }
+    assert set(sample["regime_capitulation"]) == {
+        "date",
+        "kind",
+        "premium_pct",
+        "price_usd",
+        "cost_usd_per_btc",
+        "cost_model",
+        "cost_significant_digits",
+        "recovery_above_usd",
     }
 
 
