@@ -128,7 +128,7 @@ def test_glassnode_2022_constants_read_their_published_2022_cost() -> None:
         GLASSNODE_2022_A, GLASSNODE_2022_B, 0.944, 1, date(2010, 7, 17), date(2022, 9, 14), 0.9
     )
     cost = difficulty_regression_cost_usd_per_btc(35.61e12, _supply_btc(759_000), glassnode)
-    assert cost == pytest.approx(19_300, rel=0.03)
+    assert cost == pytest.approx(19_300, rel=0.005)  # $19,312
 
 
 def test_no_step_at_the_2024_halving() -> None:
