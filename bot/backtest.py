@@ -2,8 +2,8 @@
 
 Each day is one observation at 00:00 UTC of its date, run through the same code as the live bot:
 
-* regime (``engine.evaluate``): premium of the day's price over the difficulty-regression cost
-  (``production_cost.regression_cost``, §2.9 B), one observation per day, so ``confirmations`` counts days;
+* regime (``engine.evaluate``): premium of the day's price over the Difficulty Regression Model's cost
+  (``production_cost.regression_cost``), one observation per day, so ``confirmations`` counts days;
 * retargets: daily rows have no height, so a retarget is a change of the day's difficulty, reported the
   first day it holds (``engine.evaluate`` with ``height=None``);
 * Hash Ribbons (``engine.ribbon_events_since``) over the whole history at once, which is the same as
@@ -11,9 +11,9 @@ Each day is one observation at 00:00 UTC of its date, run through the same code 
 * threshold rules (``rules.step``) on the day's key values, each rule created on the first day (so one that
   already holds then waits for a real crossing).
 
-Following the shipped-history convention (``history.subsidy_btc_on``), a day's subsidy is the one in force
-from the halving dates (heights 630,000 / 840,000 from 2020-05-11 / 2024-04-20), and fees are unknown, so
-hashprice counts the subsidy only. Margin and breakeven rules use an Antminer S19 XP (21.5 J/TH) at
+A day's height is its row's ``height`` (the shipped history records one; ``history.height_at_end_of``
+estimates it otherwise), which sets the subsidy and the circulating supply; fees are unknown, so hashprice
+counts the subsidy only. Margin and breakeven rules use an Antminer S19 XP (21.5 J/TH) at
 $0.05/kWh, no pool fee, 100 % uptime, PUE 1, unless told otherwise. Difficulty rules are refused: the daily
 history has no estimate of the next adjustment.
 """
@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -45,10 +44,9 @@ from bot.alerts.grammar import describe_rule, parse_rule
 from bot.alerts.regime import RegimeParams
 from bot.alerts.rules import Metric, Rule, RuleState, initial_state, key_rule, step
 from bot.data import load_difficulty_regression, load_history
-from bot.economics.history import HALVING_DATES_UTC, DailyRow, parse_daily_csv
+from bot.economics.history import DailyRow, height_at_end_of, parse_daily_csv
 from bot.economics.machines import parse_machine
 from bot.economics.mining import MarketInputs, OperatingProfile
-from bot.economics.network import HALVING_INTERVAL_BLOCKS
 from bot.economics.production_cost import regression_cost
 from bot.economics.regression import DifficultyRegression
 from bot.parsing import parse_power_usd_per_kwh
@@ -77,11 +75,6 @@ class BacktestEvent:
         return {"date": self.date.isoformat(), "kind": self.event.kind.value, **self.event.data}
 
 
-def _nominal_height(day: date) -> int:
-    """First height of the halving epoch in force on ``day``: only its subsidy is meaningful."""
-    return bisect_right(HALVING_DATES_UTC, day) * HALVING_INTERVAL_BLOCKS
-
-
 def run_backtest(
     rows: Sequence[DailyRow],
     rules: list[Rule],
@@ -101,11 +94,18 @@ def run_backtest(
     found: list[BacktestEvent] = []
     for row in rows:
         at = day_start(row.date)
-        market = MarketInputs(row.price_usd, row.difficulty, _nominal_height(row.date), 0.0)
+        market = MarketInputs(row.price_usd, row.difficulty, height_at_end_of(row), 0.0)
         cost = regression_cost(market, regression)
         values = key_values(market, cost.usd_per_btc, None)
         observation = Observation(
-            at, row.price_usd, row.difficulty, None, cost.usd_per_btc, cost.model, values
+            at,
+            row.price_usd,
+            row.difficulty,
+            None,
+            cost.usd_per_btc,
+            cost.model,
+            values,
+            cost_significant_digits=cost.significant_digits,
         )
         state, events = evaluate(state, observation, params)
         for i, (rule, keyed_rule) in enumerate(zip(rules, keyed, strict=True)):

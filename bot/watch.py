@@ -89,6 +89,7 @@ def observation(reading: Reading, regression: DifficultyRegression, last: Observ
         cost_usd_per_btc=cost.usd_per_btc,
         cost_model=cost.model,
         key_values=key_values(market, cost.usd_per_btc, reading.difficulty_change_pct),
+        cost_significant_digits=cost.significant_digits,
     )
 
 

@@ -46,6 +46,8 @@ class Observation:
     key_values: dict[KeyMetric, float] = field(default_factory=dict, hash=False)
     stale: bool = False
     stale_reason: str | None = None
+    cost_significant_digits: int = 2
+    """Digits the cost model supports (``ProductionCost.significant_digits``; 2 for both shipped models)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,11 +126,14 @@ def evaluate(
         state.regime, premium_pct(obs.price_usd, obs.cost_usd_per_btc), obs.at, params
     )
     if switch is not None:
-        figures = {
+        figures: dict[str, Any] = {
             "price_usd": obs.price_usd,
             "cost_usd_per_btc": obs.cost_usd_per_btc,
             "cost_model": obs.cost_model,
+            "cost_significant_digits": obs.cost_significant_digits,
         }
+        if switch.kind is EventKind.REGIME_CAPITULATION:
+            figures["recovery_above_usd"] = regime.recovery_price_usd(obs.cost_usd_per_btc, params)
         events.append(replace(switch, data={**switch.data, **figures}))
     return replace(state, regime=regime_state), events
 

@@ -46,7 +46,8 @@ def spell_duration(lang: str) -> Callable[[float], str]:
 EN = Catalog(
     templates={
         "regime_capitulation": (
-            "⚠️ Miner capitulation: BTC {price} is {premium} below the production cost {cost} ({model})."
+            "⚠️ Miner capitulation: BTC {price} is {premium} below the production cost {cost} ({model}); "
+            "recovery above {recovery}."
         ),
         "regime_recovery": (
             "✅ Recovery: BTC {price} is back {premium} above the production cost {cost} ({model}); "
@@ -87,7 +88,8 @@ EN = Catalog(
 RU = Catalog(
     templates={
         "regime_capitulation": (
-            "⚠️ Капитуляция майнеров: BTC {price} — на {premium} ниже себестоимости добычи {cost} ({model})."
+            "⚠️ Капитуляция майнеров: BTC {price} — на {premium} ниже себестоимости добычи {cost} ({model}); "
+            "восстановление — выше {recovery}."
         ),
         "regime_recovery": (
             "✅ Восстановление: BTC {price} снова на {premium} выше себестоимости добычи {cost} ({model}); "
@@ -158,13 +160,17 @@ Fields = tuple[str, dict[str, str]]
 
 
 def _regime(data: dict[str, Any], catalog: Catalog, message: str) -> Fields:
+    """Price exact; cost, recovery level and premium to the digits the cost model supports ("$87k", "23%")."""
     lang = catalog.lang
+    digits = int(data["cost_significant_digits"])
     fields = {
         "price": fmt.usd(data["price_usd"], 0, lang),
-        "premium": _pct(abs(data["premium_pct"]), lang),
-        "cost": fmt.usd(data["cost_usd_per_btc"], 0, lang),
+        "premium": _pct(abs(data["premium_pct"]), lang, 0),
+        "cost": fmt.usd_approx(data["cost_usd_per_btc"], digits, lang),
         "model": model_name(lang, str(data["cost_model"])),
     }
+    if "recovery_above_usd" in data:
+        fields["recovery"] = fmt.usd_approx(data["recovery_above_usd"], digits, lang)
     if "capitulation_seconds" in data:
         fields["lasted"] = catalog.duration(data["capitulation_seconds"])
     return message, fields

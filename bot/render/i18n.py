@@ -114,8 +114,11 @@ EN: Mapping[str, str] = {
     "report.assumptions": "  assumptions",
     "report.assumptions_bottom_up": "fleet {j} J/TH, {power}, electricity {share} of cash cost",
     "report.assumptions_regression": (
-        "price ~ (difficulty/subsidy)^{b}, fitted {start}..{end} (n={n}, r²={r2})"
+        "market cap ~ difficulty^{b} / supply, fitted {start}..{end} (n={n}, r²={r2}); "
+        "price ×/÷ {band} of it on 2 days in 3"
     ),
+    "report.difficulty_multiple": "Difficulty multiple",
+    "report.difficulty_multiple_value": "{multiple} (price ÷ difficulty-regression cost; < 1: below cost)",
     "report.electricity_only": "  electricity only",
     "report.next_adjustment": "Next adjustment",
     "report.next_adjustment_value": "{change} at block {height} ({blocks}{eta})",
@@ -324,7 +327,12 @@ RU: Mapping[str, str] = {
     "report.assumptions": "  допущения",
     "report.assumptions_bottom_up": "парк {j} Дж/TH, {power}, электроэнергия — {share} денежных затрат",
     "report.assumptions_regression": (
-        "цена ~ (сложность/субсидия)^{b}, подгонка {start}..{end} (n={n}, r²={r2})"
+        "капитализация ~ сложность^{b} / предложение, подгонка {start}..{end} (n={n}, r²={r2}); "
+        "цена в пределах ×/÷ {band} от неё 2 дня из 3"
+    ),
+    "report.difficulty_multiple": "Мультипликатор сложности",
+    "report.difficulty_multiple_value": (
+        "{multiple} (цена ÷ себестоимость по регрессии; ниже 1 — цена ниже себестоимости)"
     ),
     "report.electricity_only": "  только электроэнергия",
     "report.next_adjustment": "Следующая корректировка",

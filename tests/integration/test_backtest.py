@@ -16,7 +16,7 @@ from bot.alerts.grammar import parse_rule
 from bot.alerts.regime import RegimeParams
 from bot.backtest import S19_XP_J_PER_TH, BacktestEvent, add_backtest_parser, backtest_command, run_backtest
 from bot.data import load_difficulty_regression, load_history
-from bot.economics.history import format_daily_csv, subsidy_btc_on
+from bot.economics.history import format_daily_csv, supply_btc_at_end_of
 from bot.economics.machines import parse_machine
 from bot.economics.mining import MarketInputs, OperatingProfile, machine_day
 from bot.economics.regression import difficulty_regression_cost_usd_per_btc
@@ -92,13 +92,15 @@ def test_regime_events_alternate_and_recoveries_measure_the_capitulation(
         assert found.event.data["cost_model"] == "difficulty-regression"
 
 
-def test_regime_uses_the_regression_cost_with_the_subsidy_of_the_day(shipped: list[BacktestEvent]) -> None:
+def test_regime_uses_the_regression_cost_with_the_supply_of_the_day(shipped: list[BacktestEvent]) -> None:
     model = load_difficulty_regression()
     by_date = {row.date: row for row in load_history()}
     for found in shipped:
         if found.event.kind == "regime_capitulation":
             row = by_date[found.date]
-            expected = difficulty_regression_cost_usd_per_btc(row.difficulty, subsidy_btc_on(row.date), model)
+            expected = difficulty_regression_cost_usd_per_btc(
+                row.difficulty, supply_btc_at_end_of(row), model
+            )
             assert found.event.data["cost_usd_per_btc"] == pytest.approx(expected, rel=1e-9)
             assert found.event.data["price_usd"] == row.price_usd
 
@@ -106,7 +108,9 @@ def test_regime_uses_the_regression_cost_with_the_subsidy_of_the_day(shipped: li
 def test_retargets_follow_the_difficulty_column(shipped: list[BacktestEvent]) -> None:
     rows = {row.date: row for row in load_history()}
     retargets = [e for e in shipped if e.event.kind == "retarget"]
-    assert 250 <= len(retargets) <= 300  # about one per two weeks since 2017-08, fewer with split days merged
+    before = [e for e in retargets if e.date < date(2017, 8, 17)]
+    assert len(before) == 204  # heights 68,784 .. 481,025: one retarget per 2016 blocks
+    assert 250 <= len(retargets) - len(before) <= 300  # since 2017-08, daily averages split some in two
     for found in retargets:
         data = found.event.data
         assert data["new_difficulty"] == rows[found.date].difficulty
@@ -201,8 +205,19 @@ def test_json_shape() -> None:
         "price_usd",
         "cost_usd_per_btc",
         "cost_model",
+        "cost_significant_digits",
         "capitulation_started_at",
         "capitulation_seconds",
+    }
+    assert set(sample["regime_capitulation"]) == {
+        "date",
+        "kind",
+        "premium_pct",
+        "price_usd",
+        "cost_usd_per_btc",
+        "cost_model",
+        "cost_significant_digits",
+        "recovery_above_usd",
     }
 
 

@@ -149,7 +149,7 @@ def test_a_new_stale_episode_gets_a_new_notice() -> None:
     assert [e.kind for e in events] == [EventKind.DATA_STALE, EventKind.DATA_FRESH, EventKind.DATA_STALE]
 
 
-def test_regime_events_carry_price_cost_and_model() -> None:
+def test_regime_events_carry_price_cost_model_digits_and_the_recovery_level() -> None:
     state = EngineState(regime=RegimeState(Regime.NORMAL, T0 - timedelta(days=9)))
     _, events = run(state, [obs(i * 60, price=66_680.0, cost=87_012.0) for i in range(3)])
     assert [(e.kind, e.key) for e in events] == [
@@ -160,6 +160,8 @@ def test_regime_events_carry_price_cost_and_model() -> None:
         "price_usd": 66_680.0,
         "cost_usd_per_btc": 87_012.0,
         "cost_model": "difficulty-regression",
+        "cost_significant_digits": 2,
+        "recovery_above_usd": pytest.approx(87_012.0 * 1.03),  # the band's upper edge: cost + 3 %
     }
 
 
