@@ -51,6 +51,9 @@ EN: Mapping[str, str] = {
     "error.unknown_command_close": "Unknown command /{command}. Did you mean /{close}? See /help.",
     "error.too_long": "That is too long for /{command}; see /help for examples.",
     "error.admins_only": "In groups only administrators can change this chat's alerts, profile and language.",
+    "error.admin_check_failed": (
+        "I could not check your admin rights just now; nothing was changed. Please try again."
+    ),
     "error.unknown_machine": "Unknown machine '{text}'. Closest: {closest}.",
     "error.bad_machine": (
         "'{text}' is not a machine I can use: give a name from /machines, 200TH@3500W or 17.5J/TH."
@@ -183,6 +186,10 @@ EN: Mapping[str, str] = {
     "subscribe.added": "✅ Alert #{id}: {rule}.",
     "subscribe.holds_now": "That is already true now, so I will tell you at the next crossing.",
     "subscribe.remove_button": "Remove it",
+    "subscribe.limit": (
+        "This chat already has {limit} alert rules, the most it can hold; nothing was added. "
+        "Remove one with /unsubscribe N (numbers in /alerts), then try again."
+    ),
     "subscribe.needs_profile": (
         "I could not set '{rule}' up for this chat's machine and power price; check /profile."
     ),
@@ -214,6 +221,10 @@ EN: Mapping[str, str] = {
     "unsubscribe.not_a_number": "'{value}' is not an alert number; see /alerts.",
     "unsubscribe.no_such": "No alert #{id} in this chat; see /alerts.",
     "unsubscribe.one": "Removed alert #{id}.",
+    "unsubscribe.confirm": "Remove all {alerts} of this chat?",
+    "unsubscribe.yes": "Yes, remove all",
+    "unsubscribe.no": "No, keep them",
+    "unsubscribe.kept": "Kept all {alerts}; nothing was removed.",
     # /chart
     "chart.usage": "I could not read '{value}': give a window (30d, 90d, 1y) and price or hashprice.",
     "chart.no_data": "Not enough daily history for the last {days}: a chart needs at least 2 days of data.",
@@ -268,6 +279,9 @@ RU: Mapping[str, str] = {
     ),
     "error.too_long": "Слишком длинный запрос для /{command}; примеры в /help.",
     "error.admins_only": "В группах оповещения, профиль и язык чата меняют только администраторы.",
+    "error.admin_check_failed": (
+        "Не удалось проверить ваши права администратора; ничего не изменено. Попробуйте ещё раз."
+    ),
     "error.unknown_machine": "Неизвестная машина «{text}». Ближайшие: {closest}.",
     "error.bad_machine": (
         "«{text}» не похоже на машину: укажите название из /machines, 200TH@3500W или 17.5J/TH."
@@ -401,6 +415,10 @@ RU: Mapping[str, str] = {
     "subscribe.added": "✅ Оповещение #{id}: {rule}.",
     "subscribe.holds_now": "Условие уже выполняется, поэтому я сообщу при следующем пересечении.",
     "subscribe.remove_button": "Удалить",
+    "subscribe.limit": (
+        "В этом чате уже {limit} правил оповещений — это предел; ничего не добавлено. "
+        "Удалите одно командой /unsubscribe N (номера в /alerts) и попробуйте снова."
+    ),
     "subscribe.needs_profile": (
         "Не удалось настроить «{rule}» для машины и тарифа этого чата; проверьте /profile."
     ),
@@ -432,6 +450,10 @@ RU: Mapping[str, str] = {
     "unsubscribe.not_a_number": "«{value}» — не номер оповещения; см. /alerts.",
     "unsubscribe.no_such": "В этом чате нет оповещения #{id}; см. /alerts.",
     "unsubscribe.one": "Оповещение #{id} удалено.",
+    "unsubscribe.confirm": "Удалить все оповещения этого чата ({alerts})?",
+    "unsubscribe.yes": "Да, удалить все",
+    "unsubscribe.no": "Нет, оставить",
+    "unsubscribe.kept": "Ничего не удалено: оповещения ({alerts}) остались.",
     "chart.usage": "Не понял «{value}»: укажите период (30d, 90d, 1y) и price или hashprice.",
     "chart.no_data": "Недостаточно дневной истории за {days}: для графика нужно хотя бы 2 дня данных.",
     "chart.window": "📈 {start} → {end} · данные по {end} ({days} данных)",

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.alerts.regime import RegimeParams
+from bot.alerts.rules import MAX_RULES_PER_CHAT
 from bot.config import Settings
 from bot.data import load_difficulty_regression, load_history
 from bot.economics.history import DailyRow
@@ -155,6 +156,59 @@ async def test_subscribe_list_and_remove(services: StoreServices) -> None:
     assert "#1 price below $60,000" in listed.text
     removed = await say(services, "/unsubscribe all")
     assert removed.text.startswith("Removed 1 alert.")
+
+
+async def test_an_unconfirmed_admin_is_asked_to_try_again_in_the_chat_language(
+    services: StoreServices,
+) -> None:
+    unknown = Chat(platform="telegram", chat_id="-300", kind="supergroup", is_admin=None)
+    reply = await say(services, "/subscribe price below 60k", unknown)
+    assert reply.error and "could not check your admin rights" in reply.text
+    assert await services.subscriptions(unknown) == []
+    await services.set_language(unknown, "ru")
+    reply = await say(services, "/unsubscribe all", unknown)
+    assert reply.error and "Не удалось проверить ваши права администратора" in reply.text
+    assert not (await say(services, "/status", unknown)).error
+
+
+async def test_unsubscribe_alone_asks_first_in_the_chat_language(services: StoreServices) -> None:
+    assert (await say(services, "/unsubscribe")).text == "No alerts to remove."
+    await say(services, "/subscribe price below 60k")
+    await services.set_language(PRIVATE, "ru")
+    question = await say(services, "/unsubscribe")
+    assert question.text == "Удалить все оповещения этого чата (1 оповещение)?"
+    yes, no = question.buttons[0]
+    assert (yes.label, yes.data, no.label, no.data) == (
+        "Да, удалить все",
+        "/unsubscribe all",
+        "Нет, оставить",
+        "/unsubscribe keep",
+    )
+    assert "Ничего не удалено" in (await say(services, no.data)).text
+    assert len(await services.subscriptions(PRIVATE)) == 1
+    assert (await say(services, yes.data)).text.startswith("Удалено: 1 оповещение.")
+    assert await services.subscriptions(PRIVATE) == []
+
+
+async def test_the_cap_refuses_the_next_rule_in_the_chat_language(services: StoreServices) -> None:
+    for n in range(MAX_RULES_PER_CHAT):
+        assert not (await say(services, f"/subscribe price below {50_000 + n}")).error
+    await say(services, "/subscribe network")  # network news is not a rule: it fits beside a full chat
+    await services.set_language(PRIVATE, "ru")
+    refused = await say(services, "/subscribe price below 40k")
+    assert (
+        refused.error
+        and f"уже {MAX_RULES_PER_CHAT} правил" in refused.text
+        and "/unsubscribe N" in refused.text
+    )
+    views = await services.subscriptions(PRIVATE)
+    assert len([view for view in views if view.kind == "threshold"]) == MAX_RULES_PER_CHAT
+
+
+@pytest.mark.parametrize("line", ["/", "/@minerwatch_bot", "/ status"])
+async def test_a_command_without_a_name_is_help(services: StoreServices, line: str) -> None:
+    reply = await say(services, line)
+    assert not reply.error and "/breakeven" in reply.text and "/unsubscribe" in reply.text
 
 
 @pytest.mark.parametrize(
