@@ -61,9 +61,9 @@ EN: Mapping[str, str] = {
     "market.age": "<i>Data {age} old.</i>",
     "market.stale": "⚠️ <i>Data is {age} old: sources are not answering.</i>",
     "market.hashprice": (
-        "<b>Hashprice</b>: {usd}/PH/day · {sats} sats/TH/day\n"
-        "BTC {price}, difficulty {difficulty}, fees {fees} BTC/block"
+        "<b>Hashprice</b>: {usd}/PH/day · {sats} sats/TH/day\nBTC {price}, difficulty {difficulty}, {fees}"
     ),
+    "market.fees": "fees {fees} BTC/block",
     "market.difficulty": "<b>Difficulty</b>: {difficulty} at block {height}",
     "market.next_unknown": "Next adjustment: no estimate from the current sources.",
     "market.next": "Next adjustment: <b>{change}</b> at block {height} ({blocks}{when})",
@@ -88,6 +88,7 @@ EN: Mapping[str, str] = {
     "report.hashrate_implied": "Hashrate (implied)",
     "report.fees": "Fees per block",
     "report.fees_value": "{fees} BTC (subsidy {subsidy})",
+    "report.fees_unknown": "fees unknown, subsidy only",
     "report.hashprice": "Hashprice",
     "report.hashprice_value": "{usd}/PH/day  {sats} sats/TH/day",
     "report.cost": "Cost/BTC ({model})",
@@ -256,9 +257,9 @@ RU: Mapping[str, str] = {
     "market.age": "<i>Возраст данных: {age}.</i>",
     "market.stale": "⚠️ <i>Возраст данных: {age}, источники не отвечают.</i>",
     "market.hashprice": (
-        "<b>Хешпрайс</b>: {usd}/PH/сутки · {sats} сат/TH/сутки\n"
-        "BTC {price}, сложность {difficulty}, комиссии {fees} BTC/блок"
+        "<b>Хешпрайс</b>: {usd}/PH/сутки · {sats} сат/TH/сутки\nBTC {price}, сложность {difficulty}, {fees}"
     ),
+    "market.fees": "комиссии {fees} BTC/блок",
     "market.difficulty": "<b>Сложность</b>: {difficulty} на блоке {height}",
     "market.next_unknown": "Следующая корректировка: текущие источники не дают оценки.",
     "market.next": "Следующая корректировка: <b>{change}</b> на блоке {height} (через {blocks}{when})",
@@ -281,6 +282,7 @@ RU: Mapping[str, str] = {
     "report.hashrate_implied": "Хешрейт (расчётный)",
     "report.fees": "Комиссии за блок",
     "report.fees_value": "{fees} BTC (субсидия {subsidy})",
+    "report.fees_unknown": "комиссии неизвестны, только субсидия",
     "report.hashprice": "Хешпрайс",
     "report.hashprice_value": "{usd}/PH/сутки  {sats} сат/TH/сутки",
     "report.cost": "Себестоимость BTC ({model})",

@@ -157,3 +157,27 @@ def test_console_script_runs_as_a_process(env: FakeUpstreams) -> None:
     assert result.returncode == 0, result.stderr
     names = [m["name"] for m in json.loads(result.stdout)["machines"]]
     assert len(names) >= 21 and "Antminer S21 XP Hyd" in names
+
+
+def test_no_fee_source_says_subsidy_only(env: FakeUpstreams, capsys: pytest.CaptureFixture[str]) -> None:
+    """mempool down and blockchain.info's /stats fees broken (negative, as recorded): fees are unknown."""
+    env.inject("mempool", Fault.HTTP_503, times=None)
+    for command in (["status"], ["breakeven", "s19", "5c"], ["margin", "s19", "5c"], ["cost"]):
+        code, out, _ = run(capsys, *command)
+        assert code == 0 and "fees unknown, subsidy only" in out, command
+        code, out, _ = run(capsys, *command, "--json")
+        inputs = json.loads(out)["inputs"]
+        assert (code, inputs["fees_per_block_btc"], inputs["fees_known"]) == (0, None, False), command
+
+
+def test_mempool_down_fees_from_blockchain_info(
+    env: FakeUpstreams, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env.inject("mempool", Fault.HTTP_503, times=None)
+    env.set_fees_per_block(0.05, source="blockchain.info")
+    code, out, _ = run(capsys, "status", "--json")
+    inputs = json.loads(out)["inputs"]
+    assert (code, inputs["fees_known"]) == (0, True)
+    assert inputs["fees_per_block_btc"] == pytest.approx(0.05)
+    code, out, _ = run(capsys, "status")
+    assert "fees unknown" not in out
