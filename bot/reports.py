@@ -416,14 +416,25 @@ def cost_report(
 def machines_report(lang: str = "en") -> Report:
     """The shipped catalog, most efficient first."""
     catalog = list_machines()
+
+    def ths(m: Machine) -> str:
+        if m.hashrate_ths is None:
+            return t(lang, "report.hashrate_unknown")
+        return t(lang, "report.machine_ths", ths=fmt.number(m.hashrate_ths, None, lang))
+
+    def watts(m: Machine) -> str:
+        if m.power_w is None:
+            return t(lang, "report.power_unknown")
+        return t(lang, "report.machine_w", w=fmt.number(m.power_w, 0, lang))
+
     rows: list[Row] = [
         (
             m.name,
             t(
                 lang,
                 "report.machine_row",
-                ths=f"{fmt.number(m.hashrate_ths or 0, None, lang):>6}",
-                w=f"{fmt.number(m.power_w or 0, 0, lang):>6}",
+                ths=f"{ths(m):>12}",
+                w=f"{watts(m):>15}",
                 j=f"{fmt.number(m.j_per_th, 1, lang):>5}",
             ),
         )
@@ -435,6 +446,7 @@ def machines_report(lang: str = "en") -> Report:
                 "name": m.name,
                 "hashrate_ths": m.hashrate_ths,
                 "power_w": m.power_w,
+                "power_known": not m.power_unknown,
                 "j_per_th": m.j_per_th,
                 "year": m.year,
             }

@@ -56,6 +56,7 @@ EN: Mapping[str, str] = {
         "'{text}' is not a machine I can use: give a name from /machines, 200TH@3500W or 17.5J/TH."
     ),
     "error.bad_power": "'{text}' is not a power price; write it like 0.055, $0.055 or 5.5c (up to $5/kWh).",
+    "error.power_unknown": "Power of {name} is unknown; give it as 200TH@3500W (your machine's TH/s and W).",
     # market commands
     "market.no_data": "No market data yet: the sources have not answered so far. Try again in a minute.",
     "market.age": "<i>Data {age} old.</i>",
@@ -137,7 +138,11 @@ EN: Mapping[str, str] = {
     "report.breakeven_price": "Breakeven BTC price",
     "report.cost_title": "Network production cost per BTC",
     "report.machines_title": "Machine catalog (nameplate, stock mode)",
-    "report.machine_row": "{ths} TH/s  {w} W  {j} J/TH",
+    "report.machine_row": "{ths}  {w}  {j} J/TH",
+    "report.machine_ths": "{ths} TH/s",
+    "report.machine_w": "{w} W",
+    "report.hashrate_unknown": "TH/s unknown",
+    "report.power_unknown": "power unknown",
     # /profile and /lang
     "profile.describe_rated": (
         "<b>{name}</b> ({ths} TH/s, {j} J/TH) × {count}\n"
@@ -253,6 +258,9 @@ RU: Mapping[str, str] = {
         "«{text}» не похоже на машину: укажите название из /machines, 200TH@3500W или 17.5J/TH."
     ),
     "error.bad_power": "«{text}» не похоже на тариф; пишите 0.055, $0.055 или 5.5c (не больше 5 $/кВт·ч).",
+    "error.power_unknown": (
+        "Мощность {name} неизвестна; укажите её так: 200TH@3500W (TH/s и Вт вашей машины)."
+    ),
     "market.no_data": ("Рыночных данных пока нет: источники ещё не ответили. Попробуйте через минуту."),
     "market.age": "<i>Возраст данных: {age}.</i>",
     "market.stale": "⚠️ <i>Возраст данных: {age}, источники не отвечают.</i>",
@@ -331,7 +339,11 @@ RU: Mapping[str, str] = {
     "report.breakeven_price": "Безубыточная цена BTC",
     "report.cost_title": "Себестоимость добычи 1 BTC в сети",
     "report.machines_title": "Каталог машин (паспортные данные, штатный режим)",
-    "report.machine_row": "{ths} TH/s  {w} Вт  {j} Дж/TH",
+    "report.machine_row": "{ths}  {w}  {j} Дж/TH",
+    "report.machine_ths": "{ths} TH/s",
+    "report.machine_w": "{w} Вт",
+    "report.hashrate_unknown": "TH/s неизв.",
+    "report.power_unknown": "мощность неизв.",
     "profile.describe_rated": (
         "<b>{name}</b> ({ths} TH/s, {j} Дж/TH) × {count}\n"
         "Тариф {power} · комиссия пула {fee} · аптайм {uptime} · PUE {pue}"

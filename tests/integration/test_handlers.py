@@ -292,3 +292,22 @@ async def test_hashprice_alerts_wait_while_fees_are_unknown(store: Store, servic
     await store.atomic(decide, known, regression, params, later.timestamp())
     [message] = await store.run(claim_due, later.timestamp() + 1, 10)
     assert message.text.startswith("🔔 hashprice below $34")
+
+
+@pytest.mark.parametrize(
+    ("lang", "refusal", "unknown"),
+    [
+        ("en", "Power of Avalon A1346 is unknown; give it as 200TH@3500W", "power unknown"),
+        ("ru", "Мощность Avalon A1346 неизвестна; укажите её так: 200TH@3500W", "мощность неизв."),
+    ],
+)
+async def test_unknown_power_reads_unknown_and_is_never_costed(
+    services: StoreServices, lang: str, refusal: str, unknown: str
+) -> None:
+    await say(services, f"/lang {lang}")
+    listing = (await say(services, "/machines")).text
+    assert re.search(rf"Avalon A1346 +110 TH/s +{unknown} ", listing)
+    for command in ("/breakeven a1346 5c", "/margin Avalon A1346", "/profile a1346 5c"):
+        reply = await say(services, command)
+        assert reply.error and refusal in reply.text, command
+    assert (await services.profile(PRIVATE)).machine.name == "Antminer S19 XP"  # the profile is unchanged
