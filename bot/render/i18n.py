@@ -47,6 +47,9 @@ EN: Mapping[str, str] = {
     # errors shared by every command
     "error.example": "Example: <code>{example}</code>",
     "error.internal": "Sorry, something went wrong on my side; nothing was changed. Please try again.",
+    "error.storage": (
+        "⚠️ Storage unavailable: your change was not saved. The operator has to restore it; try later."
+    ),
     "error.unknown_command": "Unknown command /{command}. See /help.",
     "error.unknown_command_close": "Unknown command /{command}. Did you mean /{close}? See /help.",
     "error.too_long": "That is too long for /{command}; see /help for examples.",
@@ -247,6 +250,10 @@ RU: Mapping[str, str] = {
     "command.help": "этот список",
     "error.example": "Пример: <code>{example}</code>",
     "error.internal": "Извините, у меня что-то пошло не так; ничего не изменено. Попробуйте ещё раз.",
+    "error.storage": (
+        "⚠️ Хранилище недоступно: ваше изменение не сохранено. "
+        "Его должен восстановить оператор; попробуйте позже."
+    ),
     "error.unknown_command": "Неизвестная команда /{command}. Список команд: /help.",
     "error.unknown_command_close": (
         "Неизвестная команда /{command}. Может быть, /{close}? Список команд: /help."
