@@ -154,6 +154,8 @@ class Store:
             reason = f"database file {self.path} was replaced while the bot was running"
         except FileNotFoundError:
             reason = f"database file {self.path} was deleted while the bot was running"
+        except OSError as exc:
+            reason = f"database file {self.path} cannot be checked ({exc.strerror or exc})"
         self.unavailable = reason
         self._db.execute("PRAGMA query_only = ON")
         log.error("storage unavailable: %s; every change is refused until a restart", reason)
