@@ -113,3 +113,13 @@ async def test_a_database_file_deleted_or_replaced_refuses_every_change(
         "every change is refused until a restart"
     ]
     await store.close()
+
+
+async def test_a_database_path_that_cannot_be_checked_refuses_changes(tmp_path: Path) -> None:
+    path = tmp_path / "dir" / "m.db"
+    store = await Store.open(path)
+    (tmp_path / "dir").rename(tmp_path / "moved")
+    (tmp_path / "dir").write_text("a file where the directory was")  # stat(path) -> NotADirectoryError
+    with pytest.raises(StorageUnavailable, match=r"cannot be checked \(Not a directory\)"):
+        await store.run(set_state, "n", 1)
+    await store.close()
