@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, HttpUrl, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.economics.machines import UnknownMachine, parse_machine
+
 PriceSourceName = Literal["coinbase", "kraken", "bitstamp", "coingecko", "gate", "binance"]
 
 
@@ -101,6 +103,16 @@ class Settings(BaseSettings):
     pool_fee_pct: float = Field(2.0, ge=0, lt=100, description="pool fee, percent")
     uptime_pct: float = Field(100.0, gt=0, le=100, description="machine uptime, percent")
     pue: float = Field(1.0, ge=1, le=3, description="power usage effectiveness of the site")
+
+    @field_validator("machine")
+    @classmethod
+    def _machine_can_be_costed(cls, value: str) -> str:
+        """The default machine must resolve and have a known power: every /breakeven falls back on it."""
+        try:
+            parse_machine(value)
+        except UnknownMachine as error:
+            raise ValueError(str(error)) from None
+        return value
 
     @field_validator("price_sources")
     @classmethod

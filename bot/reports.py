@@ -55,9 +55,15 @@ def _inputs_data(view: MarketView) -> dict[str, Any]:
         "difficulty": market.difficulty,
         "height": market.height,
         "fees_per_block_btc": market.fees_per_block_btc,
+        "fees_known": market.fees_known,
         "subsidy_btc": market.subsidy_btc,
         "overridden": list(view.overridden),
     }
+
+
+def _fees_unknown_rows(market: MarketInputs, lang: str) -> list[Row]:
+    """The notice every report built on hashprice carries while no source knows the fees."""
+    return [] if market.fees_known else [(t(lang, "report.fees"), t(lang, "report.fees_unknown"))]
 
 
 def _provenance(view: MarketView, now: datetime, lang: str) -> tuple[list[Row], dict[str, Any]]:
@@ -214,11 +220,15 @@ def status_report(
     hashrate_hs = view.hashrate_hs or implied_hashrate_hs(market.difficulty)
     hashrate_label = t(lang, "report.hashrate" if view.hashrate_hs else "report.hashrate_implied")
     costs = production_costs(view, assumptions, regression)
-    fees = t(
-        lang,
-        "report.fees_value",
-        fees=fmt.number(market.fees_per_block_btc, 4, lang),
-        subsidy=fmt.number(market.subsidy_btc, None, lang),
+    fees = (
+        t(lang, "report.fees_unknown")
+        if market.fees_per_block_btc is None
+        else t(
+            lang,
+            "report.fees_value",
+            fees=fmt.number(market.fees_per_block_btc, 4, lang),
+            subsidy=fmt.number(market.subsidy_btc, None, lang),
+        )
     )
     rows: list[Row] = [
         (t(lang, "report.btc_price"), fmt.usd(market.price_usd, 0, lang)),
@@ -289,6 +299,7 @@ def breakeven_report(
     rows: list[Row] = [
         (t(lang, "report.machine"), _machine_label(machine, lang)),
         (t(lang, "report.hashprice"), hashprice),
+        *_fees_unknown_rows(market, lang),
         (t(lang, "report.breakeven_power"), fmt.usd_per_kwh(day.breakeven_power_usd_per_kwh, lang)),
         (t(lang, "report.breakeven_price_at", power=power), fmt.usd(day.breakeven_price_usd, 0, lang)),
         (
@@ -368,6 +379,7 @@ def margin_report(
     rows: list[Row] = [
         (t(lang, "report.machine"), _machine_label(machine, lang)),
         (t(lang, "report.power_price"), fmt.usd_per_kwh(profile.power_usd_per_kwh, lang)),
+        *_fees_unknown_rows(market, lang),
         (t(lang, "report.revenue", fleet=fleet), revenue),
         (t(lang, "report.power_cost", fleet=fleet), power_cost),
         (t(lang, "report.profit", fleet=fleet), fmt.usd(day.profit_usd_per_day * count, 2, lang)),
@@ -417,6 +429,7 @@ def cost_report(
     if electricity is not None:
         digits = costs[0].significant_digits
         rows.insert(2, (t(lang, "report.electricity_only"), fmt.usd_approx(electricity, digits, lang)))
+    rows.extend(_fees_unknown_rows(view.market, lang))
     provenance_rows, provenance = _provenance(view, now, lang)
     rows.extend(provenance_rows)
     data = {
@@ -433,14 +446,25 @@ def cost_report(
 def machines_report(lang: str = "en") -> Report:
     """The shipped catalog, most efficient first."""
     catalog = list_machines()
+
+    def ths(m: Machine) -> str:
+        if m.hashrate_ths is None:
+            return t(lang, "report.hashrate_unknown")
+        return t(lang, "report.machine_ths", ths=fmt.number(m.hashrate_ths, None, lang))
+
+    def watts(m: Machine) -> str:
+        if m.power_w is None:
+            return t(lang, "report.power_unknown")
+        return t(lang, "report.machine_w", w=fmt.number(m.power_w, 0, lang))
+
     rows: list[Row] = [
         (
             m.name,
             t(
                 lang,
                 "report.machine_row",
-                ths=f"{fmt.number(m.hashrate_ths or 0, None, lang):>6}",
-                w=f"{fmt.number(m.power_w or 0, 0, lang):>6}",
+                ths=f"{ths(m):>12}",
+                w=f"{watts(m):>15}",
                 j=f"{fmt.number(m.j_per_th, 1, lang):>5}",
             ),
         )
@@ -452,6 +476,7 @@ def machines_report(lang: str = "en") -> Report:
                 "name": m.name,
                 "hashrate_ths": m.hashrate_ths,
                 "power_w": m.power_w,
+                "power_known": not m.power_unknown,
                 "j_per_th": m.j_per_th,
                 "year": m.year,
             }

@@ -138,7 +138,9 @@ async def hashprice(request: Request, services: Services) -> Reply:
         sats=fmt.number(hashprice_sats_per_th_day(market), 1, lang),
         price=fmt.usd(market.price_usd, 0, lang),
         difficulty=fmt.big(market.difficulty, "", lang),
-        fees=fmt.number(market.fees_per_block_btc, 3, lang),
+        fees=t(lang, "report.fees_unknown")
+        if market.fees_per_block_btc is None
+        else t(lang, "market.fees", fees=fmt.number(market.fees_per_block_btc, 3, lang)),
     )
     return Reply(f"{text}\n{_age_footer(view, services, lang)}")
 

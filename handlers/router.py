@@ -10,6 +10,7 @@ from dataclasses import replace
 
 from bot.metrics import observe_command
 from bot.render.i18n import resolve_language
+from bot.store.db import StoreError
 from handlers import chart, market, profile, subscriptions
 from handlers import help as help_commands
 from handlers.context import Chat, Request, Services
@@ -72,6 +73,9 @@ async def dispatch(request: Request, services: Services) -> Reply:
         name = request.command if request.command in HANDLERS else "unknown"
         observe_command(name, time.perf_counter() - started)
         return reply
+    except StoreError as error:  # nothing was saved, so nothing may be confirmed
+        log.warning("handler /%s: %s", request.command, error)
+        return Reply(html_t(lang, "error.storage"), error=True)
     except Exception:
         log.exception("handler /%s failed", request.command)
         return Reply(html_t(lang, "error.internal"), error=True)

@@ -223,16 +223,25 @@ def ribbon_events_since(rows: Sequence[DailyRow], last_processed: date | None) -
 def key_values(
     market: MarketInputs, cost_usd_per_btc: float, difficulty_change_pct: float | None
 ) -> dict[KeyMetric, float]:
-    """The network-wide numbers rules are matched against; difficulty keys only when an estimate exists."""
-    hashprice = hashprice_usd_per_ph_day(market)
+    """The network-wide numbers rules are matched against; difficulty keys only when an estimate exists.
+
+    Hashprice keys (and so hashprice, margin, breakeven and margin-warning rules) are left out while the fees
+    are unknown: a subsidy-only hashprice understates the real one by the fee share, so a "below" rule could
+    fire on missing data rather than on the market. Those rules keep their state and resume on the next
+    reading that knows the fees; price, premium and difficulty rules go on.
+    """
     values = {
         KeyMetric.PRICE_USD: market.price_usd,
-        KeyMetric.HASHPRICE_USD_PER_PH_DAY: hashprice,
         KeyMetric.PREMIUM_PCT: premium_pct(market.price_usd, cost_usd_per_btc),
     }
+    hashprice = hashprice_usd_per_ph_day(market) if market.fees_known else None
+    if hashprice is not None:
+        values[KeyMetric.HASHPRICE_USD_PER_PH_DAY] = hashprice
     if difficulty_change_pct is not None:
         values[KeyMetric.DIFFICULTY_CHANGE_PCT] = difficulty_change_pct
-        values[KeyMetric.NEXT_HASHPRICE_USD_PER_PH_DAY] = hashprice / (1.0 + difficulty_change_pct / 100.0)
+        if hashprice is not None:
+            next_hashprice = hashprice / (1.0 + difficulty_change_pct / 100.0)
+            values[KeyMetric.NEXT_HASHPRICE_USD_PER_PH_DAY] = next_hashprice
     return values
 
 

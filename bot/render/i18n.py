@@ -47,6 +47,9 @@ EN: Mapping[str, str] = {
     # errors shared by every command
     "error.example": "Example: <code>{example}</code>",
     "error.internal": "Sorry, something went wrong on my side; nothing was changed. Please try again.",
+    "error.storage": (
+        "⚠️ Storage unavailable: your change was not saved. The operator has to restore it; try later."
+    ),
     "error.unknown_command": "Unknown command /{command}. See /help.",
     "error.unknown_command_close": "Unknown command /{command}. Did you mean /{close}? See /help.",
     "error.too_long": "That is too long for /{command}; see /help for examples.",
@@ -59,14 +62,15 @@ EN: Mapping[str, str] = {
         "'{text}' is not a machine I can use: give a name from /machines, 200TH@3500W or 17.5J/TH."
     ),
     "error.bad_power": "'{text}' is not a power price; write it like 0.055, $0.055 or 5.5c (up to $5/kWh).",
+    "error.power_unknown": "Power of {name} is unknown; give it as 200TH@3500W (your machine's TH/s and W).",
     # market commands
     "market.no_data": "No market data yet: the sources have not answered so far. Try again in a minute.",
     "market.age": "<i>Data {age} old.</i>",
     "market.stale": "⚠️ <i>Data is {age} old: sources are not answering.</i>",
     "market.hashprice": (
-        "<b>Hashprice</b>: {usd}/PH/day · {sats} sats/TH/day\n"
-        "BTC {price}, difficulty {difficulty}, fees {fees} BTC/block"
+        "<b>Hashprice</b>: {usd}/PH/day · {sats} sats/TH/day\nBTC {price}, difficulty {difficulty}, {fees}"
     ),
+    "market.fees": "fees {fees} BTC/block",
     "market.difficulty": "<b>Difficulty</b>: {difficulty} at block {height}",
     "market.next_unknown": "Next adjustment: no estimate from the current sources.",
     "market.next": "Next adjustment: <b>{change}</b> at block {height} ({blocks}{when})",
@@ -109,6 +113,7 @@ EN: Mapping[str, str] = {
     "report.hashrate_implied": "Hashrate (implied)",
     "report.fees": "Fees per block",
     "report.fees_value": "{fees} BTC (subsidy {subsidy})",
+    "report.fees_unknown": "fees unknown, subsidy only",
     "report.hashprice": "Hashprice",
     "report.hashprice_value": "{usd}/PH/day  {sats} sats/TH/day",
     "report.cost": "Cost/BTC ({model})",
@@ -160,7 +165,11 @@ EN: Mapping[str, str] = {
     "report.breakeven_price": "Breakeven BTC price",
     "report.cost_title": "Network production cost per BTC",
     "report.machines_title": "Machine catalog (nameplate, stock mode)",
-    "report.machine_row": "{ths} TH/s  {w} W  {j} J/TH",
+    "report.machine_row": "{ths}  {w}  {j} J/TH",
+    "report.machine_ths": "{ths} TH/s",
+    "report.machine_w": "{w} W",
+    "report.hashrate_unknown": "TH/s unknown",
+    "report.power_unknown": "power unknown",
     # /profile and /lang
     "profile.describe_rated": (
         "<b>{name}</b> ({ths} TH/s, {j} J/TH) × {count}\n"
@@ -273,6 +282,10 @@ RU: Mapping[str, str] = {
     "command.help": "этот список",
     "error.example": "Пример: <code>{example}</code>",
     "error.internal": "Извините, у меня что-то пошло не так; ничего не изменено. Попробуйте ещё раз.",
+    "error.storage": (
+        "⚠️ Хранилище недоступно: ваше изменение не сохранено. "
+        "Его должен восстановить оператор; попробуйте позже."
+    ),
     "error.unknown_command": "Неизвестная команда /{command}. Список команд: /help.",
     "error.unknown_command_close": (
         "Неизвестная команда /{command}. Может быть, /{close}? Список команд: /help."
@@ -287,13 +300,16 @@ RU: Mapping[str, str] = {
         "«{text}» не похоже на машину: укажите название из /machines, 200TH@3500W или 17.5J/TH."
     ),
     "error.bad_power": "«{text}» не похоже на тариф; пишите 0.055, $0.055 или 5.5c (не больше 5 $/кВт·ч).",
+    "error.power_unknown": (
+        "Мощность {name} неизвестна; укажите её так: 200TH@3500W (TH/s и Вт вашей машины)."
+    ),
     "market.no_data": ("Рыночных данных пока нет: источники ещё не ответили. Попробуйте через минуту."),
     "market.age": "<i>Возраст данных: {age}.</i>",
     "market.stale": "⚠️ <i>Возраст данных: {age}, источники не отвечают.</i>",
     "market.hashprice": (
-        "<b>Хешпрайс</b>: {usd}/PH/сутки · {sats} сат/TH/сутки\n"
-        "BTC {price}, сложность {difficulty}, комиссии {fees} BTC/блок"
+        "<b>Хешпрайс</b>: {usd}/PH/сутки · {sats} сат/TH/сутки\nBTC {price}, сложность {difficulty}, {fees}"
     ),
+    "market.fees": "комиссии {fees} BTC/блок",
     "market.difficulty": "<b>Сложность</b>: {difficulty} на блоке {height}",
     "market.next_unknown": "Следующая корректировка: текущие источники не дают оценки.",
     "market.next": "Следующая корректировка: <b>{change}</b> на блоке {height} (через {blocks}{when})",
@@ -333,6 +349,7 @@ RU: Mapping[str, str] = {
     "report.hashrate_implied": "Хешрейт (расчётный)",
     "report.fees": "Комиссии за блок",
     "report.fees_value": "{fees} BTC (субсидия {subsidy})",
+    "report.fees_unknown": "комиссии неизвестны, только субсидия",
     "report.hashprice": "Хешпрайс",
     "report.hashprice_value": "{usd}/PH/сутки  {sats} сат/TH/сутки",
     "report.cost": "Себестоимость BTC ({model})",
@@ -386,7 +403,11 @@ RU: Mapping[str, str] = {
     "report.breakeven_price": "Безубыточная цена BTC",
     "report.cost_title": "Себестоимость добычи 1 BTC в сети",
     "report.machines_title": "Каталог машин (паспортные данные, штатный режим)",
-    "report.machine_row": "{ths} TH/s  {w} Вт  {j} Дж/TH",
+    "report.machine_row": "{ths}  {w}  {j} Дж/TH",
+    "report.machine_ths": "{ths} TH/s",
+    "report.machine_w": "{w} Вт",
+    "report.hashrate_unknown": "TH/s неизв.",
+    "report.power_unknown": "мощность неизв.",
     "profile.describe_rated": (
         "<b>{name}</b> ({ths} TH/s, {j} Дж/TH) × {count}\n"
         "Тариф {power} · комиссия пула {fee} · аптайм {uptime} · PUE {pue}"

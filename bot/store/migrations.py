@@ -147,3 +147,14 @@ def m004_outbox(db: Database) -> None:
         "CREATE INDEX outbox_destination ON outbox (destination, status, id)",
         "CREATE INDEX outbox_chat ON outbox (chat_ref, status)",
     )
+
+
+@migrations()
+def m005_fees_may_be_unknown(db: Database) -> None:
+    """``snapshots.fees_per_block_btc`` becomes nullable: NULL = no source knew the fees.
+
+    Before this, the fall-back sources stored an unknown as exactly 0; a mean over 144 real blocks is never
+    exactly 0, so those rows are marked unknown.
+    """
+    db.table("snapshots").transform(not_null={"fees_per_block_btc": False})
+    db.execute("UPDATE snapshots SET fees_per_block_btc = NULL WHERE fees_per_block_btc = 0")

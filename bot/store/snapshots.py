@@ -23,7 +23,8 @@ class StoredSnapshot:
     price_usd: float
     difficulty: float
     height: int
-    fees_per_block_btc: float
+    fees_per_block_btc: float | None
+    """``None`` when no source knew the fees (stored as NULL, never as 0)."""
     hashrate_hs: float | None
     adjustment: AdjustmentEstimate | None
     outcomes: tuple[SourceOutcome, ...]

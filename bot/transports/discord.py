@@ -150,8 +150,9 @@ def machine_choices(current: str) -> list[Choice[str]]:
     for machine in list_machines():
         keys = [normalise_machine_name(name) for name in (machine.name, *machine.aliases)]
         if any(key in k for k in keys):
-            found.append((not any(k.startswith(key) for k in keys), machine.name))
-    return [Choice(name=name, value=name) for _, name in sorted(found)[:MAX_CHOICES]]
+            label = f"{machine.name} (power unknown)" if machine.power_unknown else machine.name
+            found.append((not any(k.startswith(key) for k in keys), machine.name, label))
+    return [Choice(name=label, value=name) for _, name, label in sorted(found)[:MAX_CHOICES]]
 
 
 def rule_choices(current: str) -> list[Choice[str]]:

@@ -213,7 +213,11 @@ async def test_commands_answer_with_the_right_numbers(bot: BotApp, fake_discord:
     assert re.search(r"Power cost/day.*\$5\.04", margin)  # 200 TH/s x 17.5 J/TH x 24 h = 84 kWh at $0.06
     assert "Cost/BTC (bottom-up)" in embed_text(await ask(fake_discord, "cost"))
     assert "-1.91%" in embed_text(await ask(fake_discord, "difficulty"))
-    assert "Antminer S21 XP Hyd" in embed_text(await ask(fake_discord, "machines"))
+    machines = embed_text(await ask(fake_discord, "machines"))
+    assert "Antminer S21 XP Hyd" in machines and "Whatsminer M66S+" in machines
+    assert (
+        re.search(r"Avalon A1346 +110 TH/s +power unknown +30\.0 J/TH", machines) and " 0 W" not in machines
+    )
     assert "/subscribe" in embed_text(await ask(fake_discord, "help"))
     assert "<b>" not in status and "<code>" not in status
 
@@ -221,6 +225,8 @@ async def test_commands_answer_with_the_right_numbers(bot: BotApp, fake_discord:
 async def test_mistakes_are_explained_privately(bot: BotApp, fake_discord: FakeDiscord) -> None:
     reply = await ask(fake_discord, "breakeven", {"machine": "antminer s99"})
     assert reply.ephemeral and "Closest" in embed_text(reply)
+    reply = await ask(fake_discord, "breakeven", {"machine": "Avalon A1346"})
+    assert reply.ephemeral and "Power of Avalon A1346 is unknown; give it as 200TH@3500W" in embed_text(reply)
     reply = await ask(fake_discord, "subscribe", {"rule": "prise below 60k"}, user_id=ADMIN)
     assert reply.ephemeral and "price" in embed_text(reply)
 
@@ -261,6 +267,10 @@ async def test_autocomplete_offers_matching_machines_rules_and_alerts(
     s19 = await choices("breakeven", "machine", "s19")
     assert s19 and all("S19" in name for name in s19) and "Antminer S19 XP" in s19
     assert set(await choices("margin", "machine", "hydro")) >= {"Antminer S21 XP Hyd", "Whatsminer M63S"}
+    assert await choices("breakeven", "machine", "a13") == [
+        "Avalon A1346 (power unknown)",
+        "Avalon A1366 (power unknown)",
+    ]
     assert len(await choices("breakeven", "machine", "")) <= 25
     assert (await choices("subscribe", "rule", "price"))[:2] == ["price", "price below 60k"]
     number = await subscribe(fake_discord, "price below 80k")

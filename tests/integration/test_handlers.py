@@ -7,10 +7,12 @@ $33.31/PH/day; the default profile has a 2 % pool fee, which the expected breake
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bot.alerts.regime import RegimeParams
@@ -19,8 +21,9 @@ from bot.config import Settings
 from bot.data import load_difficulty_regression, load_history
 from bot.economics.history import DailyRow
 from bot.economics.indicators import difficulty_ribbon_compression, puell_multiple, trailing_percentile_rank
-from bot.economics.mining import MarketInputs
+from bot.economics.mining import MarketInputs, hashprice_usd_per_ph_day
 from bot.services import StoreServices
+from bot.sources.aggregate import fetch_snapshot
 from bot.sources.snapshot import MarketSnapshot, NetworkState, PriceQuote, SourceOutcome
 from bot.store.db import Store
 from bot.store.outbox import claim_due
@@ -29,6 +32,8 @@ from bot.watch import Reading, decide
 from handlers.context import Chat
 from handlers.reply import Reply
 from handlers.router import dispatch, parse_command
+from tests.fakes import RecordingSleep
+from tests.fakes.upstreams import FakeUpstreams, Fault
 
 NOW = datetime(2026, 2, 5, 12, 0, tzinfo=UTC)
 TAKEN = NOW - timedelta(minutes=5)
@@ -352,3 +357,75 @@ async def test_difficulty_without_a_daily_series(store: Store) -> None:
     text = (await say(await services_with(store, []), "/difficulty")).text
     assert "<b>Difficulty</b>: 125.86 T at block 935,000" in text
     assert "Puell multiple, difficulty ribbon: no daily series stored yet" in text
+
+
+HASHPRICE_COMMANDS = ("/status", "/hashprice", "/breakeven s19 5c", "/margin s19 5c", "/cost")
+
+
+@pytest.mark.parametrize(
+    ("lang", "notice"), [("en", "fees unknown, subsidy only"), ("ru", "комиссии неизвестны, только субсидия")]
+)
+async def test_with_no_fee_source_every_hashprice_reply_says_subsidy_only(
+    store: Store,
+    fake_upstreams: FakeUpstreams,
+    make_settings: Callable[..., Settings],
+    fake_sleep: RecordingSleep,
+    lang: str,
+    notice: str,
+) -> None:
+    """mempool down, no bitcoind, and blockchain.info's /stats fees broken (as recorded in 2026)."""
+    fake_upstreams.inject("mempool", Fault.HTTP_503, times=None)
+    async with httpx.AsyncClient() as client:
+        taken = await fetch_snapshot(client, make_settings(), lambda: TAKEN, sleep=fake_sleep)
+    assert (taken.network.source, taken.network.fees_per_block_btc) == ("blockchain.info", None)
+    await store.run(insert_snapshot, taken)
+    services = StoreServices(
+        store, Settings.model_validate({}), load_difficulty_regression(), clock=lambda: NOW
+    )
+    await say(services, f"/lang {lang}")
+    for command in HASHPRICE_COMMANDS:
+        assert notice in (await say(services, command)).text, command
+
+
+async def test_known_fees_carry_no_notice(services: StoreServices) -> None:
+    for command in HASHPRICE_COMMANDS:
+        assert "fees unknown" not in (await say(services, command)).text, command
+
+
+async def test_hashprice_alerts_wait_while_fees_are_unknown(store: Store, services: StoreServices) -> None:
+    """At $68,000 the subsidy-only hashprice is $33.97, under a 'below $34' rule, while with the real fees
+    (0.02 BTC/block) it is $34.19: with fees unknown nothing fires. Once fees are known and the hashprice
+    really falls below $34, the rule fires once."""
+    higher = snapshot()
+    await store.run(insert_snapshot, replace(higher, price=replace(higher.price, price_usd=70_000.0)))
+    await say(services, "/subscribe hashprice below 34")
+    regression, params = load_difficulty_regression(), RegimeParams()
+    subsidy_only = MarketInputs(68_000.0, 125.86e12, 935_000, None)
+    assert hashprice_usd_per_ph_day(subsidy_only) == pytest.approx(33.97, abs=0.01)
+    unknown = Reading(NOW, subsidy_only)
+    await store.atomic(decide, unknown, regression, params, NOW.timestamp())
+    assert await store.run(claim_due, NOW.timestamp() + 1, 10) == []
+    later = NOW + timedelta(minutes=1)
+    known = Reading(later, MarketInputs(66_680.0, 125.86e12, 935_000, 0.01))
+    await store.atomic(decide, known, regression, params, later.timestamp())
+    [message] = await store.run(claim_due, later.timestamp() + 1, 10)
+    assert message.text.startswith("🔔 hashprice below $34")
+
+
+@pytest.mark.parametrize(
+    ("lang", "refusal", "unknown"),
+    [
+        ("en", "Power of Avalon A1346 is unknown; give it as 200TH@3500W", "power unknown"),
+        ("ru", "Мощность Avalon A1346 неизвестна; укажите её так: 200TH@3500W", "мощность неизв."),
+    ],
+)
+async def test_unknown_power_reads_unknown_and_is_never_costed(
+    services: StoreServices, lang: str, refusal: str, unknown: str
+) -> None:
+    await say(services, f"/lang {lang}")
+    listing = (await say(services, "/machines")).text
+    assert re.search(rf"Avalon A1346 +110 TH/s +{unknown} ", listing)
+    for command in ("/breakeven a1346 5c", "/margin Avalon A1346", "/profile a1346 5c"):
+        reply = await say(services, command)
+        assert reply.error and refusal in reply.text, command
+    assert (await services.profile(PRIVATE)).machine.name == "Antminer S19 XP"  # the profile is unchanged
