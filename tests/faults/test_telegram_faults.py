@@ -22,6 +22,7 @@ from bot.app import TELEGRAM_SENDS_PER_S
 from bot.config import Settings
 from bot.data import load_difficulty_regression
 from bot.delivery.worker import OutboxWorker
+from bot.metrics import REGISTRY
 from bot.render.alerts import render_event
 from bot.services import StoreServices
 from bot.store import Store
@@ -49,6 +50,7 @@ EVENT = AlertEvent(
     },
 )
 TEXT = render_event(EVENT)
+SENDS = "minerwatch_sends_total"
 
 
 class ShortTimeoutBuilder(ApplicationBuilder):  # type: ignore[type-arg]
@@ -176,6 +178,34 @@ async def test_faults_in_the_middle_of_a_fan_out(
         assert await store.run(find_chat, "telegram", str(old)) is None
         moved = await store.run(find_chat, "telegram", str(new))
         assert moved is not None and moved.active and moved.kind is ChatKind.SUPERGROUP
+
+
+async def test_a_port_closed_for_30_minutes_loses_no_alert(
+    store: Store, transport: TelegramTransport, telegram: FakeTelegram, clock: VirtualTime
+) -> None:
+    """Telegram unreachable (connection refused) for 30 virtual minutes mid fan-out: every chat still gets
+    the capitulation alert once, nothing is dead-lettered, and the bot probes instead of retrying each."""
+    closed_at: list[float] = []
+    failures = REGISTRY.get_sample_value(SENDS, {"platform": "telegram", "outcome": "transient_failure"})
+
+    def outage(round_number: int) -> None:
+        if round_number == 2:
+            telegram.close_port()
+            closed_at.append(clock.now)
+        elif telegram.closed and clock.now >= closed_at[0] + 1800:
+            telegram.reopen_port()
+
+    rounds = await fan_out(store, transport, clock, outage)
+    assert not telegram.closed
+    got = received(telegram)
+    assert set(got) == set(PRIVATE + GROUPS)
+    assert set(got.values()) == {1}
+    outbox = await store.run(counts)
+    assert (outbox[OutboxStatus.SENT], outbox[OutboxStatus.DEAD]) == (len(PRIVATE + GROUPS), 0)
+    refused = REGISTRY.get_sample_value(SENDS, {"platform": "telegram", "outcome": "transient_failure"})
+    # one round of in-flight sends (the worker's concurrency) fails, then one probe per back-off period
+    assert (refused or 0) - (failures or 0) <= 32 + 4 + 1800 / 60
+    assert rounds < 120
 
 
 async def test_retry_after_never_counts_as_a_failed_attempt(
