@@ -8,10 +8,11 @@ Time comes from the injected ``clock`` (Unix seconds) and waits go through the i
 
 Outages: a network error, timeout or 5xx (``TransientFailure``) never dead-letters a message. The platform
 is marked unreachable: its messages stay queued, in order per chat, and only one of them goes out per
-back-off period (5 s doubling to ``MAX_BACKOFF_S``) as a probe, until the platform answers again. Only the
-alert expiry (``expiry_s``, ``MINERWATCH_ALERT_EXPIRY_S``) gives up on a message still undelivered: it is
-marked ``expired`` with a log line and counted in ``minerwatch_outbox_expired_total``. A message the
-platform refuses (``PermanentFailure``) is dead-lettered at once.
+back-off period (5 s doubling to ``MAX_BACKOFF_S``) as a probe, until the platform answers again; then
+what waited is sent at once, in the same order. Only the alert expiry (``expiry_s``,
+``MINERWATCH_ALERT_EXPIRY_S``) gives up on a message still undelivered: it is marked ``expired`` with a log
+line and counted in ``minerwatch_outbox_expired_total``. A message the platform refuses
+(``PermanentFailure``) is dead-lettered at once.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from bot.store.outbox import (
     recover_inflight,
     release,
     reschedule,
+    retry_now,
 )
 
 log = logging.getLogger(__name__)
@@ -340,22 +342,30 @@ class OutboxWorker:
             outage.probe_at = now + self._backoff(outage.failures)
         return outage.probe_at
 
-    def _answered(self, platform: str, now: float) -> None:
-        """The platform answered (any outcome but a transient failure): its outage, if any, is over."""
+    async def _answered(self, platform: str, now: float) -> None:
+        """The platform answered (any outcome but a transient failure): its outage, if any, is over.
+
+        After failed probes (a platform-wide outage) the held messages are due at once, whatever their own
+        back-off; after a lone failure they are not, so a message that fails on its own (one that always
+        times out, say) keeps backing off instead of pausing the platform every few seconds.
+        """
         outage = self._outages.pop(platform, None)
-        if outage is not None:
-            log.warning(
-                "outbox: %s answers again after %.0f s and %d failed probe(s); sending what waited",
-                platform,
-                now - outage.since,
-                outage.failures - 1,
-            )
+        if outage is None:
+            return
+        log.warning(
+            "outbox: %s answers again after %.0f s and %d failed probe(s); sending what waited",
+            platform,
+            now - outage.since,
+            outage.failures - 1,
+        )
+        if outage.failures > 1:
+            await self._store.run(retry_now, platform, now)
 
     async def _settle(self, message: OutboxMessage, outcome: SendOutcome) -> None:
         record_send(message.platform, outcome)
         now = self._clock()
         if not isinstance(outcome, TransientFailure):
-            self._answered(message.platform, now)
+            await self._answered(message.platform, now)
         match outcome:
             case Sent():
                 await self._store.run(mark_sent, message.id, now)

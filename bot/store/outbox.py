@@ -188,6 +188,17 @@ def release(db: Database, row_id: int, at: float) -> None:
     db.execute("UPDATE outbox SET status = 'pending', next_attempt_at = ? WHERE id = ?", [at, row_id])
 
 
+def retry_now(db: Database, platform: str, now: float) -> int:
+    """Make due at ``now`` every pending row of ``platform`` waiting to retry a failed send (the platform
+    answers again after an outage); returns how many."""
+    cursor = db.execute(
+        """UPDATE outbox SET next_attempt_at = ?
+           WHERE status = 'pending' AND platform = ? AND attempts > 0 AND next_attempt_at > ?""",
+        [now, platform, now],
+    )
+    return cursor.rowcount
+
+
 def dead_letter(db: Database, row_id: int, reason: str) -> None:
     """Give up on a row after a failed attempt, keeping the reason."""
     db.execute(

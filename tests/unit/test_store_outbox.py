@@ -27,6 +27,7 @@ from bot.store.outbox import (
     redirect,
     release,
     reschedule,
+    retry_now,
 )
 
 
@@ -167,3 +168,18 @@ def test_expire_takes_only_old_pending_rows(db: Database, chats: dict[str, int])
         OutboxStatus.EXPIRED,
         OutboxStatus.PENDING,
     ]
+
+
+def test_retry_now_brings_forward_only_failed_pending_rows_of_the_platform(
+    db: Database, chats: dict[str, int]
+) -> None:
+    discord = upsert_chat(db, "discord", "d", ChatKind.DM, now=0.0).id
+    enqueue(db, [msg(chats, "a", "failed"), msg(chats, "b", "later"), msg(chats, "c", "sent")], now=1.0)
+    enqueue(db, [NewMessage("d1", discord, "discord", "d", "test", "x")], now=1.0)
+    reschedule(db, 1, 60.0, "Bad Gateway")
+    release(db, 2, 60.0)  # paced, never failed
+    reschedule(db, 3, 60.0, "Bad Gateway")
+    mark_sent(db, 3, 70.0)
+    reschedule(db, 4, 60.0, "Bad Gateway")
+    assert retry_now(db, "telegram", 10.0) == 1
+    assert [stored(db, i).next_attempt_at for i in (1, 2, 4)] == [10.0, 60.0, 60.0]
