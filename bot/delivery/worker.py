@@ -1,7 +1,8 @@
 """The outbox worker: claims due rows, sends them through the platform's Notifier, records each outcome.
 
-Pacing (all limits are parameters; defaults follow Telegram's, reference/platforms.md §5): a token bucket
-per platform (``global_rate_per_s``, bursting up to one second's worth), at most one message per
+Pacing (all limits are parameters; defaults follow Telegram's, from the Bot FAQ
+https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this): a token bucket per
+platform (``global_rate_per_s``, bursting up to one second's worth), at most one message per
 ``per_chat_interval_s`` to a destination, at most ``group_per_minute`` in any 60 s to a group or channel
 (negative Telegram ids, or a group/supergroup/channel chat kind), and a platform-wide pause after a 429.
 Time comes from the injected ``clock`` (Unix seconds) and waits go through the injected ``sleep``.
