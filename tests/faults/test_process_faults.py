@@ -105,7 +105,7 @@ def seed(db_path: Path) -> None:
         add_network(db, chat.id, START.timestamp())
         key = f"{EVENT.key}|{chat.id}"
         messages.append(NewMessage(key, chat.id, "telegram", chat.chat_id, EVENT.kind.value, TEXT))
-    enqueue(db, messages, START.timestamp())
+    enqueue(db, messages, time.time())  # made now: the bot expires alerts undelivered for a day
     db.close()
 
 
