@@ -82,6 +82,26 @@ class Settings(BaseSettings):
     network_poll_s: float = Field(300.0, ge=1, le=3600, description="seconds between network polls")
     stale_after_s: float = Field(300.0, ge=1, le=86400, description="price older than this pauses alerts")
 
+    # Delivery and retention.
+    alert_expiry_s: float = Field(
+        86400.0,
+        ge=60,
+        le=30 * 86400,
+        description="an alert still undelivered this long after it was made is dropped (logged, counted)",
+    )
+    snapshot_retention_days: float = Field(
+        30.0, ge=1, le=36500, description="per-poll snapshots older than this are pruned (daily rows: kept)"
+    )
+    outbox_sent_retention_days: float = Field(
+        7.0, ge=1, le=36500, description="sent outbox messages older than this are pruned"
+    )
+    outbox_failed_retention_days: float = Field(
+        30.0,
+        ge=1,
+        le=36500,
+        description="dead, dropped and expired outbox messages older than this are pruned",
+    )
+
     # Operations: logs and the optional health/metrics endpoint.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="log level")
     log_format: Literal["text", "json"] = Field("text", description="text, or json: one object per line")

@@ -622,6 +622,21 @@ class FakeTelegram(Waiting):
             self._thread.join(timeout=5)
             self._thread = None
 
+    def close_port(self) -> None:
+        """An outage: stop listening (connections are refused), keeping the port and every recorded call;
+        ``reopen_port`` ends it."""
+        assert self._server is not None, "FakeTelegram is not running"
+        self._port = self._server.server_address[1]
+        self.stop()
+
+    def reopen_port(self) -> None:
+        """Listen again on the same port after ``close_port``."""
+        self.start()
+
+    @property
+    def closed(self) -> bool:
+        return self._server is None
+
     def __enter__(self) -> Self:
         return self.start()
 
