@@ -135,6 +135,7 @@ def observation(
         cost_usd_per_btc=cost.usd_per_btc,
         cost_model=cost.model,
         key_values=key_values(market, cost.usd_per_btc, reading.difficulty_change_pct, stress_index),
+        cost_significant_digits=cost.significant_digits,
     )
 
 
@@ -224,7 +225,7 @@ def decide_ribbons(db: Database, rows: Sequence[DailyRow], now: float) -> list[A
     state = _load_state(db)
     # On the first run only today's events count: history before the bot started is not news.
     since = state.last_ribbon_date or rows[-1].date - timedelta(days=1)
-    events = ribbon_events_since(rows, since, confirm_days=3)
+    events = ribbon_events_since(rows, since)
     messages = [
         message
         for event in events

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from datetime import timedelta
 
-from bot.economics.history import DailyRow, subsidy_btc_on
+from bot.economics.history import DailyRow, supply_btc_at_end_of
 from bot.economics.regression import DifficultyRegression, difficulty_regression_cost_usd_per_btc
 from bot.economics.stress import (
     HISTORY_DAYS,
@@ -99,7 +99,7 @@ async def chart(request: Request, services: Services) -> Reply:
     if kind == "price":
         regression = services.regression
         costs = [
-            difficulty_regression_cost_usd_per_btc(row.difficulty, subsidy_btc_on(row.date), regression)
+            difficulty_regression_cost_usd_per_btc(row.difficulty, supply_btc_at_end_of(row), regression)
             for row in rows
         ]
         png = await asyncio.to_thread(price_vs_cost_png, rows, costs, lang)
@@ -108,8 +108,8 @@ async def chart(request: Request, services: Services) -> Reply:
             lang,
             "chart.price_caption",
             price=fmt.usd(last.price_usd, 0, lang),
-            cost=fmt.usd(costs[-1], 0, lang),
-            premium=fmt.percent(last.price_usd / costs[-1] - 1, lang=lang),
+            cost=fmt.usd_approx(costs[-1], regression.significant_digits, lang),
+            premium=fmt.percent(last.price_usd / costs[-1] - 1, 0, lang=lang),
             below=plural(lang, "unit.day", below),
         )
     elif kind == "stress":

@@ -4,9 +4,9 @@ It stands in for closed, paid miner P&L indices (such as CryptoQuant's "Miner Pr
 Sustainability", whose formula is not published); it is a proxy, not a copy of any of them. Three
 components, each scored 0-100, averaged with equal weights:
 
-* **Difficulty multiple** = BTC price ÷ the difficulty-regression production cost (Checkonchain's
-  Difficulty Regression Model, https://charts.checkonchain.com and Glassnode's "Difficulty Regression
-  Model" metric, https://docs.glassnode.com). It is already a ratio to cost (1 = at cost), so it is scored
+* **Difficulty multiple** = BTC price ÷ the Difficulty Regression Model's production cost (Checkonchain,
+  https://charts.checkonchain.com, and Glassnode's "Difficulty Multiple"; ``bot.economics.regression``).
+  It is already a ratio to cost (1 = at cost), so it is scored
   on a fixed log scale: ``50 · (1 + log2(multiple))``, clamped to 0-100 (0.5× → 0, 1× → 50, 2× → 100).
 * **Hashprice** (USD per PH/s per day, subsidy only; Luxor's Hashprice Index definition,
   https://hashrateindex.com/hashprice) scored as its percentile rank among the trailing 4 years of daily
@@ -28,10 +28,10 @@ revenue against cost), and equal weighting is the usual baseline when nothing ju
 aggregation"; http://www.oecd.org/std/handbookonconstructingcompositeindicatorsmethodologyanduserguide.htm).
 
 Bands (``stress_band``): below 25 capitulation, 25-45 stress, 45-60 neutral, 60-80 healthy, 80 and above
-euphoria. On the shipped history the index is lowest on 2022-11-22 (after FTX) and below 25 through the
-June 2022 miner capitulation.
+euphoria. On the shipped history (indexed from 2013-07-15) its lows fall in the miner capitulations: 0.05
+on 2018-11-26, 0.6 on 2020-03-18, 12 on 2022-06-19, 1.7 on 2022-11-22 (after FTX).
 
-``difficulty_multiple`` is the one adapter between the index and the production-cost model.
+``cost_model_multiple`` is the one adapter between the index and the production-cost model.
 """
 
 from __future__ import annotations
@@ -43,12 +43,22 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
-from bot.economics.history import DailyRow, subsidy_btc_on
+from bot.economics.history import DailyRow, subsidy_btc_on, supply_btc_at_end_of
 from bot.economics.indicators import PUELL_WINDOW_DAYS, daily_issuance_usd, puell_multiple
 from bot.economics.mining import MarketInputs
-from bot.economics.network import HASHES_PER_DIFFICULTY
-from bot.economics.regression import DifficultyRegression, difficulty_regression_cost_usd_per_btc
-from bot.economics.units import EXPECTED_BLOCKS_PER_DAY, HASHES_PER_PH, SECONDS_PER_DAY, require_positive
+from bot.economics.network import HASHES_PER_DIFFICULTY, circulating_supply_sats
+from bot.economics.regression import (
+    DifficultyRegression,
+    difficulty_multiple,
+    difficulty_regression_cost_usd_per_btc,
+)
+from bot.economics.units import (
+    EXPECTED_BLOCKS_PER_DAY,
+    HASHES_PER_PH,
+    SATS_PER_BTC,
+    SECONDS_PER_DAY,
+    require_positive,
+)
 
 WINDOW_DAYS = 4 * 365 + 1
 """Trailing window of the percentile ranks: four years, one halving cycle."""
@@ -163,11 +173,13 @@ def stress_index(
     return math.fsum(c.score * c.weight for c in components), components
 
 
-def difficulty_multiple(
-    price_usd: float, difficulty: float, subsidy_btc: float, regression: DifficultyRegression
+def cost_model_multiple(
+    price_usd: float, difficulty: float, supply_btc: float, regression: DifficultyRegression
 ) -> float:
-    """Price ÷ the difficulty-regression cost per BTC: the adapter between the index and the cost model."""
-    return price_usd / difficulty_regression_cost_usd_per_btc(difficulty, subsidy_btc, regression)
+    """Glassnode's difficulty multiple at the Difficulty Regression Model's cost per BTC
+    (``exp(a + b · ln D) / supply``): the one adapter between the index and the production-cost model."""
+    cost_usd_per_btc = difficulty_regression_cost_usd_per_btc(difficulty, supply_btc, regression)
+    return difficulty_multiple(price_usd, cost_usd_per_btc)
 
 
 def hashprice_subsidy_usd_per_ph_day(price_usd: float, difficulty: float, subsidy_btc: float) -> float:
@@ -181,9 +193,9 @@ def daily_hashprice_usd_per_ph_day(row: DailyRow) -> float:
 
 
 def history_multiples(rows: Sequence[DailyRow], regression: DifficultyRegression) -> list[float]:
-    """The difficulty multiple of each daily row (``difficulty_multiple`` at the subsidy of its date)."""
+    """The difficulty multiple of each daily row (``cost_model_multiple`` at the supply after the day)."""
     return [
-        difficulty_multiple(row.price_usd, row.difficulty, subsidy_btc_on(row.date), regression)
+        cost_model_multiple(row.price_usd, row.difficulty, supply_btc_at_end_of(row), regression)
         for row in rows
     ]
 
@@ -249,12 +261,13 @@ def stress_now(
 def stress_for_market(
     market: MarketInputs, baseline: StressBaseline, regression: DifficultyRegression
 ) -> StressIndex:
-    """``stress_now`` for a market reading (subsidy from its height; fees are left out, as in the daily
-    history the hashprice is ranked against). Raises ``NotEnoughHistoryError``."""
+    """``stress_now`` for a market reading (subsidy and supply from its height; fees are left out, as in
+    the daily history the hashprice is ranked against). Raises ``NotEnoughHistoryError``."""
     subsidy = market.subsidy_btc
+    supply_btc = circulating_supply_sats(market.height) / SATS_PER_BTC
     return stress_now(
         baseline,
-        multiple=difficulty_multiple(market.price_usd, market.difficulty, subsidy, regression),
+        multiple=cost_model_multiple(market.price_usd, market.difficulty, supply_btc, regression),
         price_usd=market.price_usd,
         difficulty=market.difficulty,
         subsidy_btc=subsidy,

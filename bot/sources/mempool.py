@@ -10,7 +10,9 @@ from typing import Any
 import httpx
 
 from bot.sources.http import (
+    BLOCK_COUNT,
     DIFFICULTY,
+    FEE_WINDOW_BLOCKS,
     FEES_PER_BLOCK_BTC,
     HASHRATE_HS,
     HEIGHT,
@@ -30,9 +32,7 @@ from bot.sources.http import (
 from bot.sources.snapshot import AdjustmentEstimate, NetworkState
 
 SOURCE = "mempool"
-FEE_WINDOW_BLOCKS = 144
 REMAINING_BLOCKS = Bounds("remaining blocks", "", 1, 2016)
-BLOCK_COUNT = Bounds("block count", "", 1, 100_000)
 _DEFAULT_POLICY = FetchPolicy()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -63,6 +64,11 @@ def test_status_uses_the_median_price_and_mempool(
     assert data["inputs"]["difficulty"] == pytest.approx(132_716_002_350_731.3)
     assert data["next_adjustment"]["remaining_blocks"] == 1720
     assert {c["model"] for c in data["production_cost"]} == {"bottom-up", "difficulty-regression"}
+    regression = next(c for c in data["production_cost"] if c["model"] == "difficulty-regression")
+    assert regression["significant_digits"] == 2
+    # exp(a + b ln D) / supply(969,992) = $79,680; the multiple is price ÷ that cost.
+    assert regression["usd_per_btc"] == pytest.approx(79_680.3, rel=1e-5)
+    assert data["difficulty_multiple"] == pytest.approx(85_864.00 / regression["usd_per_btc"])
     used = {s["source"] for s in data["sources"] if s["ok"]}
     assert {"coinbase", "kraken", "bitstamp", "mempool"} <= used
 
@@ -83,10 +89,10 @@ def test_stress_on_the_seed_day_is_capitulation_with_each_component(
     code, out, _ = run(capsys, "stress", "--date", "2026-02-05", *WHAT_IF, "--json")
     assert code == 0
     data = json.loads(out)
-    assert data["stress_index_0_100"] == pytest.approx(20.9, abs=0.05)
+    assert data["stress_index_0_100"] == pytest.approx(24.4, abs=0.05)
     assert data["band"] == "capitulation"
     assert "not CryptoQuant" in data["label"]
-    assert data["difficulty_multiple_x"] == pytest.approx(0.749, abs=5e-4)
+    assert data["difficulty_multiple_x"] == pytest.approx(0.867, abs=5e-4)
     assert data["hashprice_subsidy_only_usd_per_ph_day"] == pytest.approx(33.31, abs=5e-3)
     assert data["puell_multiple_x"] == pytest.approx(0.816, abs=5e-4)
     assert sum(data["weights"].values()) == pytest.approx(1.0)
@@ -94,16 +100,16 @@ def test_stress_on_the_seed_day_is_capitulation_with_each_component(
     assert env.requests == []
     code, out, _ = run(capsys, "stress", "--date", "2026-02-05", *WHAT_IF)
     assert code == 0
-    assert "21 / 100, capitulation" in out and "open proxy" in out
+    assert "24 / 100, capitulation" in out and "open proxy" in out
 
 
 def test_stress_without_two_years_of_history_exits_2(
     env: FakeUpstreams, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = run(capsys, "stress", "--date", "2019-01-01", *WHAT_IF)
+    code, out, err = run(capsys, "stress", "--date", "2012-01-01", *WHAT_IF)
     assert code == 2 and out == ""
-    # the shipped history starts 2017-08-17, its first Puell multiple is 2018-08-16: 138 days before 2019
-    assert "no miner-stress index on that day: 138 days of daily history" in err and "730 needed" in err
+    # the shipped history starts 2010-07-17: its first Puell multiple is 364 days later, 169 days before 2012
+    assert "no miner-stress index on that day: 169 days of daily history" in err and "730 needed" in err
 
 
 def test_status_shows_the_stress_index_in_one_line(
@@ -198,3 +204,49 @@ def test_console_script_runs_as_a_process(env: FakeUpstreams) -> None:
     assert result.returncode == 0, result.stderr
     names = [m["name"] for m in json.loads(result.stdout)["machines"]]
     assert len(names) >= 21 and "Antminer S21 XP Hyd" in names
+
+
+def test_no_fee_source_says_subsidy_only(env: FakeUpstreams, capsys: pytest.CaptureFixture[str]) -> None:
+    """mempool down and blockchain.info's /stats fees broken (negative, as recorded): fees are unknown."""
+    env.inject("mempool", Fault.HTTP_503, times=None)
+    for command in (["status"], ["breakeven", "s19", "5c"], ["margin", "s19", "5c"], ["cost"]):
+        code, out, _ = run(capsys, *command)
+        assert code == 0 and "fees unknown, subsidy only" in out, command
+        code, out, _ = run(capsys, *command, "--json")
+        inputs = json.loads(out)["inputs"]
+        assert (code, inputs["fees_per_block_btc"], inputs["fees_known"]) == (0, None, False), command
+
+
+def test_mempool_down_fees_from_blockchain_info(
+    env: FakeUpstreams, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env.inject("mempool", Fault.HTTP_503, times=None)
+    env.set_fees_per_block(0.05, source="blockchain.info")
+    code, out, _ = run(capsys, "status", "--json")
+    inputs = json.loads(out)["inputs"]
+    assert (code, inputs["fees_known"]) == (0, True)
+    assert inputs["fees_per_block_btc"] == pytest.approx(0.05)
+    code, out, _ = run(capsys, "status")
+    assert "fees unknown" not in out
+
+
+def test_machines_list_unknown_power_as_unknown(
+    env: FakeUpstreams, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "machines")
+    assert code == 0 and " 0 W" not in out
+    assert re.search(r"^Avalon A1346 +110 TH/s +power unknown +30\.0 J/TH$", out, re.MULTILINE)
+    assert re.search(r"^Whatsminer M66S\+ +314 TH/s +5,338 W +17\.0 J/TH$", out, re.MULTILINE)
+    code, out, _ = run(capsys, "machines", "--json")
+    rows = {m["name"]: m for m in json.loads(out)["machines"]}
+    assert (rows["Avalon A1346"]["power_w"], rows["Avalon A1346"]["power_known"]) == (None, False)
+    assert rows["Whatsminer M66S"]["power_known"] is True
+
+
+@pytest.mark.parametrize("command", ["breakeven", "margin"])
+def test_a_machine_with_unknown_power_is_refused(
+    env: FakeUpstreams, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    code, out, err = run(capsys, command, "Avalon A1366", "5c", *WHAT_IF)
+    assert (code, out) == (2, "")
+    assert err == "minerwatch: power of Avalon A1366 is unknown; give it as 200TH@3500W\n"

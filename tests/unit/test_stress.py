@@ -8,14 +8,15 @@ from datetime import date, timedelta
 import pytest
 
 from bot.data import load_difficulty_regression, load_history
-from bot.economics.history import DailyRow, subsidy_btc_on
+from bot.economics.history import DailyRow, subsidy_btc_on, supply_btc_at_end_of
+from bot.economics.network import circulating_supply_sats
 from bot.economics.regression import DifficultyRegression
 from bot.economics.stress import (
     MIN_WINDOW_SAMPLES,
     Band,
     Component,
     NotEnoughHistoryError,
-    difficulty_multiple,
+    cost_model_multiple,
     difficulty_multiple_score,
     hashprice_subsidy_usd_per_ph_day,
     history_multiples,
@@ -29,6 +30,7 @@ from bot.economics.stress import (
 
 SEED_DAY = date(2026, 2, 5)
 SEED_PRICE_USD, SEED_DIFFICULTY = 66_680.0, 125.86e12
+SEED_SUPPLY_BTC = circulating_supply_sats(935_000) / 1e8  # about 19.98 M BTC in Feb 2026
 
 
 def _model(a: float, b: float) -> DifficultyRegression:
@@ -45,10 +47,10 @@ def test_difficulty_multiple_scores_on_a_log2_scale(multiple: float, score: floa
 
 
 def test_difficulty_multiple_is_price_over_the_regression_cost() -> None:
-    # exp(0 + 1 * ln(300 / 3)) = $100 per BTC, so $150 is 1.5x
-    assert difficulty_multiple(150.0, 300.0, 3.0, _model(0.0, 1.0)) == pytest.approx(1.5)
-    # exp(ln 2 + 0.5 * ln(400 / 4)) = 2 * 10 = $20, so $5 is 0.25x
-    assert difficulty_multiple(5.0, 400.0, 4.0, _model(math.log(2), 0.5)) == pytest.approx(0.25)
+    # exp(0 + 1 * ln 300) / 3 BTC of supply = $100 per BTC, so $150 is 1.5x
+    assert cost_model_multiple(150.0, 300.0, 3.0, _model(0.0, 1.0)) == pytest.approx(1.5)
+    # exp(ln 2 + 0.5 * ln 400) / 4 = 2 * 20 / 4 = $10, so $5 is 0.5x
+    assert cost_model_multiple(5.0, 400.0, 4.0, _model(math.log(2), 0.5)) == pytest.approx(0.5)
 
 
 def test_hashprice_component_matches_the_published_worked_check() -> None:
@@ -141,11 +143,12 @@ def test_seed_day_reads_as_capitulation() -> None:
     """Price $66,680 and difficulty 125.86T on 2026-02-05, ranked against the shipped history.
 
     The history ends 2025-06-02, so the trailing 4 years (2022-02-05 .. 2026-02-04) hold 1,214 of their
-    1,461 days and today's Puell takes its 365-day average from the last 364 shipped days (carried forward).
+    1,461 days and today's Puell takes its 365-day average from the last 364 shipped days (carried forward;
+    the 2025 prices, higher than that mean, would lower today's Puell and the index further).
     """
     rows = load_history()
     regression = load_difficulty_regression()
-    multiple = difficulty_multiple(SEED_PRICE_USD, SEED_DIFFICULTY, 3.125, regression)
+    multiple = cost_model_multiple(SEED_PRICE_USD, SEED_DIFFICULTY, SEED_SUPPLY_BTC, regression)
     index = stress_now(
         stress_baseline(SEED_DAY, rows),
         multiple=multiple,
@@ -154,8 +157,9 @@ def test_seed_day_reads_as_capitulation() -> None:
         subsidy_btc=3.125,
     )
     assert index.band is Band.CAPITULATION
-    assert index.value == pytest.approx(20.9, abs=0.05)
-    assert index.component(Component.DIFFICULTY_MULTIPLE).value == pytest.approx(0.749, abs=0.0005)
+    assert index.value == pytest.approx(24.4, abs=0.05)
+    # the model's cost there is $76.9k (Checkonchain's "about $79k"): 0.867x -> 39.7
+    assert index.component(Component.DIFFICULTY_MULTIPLE).value == pytest.approx(0.867, abs=0.0005)
     assert index.component(Component.HASHPRICE).score == 0.0  # below every day since 2022-02-05
     assert index.component(Component.PUELL).value == pytest.approx(0.816, abs=0.0005)
     assert (index.window_start, index.window_end, index.window_samples) == (
@@ -165,19 +169,30 @@ def test_seed_day_reads_as_capitulation() -> None:
     )
 
 
+KNOWN_CAPITULATIONS = (
+    (date(2018, 10, 1), date(2019, 4, 30)),  # the end of the 2018 bear market (Hash Ribbons, Dec 2018)
+    (date(2019, 11, 1), date(2019, 12, 31)),  # Hash Ribbons capitulation, Nov-Dec 2019
+    (date(2020, 3, 1), date(2020, 10, 31)),  # the March 2020 crash, then the May 2020 halving
+    (date(2022, 6, 1), date(2023, 1, 31)),  # Terra/Celsius (June 2022), then FTX (Nov 2022)
+)
+
+
 def test_lows_on_the_shipped_history_fall_in_the_known_capitulations() -> None:
     rows = load_history()
     series = stress_series(rows, history_multiples(rows, load_difficulty_regression()))
     values = {row.date: index.value for row, index in zip(rows, series, strict=True) if index is not None}
-    assert min(values) == date(2020, 8, 15)  # 364 + 730 days after 2017-08-17
+    assert min(values) == date(2013, 7, 15)  # 364 + 730 days after the first shipped day, 2010-07-17
     lowest = min(values, key=values.__getitem__)
-    assert date(2022, 11, 1) <= lowest <= date(2022, 11, 30)  # FTX, Nov 2022
-    mid_2022 = {day: v for day, v in values.items() if date(2022, 5, 1) <= day <= date(2022, 7, 31)}
+    assert date(2018, 11, 1) <= lowest <= date(2018, 12, 31)
+    of_2022 = {day: v for day, v in values.items() if day.year == 2022}
+    assert date(2022, 11, 1) <= min(of_2022, key=of_2022.__getitem__) <= date(2022, 11, 30)  # FTX
+    mid_2022 = {day: v for day, v in of_2022.items() if date(2022, 5, 1) <= day <= date(2022, 7, 31)}
     mid_low = min(mid_2022, key=mid_2022.__getitem__)
     assert date(2022, 6, 1) <= mid_low <= date(2022, 6, 30) and mid_2022[mid_low] < 25
     extreme = [day for day, v in values.items() if v < 10]
-    assert extreme and all(date(2022, 6, 1) <= day <= date(2023, 1, 31) for day in extreme)
-    assert max(values, key=values.__getitem__).year == 2021  # the 2021 bull market, euphoria
+    assert len(extreme) > 200
+    assert all(any(start <= day <= end for start, end in KNOWN_CAPITULATIONS) for day in extreme)
+    assert max(values, key=values.__getitem__).year == 2017  # the 2017 bull market, euphoria
 
 
 def test_series_and_live_reading_agree_on_a_history_day() -> None:
@@ -185,7 +200,7 @@ def test_series_and_live_reading_agree_on_a_history_day() -> None:
     regression = load_difficulty_regression()
     last = rows[-1]  # no issuance_btc after 2025-03-08: both use subsidy x 144
     subsidy = subsidy_btc_on(last.date)
-    multiple = difficulty_multiple(last.price_usd, last.difficulty, subsidy, regression)
+    multiple = cost_model_multiple(last.price_usd, last.difficulty, supply_btc_at_end_of(last), regression)
     live = stress_now(
         stress_baseline(last.date, rows),
         multiple=multiple,
