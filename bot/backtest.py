@@ -8,8 +8,10 @@ Each day is one observation at 00:00 UTC of its date, run through the same code 
   first day it holds (``engine.evaluate`` with ``height=None``);
 * Hash Ribbons (``engine.ribbon_events_since``) over the whole history at once, which is the same as
   day by day since no value looks ahead; days without hashrate yield no ribbon values;
-* threshold rules (``rules.step``) on the day's key values, each rule created on the first day (so one that
-  already holds then waits for a real crossing).
+* threshold rules (``rules.step``) on the day's key values, each rule created on the first day its value is
+  known (so one that already holds then waits for a real crossing);
+* the open miner-stress index (``bot.economics.stress.stress_series``, each day ranked against the days
+  before it): ``stress`` rules, and the lowest reading of each calendar year, listed after the events.
 
 A day's height is its row's ``height`` (the shipped history records one; ``history.height_at_end_of``
 estimates it otherwise), which sets the subsidy and the circulating supply; fees are unknown, so hashprice
@@ -49,6 +51,7 @@ from bot.economics.machines import parse_machine
 from bot.economics.mining import MarketInputs, OperatingProfile
 from bot.economics.production_cost import regression_cost
 from bot.economics.regression import DifficultyRegression
+from bot.economics.stress import StressIndex, history_multiples, stress_series
 from bot.parsing import parse_power_usd_per_kwh
 from bot.render.alerts import render_event
 
@@ -75,6 +78,37 @@ class BacktestEvent:
         return {"date": self.date.isoformat(), "kind": self.event.kind.value, **self.event.data}
 
 
+@dataclass(frozen=True, slots=True)
+class StressLow:
+    """The lowest miner-stress reading of one calendar year."""
+
+    date: date
+    index: StressIndex
+
+    def text(self) -> str:
+        return (
+            f"miner-stress index (open proxy) low of {self.date.year}: "
+            f"{self.index.value:.0f} / 100, {self.index.band}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "date": self.date.isoformat(),
+            "stress_index_0_100": self.index.value,
+            "band": self.index.band.value,
+        }
+
+
+def yearly_stress_lows(rows: Sequence[DailyRow], series: Sequence[StressIndex | None]) -> list[StressLow]:
+    """The lowest index of each calendar year that has one, oldest first."""
+    lows: dict[int, StressLow] = {}
+    for row, index in zip(rows, series, strict=True):
+        low = lows.get(row.date.year)
+        if index is not None and (low is None or index.value < low.index.value):
+            lows[row.date.year] = StressLow(row.date, index)
+    return [lows[year] for year in sorted(lows)]
+
+
 def run_backtest(
     rows: Sequence[DailyRow],
     rules: list[Rule],
@@ -92,11 +126,12 @@ def run_backtest(
     rule_states: list[RuleState | None] = [None] * len(rules)
     state = EngineState()
     found: list[BacktestEvent] = []
-    for row in rows:
+    stress = stress_series(rows, history_multiples(rows, regression))
+    for row, index in zip(rows, stress, strict=True):
         at = day_start(row.date)
         market = MarketInputs(row.price_usd, row.difficulty, height_at_end_of(row), 0.0)
         cost = regression_cost(market, regression)
-        values = key_values(market, cost.usd_per_btc, None)
+        values = key_values(market, cost.usd_per_btc, None, None if index is None else index.value)
         observation = Observation(
             at,
             row.price_usd,
@@ -109,7 +144,9 @@ def run_backtest(
         )
         state, events = evaluate(state, observation, params)
         for i, (rule, keyed_rule) in enumerate(zip(rules, keyed, strict=True)):
-            value, rule_state = values[keyed_rule.key_metric], rule_states[i]
+            value, rule_state = values.get(keyed_rule.key_metric), rule_states[i]
+            if value is None:
+                continue  # the stress index before its first full window
             if rule_state is None:
                 rule_states[i] = initial_state(keyed_rule, value)
                 continue
@@ -129,8 +166,9 @@ def run_backtest(
     return sorted(found, key=lambda found_event: found_event.date)
 
 
-EVENT_GROUPS = ("ribbons", "regime", "retarget", "threshold")
-"""What ``--events`` selects: an event kind belongs to the group its name starts with."""
+EVENT_GROUPS = ("ribbons", "regime", "retarget", "threshold", "stress")
+"""What ``--events`` selects: an event kind belongs to the group its name starts with; ``stress`` is the
+miner-stress index's yearly lows."""
 
 
 def event_group(kind: EventKind) -> str:
@@ -218,22 +256,32 @@ def backtest_command(args: argparse.Namespace, out: TextIO | None = None, err: T
     try:
         machine = parse_machine(args.machine)
         profile = OperatingProfile(power_usd_per_kwh=args.power_price)
+        rows = _history(args.history)
+        regression = load_difficulty_regression()
         events = run_backtest(
-            _history(args.history),
+            rows,
             args.rule,
             RegimeParams(),
-            load_difficulty_regression(),
+            regression,
             j_per_th=machine.j_per_th,
             profile=profile,
         )
+        lows = yearly_stress_lows(rows, stress_series(rows, history_multiples(rows, regression)))
     except (ValueError, LookupError) as error:
         print(f"minerwatch: {error}", file=err)
         return EXIT_USAGE
     if args.events is not None:
         events = [event for event in events if event_group(event.event.kind) in args.events]
+        lows = lows if "stress" in args.events else []
     if args.json:
-        print(json.dumps({"events": [event.to_dict() for event in events]}, indent=2), file=out)
+        document = {
+            "events": [event.to_dict() for event in events],
+            "stress_yearly_lows": [low.to_dict() for low in lows],
+        }
+        print(json.dumps(document, indent=2), file=out)
     else:
         for event in events:
             print(f"{event.date.isoformat()}  {event.event.kind.value}  {event.text()}", file=out)
+        for low in lows:
+            print(f"{low.date.isoformat()}  stress_low  {low.text()}", file=out)
     return EXIT_OK

@@ -1,4 +1,4 @@
-"""``minerwatch`` command line: status, breakeven, margin, cost and machines.
+"""``minerwatch`` command line: status, breakeven, margin, cost, stress and machines.
 
 Every command accepts what-if overrides (``--price``, ``--difficulty``, ``--fees-per-block``, ``--height``);
 with all four given no network is touched. ``--json`` prints one object whose keys carry units.
@@ -21,17 +21,26 @@ from pydantic_settings import SettingsError
 from bot.app import ReplayOptions, run_bot
 from bot.backtest import add_backtest_parser
 from bot.config import Settings
-from bot.data import load_difficulty_regression
+from bot.data import load_difficulty_regression, load_history
 from bot.dbtools import add_db_parser
 from bot.economics.machines import Machine, UnknownMachine, parse_machine
 from bot.economics.mining import OperatingProfile
 from bot.economics.production_cost import BottomUpAssumptions
+from bot.economics.stress import NotEnoughHistoryError, StressIndex, stress_baseline, stress_for_market
 from bot.logs import setup_logging
 from bot.market import MarketView, Overrides, resolve_market
 from bot.parsing import parse_percent, parse_positive, parse_power_usd_per_kwh, parse_price_usd
 from bot.render.table import format_table
 from bot.replay import REPLAY_START
-from bot.reports import Report, breakeven_report, cost_report, machines_report, margin_report, status_report
+from bot.reports import (
+    Report,
+    breakeven_report,
+    cost_report,
+    machines_report,
+    margin_report,
+    status_report,
+    stress_report,
+)
 from bot.sources.aggregate import SourcesUnavailable
 from bot.store.db import StoreError
 
@@ -133,6 +142,16 @@ def build_parser() -> argparse.ArgumentParser:
     cost.add_argument("--power-price", type=_arg(parse_power_usd_per_kwh), help="fleet power price, $/kWh")
     cost.set_defaults(handler=_cost)
 
+    stress = commands.add_parser(
+        "stress", parents=[what_if], help="open miner-stress index (proxy, 0-100) with its components"
+    )
+    stress.add_argument(
+        "--date",
+        type=_date,
+        help="day of the reading (default today, UTC): the ranges are the 4 years of history before it",
+    )
+    stress.set_defaults(handler=_stress)
+
     add_backtest_parser(commands)
     add_db_parser(commands)
 
@@ -214,9 +233,29 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _stress_index(view: MarketView, day: date) -> StressIndex:
+    """The index against the shipped daily history; raises ``NotEnoughHistoryError``."""
+    return stress_for_market(view.market, stress_baseline(day, load_history()), load_difficulty_regression())
+
+
 async def _status(args: argparse.Namespace, settings: Settings) -> Report:
     view = await _view(args, settings)
-    return status_report(view, _assumptions(settings), load_difficulty_regression(), _now())
+    now = _now()
+    try:
+        stress: StressIndex | NotEnoughHistoryError = _stress_index(view, now.date())
+    except NotEnoughHistoryError as error:
+        stress = error
+    return status_report(view, _assumptions(settings), load_difficulty_regression(), now, stress=stress)
+
+
+async def _stress(args: argparse.Namespace, settings: Settings) -> Report:
+    view = await _view(args, settings)
+    now = _now()
+    try:
+        stress = _stress_index(view, args.date or now.date())
+    except NotEnoughHistoryError as error:
+        raise UsageError(f"no miner-stress index on that day: {error}") from None
+    return stress_report(view, stress, now)
 
 
 async def _breakeven(args: argparse.Namespace, settings: Settings) -> Report:

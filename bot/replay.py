@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from bot.economics.history import DailyRow, height_at_end_of
 from bot.economics.mining import MarketInputs
+from bot.economics.stress import HISTORY_DAYS
 from bot.poller import report_ribbons
 from bot.sources.snapshot import MarketSnapshot, NetworkState, PriceQuote, SourceOutcome
 from bot.store import snapshots as snapshot_repo
@@ -22,7 +23,8 @@ from bot.watch import Reading, Watch
 
 REPLAY_START = date(2021, 1, 1)
 """Default first replayed day: the 2022 capitulation comes ~18 s in at 30 days/s, its recovery ~38 s."""
-WARMUP_DAYS = 120
+WARMUP_DAYS = HISTORY_DAYS
+"""Days before the first replayed one stored up front: enough for the miner-stress index's 4-year ranks."""
 
 
 def _snapshot(row: DailyRow, at: datetime) -> MarketSnapshot:

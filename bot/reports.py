@@ -30,6 +30,7 @@ from bot.economics.production_cost import (
     regression_cost,
 )
 from bot.economics.regression import DifficultyRegression, difficulty_multiple
+from bot.economics.stress import MIN_WINDOW_SAMPLES, WEIGHTS, Component, NotEnoughHistoryError, StressIndex
 from bot.economics.units import HASHES_PER_EH, HASHES_PER_PH, HASHES_PER_TH
 from bot.market import MarketView
 from bot.render import numbers as fmt
@@ -214,8 +215,10 @@ def status_report(
     regression: DifficultyRegression,
     now: datetime,
     lang: str = "en",
+    stress: StressIndex | NotEnoughHistoryError | None = None,
 ) -> Report:
-    """Price, difficulty, hashrate, fees, hashprice, production cost, next adjustment, age and sources."""
+    """Price, difficulty, hashrate, fees, hashprice, production cost, next adjustment, age and sources;
+    with ``stress``, the miner-stress index in one line (or how much history it lacks)."""
     market = view.market
     hashrate_hs = view.hashrate_hs or implied_hashrate_hs(market.difficulty)
     hashrate_label = t(lang, "report.hashrate" if view.hashrate_hs else "report.hashrate_implied")
@@ -239,6 +242,8 @@ def status_report(
         (t(lang, "report.hashprice"), _hashprice_text(market, lang)),
         *_cost_rows(costs, market.price_usd, assumptions, regression, lang),
     ]
+    if stress is not None:
+        rows.append((t(lang, "report.stress"), _stress_line(stress, lang)))
     adjustment_data: dict[str, Any] | None = None
     if view.adjustment:
         adj = view.adjustment
@@ -267,6 +272,8 @@ def status_report(
         "next_adjustment": adjustment_data,
         **provenance,
     }
+    if isinstance(stress, StressIndex):
+        data["stress_index_0_100"] = stress.value
     return Report(t(lang, "report.status_title"), rows, data)
 
 
@@ -484,3 +491,89 @@ def machines_report(lang: str = "en") -> Report:
         ]
     }
     return Report(t(lang, "report.machines_title"), rows, data)
+
+
+def _stress_line(stress: StressIndex | NotEnoughHistoryError, lang: str) -> str:
+    if isinstance(stress, NotEnoughHistoryError):
+        days, need = fmt.number(stress.days, 0, lang), fmt.number(MIN_WINDOW_SAMPLES, 0, lang)
+        return t(lang, "stress.unavailable", days=days, need=need)
+    band = t(lang, f"stress.band.{stress.band}")
+    return t(lang, "stress.status_value", value=fmt.number(stress.value, 0, lang), band=band)
+
+
+def stress_report(view: MarketView, stress: StressIndex, now: datetime, lang: str = "en") -> Report:
+    """The open miner-stress index with each component's reading, score and weight, and the window."""
+    multiple = stress.component(Component.DIFFICULTY_MULTIPLE)
+    hashprice = stress.component(Component.HASHPRICE)
+    puell = stress.component(Component.PUELL)
+    rows: list[Row] = [
+        (
+            t(lang, "stress.index"),
+            t(
+                lang,
+                "stress.index_value",
+                value=fmt.number(stress.value, 0, lang),
+                band=t(lang, f"stress.band.{stress.band}"),
+            ),
+        ),
+        (
+            t(lang, "stress.multiple"),
+            t(
+                lang,
+                "stress.multiple_value",
+                multiple=fmt.number(multiple.value, 2, lang),
+                score=fmt.number(multiple.score, 0, lang),
+            ),
+        ),
+        (
+            t(lang, "stress.hashprice"),
+            t(
+                lang,
+                "stress.hashprice_value",
+                usd=fmt.usd(hashprice.value, 2, lang),
+                score=fmt.number(hashprice.score, 0, lang),
+            ),
+        ),
+        (
+            t(lang, "stress.puell"),
+            t(
+                lang,
+                "stress.puell_value",
+                puell=fmt.number(puell.value, 2, lang),
+                score=fmt.number(puell.score, 0, lang),
+            ),
+        ),
+        (t(lang, "stress.weights"), t(lang, "stress.weights_value")),
+        (
+            t(lang, "stress.window"),
+            t(
+                lang,
+                "stress.window_value",
+                start=stress.window_start,
+                end=stress.window_end,
+                days=plural(lang, "unit.day", stress.window_samples),
+            ),
+        ),
+        (t(lang, "stress.bands"), t(lang, "stress.bands_value")),
+        (t(lang, "stress.proxy"), t(lang, "stress.proxy_value")),
+    ]
+    provenance_rows, provenance = _provenance(view, now, lang)
+    rows.extend(provenance_rows)
+    data = {
+        "stress_index_0_100": stress.value,
+        "band": stress.band.value,
+        "label": "open miner-stress proxy from public data (not CryptoQuant's index)",
+        "difficulty_multiple_x": multiple.value,
+        "difficulty_multiple_score_0_100": multiple.score,
+        "hashprice_subsidy_only_usd_per_ph_day": hashprice.value,
+        "hashprice_score_0_100": hashprice.score,
+        "puell_multiple_x": puell.value,
+        "puell_score_0_100": puell.score,
+        "weights": {component.value: weight for component, weight in WEIGHTS.items()},
+        "window_start": stress.window_start.isoformat(),
+        "window_end": stress.window_end.isoformat(),
+        "window_days": stress.window_samples,
+        "inputs": _inputs_data(view),
+        **provenance,
+    }
+    return Report(t(lang, "stress.title"), rows, data)

@@ -7,7 +7,7 @@ the chat's profile, and re-translated whenever the profile changes (``bot.alerts
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlite_utils import Database
 
@@ -28,6 +28,7 @@ from bot.economics.machines import Machine, parse_machine
 from bot.economics.mining import MarketInputs, OperatingProfile
 from bot.economics.production_cost import regression_cost
 from bot.economics.regression import DifficultyRegression
+from bot.economics.stress import NotEnoughHistoryError, StressBaseline
 from bot.market import MarketView
 from bot.render.i18n import DEFAULT_LANGUAGE, t
 from bot.store import chats as chat_repo
@@ -36,6 +37,7 @@ from bot.store import subscriptions as subscription_repo
 from bot.store.chats import ChatKind
 from bot.store.db import Store
 from bot.store.subscriptions import SubscriptionKind
+from bot.watch import cached_stress_baseline, stress_value
 from handlers.context import Chat, ChatProfile, SubscriptionView
 
 MARGIN_WARNING_RULE = Rule(Metric.MARGIN, Op.BELOW, 0.0, 1.0)
@@ -166,7 +168,8 @@ class StoreServices:
         view = market_view(snapshot)
         cost = regression_cost(view.market, self.regression)
         change = snapshot.adjustment.difficulty_change_pct if snapshot.adjustment else None
-        return {str(k): v for k, v in key_values(view.market, cost.usd_per_btc, change).items()}
+        stress = stress_value(db, view.market, snapshot.taken_at, self.regression)
+        return {str(k): v for k, v in key_values(view.market, cost.usd_per_btc, change, stress).items()}
 
     async def subscribe_rule(self, chat: Chat, rule: Rule) -> tuple[int, bool]:
         profile = await self.profile(chat)
@@ -237,6 +240,9 @@ class StoreServices:
 
     async def daily_rows(self, days: int) -> list[DailyRow]:
         return await self._store.run(daily_window, days)
+
+    async def stress_baseline(self, day: date) -> StressBaseline | NotEnoughHistoryError:
+        return await self._store.run(cached_stress_baseline, day)
 
     async def set_language(self, chat: Chat, language: str) -> None:
         now = self._stamp()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlite_utils import Database
 
@@ -26,10 +26,18 @@ from bot.alerts.engine import (
 )
 from bot.alerts.events import AlertEvent, EventKind
 from bot.alerts.regime import RegimeParams
+from bot.alerts.rules import KeyMetric
 from bot.economics.history import DailyRow
 from bot.economics.mining import MarketInputs, OperatingProfile
 from bot.economics.production_cost import regression_cost
 from bot.economics.regression import DifficultyRegression
+from bot.economics.stress import (
+    HISTORY_DAYS,
+    NotEnoughHistoryError,
+    StressBaseline,
+    stress_baseline,
+    stress_for_market,
+)
 from bot.metrics import record_alerts
 from bot.render.alerts import render_event
 from bot.store import chats as chat_repo
@@ -74,7 +82,45 @@ def operating_profile(profile: chat_repo.Profile) -> OperatingProfile:
     )
 
 
-def observation(reading: Reading, regression: DifficultyRegression, last: Observation | None) -> Observation:
+_BASELINES: dict[tuple[object, ...], StressBaseline | NotEnoughHistoryError] = {}
+"""The last stress baseline built, keyed by its day and the fingerprint of the daily rows it came from."""
+
+
+def cached_stress_baseline(db: Database, day: date) -> StressBaseline | NotEnoughHistoryError:
+    """The miner-stress ranks for readings on ``day`` from the stored daily series (or why there are none),
+    built once per day and series: later calls cost one fingerprint query."""
+    start, end = day - timedelta(days=HISTORY_DAYS), day - timedelta(days=1)
+    key = (day, *snapshot_repo.daily_fingerprint(db, start, end))
+    cached = _BASELINES.get(key)
+    if cached is not None:
+        return cached
+    built: StressBaseline | NotEnoughHistoryError
+    try:
+        built = stress_baseline(day, snapshot_repo.daily_range(db, start, end))
+    except NotEnoughHistoryError as error:
+        built = error
+    _BASELINES.clear()
+    _BASELINES[key] = built
+    return built
+
+
+def stress_value(
+    db: Database, market: MarketInputs, at: datetime, regression: DifficultyRegression
+) -> float | None:
+    """The miner-stress index at ``market`` on ``at``'s UTC day against the stored daily series, or
+    ``None`` while that series is too short (``bot.economics.stress``)."""
+    baseline = cached_stress_baseline(db, at.astimezone(UTC).date())
+    if isinstance(baseline, NotEnoughHistoryError):
+        return None
+    return stress_for_market(market, baseline, regression).value
+
+
+def observation(
+    reading: Reading,
+    regression: DifficultyRegression,
+    last: Observation | None,
+    stress_index: float | None = None,
+) -> Observation:
     """The engine's view of a reading; a stale reading repeats the last numbers flagged stale."""
     if reading.market is None or reading.stale_reason is not None:
         base = last or Observation(reading.at, 1.0, 1.0, None, 1.0, "none")
@@ -88,7 +134,7 @@ def observation(reading: Reading, regression: DifficultyRegression, last: Observ
         height=market.height if reading.height_known else None,
         cost_usd_per_btc=cost.usd_per_btc,
         cost_model=cost.model,
-        key_values=key_values(market, cost.usd_per_btc, reading.difficulty_change_pct),
+        key_values=key_values(market, cost.usd_per_btc, reading.difficulty_change_pct, stress_index),
         cost_significant_digits=cost.significant_digits,
     )
 
@@ -144,7 +190,10 @@ def decide(
     """Evaluate ``reading`` and write every resulting outbox row; run inside one transaction."""
     state = _load_state(db)
     last = _last_observation(db)
-    obs = observation(reading, regression, last)
+    fresh = reading.market if reading.stale_reason is None else None
+    wanted = fresh is not None and subscription_repo.has_active_rules(db, KeyMetric.STRESS_INDEX)
+    stress = stress_value(db, fresh, reading.at, regression) if fresh is not None and wanted else None
+    obs = observation(reading, regression, last, stress)
     state, events = evaluate(state, obs, params)
     messages: list[outbox.NewMessage] = []
     for event in events:

@@ -1,4 +1,4 @@
-"""/chart [30d|90d|1y] [price|hashprice]: a PNG of the stored daily series and a short caption.
+"""/chart [30d|90d|1y] [price|hashprice|stress]: a PNG of the stored daily series and a short caption.
 
 The window ends at the latest stored day, which may be long ago (the shipped history ends in 2025) or have
 gaps: the chart shows whatever days fall in it and the caption says how far the data goes.
@@ -7,15 +7,23 @@ gaps: the chart shows whatever days fall in it and the caption says how far the 
 from __future__ import annotations
 
 import asyncio
+import math
 import re
+from collections.abc import Sequence
+from datetime import timedelta
 
-from bot.economics.history import DailyRow, subsidy_btc_on, supply_btc_at_end_of
-from bot.economics.network import HASHES_PER_DIFFICULTY
-from bot.economics.regression import difficulty_regression_cost_usd_per_btc
-from bot.economics.units import HASHES_PER_PH, SECONDS_PER_DAY
+from bot.economics.history import DailyRow, supply_btc_at_end_of
+from bot.economics.regression import DifficultyRegression, difficulty_regression_cost_usd_per_btc
+from bot.economics.stress import (
+    HISTORY_DAYS,
+    StressIndex,
+    daily_hashprice_usd_per_ph_day,
+    history_multiples,
+    stress_series,
+)
 from bot.render import numbers as fmt
-from bot.render.charts import hashprice_png, price_vs_cost_png
-from bot.render.i18n import plural
+from bot.render.charts import hashprice_png, price_vs_cost_png, stress_png
+from bot.render.i18n import plural, t
 from handlers.context import Request, Services
 from handlers.format import error_reply, html_t
 from handlers.reply import Reply
@@ -23,7 +31,7 @@ from handlers.reply import Reply
 EXAMPLE = "/chart 1y price"
 DEFAULT_DAYS = 90
 MAX_DAYS = 10 * 365
-KINDS = ("price", "hashprice")
+KINDS = ("price", "hashprice", "stress")
 _WINDOW = re.compile(r"(\d{1,4})([dwmy])")
 _UNIT_DAYS = {"d": 1, "w": 7, "m": 30, "y": 365}
 
@@ -44,24 +52,44 @@ def parse_chart_args(args: str) -> tuple[int, str]:
     return days, kind
 
 
-def daily_hashprice_usd_per_ph_day(row: DailyRow) -> float:
-    """The day's hashprice from price, difficulty and the subsidy in force (daily rows carry no fees)."""
-    return (
-        HASHES_PER_PH
-        * SECONDS_PER_DAY
-        / (row.difficulty * HASHES_PER_DIFFICULTY)
-        * (subsidy_btc_on(row.date) * row.price_usd)
+def _stress_series(history: Sequence[DailyRow], regression: DifficultyRegression) -> list[StressIndex | None]:
+    return stress_series(history, history_multiples(history, regression))
+
+
+async def _stress_chart(
+    history: Sequence[DailyRow], rows: Sequence[DailyRow], services: Services, lang: str
+) -> tuple[bytes, str] | Reply:
+    """The index over ``rows`` (the last days of ``history``, which holds the years its ranks need)."""
+    series = (await asyncio.to_thread(_stress_series, history, services.regression))[-len(rows) :]
+    known = [(row, index) for row, index in zip(rows, series, strict=True) if index is not None]
+    if len(known) < 2:
+        return error_reply(lang, "chart.stress_no_data", EXAMPLE, days=plural(lang, "unit.day", len(rows)))
+    values = [math.nan if index is None else index.value for index in series]
+    png = await asyncio.to_thread(stress_png, rows, values, lang)
+    low_row, low = min(known, key=lambda pair: pair[1].value)
+    last = known[-1][1]
+    summary = html_t(
+        lang,
+        "chart.stress_caption",
+        last=fmt.number(last.value, 0, lang),
+        band=t(lang, f"stress.band.{last.band}"),
+        low=fmt.number(low.value, 0, lang),
+        low_day=low_row.date,
+        high=fmt.number(max(index.value for _, index in known), 0, lang),
     )
+    return png, summary
 
 
 async def chart(request: Request, services: Services) -> Reply:
-    """/chart [WINDOW] [price|hashprice] — price vs production cost, or hashprice, as an image."""
+    """/chart [WINDOW] [price|hashprice|stress] — price vs production cost, hashprice or the miner-stress
+    index, as an image."""
     lang = request.chat.language
     try:
         days, kind = parse_chart_args(request.args)
     except ValueError:
         return error_reply(lang, "chart.usage", EXAMPLE, value=request.args.strip())
-    rows = await services.daily_rows(days)
+    history = await services.daily_rows(days + (HISTORY_DAYS if kind == "stress" else 0))
+    rows = [row for row in history if row.date > history[-1].date - timedelta(days=days)] if history else []
     if len(rows) < 2:
         return error_reply(lang, "chart.no_data", EXAMPLE, days=plural(lang, "unit.day", days))
     first, last = rows[0], rows[-1]
@@ -84,6 +112,11 @@ async def chart(request: Request, services: Services) -> Reply:
             premium=fmt.percent(last.price_usd / costs[-1] - 1, 0, lang=lang),
             below=plural(lang, "unit.day", below),
         )
+    elif kind == "stress":
+        drawn = await _stress_chart(history, rows, services, lang)
+        if isinstance(drawn, Reply):
+            return drawn
+        png, summary = drawn
     else:
         values = [daily_hashprice_usd_per_ph_day(row) for row in rows]
         png = await asyncio.to_thread(hashprice_png, rows, values, lang)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from bot.alerts.rules import Rule
@@ -12,6 +12,7 @@ from bot.economics.history import DailyRow
 from bot.economics.machines import Machine
 from bot.economics.mining import OperatingProfile
 from bot.economics.regression import DifficultyRegression
+from bot.economics.stress import NotEnoughHistoryError, StressBaseline
 from bot.market import MarketView
 
 GROUP_KINDS = frozenset({"group", "supergroup", "channel", "guild"})
@@ -92,6 +93,10 @@ class Services(Protocol):
 
     async def daily_rows(self, days: int) -> list[DailyRow]:
         """The stored daily series in the ``days``-day window ending at its latest day (gaps possible)."""
+        ...
+
+    async def stress_baseline(self, day: date) -> StressBaseline | NotEnoughHistoryError:
+        """The miner-stress index's ranks for a reading on ``day`` from the stored daily series."""
         ...
 
 

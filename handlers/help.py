@@ -14,6 +14,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("breakeven", "/breakeven s19xp 5.5c"),
     ("margin", "/margin s21 0.06"),
     ("cost", "/cost"),
+    ("stress", "/stress"),
     ("hashprice", "/hashprice"),
     ("difficulty", "/difficulty"),
     ("chart", "/chart 1y price"),

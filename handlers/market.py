@@ -1,4 +1,4 @@
-"""Market commands: /status /breakeven /margin /cost /hashprice /difficulty /machines.
+"""Market commands: /status /breakeven /margin /cost /stress /hashprice /difficulty /machines.
 
 Every reply comes from the latest stored snapshot (a command never waits on an upstream API), is in the
 chat's language and says how old that data is. /breakeven and /margin without arguments use the chat's
@@ -21,10 +21,19 @@ from bot.economics.indicators import (
 from bot.economics.mining import hashprice_sats_per_th_day, hashprice_usd_per_ph_day
 from bot.economics.production_cost import BottomUpAssumptions
 from bot.economics.regression import DifficultyRegression
+from bot.economics.stress import MIN_WINDOW_SAMPLES, NotEnoughHistoryError, StressIndex, stress_for_market
 from bot.market import MarketView
 from bot.render import numbers as fmt
 from bot.render.i18n import plural, t
-from bot.reports import Report, breakeven_report, cost_report, machines_report, margin_report, status_report
+from bot.reports import (
+    Report,
+    breakeven_report,
+    cost_report,
+    machines_report,
+    margin_report,
+    status_report,
+    stress_report,
+)
 from handlers.arguments import machine_and_power, split_machine_and_power
 from handlers.context import Request, Services
 from handlers.format import html_t, report_html
@@ -77,9 +86,38 @@ async def _network_report(request: Request, services: Services, build: NetworkRe
     return _chat_reply(report, view, services, lang)
 
 
+async def _stress(view: MarketView, services: Services) -> StressIndex | NotEnoughHistoryError:
+    """The miner-stress index at the latest snapshot against the stored daily series, or why there is none."""
+    baseline = await services.stress_baseline(view.as_of.date())
+    if isinstance(baseline, NotEnoughHistoryError):
+        return baseline
+    return stress_for_market(view.market, baseline, services.regression)
+
+
 async def status(request: Request, services: Services) -> Reply:
-    """/status — price, difficulty, hashrate, hashprice, production cost, next adjustment."""
-    return await _network_report(request, services, status_report)
+    """/status — price, difficulty, hashrate, hashprice, production cost, stress index, next adjustment."""
+    lang = request.chat.language
+    view = await _view_or_reply(services, lang)
+    if isinstance(view, Reply):
+        return view
+    stress = await _stress(view, services)
+    report = status_report(
+        view, _assumptions(services), services.regression, services.now(), lang, stress=stress
+    )
+    return _chat_reply(report, view, services, lang)
+
+
+async def stress(request: Request, services: Services) -> Reply:
+    """/stress — the open miner-stress index (0-100 proxy) with each component and its score."""
+    lang = request.chat.language
+    view = await _view_or_reply(services, lang)
+    if isinstance(view, Reply):
+        return view
+    index = await _stress(view, services)
+    if isinstance(index, NotEnoughHistoryError):
+        days, need = fmt.number(index.days, 0, lang), fmt.number(MIN_WINDOW_SAMPLES, 0, lang)
+        return Reply(html_t(lang, "stress.no_history", days=days, need=need), error=True)
+    return _chat_reply(stress_report(view, index, services.now(), lang), view, services, lang)
 
 
 async def breakeven(request: Request, services: Services) -> Reply:

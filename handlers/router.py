@@ -28,6 +28,7 @@ HANDLERS: dict[str, Handler] = {
     "breakeven": market.breakeven,
     "margin": market.margin,
     "cost": market.cost,
+    "stress": market.stress,
     "hashprice": market.hashprice,
     "difficulty": market.difficulty,
     "machines": market.machines,

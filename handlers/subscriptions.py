@@ -19,7 +19,13 @@ from handlers.reply import Button, Reply
 SUBSCRIBE_EXAMPLE = "/subscribe price below 60k"
 ALERTS_LIST_CHARS = 3500
 """Room for the list within Telegram's 4,096 characters, leaving space for the "and N more" line."""
-QUICK_RULES = ("price below 60k", "margin below 0", "premium below -10%", "difficulty above 5%")
+QUICK_RULES = (
+    "price below 60k",
+    "margin below 0",
+    "premium below -10%",
+    "difficulty above 5%",
+    "stress below 25",
+)
 NETWORK_WORDS = frozenset({"network", "capitulation", "recovery", "news"})
 REMOVE_ALL, KEEP_ALL = "/unsubscribe all", "/unsubscribe keep"
 """What the Yes and No buttons of "Remove all N alerts?" run (a button's data is its command)."""

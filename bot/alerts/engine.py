@@ -221,9 +221,14 @@ def ribbon_events_since(rows: Sequence[DailyRow], last_processed: date | None) -
 
 
 def key_values(
-    market: MarketInputs, cost_usd_per_btc: float, difficulty_change_pct: float | None
+    market: MarketInputs,
+    cost_usd_per_btc: float,
+    difficulty_change_pct: float | None,
+    stress_index: float | None = None,
 ) -> dict[KeyMetric, float]:
-    """The network-wide numbers rules are matched against; difficulty keys only when an estimate exists.
+    """The network-wide numbers rules are matched against; difficulty keys only when an estimate exists,
+    the miner-stress index only when the daily history allows one (``bot.economics.stress``; its hashprice
+    is subsidy-only, so unknown fees do not hold it back).
 
     Hashprice keys (and so hashprice, margin, breakeven and margin-warning rules) are left out while the fees
     are unknown: a subsidy-only hashprice understates the real one by the fee share, so a "below" rule could
@@ -242,6 +247,8 @@ def key_values(
         if hashprice is not None:
             next_hashprice = hashprice / (1.0 + difficulty_change_pct / 100.0)
             values[KeyMetric.NEXT_HASHPRICE_USD_PER_PH_DAY] = next_hashprice
+    if stress_index is not None:
+        values[KeyMetric.STRESS_INDEX] = stress_index
     return values
 
 

@@ -3,7 +3,7 @@
 ``METRIC OP VALUE [band AMOUNT] [repeat] [every DURATION]``, case-insensitive:
 
 * METRIC: price (USD), hashprice (USD/PH/day), margin (%), breakeven (power price, $/kWh), premium (% over
-  production cost), difficulty (% estimated next change);
+  production cost), difficulty (% estimated next change), stress (the open miner-stress index, 0 to 100);
 * OP: ``below | under | <`` or ``above | over | >``;
 * VALUE in the metric's unit, as ``bot.parsing`` reads it (``60k``, ``$60,000``, ``5.5c``, ``-10%``);
 * ``band`` moves the re-arm level away from the threshold (default ``rules.default_band``), ``repeat``
@@ -102,6 +102,9 @@ GRAMMARS: dict[Metric, _Grammar] = {
         _percent(-75, 300),
         _percent(0, 100),
         "1",
+    ),
+    Metric.STRESS: _Grammar(
+        "miner-stress index (0 to 100)", "stress below 25", _percent(0, 100), _percent(0, 100), "2"
     ),
 }
 EXAMPLE = GRAMMARS[Metric.PRICE].example
@@ -203,13 +206,15 @@ def _trim(number: str) -> str:
 
 
 def format_amount(metric: Metric, value: float) -> str:
-    """A value in the metric's unit, spelled so ``parse_rule`` reads it back: ``$60,000``, ``+5%``."""
+    """A value in the metric's unit, spelled so ``parse_rule`` reads it back: ``$60,000``, ``+5%``, ``25``."""
     if metric is Metric.PRICE:
         return f"${_trim(f'{value:,.2f}')}"
     if metric is Metric.HASHPRICE:
         return f"${_trim(f'{value:.2f}')}/PH/day"
     if metric is Metric.BREAKEVEN:
         return f"${_trim(f'{value:.5f}')}/kWh"
+    if metric is Metric.STRESS:
+        return _trim(f"{value:.2f}")
     sign = "+" if metric is Metric.DIFFICULTY and value > 0 else ""
     return f"{sign}{_trim(f'{value:.2f}')}%"
 

@@ -1,7 +1,8 @@
 """Per-chat threshold rules and how each maps onto one network-wide "key" metric.
 
 A chat subscribes to ``METRIC OP VALUE`` (``price below 60k``, ``margin below 0``). Some metrics are the
-same for every chat (price, hashprice, production-cost premium, estimated difficulty change); two depend on
+same for every chat (price, hashprice, production-cost premium, estimated difficulty change, miner-stress
+index); two depend on
 the chat's own machine and power price (margin, breakeven power price). Both of the latter are monotonic
 increasing in the network hashprice, so each such rule is translated, when it is saved, into a threshold
 on the hashprice:
@@ -47,6 +48,7 @@ class Metric(StrEnum):
     BREAKEVEN = "breakeven"  # USD per kWh, the chat's machine
     PREMIUM = "premium"  # percent, price over production cost (negative: below cost)
     DIFFICULTY = "difficulty"  # percent, estimated change at the next retarget
+    STRESS = "stress"  # points 0-100, the open miner-stress index (bot.economics.stress)
 
 
 class KeyMetric(StrEnum):
@@ -58,6 +60,8 @@ class KeyMetric(StrEnum):
     DIFFICULTY_CHANGE_PCT = "difficulty_change_pct"
     NEXT_HASHPRICE_USD_PER_PH_DAY = "next_hashprice_usd_per_ph_day"
     """Hashprice after the estimated next retarget; drives the "your margin turns negative" warning."""
+    STRESS_INDEX = "stress_index"
+    """The open miner-stress index, 0-100; present only when the daily history is long enough."""
 
 
 class Op(StrEnum):
@@ -70,11 +74,12 @@ DIRECT_KEYS = {
     Metric.HASHPRICE: KeyMetric.HASHPRICE_USD_PER_PH_DAY,
     Metric.PREMIUM: KeyMetric.PREMIUM_PCT,
     Metric.DIFFICULTY: KeyMetric.DIFFICULTY_CHANGE_PCT,
+    Metric.STRESS: KeyMetric.STRESS_INDEX,
 }
 PER_CHAT_METRICS = frozenset({Metric.MARGIN, Metric.BREAKEVEN})
 
 DEFAULT_BAND_FRACTION = 0.01
-"""Default re-arm band: 1 % of the threshold (or 1 point for percentage metrics)."""
+"""Default re-arm band: 1 % of the threshold (or 1 point for percentage and 0-100 index metrics)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +114,8 @@ class TooManyRulesError(Exception):
 
 
 def default_band(metric: Metric, threshold: float) -> float:
-    """1 % of the threshold for levels, 1 percentage point for percentages."""
-    if metric in (Metric.MARGIN, Metric.PREMIUM, Metric.DIFFICULTY):
+    """1 % of the threshold for levels, 1 point for percentages and the 0-100 stress index."""
+    if metric in (Metric.MARGIN, Metric.PREMIUM, Metric.DIFFICULTY, Metric.STRESS):
         return 1.0
     return abs(threshold) * DEFAULT_BAND_FRACTION
 

@@ -154,6 +154,7 @@ _RULE_VALUE: dict[Metric, Callable[[float, str], str]] = {
     Metric.BREAKEVEN: fmt.usd_per_kwh,
     Metric.PREMIUM: lambda value, lang: _pct(value, lang, signed=True),
     Metric.DIFFICULTY: lambda value, lang: _pct(value, lang, 2, signed=True),
+    Metric.STRESS: lambda value, lang: f"{fmt.number(value, 1, lang)} / 100",
 }
 
 Fields = tuple[str, dict[str, str]]

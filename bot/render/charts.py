@@ -25,6 +25,9 @@ from bot.render.i18n import t
 
 WIDTH_PX, HEIGHT_PX, DPI = 1200, 675, 150
 PRICE_COLOUR, COST_COLOUR, HASHPRICE_COLOUR, CAPITULATION_COLOUR = "#f7931a", "#1f4e79", "#2a9d8f", "#d62828"
+STRESS_COLOUR = "#6a4c93"
+STRESS_CAPITULATION_BELOW = 25.0
+"""Upper edge of the shaded capitulation band (``bot.economics.stress.BAND_FLOORS``)."""
 _LOCK = threading.Lock()
 
 
@@ -126,5 +129,32 @@ def hashprice_png(
         axes.plot(xs, values, color=HASHPRICE_COLOUR, linewidth=1.6, label=t(lang, "chart.hashprice"))
         axes.fill_between(xs, values, 0, color=HASHPRICE_COLOUR, alpha=0.12, linewidth=0)
         axes.set_ylim(bottom=0)
+        axes.legend(loc="upper left", fontsize=8, framealpha=0.9)
+        return _png(figure)
+
+
+def stress_png(
+    rows: Sequence[DailyRow], values: Sequence[float], lang: str, title: str | None = None
+) -> bytes:
+    """The miner-stress index (0-100, one value per row; NaN where it is unknown), capitulation shaded."""
+    if len(rows) < 2 or len(values) != len(rows):
+        raise ValueError("need at least 2 rows and one index value per row")
+    days = [row.date for row in rows]
+    xs, (points,) = _with_gaps(days, values)
+    with _LOCK:
+        figure, axes = _axes(
+            lang, days, title or _window(lang, "chart.stress_title", days), t(lang, "chart.stress_axis")
+        )
+        axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: fmt.number(value, 0, lang)))
+        axes.axhspan(
+            0,
+            STRESS_CAPITULATION_BELOW,
+            color=CAPITULATION_COLOUR,
+            alpha=0.12,
+            linewidth=0,
+            label=t(lang, "chart.stress_capitulation"),
+        )
+        axes.plot(xs, points, color=STRESS_COLOUR, linewidth=1.6, label=t(lang, "chart.stress"))
+        axes.set_ylim(0, 100)
         axes.legend(loc="upper left", fontsize=8, framealpha=0.9)
         return _png(figure)

@@ -28,7 +28,7 @@ EN: Mapping[str, str] = {
     ),
     "help.start": "Start with /status, set your machine with /profile, then /subscribe.",
     "help.rules": (
-        "Rules: metric (price, hashprice, margin, breakeven, premium, difficulty) below|above value."
+        "Rules: metric (price, hashprice, margin, breakeven, premium, difficulty, stress) below|above value."
     ),
     "command.status": "price, difficulty, hashprice, production cost, next adjustment",
     "command.breakeven": "breakeven power price and BTC price for a machine",
@@ -36,7 +36,7 @@ EN: Mapping[str, str] = {
     "command.cost": "the network's cost to produce one BTC (two models)",
     "command.hashprice": "USD per PH/s per day and sats per TH/s per day",
     "command.difficulty": "difficulty and the estimated next adjustment",
-    "command.chart": "chart of BTC price vs production cost, or hashprice (30d, 90d, 1y)",
+    "command.chart": "chart of BTC price vs production cost, hashprice or miner stress (30d, 90d, 1y)",
     "command.machines": "the machine catalog",
     "command.profile": "this chat's machine, power price, pool fee, uptime",
     "command.subscribe": "capitulation/recovery news or your own threshold",
@@ -235,7 +235,7 @@ EN: Mapping[str, str] = {
     "unsubscribe.no": "No, keep them",
     "unsubscribe.kept": "Kept all {alerts}; nothing was removed.",
     # /chart
-    "chart.usage": "I could not read '{value}': give a window (30d, 90d, 1y) and price or hashprice.",
+    "chart.usage": "I could not read '{value}': give a window (30d, 90d, 1y) and price, hashprice or stress.",
     "chart.no_data": "Not enough daily history for the last {days}: a chart needs at least 2 days of data.",
     "chart.window": "📈 {start} → {end} · data to {end} ({days} of data)",
     "chart.price_caption": (
@@ -254,6 +254,49 @@ EN: Mapping[str, str] = {
     "chart.capitulation": "Capitulation: price below cost",
     "chart.hashprice": "Hashprice (subsidy only)",
     "chart.months": "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec",
+    # /stress: the open miner-stress index (a proxy, never called CryptoQuant's)
+    "stress.title": "Miner-stress index (open proxy, 0 = extreme stress, 100 = euphoria)",
+    "stress.index": "Index",
+    "stress.index_value": "{value} / 100, {band}",
+    "stress.status_value": "{value} / 100, {band} (open proxy)",
+    "stress.multiple": "Difficulty multiple",
+    "stress.multiple_value": "{multiple}× (price ÷ regression cost) → {score}",
+    "stress.hashprice": "Hashprice (subsidy only)",
+    "stress.hashprice_value": "{usd}/PH/day, percentile → {score}",
+    "stress.puell": "Puell multiple",
+    "stress.puell_value": "{puell}, percentile → {score}",
+    "stress.weights": "Weights",
+    "stress.weights_value": "⅓ each (equal)",
+    "stress.window": "Ranked against",
+    "stress.window_value": "{start}..{end} ({days} of daily history)",
+    "stress.bands": "Bands",
+    "stress.bands_value": "<25 capitulation, 25-45 stress, 45-60 neutral, 60-80 healthy, ≥80 euphoria",
+    "stress.proxy": "Note",
+    "stress.proxy_value": "an open proxy from public data, not CryptoQuant's index",
+    "stress.unavailable": "n/a: {days} of the {need} days of history it needs",
+    "stress.no_history": (
+        "No miner-stress index yet: it ranks today against at least {need} days of daily history before "
+        "it, and the stored series has {days} of them."
+    ),
+    "stress.band.capitulation": "capitulation",
+    "stress.band.stress": "stress",
+    "stress.band.neutral": "neutral",
+    "stress.band.healthy": "healthy",
+    "stress.band.euphoria": "euphoria",
+    "report.stress": "Miner stress",
+    "command.stress": "open miner-stress index, 0-100 (proxy): difficulty multiple, hashprice, Puell",
+    "rule.noun.stress": "miner-stress index from 0 to 100",
+    "chart.stress_caption": (
+        "Miner-stress index (open proxy) on the last day {last}, {band}; window low {low} on {low_day}, "
+        "high {high}."
+    ),
+    "chart.stress_title": "Miner-stress index (open proxy), {start} – {end}",
+    "chart.stress_axis": "0 = extreme stress, 100 = euphoria",
+    "chart.stress": "Miner-stress index",
+    "chart.stress_capitulation": "Capitulation (below 25)",
+    "chart.stress_no_data": (
+        "No miner-stress index in the last {days}: each day needs 2 years of daily history before it."
+    ),
 }
 
 RU: Mapping[str, str] = {
@@ -264,7 +307,8 @@ RU: Mapping[str, str] = {
     ),
     "help.start": "Начните с /status, укажите свою машину через /profile, затем /subscribe.",
     "help.rules": (
-        "Правила: метрика (price, hashprice, margin, breakeven, premium, difficulty) below|above значение."
+        "Правила: метрика (price, hashprice, margin, breakeven, premium, difficulty, stress) "
+        "below|above значение."
     ),
     "command.status": "цена, сложность, хешпрайс, себестоимость добычи, следующая корректировка",
     "command.breakeven": "безубыточный тариф и цена BTC для машины",
@@ -272,7 +316,7 @@ RU: Mapping[str, str] = {
     "command.cost": "себестоимость добычи одного BTC в сети (две модели)",
     "command.hashprice": "доллары за PH/s в сутки и сатоши за TH/s в сутки",
     "command.difficulty": "сложность и прогноз следующей корректировки",
-    "command.chart": "график цены BTC и себестоимости или хешпрайса (30d, 90d, 1y)",
+    "command.chart": "график цены BTC и себестоимости, хешпрайса или стресса майнеров (30d, 90d, 1y)",
     "command.machines": "каталог машин",
     "command.profile": "машина чата, тариф, комиссия пула, аптайм",
     "command.subscribe": "новости о капитуляции и восстановлении или свой порог",
@@ -475,7 +519,7 @@ RU: Mapping[str, str] = {
     "unsubscribe.yes": "Да, удалить все",
     "unsubscribe.no": "Нет, оставить",
     "unsubscribe.kept": "Ничего не удалено: оповещения ({alerts}) остались.",
-    "chart.usage": "Не понял «{value}»: укажите период (30d, 90d, 1y) и price или hashprice.",
+    "chart.usage": "Не понял «{value}»: укажите период (30d, 90d, 1y) и price, hashprice или stress.",
     "chart.no_data": "Недостаточно дневной истории за {days}: для графика нужно хотя бы 2 дня данных.",
     "chart.window": "📈 {start} → {end} · данные по {end} ({days} данных)",
     "chart.price_caption": (
@@ -495,6 +539,49 @@ RU: Mapping[str, str] = {
     "chart.capitulation": "Капитуляция: цена ниже себестоимости",
     "chart.hashprice": "Хешпрайс (только субсидия)",
     "chart.months": "янв фев мар апр май июн июл авг сен окт ноя дек",
+    # /stress
+    "stress.title": "Индекс стресса майнеров (открытый прокси, 0 = крайний стресс, 100 = эйфория)",
+    "stress.index": "Индекс",
+    "stress.index_value": "{value} / 100, {band}",
+    "stress.status_value": "{value} / 100, {band} (открытый прокси)",
+    "stress.multiple": "Мультипликатор сложности",
+    "stress.multiple_value": "{multiple}× (цена ÷ себестоимость по регрессии) → {score}",
+    "stress.hashprice": "Хешпрайс (только субсидия)",
+    "stress.hashprice_value": "{usd}/PH/сутки, перцентиль → {score}",
+    "stress.puell": "Мультипликатор Пуэлла",
+    "stress.puell_value": "{puell}, перцентиль → {score}",
+    "stress.weights": "Веса",
+    "stress.weights_value": "по ⅓ (равные)",
+    "stress.window": "Сравнение с",
+    "stress.window_value": "{start}..{end} ({days} дневной истории)",
+    "stress.bands": "Зоны",
+    "stress.bands_value": "<25 капитуляция, 25-45 стресс, 45-60 нейтрально, 60-80 здорово, ≥80 эйфория",
+    "stress.proxy": "Примечание",
+    "stress.proxy_value": "открытый прокси по публичным данным, не индекс CryptoQuant",
+    "stress.unavailable": "н/д: {days} из {need} нужных дней истории",
+    "stress.no_history": (
+        "Индекса стресса майнеров пока нет: он сравнивает сегодняшний день как минимум с {need} днями "
+        "дневной истории до него, а в сохранённом ряду их {days}."
+    ),
+    "stress.band.capitulation": "капитуляция",
+    "stress.band.stress": "стресс",
+    "stress.band.neutral": "нейтрально",
+    "stress.band.healthy": "здорово",
+    "stress.band.euphoria": "эйфория",
+    "report.stress": "Стресс майнеров",
+    "command.stress": "открытый индекс стресса майнеров, 0-100 (прокси): сложность, хешпрайс, Пуэлл",
+    "rule.noun.stress": "индекс стресса майнеров от 0 до 100",
+    "chart.stress_caption": (
+        "Индекс стресса майнеров (открытый прокси) в последний день {last}, {band}; минимум окна {low} "
+        "({low_day}), максимум {high}."
+    ),
+    "chart.stress_title": "Индекс стресса майнеров (открытый прокси), {start} – {end}",
+    "chart.stress_axis": "0 = крайний стресс, 100 = эйфория",
+    "chart.stress": "Индекс стресса майнеров",
+    "chart.stress_capitulation": "Капитуляция (ниже 25)",
+    "chart.stress_no_data": (
+        "Индекса стресса майнеров за {days} нет: каждому дню нужны 2 года дневной истории до него."
+    ),
 }
 
 CATALOGS: dict[str, Mapping[str, str]] = {"en": EN, "ru": RU}

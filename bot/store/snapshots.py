@@ -179,6 +179,17 @@ def daily_range(db: Database, start: date | None = None, end: date | None = None
     ]
 
 
+def daily_fingerprint(db: Database, start: date, end: date) -> tuple[object, ...]:
+    """A cheap summary of the days ``start`` .. ``end`` (count, last date, sums of price and difficulty)
+    that changes whenever a row in that range is added, removed or rewritten with other figures."""
+    row = db.execute(
+        "SELECT COUNT(*), MAX(date), TOTAL(price_usd), TOTAL(difficulty) FROM daily "
+        "WHERE date >= ? AND date <= ?",
+        [start.isoformat(), end.isoformat()],
+    ).fetchone()
+    return tuple(row)
+
+
 def last_daily_date(db: Database) -> date | None:
     value = db.execute("SELECT MAX(date) FROM daily").fetchone()[0]
     return None if value is None else date.fromisoformat(value)

@@ -283,6 +283,14 @@ def evaluate_thresholds(db: Database, values: Mapping[KeyMetric, float], now: fl
     return fired
 
 
+def has_active_rules(db: Database, key_metric: KeyMetric) -> bool:
+    """Whether any active subscription is evaluated on ``key_metric`` (indexed lookup)."""
+    row = db.execute(
+        "SELECT 1 FROM subscriptions WHERE key_metric = ? AND active = 1 LIMIT 1", [key_metric.value]
+    ).fetchone()
+    return row is not None
+
+
 def subscribed_chats(db: Database) -> list[int]:
     """Active chats with any active subscription: they hear when data goes stale and comes back."""
     rows = db.execute(

@@ -348,6 +348,10 @@ class DiscordTransport:
         async def cost(interaction: Interaction) -> None:
             await run(interaction, "cost")
 
+        @tree.command(name="stress", description=_description("stress"))
+        async def stress(interaction: Interaction) -> None:
+            await run(interaction, "stress")
+
         @tree.command(name="hashprice", description=_description("hashprice"))
         async def hashprice(interaction: Interaction) -> None:
             await run(interaction, "hashprice")
@@ -391,7 +395,7 @@ class DiscordTransport:
         async def chart(
             interaction: Interaction,
             window: Literal["30d", "90d", "1y"] | None = None,
-            metric: Literal["price", "hashprice"] | None = None,
+            metric: Literal["price", "hashprice", "stress"] | None = None,
         ) -> None:
             await run(interaction, "chart", window, metric)
 

@@ -19,9 +19,10 @@ import pytest
 from bot.app import BotApp
 from bot.config import Settings
 from bot.delivery import notifier as outcomes
+from bot.economics.history import DailyRow
 from bot.transports import discord as discord_transport
 from bot.transports.discord import outcome_of
-from tests.e2e.market import move_price, price_polls
+from tests.e2e.market import move_price, price_polls, steady_history, store_daily
 from tests.e2e.process import bot_environment, start_run
 from tests.fakes.discord_api import (
     EPHEMERAL,
@@ -46,6 +47,7 @@ COMMANDS = {
     "breakeven",
     "margin",
     "cost",
+    "stress",
     "hashprice",
     "difficulty",
     "machines",
@@ -82,10 +84,22 @@ def discord_settings(fake: FakeDiscord) -> dict[str, str]:
 
 
 @pytest.fixture
+def daily_history() -> list[DailyRow]:
+    """Daily rows stored before the bot starts; none by default (the bot seeds the shipped history)."""
+    return []
+
+
+@pytest.fixture
 async def bot(
-    tmp_path: Path, fake_discord: FakeDiscord, fake_upstreams: FakeUpstreams, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    fake_discord: FakeDiscord,
+    fake_upstreams: FakeUpstreams,
+    monkeypatch: pytest.MonkeyPatch,
+    daily_history: list[DailyRow],
 ) -> AsyncIterator[BotApp]:
     monkeypatch.setattr(discord_transport, "GUILD_READY_TIMEOUT_S", 0.05)
+    if daily_history:
+        await store_daily(tmp_path / "bot.db", daily_history)
     settings = Settings.model_validate(
         {
             **fake_upstreams.settings_overrides(),
@@ -192,7 +206,7 @@ async def test_commands_are_registered_with_typed_options(bot: BotApp, fake_disc
     assert breakeven["machine"]["required"] and breakeven["machine"]["autocomplete"]
     assert not breakeven["power"].get("required")
     chart = {o["name"]: [c["value"] for c in o["choices"]] for o in registered["chart"]["options"]}
-    assert chart == {"window": ["30d", "90d", "1y"], "metric": ["price", "hashprice"]}
+    assert chart == {"window": ["30d", "90d", "1y"], "metric": ["price", "hashprice", "stress"]}
     assert [c["value"] for c in registered["lang"]["options"][0]["choices"]] == ["en", "ru"]
     guarded = {name for name, c in registered.items() if c["default_member_permissions"]}
     assert guarded == {"subscribe", "unsubscribe", "profile", "lang"}
@@ -220,6 +234,19 @@ async def test_commands_answer_with_the_right_numbers(bot: BotApp, fake_discord:
     )
     assert "/subscribe" in embed_text(await ask(fake_discord, "help"))
     assert "<b>" not in status and "<code>" not in status
+
+
+@pytest.mark.parametrize("daily_history", [steady_history(80_000.0)])
+async def test_stress_through_the_command_tree(bot: BotApp, fake_discord: FakeDiscord) -> None:
+    await market_ready(fake_discord)
+    reply = await ask(fake_discord, "stress")
+    (embed,) = reply.embeds
+    assert "Miner-stress index (open proxy" in embed["title"] and not reply.ephemeral
+    text = embed["description"]
+    assert re.search(r"Puell multiple +1\.07, percentile → 100", text) and "not CryptoQuant" in text
+    assert re.search(r"Index +\d+ / 100, \w+", text) and "<pre>" not in text
+    chart = await ask(fake_discord, "chart", {"window": "90d", "metric": "stress"})
+    assert "Miner-stress index (open proxy) on the last day" in embed_text(chart)
 
 
 async def test_mistakes_are_explained_privately(bot: BotApp, fake_discord: FakeDiscord) -> None:

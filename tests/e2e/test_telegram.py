@@ -14,8 +14,9 @@ import pytest
 
 from bot.app import BotApp
 from bot.config import Settings
+from bot.economics.history import DailyRow
 from bot.render.charts import HEIGHT_PX, WIDTH_PX
-from tests.e2e.market import move_price, price_polls
+from tests.e2e.market import move_price, price_polls, steady_history, store_daily
 from tests.e2e.process import bot_environment, start_run
 from tests.fakes.telegram_api import FakeTelegram, Fault, SentCall
 from tests.fakes.upstreams import FakeUpstreams
@@ -37,7 +38,18 @@ def telegram() -> Iterator[FakeTelegram]:
 
 
 @pytest.fixture
-async def bot(tmp_path: Path, telegram: FakeTelegram, fake_upstreams: FakeUpstreams) -> AsyncIterator[BotApp]:
+def daily_history() -> list[DailyRow]:
+    """Daily rows stored before the bot starts; none by default (the bot seeds the shipped history).
+    A test overrides it with ``@pytest.mark.parametrize("daily_history", [...])``."""
+    return []
+
+
+@pytest.fixture
+async def bot(
+    tmp_path: Path, telegram: FakeTelegram, fake_upstreams: FakeUpstreams, daily_history: list[DailyRow]
+) -> AsyncIterator[BotApp]:
+    if daily_history:
+        await store_daily(tmp_path / "bot.db", daily_history)
     settings = Settings.model_validate(
         {
             **fake_upstreams.settings_overrides(),
@@ -96,6 +108,34 @@ async def test_commands_answer_with_the_right_numbers(bot: BotApp, telegram: Fak
     assert "-1.91%" in ((await ask(telegram, USER, "/difficulty")).text or "")
     assert "Antminer S21 XP Hyd" in ((await ask(telegram, USER, "/machines")).text or "")
     assert "/subscribe" in ((await ask(telegram, USER, "/help")).text or "")
+
+
+@pytest.mark.parametrize("daily_history", [steady_history(80_000.0)])
+async def test_stress_shows_its_components_and_alerts_when_the_price_falls(
+    bot: BotApp, telegram: FakeTelegram, fake_upstreams: FakeUpstreams
+) -> None:
+    """Five years at $80,000 before today: at the recorded $85,864 the Puell multiple (1.07) tops its 4-year
+    rank; at $60,000 it and hashprice fall to the bottom and the difficulty multiple drops, so the index
+    crosses below 25."""
+    await market_ready(telegram, USER)
+    stress = (await ask(telegram, USER, "/stress")).text or ""
+    assert "Miner-stress index (open proxy" in stress and "not CryptoQuant" in stress
+    # above every post-halving day of the window, below the days of the 6.25 BTC subsidy before 2024-04-20
+    assert re.search(r"Hashprice \(subsidy only\) +\$40\.67/PH/day, percentile → \d+", stress)
+    assert re.search(r"Puell multiple +1\.07, percentile → 100", stress)
+    index = re.search(r"Index +(\d+) / 100, (\w+)", stress)
+    assert index is not None and int(index[1]) > 26, stress
+    status = (await ask(telegram, USER, "/status")).text or ""
+    assert f"{index[1]} / 100, {index[2]} (open proxy)" in status
+
+    created = (await ask(telegram, USER, "/subscribe stress below 25")).text or ""
+    assert created.startswith("✅ Alert #") and "already true" not in created
+    move_price(fake_upstreams, 60_000)
+    first = await telegram.wait_for(lambda: alerts(telegram, USER), timeout=10)
+    fired = re.fullmatch(r"🔔 stress below 25: now (\d+\.\d) / 100\.", first[0])
+    assert fired is not None and float(fired[1]) < 25, first
+    await price_polls(telegram, fake_upstreams, 3)  # it stays below: no second alert
+    assert len(alerts(telegram, USER)) == 1
 
 
 async def test_difficulty_shows_puell_and_the_difficulty_ribbon(bot: BotApp, telegram: FakeTelegram) -> None:

@@ -171,7 +171,7 @@ def test_json_shape() -> None:
     code, out, _ = cli("--json", "--rule", "price below 30k")
     assert code == 0
     document = json.loads(out)
-    assert list(document) == ["events"]
+    assert list(document) == ["events", "stress_yearly_lows"]
     assert document["events"]
     for item in document["events"]:
         assert list(item)[:2] == ["date", "kind"]
@@ -225,8 +225,8 @@ def test_human_output_is_one_line_per_event(shipped: list[BacktestEvent]) -> Non
     code, out, _ = cli()
     assert code == 0
     lines = out.splitlines()
-    assert len(lines) == len(shipped)
-    for line, found in zip(lines, shipped, strict=True):
+    assert len(lines) == len(shipped) + 13  # then the stress index's low of each year 2013-2025
+    for line, found in zip(lines[: len(shipped)], shipped, strict=True):
         assert line == f"{found.date}  {found.event.kind}  {found.text()}"
     assert any(
         re.fullmatch(r"2022-06-\d\d  ribbons_capitulation  📉 Hash Ribbons capitulation: .+\.", line)
@@ -283,6 +283,32 @@ def test_backtest_command_defaults_to_stdout(capsys: pytest.CaptureFixture[str])
     add_backtest_parser(parser.add_subparsers(dest="command", required=True))
     assert backtest_command(parser.parse_args(["backtest", "--json"])) == 0
     assert json.loads(capsys.readouterr().out)["events"]
+
+
+def test_stress_lows_per_year_fall_in_the_known_capitulations() -> None:
+    code, out, _ = cli("--json")
+    assert code == 0
+    lows = {item["date"][:4]: item for item in json.loads(out)["stress_yearly_lows"]}
+    assert list(lows) == [str(year) for year in range(2013, 2026)]  # the index starts 2013-07-15
+    assert lows["2018"]["date"] == "2018-11-26" and lows["2018"]["band"] == "capitulation"
+    assert lows["2020"]["date"] == "2020-03-18" and lows["2020"]["stress_index_0_100"] < 1
+    assert lows["2022"]["date"] == "2022-11-22" and lows["2022"]["band"] == "capitulation"
+    assert lows["2022"]["stress_index_0_100"] == pytest.approx(1.71, abs=0.01)
+    code, text, _ = cli()
+    assert (
+        "2022-11-22  stress_low  miner-stress index (open proxy) low of 2022: 2 / 100, capitulation" in text
+    )
+
+
+def test_a_stress_rule_fires_only_in_miner_capitulations() -> None:
+    rule = parse_rule("stress below 10")
+    events = run_backtest(load_history(), [rule], RegimeParams(), load_difficulty_regression())
+    fired = [found.date for found in events if found.event.kind == "threshold"]
+    windows = [(date(2018, 10, 1), date(2019, 4, 30)), (date(2019, 11, 1), date(2020, 10, 31))]
+    windows.append((date(2022, 10, 1), date(2022, 12, 31)))
+    assert len(fired) == 29 and all(any(a <= day <= b for a, b in windows) for day in fired)
+    first = next(found for found in events if found.event.kind == "threshold")
+    assert (first.date, first.text()) == (date(2018, 10, 14), "🔔 stress below 10: now 8.0 / 100.")
 
 
 def test_events_ribbons_lists_only_the_hash_ribbons_with_their_dates(shipped: list[BacktestEvent]) -> None:

@@ -6,10 +6,12 @@ import json
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from bot import cli
 from bot.cli import main
 from tests.fakes.upstreams import FakeUpstreams, Fault
 
@@ -79,6 +81,45 @@ def test_status_table_names_sources_and_models(
     assert "BTC price" in out and "$85,864" in out
     assert "Cost/BTC (bottom-up)" in out and "Cost/BTC (difficulty-regression)" in out
     assert "Sources" in out and "mempool" in out
+
+
+def test_stress_on_the_seed_day_is_capitulation_with_each_component(
+    env: FakeUpstreams, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "stress", "--date", "2026-02-05", *WHAT_IF, "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["stress_index_0_100"] == pytest.approx(24.4, abs=0.05)
+    assert data["band"] == "capitulation"
+    assert "not CryptoQuant" in data["label"]
+    assert data["difficulty_multiple_x"] == pytest.approx(0.867, abs=5e-4)
+    assert data["hashprice_subsidy_only_usd_per_ph_day"] == pytest.approx(33.31, abs=5e-3)
+    assert data["puell_multiple_x"] == pytest.approx(0.816, abs=5e-4)
+    assert sum(data["weights"].values()) == pytest.approx(1.0)
+    assert (data["window_start"], data["window_end"]) == ("2022-02-05", "2025-06-02")
+    assert env.requests == []
+    code, out, _ = run(capsys, "stress", "--date", "2026-02-05", *WHAT_IF)
+    assert code == 0
+    assert "24 / 100, capitulation" in out and "open proxy" in out
+
+
+def test_stress_without_two_years_of_history_exits_2(
+    env: FakeUpstreams, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "stress", "--date", "2012-01-01", *WHAT_IF)
+    assert code == 2 and out == ""
+    # the shipped history starts 2010-07-17: its first Puell multiple is 364 days later, 169 days before 2012
+    assert "no miner-stress index on that day: 169 days of daily history" in err and "730 needed" in err
+
+
+def test_status_shows_the_stress_index_in_one_line(
+    env: FakeUpstreams, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli, "_now", lambda: datetime(2026, 2, 5, 12, tzinfo=UTC))
+    code, out, _ = run(capsys, "status", *WHAT_IF)
+    assert code == 0
+    line = next(line for line in out.splitlines() if line.startswith("Miner stress"))
+    assert line.endswith("/ 100, capitulation (open proxy)")
 
 
 def test_price_what_if_still_fetches_the_network(

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from bot.alerts.regime import RegimeParams
-from bot.alerts.rules import MAX_RULES_PER_CHAT
+from bot.alerts.rules import MAX_RULES_PER_CHAT, KeyMetric
 from bot.config import Settings
 from bot.data import load_difficulty_regression, load_history
 from bot.economics.history import DailyRow
@@ -28,7 +28,8 @@ from bot.sources.snapshot import MarketSnapshot, NetworkState, PriceQuote, Sourc
 from bot.store.db import Store
 from bot.store.outbox import claim_due
 from bot.store.snapshots import insert_snapshot, upsert_daily
-from bot.watch import Reading, decide
+from bot.store.subscriptions import has_active_rules
+from bot.watch import Reading, decide, stress_value
 from handlers.context import Chat
 from handlers.reply import Reply
 from handlers.router import dispatch, parse_command
@@ -127,6 +128,11 @@ async def test_chart_1y_is_a_png_of_the_window_ending_at_the_last_stored_day(ser
 
     hashprice = await say(services, "/chart 30d hashprice")
     assert hashprice.image_png is not None and "/PH/day" in hashprice.text
+
+    stress = await say(services, "/chart 3y stress")
+    assert stress.image_png is not None and "2022-06-04 → 2025-06-02" in stress.text
+    assert "Miner-stress index (open proxy) on the last day 56, neutral" in stress.text
+    assert "window low 2 on 2022-11-22" in stress.text  # FTX, as pinned in tests/unit/test_stress.py
 
 
 async def test_chart_with_too_little_history(store: Store) -> None:
@@ -295,6 +301,75 @@ async def test_after_lang_ru_alerts_are_listed_and_pushed_in_russian(
     await store.atomic(decide, reading, load_difficulty_regression(), RegimeParams(), NOW.timestamp())
     [message] = await store.run(claim_due, NOW.timestamp() + 1, 10)
     assert message.text == f"🔔 price above $70,000: сейчас 71{NBSP}000{NBSP}$."
+
+
+async def test_stress_shows_the_index_with_each_component(services: StoreServices) -> None:
+    reply = await say(services, "/stress")
+    assert not reply.error
+    assert "Miner-stress index (open proxy" in reply.text
+    assert re.search(r"Index +24 / 100, capitulation", reply.text)  # the seed day, see tests/unit
+    assert re.search(r"Difficulty multiple +0\.87× \(price ÷ regression cost\) → 40", reply.text)
+    assert re.search(r"Hashprice \(subsidy only\) +\$33\.31/PH/day, percentile → 0", reply.text)
+    assert re.search(r"Puell multiple +0\.82, percentile → 34", reply.text)
+    assert "2022-02-05..2025-06-02 (1,214 days of daily history)" in reply.text
+    assert "not CryptoQuant&#x27;s index" in reply.text
+    assert reply.text.endswith("<i>Data 5m 0s old.</i>") and "Sources" not in reply.text
+    status = await say(services, "/status")
+    assert re.search(r"Miner stress +24 / 100, capitulation \(open proxy\)", status.text)
+
+    await say(services, "/lang ru")
+    russian = await say(services, "/stress")
+    assert "Индекс стресса майнеров" in russian.text and "24 / 100, капитуляция" in russian.text
+    assert "Стресс майнеров" in (await say(services, "/status")).text
+
+
+async def test_stress_without_two_years_of_daily_history(store: Store) -> None:
+    await store.run(insert_snapshot, snapshot())
+    await store.run(upsert_daily, load_history()[-500:], "shipped")
+    services = StoreServices(
+        store, Settings.model_validate({}), load_difficulty_regression(), clock=lambda: NOW
+    )
+    reply = await say(services, "/stress")
+    assert reply.error and "No miner-stress index yet" in reply.text
+    assert "at least 730 days of daily history before it, and the stored series has 136 of them" in reply.text
+    status = await say(services, "/status")
+    assert not status.error and re.search(r"Miner stress +n/a: 136 of the 730 days of history", status.text)
+    chart = await say(services, "/chart 90d stress")
+    assert (
+        chart.error and chart.image_png is None and "No miner-stress index in the last 90 days" in chart.text
+    )
+
+
+async def test_a_stress_rule_fires_on_the_next_real_crossing(store: Store, services: StoreServices) -> None:
+    added = await say(services, "/subscribe stress below 25")
+    assert added.text.startswith("✅ Alert #1: stress below 25.")
+    assert await store.run(has_active_rules, KeyMetric.STRESS_INDEX)
+    assert "already true now" in added.text  # 24.4 on the stored snapshot
+    regression = load_difficulty_regression()
+
+    async def observe(price_usd: float, minutes: int) -> list[str]:
+        at = NOW + timedelta(minutes=minutes)
+        reading = Reading(at, MarketInputs(price_usd, 125.86e12, 935_000, 0.0))
+        await store.atomic(decide, reading, regression, RegimeParams(), at.timestamp())
+        return [m.text for m in await store.run(claim_due, at.timestamp() + 1, 10)]
+
+    assert await observe(66_680.0, 1) == []  # still below, but it was already below when saved
+    assert await observe(100_000.0, 2) == []  # well above 26: re-armed
+    assert await observe(66_680.0, 3) == ["🔔 stress below 25: now 24.4 / 100."]
+
+
+async def test_the_watch_rebuilds_the_stress_ranks_when_the_daily_series_changes(store: Store) -> None:
+    regression = load_difficulty_regression()
+    market = MarketInputs(66_680.0, 125.86e12, 935_000, 0.0)
+    assert await store.run(stress_value, market, NOW, regression) is None  # no daily history yet
+    await store.run(upsert_daily, load_history(), "shipped")
+    assert await store.run(stress_value, market, NOW, regression) == pytest.approx(24.41, abs=0.01)
+    # the last year rewritten at 3x the price: today's Puell falls against the (carried) 365-day mean
+    tripled = [replace(row, price_usd=row.price_usd * 3) for row in load_history()[-364:]]
+    await store.run(upsert_daily, tripled, "test")
+    rebuilt = await store.run(stress_value, market, NOW, regression)
+    assert rebuilt is not None and rebuilt == pytest.approx(13.24, abs=0.01)
+    assert await store.run(has_active_rules, KeyMetric.STRESS_INDEX) is False
 
 
 async def services_with(store: Store, rows: list[DailyRow]) -> StoreServices:

@@ -13,8 +13,9 @@ import pytest
 from matplotlib.image import imread
 
 from bot.economics.history import DailyRow
-from bot.render.charts import HEIGHT_PX, WIDTH_PX, _with_gaps, hashprice_png, price_vs_cost_png
-from handlers.chart import daily_hashprice_usd_per_ph_day, parse_chart_args
+from bot.economics.stress import daily_hashprice_usd_per_ph_day
+from bot.render.charts import HEIGHT_PX, WIDTH_PX, _with_gaps, hashprice_png, price_vs_cost_png, stress_png
+from handlers.chart import parse_chart_args
 
 START = date(2025, 1, 1)
 
@@ -68,6 +69,26 @@ def test_hashprice_chart() -> None:
     png = hashprice_png(history, [daily_hashprice_usd_per_ph_day(row) for row in history], "ru")
     assert png_size(png) == (1200, 675)
     assert len(np.unique(pixels(png).reshape(-1, 4), axis=0)) > 50
+
+
+def stress_line_rows(png: bytes) -> np.ndarray:
+    """Image rows holding pixels of the index line (#6a4c93)."""
+    rgb = (pixels(png)[:, :, :3] * 255).astype(int)
+    line = (abs(rgb[:, :, 0] - 106) < 20) & (abs(rgb[:, :, 1] - 76) < 20) & (abs(rgb[:, :, 2] - 147) < 20)
+    return np.nonzero(line.sum(axis=1) > 100)[0]
+
+
+def test_stress_chart_draws_the_index_on_a_0_to_100_scale() -> None:
+    history = rows(PRICES)
+    low = stress_png(history, [10.0] * len(history), "en")
+    high = stress_png(history, [90.0] * len(history), "ru")
+    assert png_size(low) == png_size(high) == (1200, 675)
+    # y grows upwards: a reading of 10 sits low in the image (large row numbers), 90 near the top
+    assert stress_line_rows(low).min() > stress_line_rows(high).max() + 300
+    unknown = stress_png(history, [math.nan] * 60 + [20.0] * 60, "en")  # no index yet: no line there
+    assert png_size(unknown) == (1200, 675)
+    with pytest.raises(ValueError):
+        stress_png(history, [10.0], "en")
 
 
 def test_a_gap_in_the_days_breaks_the_line() -> None:

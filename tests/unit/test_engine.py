@@ -260,6 +260,8 @@ def test_key_values_with_and_without_a_difficulty_estimate() -> None:
     values = key_values(MARKET, 87_012.0, 4.0)
     assert values[KeyMetric.DIFFICULTY_CHANGE_PCT] == 4.0
     assert values[KeyMetric.NEXT_HASHPRICE_USD_PER_PH_DAY] == hashprice / 1.04
+    assert KeyMetric.STRESS_INDEX not in values  # no index without the daily history
+    assert key_values(MARKET, 87_012.0, None, 20.9)[KeyMetric.STRESS_INDEX] == 20.9
 
 
 @pytest.mark.parametrize(

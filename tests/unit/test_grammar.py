@@ -41,6 +41,8 @@ def test_default_interval_matches_the_rule_default() -> None:
         ("difficulty above 5%", Rule(Metric.DIFFICULTY, Op.ABOVE, 5.0, 1.0)),
         ("difficulty > +5%", Rule(Metric.DIFFICULTY, Op.ABOVE, 5.0, 1.0)),
         ("difficulty below -3.5%", Rule(Metric.DIFFICULTY, Op.BELOW, -3.5, 1.0)),
+        ("stress below 25", Rule(Metric.STRESS, Op.BELOW, 25.0, 1.0)),  # 1 point, as percentages
+        ("stress > 80 band 5", Rule(Metric.STRESS, Op.ABOVE, 80.0, 5.0)),
         ("price below 60k band 500", Rule(Metric.PRICE, Op.BELOW, 60_000.0, 500.0)),
         ("price below 60k band $1k", Rule(Metric.PRICE, Op.BELOW, 60_000.0, 1000.0)),
         ("price below 60k band 0", Rule(Metric.PRICE, Op.BELOW, 60_000.0, 0.0)),
@@ -75,8 +77,8 @@ def test_accepted_forms(text: str, rule: Rule) -> None:
         ("marjin < 10%", "unknown metric 'marjin' (did you mean margin?); try: margin below 0"),
         (
             "temperature above 40",
-            "unknown metric 'temperature' (one of price, hashprice, margin, breakeven, premium, difficulty); "
-            "try: price below 60k",
+            "unknown metric 'temperature' (one of price, hashprice, margin, breakeven, premium, difficulty, "
+            "stress); try: price below 60k",
         ),
         ("price", "expected below or above after price, got nothing; try: price below 60k"),
         ("price equals 60k", "expected below or above after price, got 'equals'; try: price below 60k"),
@@ -102,6 +104,7 @@ def test_accepted_forms(text: str, rule: Rule) -> None:
             "expected a difficulty change (a percentage from -75 to 300), got '400%'; "
             "try: difficulty above 5%",
         ),
+        ("stress below 101", "expected a miner-stress index (0 to 100), got '101'; try: stress below 25"),
         (
             "price below 60k band",
             "band needs an amount in the unit of price, got nothing; try: price below 60k band 500",
@@ -175,6 +178,7 @@ def rules() -> st.SearchStrategy[Rule]:
         Metric.BREAKEVEN: st.integers(1, 100_000).map(lambda units: units / 100_000),
         Metric.PREMIUM: st.integers(-9_990, 50_000).map(lambda hundredths: hundredths / 100),
         Metric.DIFFICULTY: st.integers(-7_500, 30_000).map(lambda hundredths: hundredths / 100),
+        Metric.STRESS: st.integers(0, 10_000).map(lambda hundredths: hundredths / 100),
     }
     bands = {
         Metric.PRICE: st.integers(0, 100_000).map(lambda cents: cents / 100),

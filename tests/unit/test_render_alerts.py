@@ -136,6 +136,7 @@ def test_hash_ribbons() -> None:
         ("breakeven below 5c", 0.04061, "🔔 breakeven below $0.05/kWh: now $0.0406/kWh."),
         ("premium below -10%", -12.34, "🔔 premium below -10%: now −12.3%."),
         ("difficulty above 5%", 5.5, "🔔 difficulty above +5%: now +5.50%."),
+        ("stress below 25", 20.89, "🔔 stress below 25: now 20.9 / 100."),
     ],
 )
 def test_threshold(rule: str, value: float, text: str) -> None:
@@ -234,6 +235,7 @@ def test_recovery_in_russian_spells_the_duration_with_the_right_plural(seconds: 
         ("margin below 0", -3.24, f"🔔 margin below 0%: сейчас −3,2{NBSP}%."),
         ("breakeven below 5c", 0.04061, f"🔔 breakeven below $0.05/kWh: сейчас 0,0406{NBSP}$/кВт·ч."),
         ("difficulty above 5%", 5.5, f"🔔 difficulty above +5%: сейчас +5,50{NBSP}%."),
+        ("stress below 25", 20.89, "🔔 stress below 25: сейчас 20,9 / 100."),
     ],
 )
 def test_threshold_in_russian(rule: str, value: float, text: str) -> None:
