@@ -136,8 +136,11 @@ async def test_network_from_mempool(
     state = await fetch_network(http_client, make_settings(), clock)
     assert (state.source, state.difficulty, state.height) == ("mempool", 132716002350731.3, 969992)
     assert state.fees_per_block_btc == pytest.approx(0.1311748254)
-    assert [(o.source, o.ok, o.value) for o in state.outcomes] == [("mempool", True, 132716002350731.3)]
-    assert (fake_upstreams.count("mempool"), fake_upstreams.count("blockchain.info")) == (4, 0)
+    assert [(o.source, o.used, o.value) for o in state.outcomes] == [
+        ("mempool", True, 132716002350731.3),
+        ("blockchain.info", True, 132716002350731.0),  # queried too, to cross-check
+    ]
+    assert (fake_upstreams.count("mempool"), fake_upstreams.count("blockchain.info")) == (4, 3)
 
 
 async def test_network_fails_over_to_blockchain_info(
@@ -181,7 +184,11 @@ async def test_network_fails_over_to_bitcoind_when_configured(
     assert (state.source, state.height) == ("bitcoind", 969992)
     assert state.outcomes[0].error == "mempool: invalid JSON"
     assert all(r.headers["authorization"].startswith("Basic ") for r in fake_upstreams.requests if r.rpc)
-    assert fake_upstreams.count("blockchain.info") == 0
+    assert [(o.source, o.used) for o in state.outcomes] == [
+        ("mempool", False),
+        ("bitcoind", True),
+        ("blockchain.info", True),
+    ]
 
 
 async def test_all_network_sources_down(
@@ -206,7 +213,13 @@ async def test_snapshot_gathers_both(
         "mempool",
         FIXED_NOW,
     )
-    assert [o.source for o in snapshot.outcomes] == ["coinbase", "kraken", "bitstamp", "mempool"]
+    assert [o.source for o in snapshot.outcomes] == [
+        "coinbase",
+        "kraken",
+        "bitstamp",
+        "mempool",
+        "blockchain.info",
+    ]
     assert snapshot.notes == ()
 
 
