@@ -63,6 +63,7 @@ class LivePoller:
         self._failing_price: dict[str, datetime] = {}
         self._failing_network: dict[str, datetime] = {}
         self._published: dict[str, object] | None = None
+        self._stored_price_at: datetime | None = None
         self._seeded = False
         self._tried: set[str] = set()
 
@@ -83,13 +84,13 @@ class LivePoller:
             quote = await fetch_price(self._client, self._settings, self._clock)
         except SourcesUnavailable as error:
             self._price_problem = str(error).splitlines()[0].rstrip(":")
-            self._failing_price = _failing(self._failing_price, error.outcomes, accepted=False)
+            self._failing_price = _failing(self._failing_price, error.outcomes)
             record_poll(error.outcomes)
             log.warning("%s", error)
         else:
             record_poll(quote.outcomes)
             problem = self._price_verdict(quote)
-            self._failing_price = _failing(self._failing_price, quote.outcomes, accepted=problem is None)
+            self._failing_price = _failing(self._failing_price, quote.outcomes)
             self._price_problem = problem
             if problem is None:
                 self._price = quote
@@ -121,13 +122,13 @@ class LivePoller:
             state = await fetch_network(self._client, self._settings, self._clock)
         except SourcesUnavailable as error:
             self._network_problem = str(error).splitlines()[0].rstrip(":")
-            self._failing_network = _failing(self._failing_network, error.outcomes, accepted=False)
+            self._failing_network = _failing(self._failing_network, error.outcomes)
             record_poll(error.outcomes)
             log.warning("%s", error)
         else:
             record_poll(state.outcomes)
             problem = self._network_verdict(state)
-            self._failing_network = _failing(self._failing_network, state.outcomes, accepted=problem is None)
+            self._failing_network = _failing(self._failing_network, state.outcomes)
             self._network_problem = problem
             if problem is None:
                 self._network = state
@@ -164,7 +165,8 @@ class LivePoller:
         return {**self._failing_network, **self._failing_price}
 
     async def evaluate(self) -> None:
-        """Store a snapshot when the data is fresh and evaluate it (stale data only yields a notice)."""
+        """Store a snapshot when a new price was accepted and evaluate the fresh data (stale data only
+        yields a notice)."""
         if self._tried != {"price", "network"}:
             return  # the first round of polls is not complete yet
         now = self._clock()
@@ -173,8 +175,10 @@ class LivePoller:
         if reason is not None or self._price is None or self._network is None:
             await self._watch.observe(Reading(at=now, market=None, stale_reason=reason))
             return
-        snapshot = MarketSnapshot(price=self._price, network=self._network, taken_at=now)
-        await self._store.run(snapshot_repo.insert_snapshot, snapshot)
+        if self._price.fetched_at != self._stored_price_at:  # a snapshot's age is its price's age
+            snapshot = MarketSnapshot(price=self._price, network=self._network, taken_at=now)
+            await self._store.run(snapshot_repo.insert_snapshot, snapshot)
+            self._stored_price_at = self._price.fetched_at
         network = self._network
         market = MarketInputs(
             self._price.price_usd, network.difficulty, network.height, network.fees_per_block_btc
@@ -208,12 +212,10 @@ class LivePoller:
         await report_ribbons(self._store, self._watch, today)
 
 
-def _failing(
-    before: dict[str, datetime], outcomes: Sequence[SourceOutcome], *, accepted: bool
-) -> dict[str, datetime]:
-    """The sources of one poll whose answer was not usable (error, dropped, or the whole reading not
-    accepted), each keeping the moment its run of unusable answers began."""
-    return {o.source: before.get(o.source, o.fetched_at) for o in outcomes if not (o.used and accepted)}
+def _failing(before: dict[str, datetime], outcomes: Sequence[SourceOutcome]) -> dict[str, datetime]:
+    """The sources of one poll that gave no usable answer (an error, or a value dropped as absurd or in
+    disagreement), each keeping the moment its run of unusable answers began."""
+    return {o.source: before.get(o.source, o.fetched_at) for o in outcomes if not o.used}
 
 
 async def report_ribbons(store: Store, watch: Watch, today: date) -> None:
