@@ -1,4 +1,5 @@
-"""Bitcoin Core JSON-RPC (reference/apis.md §4.1): ``getblockchaininfo`` + ``getmininginfo``, basic auth.
+"""Bitcoin Core JSON-RPC (https://developer.bitcoin.org/reference/rpc/): ``getblockchaininfo`` +
+``getmininginfo``, basic auth.
 
 Requests say ``"jsonrpc": "2.0"`` so Core v28+ answers RPC errors with HTTP 200 and a readable ``error``;
 older nodes treat them as 1.0 (errors then surface as "bitcoind: HTTP 500"). Keys added in v28/v29

@@ -76,7 +76,9 @@ def _change_pct(doc: Any) -> float:
 async def fetch_adjustment(
     client: httpx.AsyncClient, base_url: str, policy: FetchPolicy = _DEFAULT_POLICY
 ) -> AdjustmentEstimate:
-    """``/v1/difficulty-adjustment`` (§1.1): ``estimatedRetargetDate`` in ms, ``previousTime`` in SECONDS."""
+    """``/v1/difficulty-adjustment`` (https://mempool.space/docs/api/rest#get-difficulty-adjustment):
+    ``estimatedRetargetDate`` in ms, ``previousTime`` in SECONDS; a field that does not parse or an
+    impossible value (a date outside genesis..2200, a change outside the retarget clamp) is a SourceError."""
     doc = await fetch_json(client, SOURCE, join_url(base_url, "v1/difficulty-adjustment"), policy)
     previous_time = doc.get("previousTime") if isinstance(doc, dict) else None
     return AdjustmentEstimate(
