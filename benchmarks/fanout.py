@@ -55,6 +55,8 @@ EVENT = AlertEvent(
         "price_usd": 66_680.0,
         "cost_usd_per_btc": 87_012.4,
         "cost_model": "difficulty-regression",
+        "cost_significant_digits": 2,
+        "recovery_above_usd": 89_622.8,
     },
 )
 
@@ -81,7 +83,7 @@ def seed(db: Database, chats: int) -> None:
         add_network(db, chat.id, AT.timestamp())
         key = f"{EVENT.key}|{chat.id}"
         messages.append(NewMessage(key, chat.id, "telegram", chat.chat_id, EVENT.kind.value, text))
-    enqueue(db, messages, AT.timestamp())
+    enqueue(db, messages, time.time())  # made now: the worker expires alerts undelivered for a day
 
 
 async def fan_out(fake: FakeTelegramProcess, db_path: Path, chats: int, paid: bool) -> dict[str, object]:

@@ -31,6 +31,7 @@ from bot.scheduler import JobSpec, JobStats, build_scheduler, finish_running_job
 from bot.services import StoreServices
 from bot.store import snapshots as snapshot_repo
 from bot.store.db import Store, default_db_path
+from bot.store.retention import DAY_S, Retention, prune_store
 from bot.transports.console import CONSOLE_CHAT, ConsoleTransport
 from bot.transports.discord import DiscordTransport
 from bot.transports.telegram import TelegramTransport
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 
 DAILY_JOB_S = 6 * 3600
 JOB_FINISH_TIMEOUT_S = 10.0
+PRUNE_FIRST_AFTER = timedelta(minutes=10)
+"""The retention job first runs this long after start (then daily), off the busy start-up."""
 TELEGRAM_SENDS_PER_S = 29.0
 """Just under Telegram's ~30 messages/s per bot (reference/platforms.md §5.1)."""
 
@@ -104,6 +107,7 @@ class BotApp:
             store,
             notifiers,
             global_rate_per_s=TELEGRAM_SENDS_PER_S,
+            expiry_s=settings.alert_expiry_s,
             unpaced_platforms=frozenset({ConsoleTransport.platform}),
         )
         self.watch = watch = Watch(
@@ -135,7 +139,7 @@ class BotApp:
         self._client = httpx.AsyncClient(timeout=settings.source_timeout_s)
         self._spawn(backfill_daily(store, self._client, settings, datetime.now(UTC).date()), "backfill")
         poller = LivePoller(store, settings, watch, self._client)
-        self._scheduler = build_scheduler(_jobs(settings, poller), self.stats)
+        self._scheduler = build_scheduler(_jobs(settings, poller, store), self.stats)
         self._scheduler.start()
 
     def _spawn(self, coroutine: object, name: str) -> None:
@@ -162,12 +166,14 @@ class BotApp:
             self._temp_dir.cleanup()
 
 
-def _jobs(settings: Settings, poller: LivePoller) -> list[JobSpec]:
+def _jobs(settings: Settings, poller: LivePoller, store: Store) -> list[JobSpec]:
     now = datetime.now(UTC)
+    retention = Retention.from_settings(settings)
     return [
         JobSpec("poll_price", poller.poll_price, settings.price_poll_s, now),
         JobSpec("poll_network", poller.poll_network, settings.network_poll_s, now),
         JobSpec("daily", poller.daily, DAILY_JOB_S, now + timedelta(seconds=settings.network_poll_s)),
+        JobSpec("prune", lambda: prune_store(store, retention, time.time()), DAY_S, now + PRUNE_FIRST_AFTER),
     ]
 
 

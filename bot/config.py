@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, HttpUrl, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.economics.machines import UnknownMachine, parse_machine
+
 PriceSourceName = Literal["coinbase", "kraken", "bitstamp", "coingecko", "gate", "binance"]
 
 
@@ -96,6 +98,26 @@ class Settings(BaseSettings):
         description="data unconfirmed this long pauses alerts and marks every reply stale, seconds",
     )
 
+    # Delivery and retention.
+    alert_expiry_s: float = Field(
+        86400.0,
+        ge=60,
+        le=30 * 86400,
+        description="an alert still undelivered this long after it was made is dropped (logged, counted)",
+    )
+    snapshot_retention_days: float = Field(
+        30.0, ge=1, le=36500, description="per-poll snapshots older than this are pruned (daily rows: kept)"
+    )
+    outbox_sent_retention_days: float = Field(
+        7.0, ge=1, le=36500, description="sent outbox messages older than this are pruned"
+    )
+    outbox_failed_retention_days: float = Field(
+        30.0,
+        ge=1,
+        le=36500,
+        description="dead, dropped and expired outbox messages older than this are pruned",
+    )
+
     # Operations: logs and the optional health/metrics endpoint.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="log level")
     log_format: Literal["text", "json"] = Field("text", description="text, or json: one object per line")
@@ -117,6 +139,16 @@ class Settings(BaseSettings):
     pool_fee_pct: float = Field(2.0, ge=0, lt=100, description="pool fee, percent")
     uptime_pct: float = Field(100.0, gt=0, le=100, description="machine uptime, percent")
     pue: float = Field(1.0, ge=1, le=3, description="power usage effectiveness of the site")
+
+    @field_validator("machine")
+    @classmethod
+    def _machine_can_be_costed(cls, value: str) -> str:
+        """The default machine must resolve and have a known power: every /breakeven falls back on it."""
+        try:
+            parse_machine(value)
+        except UnknownMachine as error:
+            raise ValueError(str(error)) from None
+        return value
 
     @field_validator("price_sources")
     @classmethod

@@ -1,10 +1,12 @@
-"""``minerwatch db backup PATH | export | stats``: copies and views of the SQLite file, bot running or not.
+"""``minerwatch db backup PATH | export | stats | prune``: copies, views and retention of the SQLite file,
+bot running or not.
 
-The database is ``--db``, else ``MINERWATCH_DB`` (Settings), else the user's data directory. It is opened
-read-only and never created. ``backup`` uses SQLite's online backup API (a consistent copy even while the
-bot writes), writes a temporary file beside the target, checks it and renames it into place, so a failed
-backup leaves nothing behind. Exit codes: 0 ok, 2 a one-line error (missing database, target exists or is
-not writable, bad settings).
+The database is ``--db``, else ``MINERWATCH_DB`` (Settings), else the user's data directory. It is never
+created; every command but ``prune`` opens it read-only. ``prune`` deletes what the daily retention job
+deletes (``bot.store.retention``), in short transactions; ``--dry-run`` only counts. ``backup`` uses
+SQLite's online backup API (a consistent copy even while the bot writes), writes a temporary file beside the
+target, checks it and renames it into place, so a failed backup leaves nothing behind. Exit codes: 0 ok, 2 a
+one-line error (missing database, target exists or is not writable, bad settings).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 import sqlite3
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime
@@ -25,8 +28,9 @@ from typing import Any, TextIO
 from pydantic import ValidationError
 
 from bot.config import Settings
-from bot.store.db import default_db_path
+from bot.store.db import StoreError, connect, default_db_path
 from bot.store.outbox import OutboxStatus
+from bot.store.retention import Cutoffs, Retention, count_prunable, prune
 
 EXIT_OK, EXIT_USAGE = 0, 2  # as bot.cli
 EXPORTS = {
@@ -52,10 +56,11 @@ class DbToolError(Exception):
 def add_db_parser(
     subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
 ) -> argparse.ArgumentParser:
-    """Register ``db`` with ``backup``, ``export`` and ``stats``; each sets ``sync_handler(args) -> code``."""
+    """Register ``db`` with ``backup``, ``export``, ``stats`` and ``prune``; each sets
+    ``sync_handler(args) -> code``."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", type=Path, help="database file (default: MINERWATCH_DB or the data dir)")
-    parser = subparsers.add_parser("db", help="back up, export or count the database")
+    parser = subparsers.add_parser("db", help="back up, export, count or prune the database")
     actions = parser.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     backup = actions.add_parser(
         "backup", parents=[common], help="consistent copy of the database, safe while the bot runs"
@@ -71,6 +76,11 @@ def add_db_parser(
     export.set_defaults(sync_handler=_command(export_command))
     stats = actions.add_parser("stats", parents=[common], help="rows per table, outbox by status, file size")
     stats.set_defaults(sync_handler=_command(stats_command))
+    prune = actions.add_parser(
+        "prune", parents=[common], help="delete old snapshots and finished outbox rows (the daily job)"
+    )
+    prune.add_argument("--dry-run", action="store_true", help="print what would be removed, change nothing")
+    prune.set_defaults(sync_handler=_command(prune_command))
     return parser
 
 
@@ -91,16 +101,20 @@ def _command(run: Action) -> SyncHandler:
     return handler
 
 
-def database_path(args: argparse.Namespace) -> Path:
-    """``--db``, else the configured or default path."""
-    if args.db is not None:
-        return Path(args.db).expanduser()
+def _settings() -> Settings:
     try:
-        configured = Settings().db
+        return Settings()
     except ValidationError as error:
         first = error.errors()[0]
         field = "_".join(str(part) for part in first["loc"]).upper()
         raise DbToolError(f"bad setting MINERWATCH_{field}: {first['msg']}") from None
+
+
+def database_path(args: argparse.Namespace) -> Path:
+    """``--db``, else the configured or default path."""
+    if args.db is not None:
+        return Path(args.db).expanduser()
+    configured = _settings().db
     return configured.expanduser() if configured else default_db_path()
 
 
@@ -195,4 +209,42 @@ def stats_command(args: argparse.Namespace, out: TextIO) -> None:
     lines = [f"database  {found['path']}", f"size      {found['bytes']:,} bytes", "rows"]
     lines += [f"  {name:<22}{count:>10,}" for name, count in found["tables"].items()]
     lines += ["outbox"] + [f"  {status:<22}{count:>10,}" for status, count in found["outbox"].items()]
+    print("\n".join(lines), file=out)
+
+
+def _iso(unix_s: float) -> str:
+    return datetime.fromtimestamp(unix_s, UTC).isoformat(timespec="seconds")
+
+
+def prune_command(args: argparse.Namespace, out: TextIO) -> None:
+    path = database_path(args)
+    if not path.is_file():
+        raise DbToolError(f"database {path} does not exist (set MINERWATCH_DB or pass --db)")
+    cutoffs = Cutoffs.at(Retention.from_settings(_settings()), time.time())
+    try:
+        db = connect(path)
+    except StoreError as error:
+        raise DbToolError(str(error)) from None
+    try:
+        found = count_prunable(db, cutoffs)
+        started = time.monotonic()
+        removed = 0 if args.dry_run else prune(db, cutoffs)
+        seconds = time.monotonic() - started
+    finally:
+        db.close()
+    rows = [("snapshots", f"taken before {_iso(cutoffs.snapshots_before)}", found.snapshots)]
+    rows += [
+        (
+            f"outbox {status.value}",
+            f"sent before {_iso(cutoffs.sent_before)}"
+            if status is OutboxStatus.SENT
+            else f"made before {_iso(cutoffs.failed_before)}",
+            count,
+        )
+        for status, count in found.outbox.items()
+    ]
+    lines = [f"database  {path}", "would remove (dry run, nothing changed):" if args.dry_run else "removed:"]
+    lines += [f"  {what:<16}{when:<40}{count:>12,}" for what, when, count in rows]
+    total = f"total {found.total if args.dry_run else removed:,} row(s)"
+    lines.append(total if args.dry_run else f"{total} in {seconds:.1f} s")
     print("\n".join(lines), file=out)

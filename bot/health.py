@@ -1,8 +1,8 @@
 """The optional HTTP endpoint (``MINERWATCH_HTTP_PORT``, bound to ``MINERWATCH_HTTP_HOST``, 127.0.0.1):
 
 * ``GET /healthz``: JSON ``{status, problems, stale_after_s, data_age_s: {source: s}, transports: {name:
-  connected}}``; 200 when the latest stored snapshot is younger than ``stale_after_s`` and at least one
-  transport is connected, else 503.
+  connected}}``; 200 when the latest stored snapshot is younger than ``stale_after_s``, at least one
+  transport is connected and the database file is the one opened (``Store.unavailable``), else 503.
 * ``GET /metrics``: ``bot.metrics`` in the Prometheus text format (data age and outbox depth refreshed
   from the probe first).
 
@@ -43,6 +43,8 @@ class Probe:
     """Transport name -> connected."""
     outbox_depth: Callable[[], Awaitable[Mapping[str, int]]]
     """Outbox rows by status."""
+    storage: Callable[[], str | None] = lambda: None
+    """Why the database accepts no changes (``Store.unavailable``), or ``None``."""
 
 
 def assess(ages: Mapping[str, float], transports: Mapping[str, bool], stale_after_s: float) -> list[str]:
@@ -88,6 +90,9 @@ class HealthServer:
         ages = await self._probe.data_ages()
         transports = self._probe.transports()
         problems = assess(ages, transports, self._stale_after_s)
+        storage = self._probe.storage()  # read after data_ages: that store call re-checks the file
+        if storage is not None:
+            problems.insert(0, f"storage unavailable: {storage}")
         body = {
             "status": "unhealthy" if problems else "ok",
             "problems": problems,
@@ -131,7 +136,7 @@ def app_probe(app: BotApp, clock: Callable[[], float] = time.time) -> Probe:
         counts = await app.store.run(outbox.counts)
         return {status.value: count for status, count in counts.items()}
 
-    return Probe(data_ages, transports, outbox_depth)
+    return Probe(data_ages, transports, outbox_depth, lambda: app.store.unavailable)
 
 
 async def serve_health(app: BotApp) -> HealthServer | None:

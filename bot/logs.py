@@ -4,6 +4,11 @@ Every root handler gets a ``RedactingFilter``: the configured secrets (chat toke
 and anything shaped like a bot token or URL credentials become ``***`` in the message, its arguments, the
 formatted traceback and stack, so httpx's request lines (``POST .../bot<TOKEN>/getUpdates``) and an
 exception quoting a token are safe to ship.
+
+Every root handler also gets a ``RepeatFilter``: a WARNING or worse that repeats (same logger, level, text
+and exception) is written in full once, then at most one line per
+``REPEAT_INTERVAL_S`` saying how many were held back, so a full disk or a lost database file cannot flood
+the log with a traceback per poll.
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, TextIO
 
@@ -58,6 +65,74 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+REPEAT_INTERVAL_S = 60.0
+"""A repeated warning or error is written once in full, then at most one summary line per this many s."""
+REPEAT_MEMORY = 1024
+"""Distinct repeating messages remembered; the least recently seen is forgotten first."""
+
+
+@dataclass(slots=True)
+class _Run:
+    last_written: float
+    held: int = 0
+
+
+class RepeatFilter(logging.Filter):
+    """Holds back repeats of one WARNING+ message: the first in full, then a count every ``interval_s``.
+
+    A record's verdict is kept on the record, so one record passed through several handlers counts once.
+    Below ``min_level`` everything passes.
+    """
+
+    def __init__(
+        self,
+        interval_s: float = REPEAT_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
+        min_level: int = logging.WARNING,
+    ) -> None:
+        super().__init__()
+        self._interval_s = interval_s
+        self._clock = clock
+        self._min_level = min_level
+        self._runs: dict[Hashable, _Run] = {}
+
+    @staticmethod
+    def _key(record: logging.LogRecord) -> Hashable:
+        error = record.exc_info[1] if record.exc_info else None
+        failure = None if error is None else (type(error).__name__, str(error))
+        return record.name, record.levelno, record.getMessage(), failure
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        verdict = getattr(record, "minerwatch_repeat_verdict", None)
+        if verdict is None:
+            verdict = record.levelno < self._min_level or self._admit(record)
+            record.minerwatch_repeat_verdict = verdict
+        return bool(verdict)
+
+    def _admit(self, record: logging.LogRecord) -> bool:
+        key, now = self._key(record), self._clock()
+        run = self._runs.pop(key, None)
+        if run is None or (run.held == 0 and now - run.last_written >= self._interval_s):
+            self._remember(key, _Run(now))
+            return True
+        if now - run.last_written < self._interval_s:
+            run.held += 1
+            self._remember(key, run)
+            return False
+        record.msg = (
+            f"{record.getMessage()} (repeated {run.held + 1} times in the last "
+            f"{now - run.last_written:.0f} s; the first was logged in full)"
+        )
+        record.args, record.exc_info, record.exc_text, record.stack_info = None, None, None, None
+        self._remember(key, _Run(now))
+        return True
+
+    def _remember(self, key: Hashable, run: _Run) -> None:
+        self._runs[key] = run
+        if len(self._runs) > REPEAT_MEMORY:
+            del self._runs[next(iter(self._runs))]
+
+
 class _RootHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """The handler ``configure`` installs, so a second call replaces it instead of adding another."""
 
@@ -90,7 +165,8 @@ def secrets_of(settings: Settings) -> list[str]:
 def configure(
     level: str = "INFO", fmt: LogFormat = "text", secrets: Iterable[str] = (), stream: TextIO | None = None
 ) -> logging.Handler:
-    """Install one root handler (replacing the one installed before) and redact on every root handler."""
+    """Install one root handler (replacing the one installed before); hold back repeats and redact on every
+    root handler."""
     root = logging.getLogger()
     for old_handler in [h for h in root.handlers if isinstance(h, _RootHandler)]:
         root.removeHandler(old_handler)
@@ -98,10 +174,11 @@ def configure(
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     root.addHandler(handler)
     root.setLevel(level)
-    redactor = RedactingFilter(secrets)
+    repeats, redactor = RepeatFilter(), RedactingFilter(secrets)
     for each in root.handlers:
-        for old in [f for f in each.filters if isinstance(f, RedactingFilter)]:
+        for old in [f for f in each.filters if isinstance(f, RedactingFilter | RepeatFilter)]:
             each.removeFilter(old)
+        each.addFilter(repeats)  # first, so a held-back record is not redacted for nothing
         each.addFilter(redactor)
     noisy_level = logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING
     for name in NOISY_LOGGERS:

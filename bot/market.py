@@ -65,7 +65,10 @@ class MarketView:
 def combine(
     overrides: Overrides, price: PriceQuote | None, network: NetworkState | None, now: datetime
 ) -> MarketView:
-    """Merge live values and overrides; raises ``ValueError`` naming a missing or implausible input."""
+    """Merge live values and overrides; raises ``ValueError`` naming a missing or implausible input.
+
+    Fees per block stay ``None`` (unknown, subsidy only) when neither an override nor the source gives them.
+    """
     price_usd = overrides.price_usd if overrides.price_usd is not None else price.price_usd if price else None
     difficulty = (
         overrides.difficulty if overrides.difficulty is not None else network.difficulty if network else None
@@ -78,8 +81,8 @@ def combine(
         if network
         else None
     )
-    if price_usd is None or difficulty is None or height is None or fees is None:
-        raise ValueError("price, difficulty, height and fees per block are all needed")
+    if price_usd is None or difficulty is None or height is None:
+        raise ValueError("price, difficulty and height are all needed")
     market = MarketInputs(price_usd=price_usd, difficulty=difficulty, height=height, fees_per_block_btc=fees)
     times = [t for t in (price.fetched_at if price else None, network.fetched_at if network else None) if t]
     keeps_network_state = network is not None and overrides.difficulty is None and overrides.height is None

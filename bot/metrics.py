@@ -1,8 +1,8 @@
 """Prometheus metrics in minerwatch's own registry (not the process-global one), and how to record them.
 
 Counters are recorded where things happen (``record_poll``, ``record_alerts``, ``record_send``,
-``observe_command``); the gauges that describe state (data age, outbox depth) are refreshed by the health
-server just before each scrape, from the store.
+``record_expired``, ``observe_command``); the gauges that describe state (data age, outbox depth) are
+refreshed by the health server just before each scrape, from the store.
 """
 
 from __future__ import annotations
@@ -36,6 +36,12 @@ OUTBOX = Gauge("minerwatch_outbox_messages", "Outbox rows by status", ["status"]
 SENDS = Counter(
     "minerwatch_sends", "Send attempts by platform and outcome", ["platform", "outcome"], registry=REGISTRY
 )
+OUTBOX_EXPIRED = Counter(
+    "minerwatch_outbox_expired",
+    "Messages given up on, undelivered past MINERWATCH_ALERT_EXPIRY_S, by platform and event kind",
+    ["platform", "event_kind"],
+    registry=REGISTRY,
+)
 COMMAND_SECONDS = Histogram(
     "minerwatch_command_seconds",
     "Time to answer a chat command, by command",
@@ -66,6 +72,11 @@ def record_alerts(kinds: Iterable[str]) -> None:
 def record_send(platform: str, outcome: SendOutcome) -> None:
     """Count one send by its outcome: sent, retry_after, chat_gone, chat_moved, transient_failure, ..."""
     SENDS.labels(platform, _snake(type(outcome).__name__)).inc()
+
+
+def record_expired(platform: str, event_kind: str, count: int) -> None:
+    """Count messages that expired undelivered."""
+    OUTBOX_EXPIRED.labels(platform, event_kind).inc(count)
 
 
 def observe_command(command: str, seconds: float) -> None:

@@ -7,6 +7,7 @@ both render these.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,12 +23,13 @@ from bot.economics.mining import (
 from bot.economics.network import implied_hashrate_hs
 from bot.economics.production_cost import (
     BOTTOM_UP,
+    DIFFICULTY_REGRESSION,
     BottomUpAssumptions,
     ProductionCost,
     bottom_up_cost,
     regression_cost,
 )
-from bot.economics.regression import DifficultyRegression
+from bot.economics.regression import DifficultyRegression, difficulty_multiple
 from bot.economics.units import HASHES_PER_EH, HASHES_PER_PH, HASHES_PER_TH
 from bot.market import MarketView
 from bot.render import numbers as fmt
@@ -53,9 +55,15 @@ def _inputs_data(view: MarketView) -> dict[str, Any]:
         "difficulty": market.difficulty,
         "height": market.height,
         "fees_per_block_btc": market.fees_per_block_btc,
+        "fees_known": market.fees_known,
         "subsidy_btc": market.subsidy_btc,
         "overridden": list(view.overridden),
     }
+
+
+def _fees_unknown_rows(market: MarketInputs, lang: str) -> list[Row]:
+    """The notice every report built on hashprice carries while no source knows the fees."""
+    return [] if market.fees_known else [(t(lang, "report.fees"), t(lang, "report.fees_unknown"))]
 
 
 def _provenance(view: MarketView, now: datetime, lang: str) -> tuple[list[Row], dict[str, Any]]:
@@ -107,7 +115,19 @@ def _assumptions_text(
         end=regression.end_date,
         n=regression.n,
         r2=fmt.number(regression.r2, 2, lang),
+        band=fmt.number(math.exp(regression.residual_std), 1, lang),
     )
+
+
+def _regression_cost(costs: list[ProductionCost]) -> ProductionCost:
+    return next(cost for cost in costs if cost.model == DIFFICULTY_REGRESSION)
+
+
+def _multiple_text(multiple: float, significant_digits: int, lang: str) -> str:
+    """The multiple to the cost's digits (2 -> ``0.79``, ``1.3``)."""
+    exponent = math.floor(math.log10(multiple)) if multiple > 0 else 0
+    decimals = max(0, significant_digits - 1 - exponent)
+    return t(lang, "report.difficulty_multiple_value", multiple=fmt.number(multiple, decimals, lang))
 
 
 def _cost_rows(
@@ -117,19 +137,29 @@ def _cost_rows(
     regression: DifficultyRegression,
     lang: str,
 ) -> list[Row]:
+    """One row per model, its cost and the price's premium to the model's digits, then its assumptions;
+    after the difficulty regression, its difficulty multiple."""
     rows: list[Row] = []
     for cost in costs:
         premium = cost.premium_fraction(price_usd)
         value = t(
             lang,
             "report.cost_premium" if premium >= 0 else "report.cost_discount",
-            cost=fmt.usd(cost.usd_per_btc, 0, lang),
-            premium=fmt.percent(premium, lang=lang),
+            cost=fmt.usd_approx(cost.usd_per_btc, cost.significant_digits, lang),
+            premium=fmt.percent(premium, 0, lang=lang),
         )
         rows.append((t(lang, "report.cost", model=model_name(lang, cost.model)), value))
         rows.append(
             (t(lang, "report.assumptions"), _assumptions_text(cost.model, assumptions, regression, lang))
         )
+        if cost.model == DIFFICULTY_REGRESSION:
+            multiple = difficulty_multiple(price_usd, cost.usd_per_btc)
+            rows.append(
+                (
+                    t(lang, "report.difficulty_multiple"),
+                    _multiple_text(multiple, cost.significant_digits, lang),
+                )
+            )
     return rows
 
 
@@ -147,6 +177,7 @@ def _costs_data(costs: list[ProductionCost], price_usd: float) -> list[dict[str,
             "usd_per_btc": c.usd_per_btc,
             "electricity_usd_per_btc": c.electricity_usd_per_btc,
             "premium_pct": c.premium_fraction(price_usd) * 100,
+            "significant_digits": c.significant_digits,
             "assumptions": c.assumptions,
         }
         for c in costs
@@ -189,11 +220,15 @@ def status_report(
     hashrate_hs = view.hashrate_hs or implied_hashrate_hs(market.difficulty)
     hashrate_label = t(lang, "report.hashrate" if view.hashrate_hs else "report.hashrate_implied")
     costs = production_costs(view, assumptions, regression)
-    fees = t(
-        lang,
-        "report.fees_value",
-        fees=fmt.number(market.fees_per_block_btc, 4, lang),
-        subsidy=fmt.number(market.subsidy_btc, None, lang),
+    fees = (
+        t(lang, "report.fees_unknown")
+        if market.fees_per_block_btc is None
+        else t(
+            lang,
+            "report.fees_value",
+            fees=fmt.number(market.fees_per_block_btc, 4, lang),
+            subsidy=fmt.number(market.subsidy_btc, None, lang),
+        )
     )
     rows: list[Row] = [
         (t(lang, "report.btc_price"), fmt.usd(market.price_usd, 0, lang)),
@@ -228,6 +263,7 @@ def status_report(
         "hashprice_usd_per_ph_day": hashprice_usd_per_ph_day(market),
         "hashprice_sats_per_th_day": hashprice_sats_per_th_day(market),
         "production_cost": _costs_data(costs, market.price_usd),
+        "difficulty_multiple": difficulty_multiple(market.price_usd, _regression_cost(costs).usd_per_btc),
         "next_adjustment": adjustment_data,
         **provenance,
     }
@@ -263,6 +299,7 @@ def breakeven_report(
     rows: list[Row] = [
         (t(lang, "report.machine"), _machine_label(machine, lang)),
         (t(lang, "report.hashprice"), hashprice),
+        *_fees_unknown_rows(market, lang),
         (t(lang, "report.breakeven_power"), fmt.usd_per_kwh(day.breakeven_power_usd_per_kwh, lang)),
         (t(lang, "report.breakeven_price_at", power=power), fmt.usd(day.breakeven_price_usd, 0, lang)),
         (
@@ -342,6 +379,7 @@ def margin_report(
     rows: list[Row] = [
         (t(lang, "report.machine"), _machine_label(machine, lang)),
         (t(lang, "report.power_price"), fmt.usd_per_kwh(profile.power_usd_per_kwh, lang)),
+        *_fees_unknown_rows(market, lang),
         (t(lang, "report.revenue", fleet=fleet), revenue),
         (t(lang, "report.power_cost", fleet=fleet), power_cost),
         (t(lang, "report.profit", fleet=fleet), fmt.usd(day.profit_usd_per_day * count, 2, lang)),
@@ -389,11 +427,16 @@ def cost_report(
     ]
     electricity = costs[0].electricity_usd_per_btc
     if electricity is not None:
-        rows.insert(2, (t(lang, "report.electricity_only"), fmt.usd(electricity, 0, lang)))
+        digits = costs[0].significant_digits
+        rows.insert(2, (t(lang, "report.electricity_only"), fmt.usd_approx(electricity, digits, lang)))
+    rows.extend(_fees_unknown_rows(view.market, lang))
     provenance_rows, provenance = _provenance(view, now, lang)
     rows.extend(provenance_rows)
     data = {
         "production_cost": _costs_data(costs, view.market.price_usd),
+        "difficulty_multiple": difficulty_multiple(
+            view.market.price_usd, _regression_cost(costs).usd_per_btc
+        ),
         "inputs": _inputs_data(view),
         **provenance,
     }
@@ -403,14 +446,25 @@ def cost_report(
 def machines_report(lang: str = "en") -> Report:
     """The shipped catalog, most efficient first."""
     catalog = list_machines()
+
+    def ths(m: Machine) -> str:
+        if m.hashrate_ths is None:
+            return t(lang, "report.hashrate_unknown")
+        return t(lang, "report.machine_ths", ths=fmt.number(m.hashrate_ths, None, lang))
+
+    def watts(m: Machine) -> str:
+        if m.power_w is None:
+            return t(lang, "report.power_unknown")
+        return t(lang, "report.machine_w", w=fmt.number(m.power_w, 0, lang))
+
     rows: list[Row] = [
         (
             m.name,
             t(
                 lang,
                 "report.machine_row",
-                ths=f"{fmt.number(m.hashrate_ths or 0, None, lang):>6}",
-                w=f"{fmt.number(m.power_w or 0, 0, lang):>6}",
+                ths=f"{ths(m):>12}",
+                w=f"{watts(m):>15}",
                 j=f"{fmt.number(m.j_per_th, 1, lang):>5}",
             ),
         )
@@ -422,6 +476,7 @@ def machines_report(lang: str = "en") -> Report:
                 "name": m.name,
                 "hashrate_ths": m.hashrate_ths,
                 "power_w": m.power_w,
+                "power_known": not m.power_unknown,
                 "j_per_th": m.j_per_th,
                 "year": m.year,
             }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bot.economics.machines import Machine, UnknownMachine, parse_machine
+from bot.economics.machines import Machine, PowerUnknown, UnknownMachine, parse_machine
 from bot.parsing import parse_power_usd_per_kwh
 from handlers.format import error_reply
 from handlers.reply import Reply
@@ -56,6 +56,8 @@ def machine_and_power(
     except UnknownMachine as error:
         closest = ", ".join(error.suggestions)
         return error_reply(lang, "error.unknown_machine", example, text=error.text, closest=closest)
+    except PowerUnknown as error:
+        return error_reply(lang, "error.power_unknown", name=error.machine.name)
     except ValueError:
         return error_reply(lang, "error.bad_machine", example, text=machine_text)
     try:

@@ -1,10 +1,19 @@
 """The outbox worker: claims due rows, sends them through the platform's Notifier, records each outcome.
 
-Pacing (all limits are parameters; defaults follow Telegram's, reference/platforms.md §5): a token bucket
-per platform (``global_rate_per_s``, bursting up to one second's worth), at most one message per
+Pacing (all limits are parameters; defaults follow Telegram's, from the Bot FAQ
+https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this): a token bucket per
+platform (``global_rate_per_s``, bursting up to one second's worth), at most one message per
 ``per_chat_interval_s`` to a destination, at most ``group_per_minute`` in any 60 s to a group or channel
 (negative Telegram ids, or a group/supergroup/channel chat kind), and a platform-wide pause after a 429.
 Time comes from the injected ``clock`` (Unix seconds) and waits go through the injected ``sleep``.
+
+Outages: a network error, timeout or 5xx (``TransientFailure``) never dead-letters a message. The platform
+is marked unreachable: its messages stay queued, in order per chat, and only one of them goes out per
+back-off period (5 s doubling to ``MAX_BACKOFF_S``) as a probe, until the platform answers again; then
+what waited is sent at once, in the same order. Only the alert expiry (``expiry_s``,
+``MINERWATCH_ALERT_EXPIRY_S``) gives up on a message still undelivered: it is marked ``expired`` with a log
+line and counted in ``minerwatch_outbox_expired_total``. A message the platform refuses
+(``PermanentFailure``) is dead-lettered at once.
 """
 
 from __future__ import annotations
@@ -12,8 +21,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import assert_never
 
 from sqlite_utils import Database
@@ -30,7 +40,7 @@ from bot.delivery.notifier import (
     Sent,
     TransientFailure,
 )
-from bot.metrics import record_send
+from bot.metrics import record_expired, record_send
 from bot.store import Store
 from bot.store.chats import GROUP_KINDS, ChatKind, deactivate_chat, migrate_chat
 from bot.store.outbox import (
@@ -38,11 +48,13 @@ from bot.store.outbox import (
     claim_due,
     dead_letter,
     drop_for_chat,
+    expire,
     mark_sent,
     next_due_at,
     recover_inflight,
     release,
     reschedule,
+    retry_now,
 )
 
 log = logging.getLogger(__name__)
@@ -56,11 +68,25 @@ GROUP_WINDOW_S = 60.0
 NO_NOTIFIER_RETRY_S = 300.0
 ERROR_PAUSE_S = 1.0
 MIN_WAIT_S = 0.01
+MAX_BACKOFF_S = 60.0
+DEFAULT_EXPIRY_S = 86400.0
+EXPIRY_CHECK_S = 60.0
+"""How often (at most) the worker looks for messages past their expiry."""
 
 
 def exponential_backoff(attempt: int) -> float:
-    """5 s after the first failure, doubling each time, at most one hour."""
-    return min(3600.0, 5.0 * 2.0 ** (attempt - 1))
+    """5 s after the first failure, doubling each time, at most ``MAX_BACKOFF_S``."""
+    return min(MAX_BACKOFF_S, 5.0 * 2.0 ** min(attempt - 1, 32))  # bounded exponent: no overflow
+
+
+@dataclass(slots=True)
+class Outage:
+    """A platform that stopped answering: nothing but one probe per back-off period goes to it."""
+
+    since: float
+    failures: int
+    """Failed probes, counting the failure that began the outage."""
+    probe_at: float
 
 
 def _is_group(message: OutboxMessage) -> bool:
@@ -159,19 +185,22 @@ class OutboxWorker:
         global_rate_per_s: float = 25.0,
         per_chat_interval_s: float = 1.0,
         group_per_minute: int = 20,
-        max_attempts: int = 8,
         concurrency: int = 32,
         backoff: Backoff = exponential_backoff,
+        expiry_s: float = DEFAULT_EXPIRY_S,
         idle_poll_s: float = 30.0,
         unpaced_platforms: frozenset[str] = frozenset(),
     ) -> None:
-        if global_rate_per_s <= 0 or group_per_minute < 1 or max_attempts < 1 or concurrency < 1:
-            raise ValueError("rates, max_attempts and concurrency must be positive")
+        if global_rate_per_s <= 0 or group_per_minute < 1 or concurrency < 1 or expiry_s <= 0:
+            raise ValueError("rates, concurrency and expiry_s must be positive")
         self._store = store
         self._notifiers = dict(notifiers)
         self._clock = clock
         self._sleep = sleep
-        self._max_attempts = max_attempts
+        self._expiry_s = expiry_s
+        self._next_expiry_check = float("-inf")
+        self._outages: dict[str, Outage] = {}
+        self._probes: set[int] = set()
         self._concurrency = concurrency
         self._backoff = backoff
         self._idle_poll_s = idle_poll_s
@@ -208,11 +237,21 @@ class OutboxWorker:
             if delay > 0:
                 await self._wait(delay, stop)
 
+    def unreachable(self) -> dict[str, Outage]:
+        """Platforms in an outage now (a copy)."""
+        return dict(self._outages)
+
     async def run_once(self) -> int:
-        """Claim the due destination heads and send them concurrently; returns how many sends were made."""
+        """Claim the due destination heads and send them concurrently; returns how many sends were made.
+
+        A platform in an outage gets one probe, once its back-off has passed, instead of its due heads.
+        """
         now = self._clock()
         self._limiter.forget_before(now)
-        claimed = await self._store.run(claim_due, now, self._concurrency)
+        self._probes.clear()  # no send outlives its round
+        await self._expire(now)
+        claimed = await self._store.run(claim_due, now, self._concurrency, skip=tuple(self._outages))
+        claimed += await self._claim_probes(now)
         deferred: list[tuple[int, float]] = []
         booked: list[tuple[Notifier, OutboxMessage, float]] = []
         for message in claimed:
@@ -256,9 +295,78 @@ class OutboxWorker:
         await self._settle(message, outcome)
         return True
 
+    async def _claim_probes(self, now: float) -> list[OutboxMessage]:
+        probes: list[OutboxMessage] = []
+        for platform, outage in self._outages.items():
+            if outage.probe_at > now:
+                continue
+            probe = await self._store.run(claim_due, now, 1, only=platform)
+            if not probe:  # every held message waits for its own retry time: probe with the first of them
+                due = await self._store.run(next_due_at, only=platform)
+                outage.probe_at = now + self._idle_poll_s if due is None else due
+            self._probes.update(message.id for message in probe)
+            probes += probe
+        return probes
+
+    async def _expire(self, now: float) -> None:
+        """Give up on messages older than the expiry: mark them ``expired``, log and count them."""
+        if now < self._next_expiry_check:
+            return
+        self._next_expiry_check = now + EXPIRY_CHECK_S
+        expired = await self._store.run(expire, now - self._expiry_s)
+        groups = Counter((row.platform, row.event_kind) for row in expired)
+        for (platform, event_kind), count in sorted(groups.items()):
+            record_expired(platform, event_kind, count)
+            log.warning(
+                "outbox: %d %s message(s) to %s expired undelivered after %.1f h (MINERWATCH_ALERT_EXPIRY_S)",
+                count,
+                event_kind,
+                platform,
+                self._expiry_s / 3600,
+            )
+
+    def _failed(self, message: OutboxMessage, now: float, error: str) -> float:
+        """Record a network error, timeout or 5xx against the platform; returns the next probe time."""
+        probe = message.id in self._probes
+        outage = self._outages.get(message.platform)
+        if outage is None:
+            outage = Outage(since=now, failures=1, probe_at=now + self._backoff(1))
+            self._outages[message.platform] = outage
+            log.warning(
+                "outbox: %s unreachable (%s); its messages wait, one probe every %g s at most",
+                message.platform,
+                error,
+                MAX_BACKOFF_S,
+            )
+        elif probe:
+            outage.failures += 1
+            outage.probe_at = now + self._backoff(outage.failures)
+        return outage.probe_at
+
+    async def _answered(self, platform: str, now: float) -> None:
+        """The platform answered (any outcome but a transient failure): its outage, if any, is over.
+
+        After failed probes (a platform-wide outage) the held messages are due at once, whatever their own
+        back-off; after a lone failure they are not, so a message that fails on its own (one that always
+        times out, say) keeps backing off instead of pausing the platform every few seconds.
+        """
+        outage = self._outages.pop(platform, None)
+        if outage is None:
+            return
+        log.warning(
+            "outbox: %s answers again after %.0f s and %d failed probe(s); sending what waited",
+            platform,
+            now - outage.since,
+            outage.failures - 1,
+        )
+        if outage.failures > 1:
+            await self._store.run(retry_now, platform, now)
+
     async def _settle(self, message: OutboxMessage, outcome: SendOutcome) -> None:
         record_send(message.platform, outcome)
         now = self._clock()
+        if not isinstance(outcome, TransientFailure):
+            await self._answered(message.platform, now)
         match outcome:
             case Sent():
                 await self._store.run(mark_sent, message.id, now)
@@ -274,20 +382,22 @@ class OutboxWorker:
                 else:
                     await self._store.atomic(_chat_moved, message, new_chat_id, now)
             case TransientFailure(error=error):
-                attempt = message.attempts + 1
-                if attempt >= self._max_attempts:
-                    await self._store.run(
-                        dead_letter, message.id, f"gave up after {attempt} attempts: {error}"
-                    )
-                else:
-                    await self._store.run(reschedule, message.id, now + self._backoff(attempt), error)
+                # Never dead-lettered: retried at the next probe, or later after repeated failures of its own.
+                retry_at = max(self._failed(message, now, error), now + self._backoff(message.attempts + 1))
+                await self._store.run(reschedule, message.id, retry_at, error)
             case PermanentFailure(error=error):
                 await self._store.run(dead_letter, message.id, error)
             case _:
                 assert_never(outcome)
 
+    async def next_round_at(self) -> float | None:
+        """When a round next has something to do (a head due, a probe), or ``None``: nothing pending."""
+        due = await self._store.run(next_due_at, skip=tuple(self._outages))
+        times = [outage.probe_at for outage in self._outages.values()]
+        return min([*times, due]) if due is not None else min(times, default=None)
+
     async def _idle_delay(self) -> float:
-        due = await self._store.run(next_due_at)
+        due = await self.next_round_at()
         if due is None:
             return self._idle_poll_s
         return min(max(due - self._clock(), MIN_WAIT_S), self._idle_poll_s)

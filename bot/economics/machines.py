@@ -1,7 +1,9 @@
-"""ASIC catalog and machine lookup (reference/economics.md §4 nameplate table, stock mode).
+"""ASIC catalog and machine lookup (manufacturers' nameplate figures, stock mode; sources per row).
 
 Efficiency ``j_per_th`` is ``power_w / hashrate_ths`` (W/TH = J/TH) when both are known, else the
-catalog's quoted J/TH. The catalog text is ``bot/data/machines.csv`` (every row cites its source); parsing
+catalog's quoted J/TH. A catalog machine without a published wall power is listed with its power
+"unknown" and is never costed: ``parse_machine`` refuses it (``PowerUnknown``) and asks for the user's own
+figures. The catalog text is ``bot/data/machines.csv`` (every row cites its source); parsing
 and lookup here are pure, and the shipped catalog is read once through ``bot.data.load_machines``.
 """
 
@@ -47,6 +49,19 @@ class Machine:
     aliases: tuple[str, ...] = ()
     source: str | None = None
     """Where the nameplate figures come from (catalog rows); ``None`` for user-described machines."""
+
+    @property
+    def power_unknown(self) -> bool:
+        """A catalog machine whose wall power is not published (it cannot be costed from the catalog)."""
+        return self.source is not None and self.power_w is None
+
+
+class PowerUnknown(ValueError):  # noqa: N818 (reads as the condition, like UnknownMachine)
+    """A catalog machine was asked for money maths but its wall power is not published."""
+
+    def __init__(self, machine: Machine) -> None:
+        super().__init__(f"power of {machine.name} is unknown; give it as 200TH@3500W")
+        self.machine = machine
 
 
 class UnknownMachine(LookupError):  # noqa: N818 (public name fixed by the bot's API)
@@ -97,8 +112,8 @@ def _optional_float(text: str) -> float | None:
 def parse_machines_csv(text: str) -> list[Machine]:
     """Parse the catalog CSV (columns ``CATALOG_COLUMNS``; ``aliases`` separated by ``;``).
 
-    Each row needs hashrate and power, or a quoted ``j_per_th``, and a source. Raises ``ValueError`` naming
-    the line and the problem, including two machines sharing a matching key.
+    Each row needs hashrate and power, or a quoted ``j_per_th`` (the power is then unknown), and a source.
+    Raises ``ValueError`` naming the line and the problem, including two machines sharing a matching key.
     """
     reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))
     missing = set(CATALOG_COLUMNS) - set(reader.fieldnames or ())
@@ -175,14 +190,20 @@ def parse_machine(text: str, catalog: Sequence[Machine] | None = None) -> Machin
     """A catalog machine, or a custom one: ``200TH@3500W``, ``0.2 PH/s @ 3.5 kW`` or ``17.5J/TH``.
 
     Units are case-insensitive and blanks are allowed. ``17.5J/TH`` describes efficiency only (hashrate and
-    power ``None``). Zero, negative or implausible values raise ``ValueError`` naming the value.
+    power ``None``). Zero, negative or implausible values raise ``ValueError`` naming the value; a catalog
+    machine whose power is unknown raises ``PowerUnknown`` (a ``ValueError``) asking for the user's figures.
     """
     stripped = text.strip()
     try:
         custom = _parse_custom(stripped)
     except ValueError as error:
         raise ValueError(f"{text!r}: {error}") from None
-    return custom if custom is not None else find_machine(stripped, catalog)
+    if custom is not None:
+        return custom
+    machine = find_machine(stripped, catalog)
+    if machine.power_unknown:
+        raise PowerUnknown(machine)
+    return machine
 
 
 def _parse_custom(stripped: str) -> Machine | None:

@@ -1,7 +1,8 @@
 """Per-hashrate and per-machine mining economics: hashprice, revenue, power cost, profit, breakevens.
 
-Formulas from reference/economics.md §1.6-§1.9 (Luxor Hashrate Index hashprice definition; Braiins and
-Hashrate Index breakeven conventions). Every input and output carries its unit in its name.
+Hashprice as Luxor's Hashrate Index defines it (https://hashrateindex.com/blog/what-is-hashprice/);
+breakevens follow the Braiins Insights and Hashrate Index conventions. Every input and output carries its
+unit in its name.
 """
 
 from __future__ import annotations
@@ -26,12 +27,16 @@ MAX_PLAUSIBLE_FEES_PER_BLOCK_BTC = 100.0
 
 @dataclass(frozen=True, slots=True)
 class MarketInputs:
-    """The four numbers that set a miner's revenue: BTC price, difficulty, height and fees per block."""
+    """The four numbers that set a miner's revenue: BTC price, difficulty, height and fees per block.
+
+    ``fees_per_block_btc`` is ``None`` when no source knew the fees: the reward is then the subsidy alone,
+    and ``fees_known`` lets every reply say so instead of passing it off as a fee-inclusive figure.
+    """
 
     price_usd: float
     difficulty: float
     height: int
-    fees_per_block_btc: float
+    fees_per_block_btc: float | None
 
     def __post_init__(self) -> None:
         require_positive("price_usd", self.price_usd)
@@ -40,8 +45,13 @@ class MarketInputs:
         require_positive("difficulty", self.difficulty)
         if self.height < 0:
             raise ValueError(f"height must not be negative, got {self.height!r}")
-        if not 0 <= self.fees_per_block_btc <= MAX_PLAUSIBLE_FEES_PER_BLOCK_BTC:
-            raise ValueError(f"fees_per_block_btc {self.fees_per_block_btc!r} is not plausible")
+        fees = self.fees_per_block_btc
+        if fees is not None and not 0 <= fees <= MAX_PLAUSIBLE_FEES_PER_BLOCK_BTC:
+            raise ValueError(f"fees_per_block_btc {fees!r} is not plausible")
+
+    @property
+    def fees_known(self) -> bool:
+        return self.fees_per_block_btc is not None
 
     @property
     def subsidy_btc(self) -> float:
@@ -50,8 +60,8 @@ class MarketInputs:
 
     @property
     def block_reward_btc(self) -> float:
-        """Subsidy plus average fees per block, ``S + F``."""
-        return self.subsidy_btc + self.fees_per_block_btc
+        """Subsidy plus average fees per block, ``S + F`` (the subsidy alone while fees are unknown)."""
+        return self.subsidy_btc + (self.fees_per_block_btc or 0.0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,15 +48,22 @@ EN: Mapping[str, str] = {
     # errors shared by every command
     "error.example": "Example: <code>{example}</code>",
     "error.internal": "Sorry, something went wrong on my side; nothing was changed. Please try again.",
+    "error.storage": (
+        "⚠️ Storage unavailable: your change was not saved. The operator has to restore it; try later."
+    ),
     "error.unknown_command": "Unknown command /{command}. See /help.",
     "error.unknown_command_close": "Unknown command /{command}. Did you mean /{close}? See /help.",
     "error.too_long": "That is too long for /{command}; see /help for examples.",
     "error.admins_only": "In groups only administrators can change this chat's alerts, profile and language.",
+    "error.admin_check_failed": (
+        "I could not check your admin rights just now; nothing was changed. Please try again."
+    ),
     "error.unknown_machine": "Unknown machine '{text}'. Closest: {closest}.",
     "error.bad_machine": (
         "'{text}' is not a machine I can use: give a name from /machines, 200TH@3500W or 17.5J/TH."
     ),
     "error.bad_power": "'{text}' is not a power price; write it like 0.055, $0.055 or 5.5c (up to $5/kWh).",
+    "error.power_unknown": "Power of {name} is unknown; give it as 200TH@3500W (your machine's TH/s and W).",
     # market commands
     "market.no_data": "No market data yet: the sources have not answered so far. Try again in a minute.",
     "market.age": "<i>Data {age} old.</i>",
@@ -64,14 +71,32 @@ EN: Mapping[str, str] = {
     "market.stale_missing": "⚠️ <i>Data {age} old: {missing}; alerts are paused.</i>",
     "sources.missing": "{sources} not answering since {when} UTC",
     "market.hashprice": (
-        "<b>Hashprice</b>: {usd}/PH/day · {sats} sats/TH/day\n"
-        "BTC {price}, difficulty {difficulty}, fees {fees} BTC/block"
+        "<b>Hashprice</b>: {usd}/PH/day · {sats} sats/TH/day\nBTC {price}, difficulty {difficulty}, {fees}"
     ),
+    "market.fees": "fees {fees} BTC/block",
     "market.difficulty": "<b>Difficulty</b>: {difficulty} at block {height}",
     "market.next_unknown": "Next adjustment: no estimate from the current sources.",
     "market.next": "Next adjustment: <b>{change}</b> at block {height} ({blocks}{when})",
     "market.next_when": ", ≈ {when} UTC",
     "market.previous": "Previous adjustment: {change}",
+    "market.puell": (
+        "Puell multiple: <b>{value}</b> on {day} (that day's issuance value ÷ its 365-day average; "
+        "under 0.5 has marked miner capitulations, over 4 cycle tops)"
+    ),
+    "market.puell_unknown": (
+        "Puell multiple: unknown on {day}: the daily series lacks the issuance of {missing} of the last "
+        "365 days"
+    ),
+    "market.compression": (
+        "Difficulty ribbon compression: <b>{value}</b> on {day}{rank} (spread of the 9- to 200-day "
+        "difficulty averages; a tight ribbon means difficulty has stopped rising, as in miner capitulations)"
+    ),
+    "market.compression_rank": ", past-year percentile {rank}",
+    "market.compression_unknown": (
+        "Difficulty ribbon compression: unknown on {day}: the daily series lacks {missing} of the last "
+        "200 days"
+    ),
+    "market.no_daily": "Puell multiple, difficulty ribbon: no daily series stored yet",
     "market.machines_hint": "Use a name with /breakeven, e.g. /breakeven s21 5c",
     # units and values
     "unit.block": "block|blocks",
@@ -91,6 +116,7 @@ EN: Mapping[str, str] = {
     "report.hashrate_implied": "Hashrate (implied)",
     "report.fees": "Fees per block",
     "report.fees_value": "{fees} BTC (subsidy {subsidy})",
+    "report.fees_unknown": "fees unknown, subsidy only",
     "report.hashprice": "Hashprice",
     "report.hashprice_value": "{usd}/PH/day  {sats} sats/TH/day",
     "report.cost": "Cost/BTC ({model})",
@@ -99,8 +125,11 @@ EN: Mapping[str, str] = {
     "report.assumptions": "  assumptions",
     "report.assumptions_bottom_up": "fleet {j} J/TH, {power}, electricity {share} of cash cost",
     "report.assumptions_regression": (
-        "price ~ (difficulty/subsidy)^{b}, fitted {start}..{end} (n={n}, r²={r2})"
+        "market cap ~ difficulty^{b} / supply, fitted {start}..{end} (n={n}, r²={r2}); "
+        "price ×/÷ {band} of it on 2 days in 3"
     ),
+    "report.difficulty_multiple": "Difficulty multiple",
+    "report.difficulty_multiple_value": "{multiple} (price ÷ difficulty-regression cost; < 1: below cost)",
     "report.electricity_only": "  electricity only",
     "report.next_adjustment": "Next adjustment",
     "report.next_adjustment_value": "{change} at block {height} ({blocks}{eta})",
@@ -139,7 +168,11 @@ EN: Mapping[str, str] = {
     "report.breakeven_price": "Breakeven BTC price",
     "report.cost_title": "Network production cost per BTC",
     "report.machines_title": "Machine catalog (nameplate, stock mode)",
-    "report.machine_row": "{ths} TH/s  {w} W  {j} J/TH",
+    "report.machine_row": "{ths}  {w}  {j} J/TH",
+    "report.machine_ths": "{ths} TH/s",
+    "report.machine_w": "{w} W",
+    "report.hashrate_unknown": "TH/s unknown",
+    "report.power_unknown": "power unknown",
     # /profile and /lang
     "profile.describe_rated": (
         "<b>{name}</b> ({ths} TH/s, {j} J/TH) × {count}\n"
@@ -165,6 +198,10 @@ EN: Mapping[str, str] = {
     "subscribe.added": "✅ Alert #{id}: {rule}.",
     "subscribe.holds_now": "That is already true now, so I will tell you at the next crossing.",
     "subscribe.remove_button": "Remove it",
+    "subscribe.limit": (
+        "This chat already has {limit} alert rules, the most it can hold; nothing was added. "
+        "Remove one with /unsubscribe N (numbers in /alerts), then try again."
+    ),
     "subscribe.needs_profile": (
         "I could not set '{rule}' up for this chat's machine and power price; check /profile."
     ),
@@ -196,6 +233,10 @@ EN: Mapping[str, str] = {
     "unsubscribe.not_a_number": "'{value}' is not an alert number; see /alerts.",
     "unsubscribe.no_such": "No alert #{id} in this chat; see /alerts.",
     "unsubscribe.one": "Removed alert #{id}.",
+    "unsubscribe.confirm": "Remove all {alerts} of this chat?",
+    "unsubscribe.yes": "Yes, remove all",
+    "unsubscribe.no": "No, keep them",
+    "unsubscribe.kept": "Kept all {alerts}; nothing was removed.",
     # /chart
     "chart.usage": "I could not read '{value}': give a window (30d, 90d, 1y) and price or hashprice.",
     "chart.no_data": "Not enough daily history for the last {days}: a chart needs at least 2 days of data.",
@@ -244,31 +285,58 @@ RU: Mapping[str, str] = {
     "command.help": "этот список",
     "error.example": "Пример: <code>{example}</code>",
     "error.internal": "Извините, у меня что-то пошло не так; ничего не изменено. Попробуйте ещё раз.",
+    "error.storage": (
+        "⚠️ Хранилище недоступно: ваше изменение не сохранено. "
+        "Его должен восстановить оператор; попробуйте позже."
+    ),
     "error.unknown_command": "Неизвестная команда /{command}. Список команд: /help.",
     "error.unknown_command_close": (
         "Неизвестная команда /{command}. Может быть, /{close}? Список команд: /help."
     ),
     "error.too_long": "Слишком длинный запрос для /{command}; примеры в /help.",
     "error.admins_only": "В группах оповещения, профиль и язык чата меняют только администраторы.",
+    "error.admin_check_failed": (
+        "Не удалось проверить ваши права администратора; ничего не изменено. Попробуйте ещё раз."
+    ),
     "error.unknown_machine": "Неизвестная машина «{text}». Ближайшие: {closest}.",
     "error.bad_machine": (
         "«{text}» не похоже на машину: укажите название из /machines, 200TH@3500W или 17.5J/TH."
     ),
     "error.bad_power": "«{text}» не похоже на тариф; пишите 0.055, $0.055 или 5.5c (не больше 5 $/кВт·ч).",
+    "error.power_unknown": (
+        "Мощность {name} неизвестна; укажите её так: 200TH@3500W (TH/s и Вт вашей машины)."
+    ),
     "market.no_data": ("Рыночных данных пока нет: источники ещё не ответили. Попробуйте через минуту."),
     "market.age": "<i>Возраст данных: {age}.</i>",
     "market.stale": "⚠️ <i>Возраст данных: {age}, источники их не подтвердили; оповещения приостановлены.</i>",
     "market.stale_missing": "⚠️ <i>Возраст данных: {age}: {missing}; оповещения приостановлены.</i>",
     "sources.missing": "{sources} не отвечают с {when} UTC",
     "market.hashprice": (
-        "<b>Хешпрайс</b>: {usd}/PH/сутки · {sats} сат/TH/сутки\n"
-        "BTC {price}, сложность {difficulty}, комиссии {fees} BTC/блок"
+        "<b>Хешпрайс</b>: {usd}/PH/сутки · {sats} сат/TH/сутки\nBTC {price}, сложность {difficulty}, {fees}"
     ),
+    "market.fees": "комиссии {fees} BTC/блок",
     "market.difficulty": "<b>Сложность</b>: {difficulty} на блоке {height}",
     "market.next_unknown": "Следующая корректировка: текущие источники не дают оценки.",
     "market.next": "Следующая корректировка: <b>{change}</b> на блоке {height} (через {blocks}{when})",
     "market.next_when": ", ≈ {when} UTC",
     "market.previous": "Предыдущая корректировка: {change}",
+    "market.puell": (
+        "Мультипликатор Пуэлла: <b>{value}</b> на {day} (стоимость эмиссии за день ÷ её среднее за 365 дней; "
+        "ниже 0,5 отмечало капитуляции майнеров, выше 4 — вершины цикла)"
+    ),
+    "market.puell_unknown": (
+        "Мультипликатор Пуэлла: неизвестен на {day}: в дневном ряду нет эмиссии за {missing} из последних "
+        "365 дней"
+    ),
+    "market.compression": (
+        "Сжатие ленты сложности: <b>{value}</b> на {day}{rank} (разброс средних сложности за 9–200 дней; "
+        "узкая лента значит, что сложность перестала расти, как при капитуляциях майнеров)"
+    ),
+    "market.compression_rank": ", перцентиль за год {rank}",
+    "market.compression_unknown": (
+        "Сжатие ленты сложности: неизвестно на {day}: в дневном ряду нет {missing} из последних 200 дней"
+    ),
+    "market.no_daily": "Мультипликатор Пуэлла, лента сложности: дневной ряд ещё не сохранён",
     "market.machines_hint": "Используйте название в /breakeven, например /breakeven s21 5c",
     "unit.block": "блок|блока|блоков",
     "unit.day": "день|дня|дней",
@@ -286,6 +354,7 @@ RU: Mapping[str, str] = {
     "report.hashrate_implied": "Хешрейт (расчётный)",
     "report.fees": "Комиссии за блок",
     "report.fees_value": "{fees} BTC (субсидия {subsidy})",
+    "report.fees_unknown": "комиссии неизвестны, только субсидия",
     "report.hashprice": "Хешпрайс",
     "report.hashprice_value": "{usd}/PH/сутки  {sats} сат/TH/сутки",
     "report.cost": "Себестоимость BTC ({model})",
@@ -294,7 +363,12 @@ RU: Mapping[str, str] = {
     "report.assumptions": "  допущения",
     "report.assumptions_bottom_up": "парк {j} Дж/TH, {power}, электроэнергия — {share} денежных затрат",
     "report.assumptions_regression": (
-        "цена ~ (сложность/субсидия)^{b}, подгонка {start}..{end} (n={n}, r²={r2})"
+        "капитализация ~ сложность^{b} / предложение, подгонка {start}..{end} (n={n}, r²={r2}); "
+        "цена в пределах ×/÷ {band} от неё 2 дня из 3"
+    ),
+    "report.difficulty_multiple": "Мультипликатор сложности",
+    "report.difficulty_multiple_value": (
+        "{multiple} (цена ÷ себестоимость по регрессии; ниже 1 — цена ниже себестоимости)"
     ),
     "report.electricity_only": "  только электроэнергия",
     "report.next_adjustment": "Следующая корректировка",
@@ -334,7 +408,11 @@ RU: Mapping[str, str] = {
     "report.breakeven_price": "Безубыточная цена BTC",
     "report.cost_title": "Себестоимость добычи 1 BTC в сети",
     "report.machines_title": "Каталог машин (паспортные данные, штатный режим)",
-    "report.machine_row": "{ths} TH/s  {w} Вт  {j} Дж/TH",
+    "report.machine_row": "{ths}  {w}  {j} Дж/TH",
+    "report.machine_ths": "{ths} TH/s",
+    "report.machine_w": "{w} Вт",
+    "report.hashrate_unknown": "TH/s неизв.",
+    "report.power_unknown": "мощность неизв.",
     "profile.describe_rated": (
         "<b>{name}</b> ({ths} TH/s, {j} Дж/TH) × {count}\n"
         "Тариф {power} · комиссия пула {fee} · аптайм {uptime} · PUE {pue}"
@@ -363,6 +441,10 @@ RU: Mapping[str, str] = {
     "subscribe.added": "✅ Оповещение #{id}: {rule}.",
     "subscribe.holds_now": "Условие уже выполняется, поэтому я сообщу при следующем пересечении.",
     "subscribe.remove_button": "Удалить",
+    "subscribe.limit": (
+        "В этом чате уже {limit} правил оповещений — это предел; ничего не добавлено. "
+        "Удалите одно командой /unsubscribe N (номера в /alerts) и попробуйте снова."
+    ),
     "subscribe.needs_profile": (
         "Не удалось настроить «{rule}» для машины и тарифа этого чата; проверьте /profile."
     ),
@@ -394,6 +476,10 @@ RU: Mapping[str, str] = {
     "unsubscribe.not_a_number": "«{value}» — не номер оповещения; см. /alerts.",
     "unsubscribe.no_such": "В этом чате нет оповещения #{id}; см. /alerts.",
     "unsubscribe.one": "Оповещение #{id} удалено.",
+    "unsubscribe.confirm": "Удалить все оповещения этого чата ({alerts})?",
+    "unsubscribe.yes": "Да, удалить все",
+    "unsubscribe.no": "Нет, оставить",
+    "unsubscribe.kept": "Ничего не удалено: оповещения ({alerts}) остались.",
     "chart.usage": "Не понял «{value}»: укажите период (30d, 90d, 1y) и price или hashprice.",
     "chart.no_data": "Недостаточно дневной истории за {days}: для графика нужно хотя бы 2 дня данных.",
     "chart.window": "📈 {start} → {end} · данные по {end} ({days} данных)",

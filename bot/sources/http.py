@@ -263,6 +263,9 @@ DIFFICULTY = Bounds("difficulty", "", 1e6, 1e18)
 HASHRATE_HS = Bounds("hashrate", "H/s", 1e15, 1e24)
 HEIGHT = Bounds("height", "", 1, 10_000_000)
 FEES_PER_BLOCK_BTC = Bounds("fees per block", "BTC", 0, 100)
+BLOCK_COUNT = Bounds("block count", "", 1, 100_000)
+FEE_WINDOW_BLOCKS = 144
+"""Blocks the mean fees per block is taken over (≈1 day), by every source that can report fees."""
 
 
 def as_float(source: str, name: str, raw: Any) -> float:

@@ -11,7 +11,9 @@ import httpx
 
 from bot.economics.network import RETARGET_MAX_FACTOR, RETARGET_MIN_FACTOR
 from bot.sources.http import (
+    BLOCK_COUNT,
     DIFFICULTY,
+    FEE_WINDOW_BLOCKS,
     FEES_PER_BLOCK_BTC,
     HASHRATE_HS,
     HEIGHT,
@@ -33,11 +35,8 @@ from bot.sources.http import (
 from bot.sources.snapshot import AdjustmentEstimate, NetworkState
 
 SOURCE = "mempool"
-FEE_WINDOW_BLOCKS = 144
 REMAINING_BLOCKS = Bounds("remaining blocks", "", 1, 2016)
 PROGRESS_PCT = Bounds("epoch progress", "%", 0, 100)
-
-BLOCK_COUNT = Bounds("block count", "", 1, 100_000)
 _DEFAULT_POLICY = FetchPolicy()
 
 

@@ -52,14 +52,20 @@ class NetworkState:
 
     difficulty: float
     height: int
-    fees_per_block_btc: float
+    fees_per_block_btc: float | None
+    """Mean fees per recent block; ``None`` when this source could not tell (never taken as 0)."""
     hashrate_hs: float | None
     adjustment: AdjustmentEstimate | None
     fetched_at: datetime
     source: str
     outcomes: tuple[SourceOutcome, ...]
     notes: tuple[str, ...] = ()
-    """Caveats of the answering source, e.g. fees it cannot report (taken as 0)."""
+    """Caveats of the answering source, e.g. why its fees are unknown (``fees_unknown_note``)."""
+
+
+def fees_unknown_note(source: str, why: str) -> str:
+    """The note a network reading carries when its source could not report fees per block."""
+    return f"{source}: fees per block unknown ({why}): hashprice is subsidy only"
 
 
 @dataclass(frozen=True, slots=True)

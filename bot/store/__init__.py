@@ -4,6 +4,6 @@ Repositories: ``chats`` (chats, profiles), ``subscriptions`` (rules and their in
 ``outbox`` (messages to deliver), ``snapshots`` (polls, daily series, engine state, event log).
 """
 
-from bot.store.db import Store, StoreError, connect, default_db_path
+from bot.store.db import StorageUnavailable, Store, StoreError, connect, default_db_path
 
-__all__ = ["Store", "StoreError", "connect", "default_db_path"]
+__all__ = ["StorageUnavailable", "Store", "StoreError", "connect", "default_db_path"]

@@ -1,15 +1,23 @@
 """The async facade over SQLite: one sqlite-utils ``Database`` owned by one worker thread.
 
-sqlite3 connections are bound to the thread that created them, so the connection is created inside a
-single-thread executor and every call runs there, serialised (reference/platforms.md §7). Repositories are
-plain sync functions taking the ``Database``; ``await store.run(fn, ...)`` and ``await store.atomic(fn,
-...)`` run them off the event loop. All times in the store are Unix seconds (REAL).
+sqlite3 connections are bound to the thread that created them
+(https://docs.python.org/3/library/sqlite3.html#sqlite3.threadsafety), so the connection is created inside a
+single-thread executor and every call runs there, serialised. Repositories are plain sync functions taking
+the ``Database``; ``await store.run(fn, ...)`` and ``await store.atomic(fn, ...)`` run them off the event
+loop. All times in the store are Unix seconds (REAL).
+
+The file is guarded: before every call the path's device and inode are compared with those opened. A file
+deleted or replaced while the bot runs would swallow every later write (the open descriptor still points at
+the old inode, so writes "succeed" and vanish at the next start); instead the connection turns
+``query_only``, every write raises ``StorageUnavailable`` and ``Store.unavailable`` says why. Reads go on
+from the open file. Only a restart (on a restored or fresh file) clears it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import os
 import sqlite3
 from collections.abc import Callable, Mapping
@@ -22,6 +30,8 @@ from sqlite_utils import Database
 
 from bot.store.migrations import migrations
 
+log = logging.getLogger(__name__)
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -30,6 +40,10 @@ _STORAGE_FAILURES = ("readonly", "disk is full", "unable to open", "disk i/o err
 
 class StoreError(Exception):
     """The database cannot be opened or written; the message is one line naming the path."""
+
+
+class StorageUnavailable(StoreError):  # noqa: N818 (reads as the condition)
+    """The database file was deleted or replaced while running: no change is accepted any more."""
 
 
 def default_db_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -76,22 +90,33 @@ def connect(path: str | os.PathLike[str]) -> Database:
 class Store:
     """Async access to the database; create with ``await Store.open(path)``."""
 
-    def __init__(self, path: Path, executor: ThreadPoolExecutor, db: Database) -> None:
+    def __init__(
+        self, path: Path, executor: ThreadPoolExecutor, db: Database, identity: tuple[int, int]
+    ) -> None:
         self.path = path
         self._executor = executor
         self._db = db
         self._closed = False
+        self._identity = identity
+        self.unavailable: str | None = None
+        """Why changes are refused (the file was deleted or replaced), or ``None`` while all is well."""
 
     @classmethod
     async def open(cls, path: str | os.PathLike[str]) -> Store:
         """Open the database at ``path`` in a fresh worker thread; raises ``StoreError``."""
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="minerwatch-db")
+        full_path = Path(path).expanduser()  # noqa: ASYNC240 (string work, no file access)
+
+        def connect_and_identify() -> tuple[Database, tuple[int, int]]:
+            db = connect(full_path)
+            return db, _identity(full_path)
+
         try:
-            db = await asyncio.get_running_loop().run_in_executor(executor, connect, path)
+            db, identity = await asyncio.get_running_loop().run_in_executor(executor, connect_and_identify)
         except BaseException:
             executor.shutdown(wait=False)
             raise
-        return cls(Path(path), executor, db)
+        return cls(full_path, executor, db, identity)
 
     async def run(self, fn: Callable[Concatenate[Database, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn(db, *args, **kwargs)`` in the worker thread; each statement commits on its own."""
@@ -119,10 +144,35 @@ class Store:
             raise StoreError(f"database {self.path}: store is closed")
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._guarded, call)
 
+    def _check_file(self) -> None:
+        """Worker thread: turn the connection read-only, once, when the file is not the one opened."""
+        if self.unavailable is not None:
+            return
+        try:
+            if _identity(self.path) == self._identity:
+                return
+            reason = f"database file {self.path} was replaced while the bot was running"
+        except FileNotFoundError:
+            reason = f"database file {self.path} was deleted while the bot was running"
+        except OSError as exc:
+            reason = f"database file {self.path} cannot be checked ({exc.strerror or exc})"
+        self.unavailable = reason
+        self._db.execute("PRAGMA query_only = ON")
+        log.error("storage unavailable: %s; every change is refused until a restart", reason)
+
     def _guarded(self, call: Callable[[], T]) -> T:
+        self._check_file()
         try:
             return call()
         except sqlite3.DatabaseError as exc:
+            if self.unavailable is not None:
+                raise StorageUnavailable(f"storage unavailable: {self.unavailable}") from exc
             if any(marker in str(exc).lower() for marker in _STORAGE_FAILURES):
                 raise _storage_error(self.path, exc) from exc
             raise
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    """``(st_dev, st_ino)`` of the file at ``path``: the same pair means the same file."""
+    stat = os.stat(path)
+    return stat.st_dev, stat.st_ino

@@ -147,3 +147,51 @@ def m004_outbox(db: Database) -> None:
         "CREATE INDEX outbox_destination ON outbox (destination, status, id)",
         "CREATE INDEX outbox_chat ON outbox (chat_ref, status)",
     )
+
+
+@migrations()
+def m005_fees_may_be_unknown(db: Database) -> None:
+    """``snapshots.fees_per_block_btc`` becomes nullable: NULL = no source knew the fees.
+
+    Before this, the fall-back sources stored an unknown as exactly 0; a mean over 144 real blocks is never
+    exactly 0, so those rows are marked unknown.
+    """
+    db.table("snapshots").transform(not_null={"fees_per_block_btc": False})
+    db.execute("UPDATE snapshots SET fees_per_block_btc = NULL WHERE fees_per_block_btc = 0")
+
+
+@migrations()
+def m006_outbox_expired(db: Database) -> None:
+    """Status ``expired`` (undelivered past the alert expiry); SQLite cannot alter a CHECK, so the table is
+    rebuilt (https://www.sqlite.org/lang_altertable.html#otheralter), keeping ids and the AUTOINCREMENT
+    counter. Index ``outbox_sent`` lets the retention job find old sent rows without a scan."""
+    _run(
+        db,
+        """CREATE TABLE outbox_new (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            dedupe_key TEXT NOT NULL UNIQUE,
+            chat_ref INTEGER NOT NULL REFERENCES chats (id),
+            platform TEXT NOT NULL,
+            destination TEXT NOT NULL,
+            event_kind TEXT NOT NULL,
+            text TEXT NOT NULL,
+            image BLOB,
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'sending', 'sent', 'dead', 'dropped', 'expired')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL,
+            last_error TEXT,
+            created_at REAL NOT NULL,
+            sent_at REAL
+        )""",
+        "INSERT INTO outbox_new SELECT * FROM outbox",
+        "DELETE FROM sqlite_sequence WHERE name = 'outbox_new'",
+        """INSERT INTO sqlite_sequence (name, seq)
+            SELECT 'outbox_new', seq FROM sqlite_sequence WHERE name = 'outbox'""",
+        "DROP TABLE outbox",
+        "ALTER TABLE outbox_new RENAME TO outbox",
+        "CREATE INDEX outbox_due ON outbox (status, next_attempt_at)",
+        "CREATE INDEX outbox_destination ON outbox (destination, status, id)",
+        "CREATE INDEX outbox_chat ON outbox (chat_ref, status)",
+        "CREATE INDEX outbox_sent ON outbox (status, sent_at)",
+    )

@@ -1,16 +1,17 @@
 """The outbox: every message is written here (one row per event and destination) before it is sent.
 
-A row goes ``pending -> sending -> sent``, or back to ``pending`` (retry later), or ends ``dead`` (gave up,
-with the reason) or ``dropped`` (its chat is gone). Per destination, rows are delivered strictly in id
+A row goes ``pending -> sending -> sent``, or back to ``pending`` (retry later), or ends ``dead`` (the
+platform refused it, with the reason), ``dropped`` (its chat is gone) or ``expired`` (undelivered past the
+alert expiry). Per destination, rows are delivered strictly in id
 order: only the oldest undelivered row of a destination may be claimed, and only when nothing of that
 destination is in flight. ``sending`` is persisted when claimed, so after a crash ``recover_inflight``
 puts those rows back: a message whose send completed but whose ``sent`` mark was lost goes out twice,
-nothing is lost.
+nothing is lost. Retention (``prune``) deletes only finished rows, never a pending or in-flight one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -24,6 +25,7 @@ class OutboxStatus(StrEnum):
     SENT = "sent"
     DEAD = "dead"
     DROPPED = "dropped"
+    EXPIRED = "expired"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,20 +105,35 @@ def enqueue(db: Database, messages: Iterable[NewMessage], now: float) -> int:
         return max(cursor.rowcount, 0)
 
 
-def claim_due(db: Database, now: float, limit: int) -> list[OutboxMessage]:
+def _platforms(skip: Collection[str], only: str | None) -> tuple[str, list[str]]:
+    """SQL condition and parameters restricting rows to ``only`` (when given) minus ``skip``."""
+    sql, params = "", list(skip)
+    if skip:
+        sql += f" AND o.platform NOT IN ({','.join('?' * len(skip))})"
+    if only is not None:
+        sql += " AND o.platform = ?"
+        params.append(only)
+    return sql, params
+
+
+def claim_due(
+    db: Database, now: float, limit: int, *, skip: Collection[str] = (), only: str | None = None
+) -> list[OutboxMessage]:
     """Mark ``sending`` and return, oldest due first, the head row of up to ``limit`` destinations.
 
     A destination's head is its oldest pending-or-sending row; it is claimed only when pending and due,
-    so a later message never overtakes an earlier one, even one waiting for a retry.
+    so a later message never overtakes an earlier one, even one waiting for a retry. Rows of the platforms
+    in ``skip`` are left alone; with ``only``, only that platform's rows are claimed.
     """
+    where, params = _platforms(skip, only)
     with db.atomic():
         ids = [
             row[0]
             for row in db.execute(
                 f"""SELECT o.id FROM outbox o INDEXED BY outbox_due
-                    WHERE o.status = 'pending' AND o.next_attempt_at <= ? AND {_IS_HEAD}
+                    WHERE o.status = 'pending' AND o.next_attempt_at <= ?{where} AND {_IS_HEAD}
                     ORDER BY o.next_attempt_at, o.id LIMIT ?""",
-                [now, limit],
+                [now, *params, limit],
             ).fetchall()
         ]
         if not ids:
@@ -129,10 +146,12 @@ def claim_due(db: Database, now: float, limit: int) -> list[OutboxMessage]:
     return [claimed[row_id] for row_id in ids]
 
 
-def next_due_at(db: Database) -> float | None:
-    """When the earliest destination head becomes due, or ``None`` when nothing is pending."""
+def next_due_at(db: Database, *, skip: Collection[str] = (), only: str | None = None) -> float | None:
+    """When the earliest destination head becomes due (platforms as ``claim_due``); ``None``: none pending."""
+    where, params = _platforms(skip, only)
     rows = db.execute(
-        f"SELECT MIN(o.next_attempt_at) FROM outbox o WHERE o.status = 'pending' AND {_IS_HEAD}"
+        f"SELECT MIN(o.next_attempt_at) FROM outbox o WHERE o.status = 'pending'{where} AND {_IS_HEAD}",
+        params,
     ).fetchall()
     value: float | None = rows[0][0]
     return value
@@ -169,6 +188,17 @@ def release(db: Database, row_id: int, at: float) -> None:
     db.execute("UPDATE outbox SET status = 'pending', next_attempt_at = ? WHERE id = ?", [at, row_id])
 
 
+def retry_now(db: Database, platform: str, now: float) -> int:
+    """Make due at ``now`` every pending row of ``platform`` waiting to retry a failed send (the platform
+    answers again after an outage); returns how many."""
+    cursor = db.execute(
+        """UPDATE outbox SET next_attempt_at = ?
+           WHERE status = 'pending' AND platform = ? AND attempts > 0 AND next_attempt_at > ?""",
+        [now, platform, now],
+    )
+    return cursor.rowcount
+
+
 def dead_letter(db: Database, row_id: int, reason: str) -> None:
     """Give up on a row after a failed attempt, keeping the reason."""
     db.execute(
@@ -200,3 +230,59 @@ def redirect(db: Database, chat_ref: int, new_destination: str, *, new_chat_ref:
 def recover_inflight(db: Database) -> int:
     """At start-up: rows left ``sending`` by a crash go back to ``pending``, keeping their due time."""
     return db.execute("UPDATE outbox SET status = 'pending' WHERE status = 'sending'").rowcount
+
+
+@dataclass(frozen=True, slots=True)
+class Expired:
+    """A row given up on because it stayed undelivered past the expiry."""
+
+    id: int
+    platform: str
+    destination: str
+    event_kind: str
+    created_at: float
+
+
+def expire(db: Database, created_before: float) -> list[Expired]:
+    """Mark ``expired`` every pending row created before ``created_before``; returns them, oldest first."""
+    with db.atomic():
+        rows = db.execute(
+            """SELECT id, platform, destination, event_kind, created_at FROM outbox
+               WHERE status = 'pending' AND created_at < ? ORDER BY id""",
+            [created_before],
+        ).fetchall()
+        expired = [Expired(*row) for row in rows]
+        if expired:
+            marks = ",".join("?" * len(expired))
+            db.execute(
+                f"""UPDATE outbox SET status = 'expired', last_error = 'expired undelivered'
+                    WHERE id IN ({marks})""",
+                [row.id for row in expired],
+            )
+    return expired
+
+
+_PRUNABLE = """(status = 'sent' AND sent_at < :sent_before)
+    OR (status IN ('dead', 'dropped', 'expired') AND created_at < :failed_before)"""
+
+
+def count_prunable(db: Database, sent_before: float, failed_before: float) -> dict[OutboxStatus, int]:
+    """Finished rows ``prune`` would delete, per status: sent before ``sent_before``, dead, dropped or
+    expired rows created before ``failed_before``."""
+    found = dict(
+        db.execute(
+            f"SELECT status, COUNT(*) FROM outbox WHERE {_PRUNABLE} GROUP BY 1",
+            {"sent_before": sent_before, "failed_before": failed_before},
+        ).fetchall()
+    )
+    return {status: found.get(status.value, 0) for status in OutboxStatus if status.value in found}
+
+
+def prune(db: Database, sent_before: float, failed_before: float, limit: int) -> int:
+    """Delete up to ``limit`` of the rows ``count_prunable`` counts (one short transaction); returns how
+    many. Pending and in-flight rows are never deleted."""
+    cursor = db.execute(
+        f"DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE {_PRUNABLE} LIMIT :limit)",
+        {"sent_before": sent_before, "failed_before": failed_before, "limit": limit},
+    )
+    return cursor.rowcount

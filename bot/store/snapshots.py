@@ -1,4 +1,5 @@
-"""Market snapshots (one per poll), the daily series, a key/value ``state`` table and the event log."""
+"""Market snapshots (one per poll, pruned after a retention window), the daily series (kept forever), a
+key/value ``state`` table and the event log."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ class StoredSnapshot:
     price_usd: float
     difficulty: float
     height: int
-    fees_per_block_btc: float
+    fees_per_block_btc: float | None
+    """``None`` when no source knew the fees (stored as NULL, never as 0)."""
     hashrate_hs: float | None
     adjustment: AdjustmentEstimate | None
     outcomes: tuple[SourceOutcome, ...]
@@ -233,3 +235,27 @@ def record_event(db: Database, key: str, kind: str, occurred_at: float, data: Ma
         [key, kind, occurred_at, json.dumps(dict(data))],
     )
     return cursor.rowcount > 0
+
+
+_OLD_SNAPSHOTS = """taken_at < :before
+    AND id != (SELECT id FROM snapshots ORDER BY taken_at DESC, id DESC LIMIT 1)"""
+"""Snapshots taken before ``before``, except the latest one (``/status`` reads it however old it is)."""
+
+
+def count_old_snapshots(db: Database, before: float) -> int:
+    """How many snapshots ``prune_snapshots`` would delete."""
+    count: int = db.execute(
+        f"SELECT COUNT(*) FROM snapshots WHERE {_OLD_SNAPSHOTS}", {"before": before}
+    ).fetchone()[0]
+    return count
+
+
+def prune_snapshots(db: Database, before: float, limit: int) -> int:
+    """Delete up to ``limit`` snapshots taken before ``before`` (never the latest, never a daily row);
+    returns how many."""
+    cursor = db.execute(
+        f"""DELETE FROM snapshots WHERE id IN (SELECT id FROM snapshots INDEXED BY snapshots_taken_at
+                WHERE {_OLD_SNAPSHOTS} LIMIT :limit)""",
+        {"before": before, "limit": limit},
+    )
+    return cursor.rowcount

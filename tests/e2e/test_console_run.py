@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from queue import Empty, Queue
 
+import httpx
 import pytest
 
 from tests.fakes.upstreams import FakeUpstreams
@@ -129,6 +131,38 @@ def test_replay_shows_capitulation_and_recovery_within_a_minute(bot_env: dict[st
         assert "capitulation lasted" in line
         assert time.monotonic() - started < 60
         assert bot.stop() == 0
+    finally:
+        if bot.process.poll() is None:
+            bot.process.kill()
+
+
+def test_a_deleted_database_refuses_changes_and_turns_healthz_503(bot_env: dict[str, str]) -> None:
+    """The file is deleted under the running bot: a new subscription is refused (never confirmed and then
+    lost at the next start), /healthz says why with a 503, and the log says it once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    bot = BotProcess([], {**bot_env, "MINERWATCH_HTTP_PORT": str(port)})
+    try:
+        bot.wait_for("type /help")
+        bot.type("/subscribe price below 80k")
+        bot.wait_for("Alert #")
+        db = Path(bot_env["MINERWATCH_DB"])
+        db.unlink()
+        bot.type("/subscribe price below 70k")
+        bot.wait_for("Storage unavailable: your change was not saved")
+        health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+        assert health.status_code == 503
+        reason = f"storage unavailable: database file {db} was deleted while the bot was running"
+        assert health.json()["problems"][0] == reason
+        time.sleep(3)  # polls every second keep failing to store their snapshot
+        assert bot.stop() == 0
+        assert bot.process.stderr is not None
+        log = bot.process.stderr.read()
+        assert log.count(f"{reason}; every change is refused until a restart") == 1
+        failures = [line.split(" ", 3)[3] for line in log.splitlines() if " ERROR " in line]
+        assert len(failures) == len(set(failures)), log  # each failing job once, not once per poll
+        assert not db.exists()  # nothing wrote a fresh file behind the refusal
     finally:
         if bot.process.poll() is None:
             bot.process.kill()

@@ -63,7 +63,7 @@ def test_killed_delivery_loses_nothing_and_repeats_only_in_flight(tmp_path: Path
     for n in range(PER_DESTINATION):  # interleaved, as a fan-out enqueues them
         for d, (chat_id, keys) in enumerate(expected.items()):
             messages.append(NewMessage(keys[n], d + 1, "telegram", chat_id, "test", keys[n]))
-    enqueue(db, messages, now=0.0)
+    enqueue(db, messages, now=time.time())  # made now: the worker's wall clock expires day-old alerts
     db.close()
 
     kills = 0
@@ -100,7 +100,7 @@ def test_kill_between_decision_and_delivery_sends_exactly_once(tmp_path: Path) -
     keyed = KeyedRule(KeyMetric.PRICE_USD, Op.BELOW, 60_000.0, 60_600.0)
     sub = add_threshold(db, chat.id, rule, keyed, RuleState(armed=True), now=0.0)
     db.close()
-    evaluate = ("evaluate", str(db_path), "59000", "100")
+    evaluate = ("evaluate", str(db_path), "59000", str(time.time()))
 
     assert finish(start(*evaluate, crash_at="before_commit"))[0] == -signal.SIGKILL
     db = connect(db_path)

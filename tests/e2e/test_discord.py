@@ -120,6 +120,20 @@ async def ask(fake: FakeDiscord, command: str, options: dict[str, Any] | None = 
     return answers[-1]
 
 
+def custom_ids(call: Call) -> list[str]:
+    return [button["custom_id"] for row in call.components for button in row["components"]]
+
+
+async def press(fake: FakeDiscord, answer: Call, custom_id: str, **who: Any) -> Call:
+    """Press the button ``custom_id`` under the bot's ``answer`` and return the bot's answer to the press."""
+    assert answer.message_id is not None
+    interaction_id = fake.press_button(answer.message_id, custom_id, **who)
+    answers = await fake.wait_for(
+        lambda: [c for c in fake.responses_to(interaction_id) if c.ok and c.embeds], timeout=15
+    )
+    return answers[-1]
+
+
 async def market_ready(fake: FakeDiscord) -> None:
     """Wait until the first poll stored a snapshot (commands answer from it)."""
     deadline = time.monotonic() + 10
@@ -199,7 +213,11 @@ async def test_commands_answer_with_the_right_numbers(bot: BotApp, fake_discord:
     assert re.search(r"Power cost/day.*\$5\.04", margin)  # 200 TH/s x 17.5 J/TH x 24 h = 84 kWh at $0.06
     assert "Cost/BTC (bottom-up)" in embed_text(await ask(fake_discord, "cost"))
     assert "-1.91%" in embed_text(await ask(fake_discord, "difficulty"))
-    assert "Antminer S21 XP Hyd" in embed_text(await ask(fake_discord, "machines"))
+    machines = embed_text(await ask(fake_discord, "machines"))
+    assert "Antminer S21 XP Hyd" in machines and "Whatsminer M66S+" in machines
+    assert (
+        re.search(r"Avalon A1346 +110 TH/s +power unknown +30\.0 J/TH", machines) and " 0 W" not in machines
+    )
     assert "/subscribe" in embed_text(await ask(fake_discord, "help"))
     assert "<b>" not in status and "<code>" not in status
 
@@ -207,6 +225,8 @@ async def test_commands_answer_with_the_right_numbers(bot: BotApp, fake_discord:
 async def test_mistakes_are_explained_privately(bot: BotApp, fake_discord: FakeDiscord) -> None:
     reply = await ask(fake_discord, "breakeven", {"machine": "antminer s99"})
     assert reply.ephemeral and "Closest" in embed_text(reply)
+    reply = await ask(fake_discord, "breakeven", {"machine": "Avalon A1346"})
+    assert reply.ephemeral and "Power of Avalon A1346 is unknown; give it as 200TH@3500W" in embed_text(reply)
     reply = await ask(fake_discord, "subscribe", {"rule": "prise below 60k"}, user_id=ADMIN)
     assert reply.ephemeral and "price" in embed_text(reply)
 
@@ -247,6 +267,10 @@ async def test_autocomplete_offers_matching_machines_rules_and_alerts(
     s19 = await choices("breakeven", "machine", "s19")
     assert s19 and all("S19" in name for name in s19) and "Antminer S19 XP" in s19
     assert set(await choices("margin", "machine", "hydro")) >= {"Antminer S21 XP Hyd", "Whatsminer M63S"}
+    assert await choices("breakeven", "machine", "a13") == [
+        "Avalon A1346 (power unknown)",
+        "Avalon A1366 (power unknown)",
+    ]
     assert len(await choices("breakeven", "machine", "")) <= 25
     assert (await choices("subscribe", "rule", "price"))[:2] == ["price", "price below 60k"]
     number = await subscribe(fake_discord, "price below 80k")
@@ -265,7 +289,27 @@ async def test_server_changes_need_manage_channels(bot: BotApp, fake_discord: Fa
     assert not accepted.ephemeral and "Alert #" in embed_text(accepted)
     listing = await ask(fake_discord, "alerts", user_id=MINER)
     assert "price below $60,000" in embed_text(listing) and not listing.ephemeral
-    assert "/unsubscribe" in listing.embeds[0]["footer"]["text"]  # buttons become command hints
+    assert "mw:/unsubscribe 1" in custom_ids(listing)  # buttons carry the command they run
+    assert listing.message_id is not None
+    pressed = await press(fake_discord, listing, "mw:/unsubscribe 1", user_id=MINER)
+    assert pressed.ephemeral and "administrators" in embed_text(pressed)  # a press needs the same right
+    assert "price below $60,000" in embed_text(await ask(fake_discord, "alerts", user_id=MINER))
+
+
+async def test_unsubscribe_without_an_alert_asks_first(bot: BotApp, fake_discord: FakeDiscord) -> None:
+    await subscribe(fake_discord, "price below 60k")
+    await subscribe(fake_discord, "price below 50k")
+    question = await ask(fake_discord, "unsubscribe", user_id=ADMIN)
+    assert "Remove all 2 alerts of this chat?" in embed_text(question) and not question.ephemeral
+    assert custom_ids(question) == ["mw:/unsubscribe all", "mw:/unsubscribe keep"]
+    kept = await press(fake_discord, question, "mw:/unsubscribe keep", user_id=ADMIN)
+    assert "nothing was removed" in embed_text(kept)
+    assert "price below $50,000" in embed_text(await ask(fake_discord, "alerts"))
+    removed = await press(fake_discord, question, "mw:/unsubscribe all", user_id=ADMIN)
+    assert "Removed 2 alerts" in embed_text(removed)
+    assert "No alerts yet" in embed_text(await ask(fake_discord, "alerts"))
+    explicit = await ask(fake_discord, "unsubscribe", {"alert": "all"}, user_id=ADMIN)
+    assert "No alerts to remove" in embed_text(explicit)
 
 
 async def test_channel_gets_one_alert_per_crossing(

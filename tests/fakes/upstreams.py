@@ -43,6 +43,8 @@ BASE_PATHS = {
 NETWORK_SOURCES = ("mempool", "blockchain.info", "bitcoind")
 REWARD_STATS_BLOCKS = 100
 """Blocks covered by the recorded reward-stats body (startBlock 736556 .. endBlock 736655)."""
+STATS_BLOCKS_MINED = 166
+"""``n_blocks_mined`` of the recorded blockchain.info ``/stats`` body (its fees are over these blocks)."""
 
 _HTML_PAGE = (
     b"<!DOCTYPE html><html><head><title>Attention Required!</title></head><body>blocked</body></html>"
@@ -178,6 +180,13 @@ ROUTES = (
     ),
     _text_route("blockchain.info", "q/hashrate", "blockchaininfo__q_hashrate.txt", "hashrate", 1e9, 1e-9),
     _text_route("blockchain.info", "q/getblockcount", "blockchaininfo__q_getblockcount.txt", "height", 0),
+    Route(
+        "blockchain.info",
+        "stats",
+        "blockchaininfo__stats.json",
+        {"fees_per_block": Slot(("total_fees_btc",), scale=1e8 * STATS_BLOCKS_MINED)},
+        ("fees_per_block", 1000),
+    ),
     _price_route(
         "coinbase", "v2/prices/BTC-USD/spot", "coinbase__v2_prices_BTC-USD_spot.json", "data", "amount"
     ),
@@ -225,6 +234,15 @@ ROUTES = (
         rpc="getmininginfo",
         api_error=_RPC_ERROR,
     ),
+    Route(
+        "bitcoind",
+        "",
+        "bitcoincore__getblockstats__shape.json",
+        {"fees_per_block": Slot(("result", "totalfee"), scale=1e8)},
+        ("fees_per_block", 1000),
+        rpc="getblockstats",
+        api_error=_RPC_ERROR,
+    ),
 )
 
 
@@ -261,12 +279,14 @@ class _Reply:
     trickle_s: float = 0.0
 
 
-def _rpc_method(body: bytes) -> str | None:
+def _rpc_calls(body: bytes) -> list[dict[str, Any]] | None:
+    """The JSON-RPC calls in a body: one object, or a batch (a list); ``None`` when it is neither."""
     try:
-        method = json.loads(body).get("method")
-    except (ValueError, AttributeError):
+        document = json.loads(body)
+    except ValueError:
         return None
-    return method if isinstance(method, str) else None
+    calls = document if isinstance(document, list) else [document]
+    return calls if all(isinstance(c, dict) and isinstance(c.get("method"), str) for c in calls) else None
 
 
 def _set_in(document: Any, path: tuple[str | int, ...], value: Any) -> None:
@@ -349,8 +369,10 @@ class FakeUpstreams:
     def set_height(self, height: int, source: str | None = None) -> None:
         self._override([source] if source else NETWORK_SOURCES, "height", height)
 
-    def set_fees_per_block(self, btc: float) -> None:
-        self._override(["mempool"], "fees_per_block", btc)
+    def set_fees_per_block(self, btc: float, source: str | None = None) -> None:
+        """BTC per block for every network source (mempool's reward stats, bitcoind's getblockstats and
+        blockchain.info's ``/stats``, whose recorded body has a broken negative total) or one of them."""
+        self._override([source] if source else NETWORK_SOURCES, "fees_per_block", btc)
 
     def set_retarget_date_ms(self, ms: float) -> None:
         """mempool's ``estimatedRetargetDate`` (Unix milliseconds)."""
@@ -410,20 +432,31 @@ class FakeUpstreams:
             (s for s, base in BASE_PATHS.items() if split.path == base or split.path.startswith(base + "/")),
             None,
         )
-        rpc = _rpc_method(body) if source == "bitcoind" else None
+        calls = _rpc_calls(body) if source == "bitcoind" else None
+        rpc = calls[0]["method"] if calls else None
         record = RecordedRequest(source or "?", method, split.path, split.query, rpc, headers, time.time())
         with self._lock:
             self._requests.append(record)
             relative = split.path.removeprefix(BASE_PATHS.get(source or "", "")).strip("/")
-            route = next(
-                (r for r in ROUTES if r.source == source and r.path.strip("/") == relative and r.rpc == rpc),
-                None,
-            )
-            if route is None:
+            routes = [
+                next(
+                    (
+                        r
+                        for r in ROUTES
+                        if r.source == source and r.path.strip("/") == relative and r.rpc == m
+                    ),
+                    None,
+                )
+                for m in ([c["method"] for c in calls] if calls else [rpc])
+            ]
+            if None in routes:
                 return _Reply(404, b'{"error":"no such route on the fake"}')
             injection = self._take_injection(source or "", split.path)
-            overrides = {q: v for (s, q), v in self._overrides.items() if s == route.source}
-        return _render(route, overrides, injection)
+            overrides = {q: v for (s, q), v in self._overrides.items() if s == source}
+        replies = [_render(r, overrides, injection) for r in routes if r is not None]
+        if calls is None or not body.lstrip().startswith(b"["):
+            return replies[0]
+        return _batch_reply(calls, replies)
 
     def _take_injection(self, source: str, path: str) -> _Injection | None:
         for injection in self._injections:
@@ -480,6 +513,21 @@ def _with_huge_integer(route: Route, body: bytes) -> bytes:
     document = json.loads(body)
     _set_in(document, route.slots[route.absurd[0]].path, HUGE_INTEGER)
     return json.dumps(document).encode()
+
+
+def _batch_reply(calls: list[dict[str, Any]], replies: list[_Reply]) -> _Reply:
+    """A JSON-RPC batch answer: each call's reply with its ``id``; a failed HTTP reply fails the batch."""
+    failed = next((r for r in replies if r.status != 200 or r.hold_s), None)
+    if failed is not None:
+        return failed
+    answers = []
+    for call, reply in zip(calls, replies, strict=True):
+        try:
+            answer = json.loads(reply.body)
+        except ValueError:
+            return reply
+        answers.append({**answer, "id": call.get("id")} if isinstance(answer, dict) else answer)
+    return _Reply(200, json.dumps(answers).encode())
 
 
 def _patched(route: Route, overrides: dict[str, float]) -> bytes:

@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,14 +17,16 @@ from pathlib import Path
 import pytest
 
 from bot.alerts.events import AlertEvent, EventKind
+from bot.alerts.rules import KeyedRule, KeyMetric, Metric, Op, Rule, RuleState
 from bot.data import load_history
 from bot.render.alerts import render_event
 from bot.store import connect
 from bot.store.chats import ChatKind, upsert_chat
 from bot.store.outbox import NewMessage, OutboxStatus, counts, enqueue
 from bot.store.snapshots import upsert_daily
-from bot.store.subscriptions import add_network
-from tests.fakes.telegram_api import FakeTelegram
+from bot.store.subscriptions import add_network, add_threshold
+from tests.e2e.market import move_price
+from tests.fakes.telegram_api import FakeTelegram, Fault, SentCall
 from tests.fakes.upstreams import FakeUpstreams
 from tests.faults.conftest import START
 
@@ -40,6 +43,8 @@ EVENT = AlertEvent(
         "price_usd": 66_680.0,
         "cost_usd_per_btc": 87_012.4,
         "cost_model": "difficulty-regression",
+        "cost_significant_digits": 2,
+        "recovery_above_usd": 89_622.8,
     },
 )
 TEXT = render_event(EVENT)
@@ -102,7 +107,7 @@ def seed(db_path: Path) -> None:
         add_network(db, chat.id, START.timestamp())
         key = f"{EVENT.key}|{chat.id}"
         messages.append(NewMessage(key, chat.id, "telegram", chat.chat_id, EVENT.kind.value, TEXT))
-    enqueue(db, messages, START.timestamp())
+    enqueue(db, messages, time.time())  # made now: the bot expires alerts undelivered for a day
     db.close()
 
 
@@ -200,3 +205,67 @@ def test_a_broken_setting_names_the_field_and_exits_2(
     assert line.startswith(f"minerwatch: bad setting MINERWATCH_{variable}: ") and says in line
     assert "Traceback" not in out + errors
     assert not (tmp_path / "bot.db").exists()
+
+
+OUTAGE_S = 20.0
+ALERT_CHAT = 1001
+
+
+def test_a_telegram_outage_mid_run_delays_the_alert_and_loses_nothing(
+    tmp_path: Path, telegram: FakeTelegram, fake_upstreams: FakeUpstreams
+) -> None:
+    db_path = tmp_path / "bot.db"
+    db = connect(db_path)
+    chat = upsert_chat(db, "telegram", str(ALERT_CHAT), ChatKind.PRIVATE, START.timestamp())
+    rule, keyed = (
+        Rule(Metric.PRICE, Op.BELOW, 80_000.0, 800.0),
+        KeyedRule(KeyMetric.PRICE_USD, Op.BELOW, 80_000.0, 80_800.0),
+    )
+    add_threshold(db, chat.id, rule, keyed, RuleState(armed=True), START.timestamp())
+    db.close()
+    env = bot_env(
+        db_path,
+        **fake_upstreams.settings_overrides(),
+        telegram_token=telegram.token,
+        telegram_base_url=telegram.base_url,
+        price_poll_s="1",
+        network_poll_s="1",
+        source_retries="0",
+    )
+    bot = start_bot(env, tmp_path)
+    try:
+        telegram.wait_for_sync(lambda: fake_upstreams.count("coinbase") >= 2, timeout=20)  # up and polling
+        telegram.inject(Fault.SERVER_ERROR, status=502, times=None, methods=["sendMessage", "getUpdates"])
+        down_at = time.monotonic()
+        move_price(fake_upstreams, 79_000)
+        refused = telegram.wait_for_sync(
+            lambda: [c for c in telegram.calls("sendMessage", ALERT_CHAT) if c.status == 502], timeout=15
+        )
+        time.sleep(max(0.0, down_at + OUTAGE_S - time.monotonic()))  # the outage lasts in real time
+        telegram.clear_faults()
+        healed_at = time.time()  # the fake stamps calls with the wall clock
+        telegram.wait_for_sync(lambda: alerts_to(telegram, ALERT_CHAT), timeout=70)
+        time.sleep(2)  # a duplicate would come now
+        bot.send_signal(signal.SIGINT)
+    finally:
+        _, errors = finish(bot, tmp_path)
+    assert bot.returncode == 0, errors
+    lines = errors.splitlines()
+    tracebacks = [lines[i - 1] for i, line in enumerate(lines) if line.startswith("Traceback")]
+    # python-telegram-bot's updater logs each failed getUpdates with its traceback; nothing else may
+    assert all("telegram.ext.Updater: Exception happened while polling" in line for line in tracebacks)
+    [alert] = alerts_to(telegram, ALERT_CHAT)
+    assert "$79,000" in (alert.text or "")
+    tries = [c for c in telegram.calls("sendMessage", ALERT_CHAT) if c.status == 502]
+    assert len(tries) <= 4, "probed once per back-off period (5 s, 10 s, 20 s), not hammered"
+    assert tries[0] == refused[0]
+    assert 0 < alert.time - healed_at < 60 + 5  # found again within one capped back-off
+    assert "telegram unreachable" in errors and "telegram answers again" in errors
+    db = connect(db_path)
+    found = counts(db)
+    db.close()
+    assert (found[OutboxStatus.SENT], found[OutboxStatus.DEAD], found[OutboxStatus.PENDING]) == (1, 0, 0)
+
+
+def alerts_to(telegram: FakeTelegram, chat_id: int) -> list[SentCall]:
+    return [c for c in telegram.calls("sendMessage", chat_id) if c.ok and (c.text or "").startswith("🔔")]

@@ -22,6 +22,7 @@ from bot.app import TELEGRAM_SENDS_PER_S
 from bot.config import Settings
 from bot.data import load_difficulty_regression
 from bot.delivery.worker import OutboxWorker
+from bot.metrics import REGISTRY
 from bot.render.alerts import render_event
 from bot.services import StoreServices
 from bot.store import Store
@@ -46,9 +47,12 @@ EVENT = AlertEvent(
         "price_usd": 66_680.0,
         "cost_usd_per_btc": 87_012.4,
         "cost_model": "difficulty-regression",
+        "cost_significant_digits": 2,
+        "recovery_above_usd": 89_622.8,
     },
 )
 TEXT = render_event(EVENT)
+SENDS = "minerwatch_sends_total"
 
 
 class ShortTimeoutBuilder(ApplicationBuilder):  # type: ignore[type-arg]
@@ -104,7 +108,8 @@ async def fan_out(
     clock: VirtualTime,
     between_rounds: Callable[[int], None] = lambda _: None,
 ) -> int:
-    """Deliver everything, jumping the virtual clock to the next due row; returns the rounds run."""
+    """Deliver everything, jumping the virtual clock to the next round (a due row, or a probe after an
+    outage); returns the rounds run."""
     await store.atomic(seed)
     worker = OutboxWorker(
         store,
@@ -116,8 +121,9 @@ async def fan_out(
     for round_number in range(1, 1000):
         await worker.run_once()
         between_rounds(round_number)
-        due = await store.run(next_due_at)
+        due = await worker.next_round_at()
         if due is None:
+            assert await store.run(next_due_at) is None
             return round_number
         clock.now = max(clock.now, due)
     raise AssertionError("the outbox did not drain")
@@ -174,6 +180,34 @@ async def test_faults_in_the_middle_of_a_fan_out(
         assert await store.run(find_chat, "telegram", str(old)) is None
         moved = await store.run(find_chat, "telegram", str(new))
         assert moved is not None and moved.active and moved.kind is ChatKind.SUPERGROUP
+
+
+async def test_a_port_closed_for_30_minutes_loses_no_alert(
+    store: Store, transport: TelegramTransport, telegram: FakeTelegram, clock: VirtualTime
+) -> None:
+    """Telegram unreachable (connection refused) for 30 virtual minutes mid fan-out: every chat still gets
+    the capitulation alert once, nothing is dead-lettered, and the bot probes instead of retrying each."""
+    closed_at: list[float] = []
+    failures = REGISTRY.get_sample_value(SENDS, {"platform": "telegram", "outcome": "transient_failure"})
+
+    def outage(round_number: int) -> None:
+        if round_number == 2:
+            telegram.close_port()
+            closed_at.append(clock.now)
+        elif telegram.closed and clock.now >= closed_at[0] + 1800:
+            telegram.reopen_port()
+
+    rounds = await fan_out(store, transport, clock, outage)
+    assert not telegram.closed
+    got = received(telegram)
+    assert set(got) == set(PRIVATE + GROUPS)
+    assert set(got.values()) == {1}
+    outbox = await store.run(counts)
+    assert (outbox[OutboxStatus.SENT], outbox[OutboxStatus.DEAD]) == (len(PRIVATE + GROUPS), 0)
+    refused = REGISTRY.get_sample_value(SENDS, {"platform": "telegram", "outcome": "transient_failure"})
+    # one round of in-flight sends (the worker's concurrency) fails, then one probe per back-off period
+    assert (refused or 0) - (failures or 0) <= 32 + 4 + 1800 / 60
+    assert rounds < 120
 
 
 async def test_retry_after_never_counts_as_a_failed_attempt(

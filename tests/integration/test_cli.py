@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -61,6 +62,11 @@ def test_status_uses_the_median_price_and_mempool(
     assert data["inputs"]["difficulty"] == pytest.approx(132_716_002_350_731.3)
     assert data["next_adjustment"]["remaining_blocks"] == 1720
     assert {c["model"] for c in data["production_cost"]} == {"bottom-up", "difficulty-regression"}
+    regression = next(c for c in data["production_cost"] if c["model"] == "difficulty-regression")
+    assert regression["significant_digits"] == 2
+    # exp(a + b ln D) / supply(969,992) = $79,680; the multiple is price ÷ that cost.
+    assert regression["usd_per_btc"] == pytest.approx(79_680.3, rel=1e-5)
+    assert data["difficulty_multiple"] == pytest.approx(85_864.00 / regression["usd_per_btc"])
     used = {s["source"] for s in data["sources"] if s["ok"]}
     assert {"coinbase", "kraken", "bitstamp", "mempool"} <= used
 
@@ -157,3 +163,49 @@ def test_console_script_runs_as_a_process(env: FakeUpstreams) -> None:
     assert result.returncode == 0, result.stderr
     names = [m["name"] for m in json.loads(result.stdout)["machines"]]
     assert len(names) >= 21 and "Antminer S21 XP Hyd" in names
+
+
+def test_no_fee_source_says_subsidy_only(env: FakeUpstreams, capsys: pytest.CaptureFixture[str]) -> None:
+    """mempool down and blockchain.info's /stats fees broken (negative, as recorded): fees are unknown."""
+    env.inject("mempool", Fault.HTTP_503, times=None)
+    for command in (["status"], ["breakeven", "s19", "5c"], ["margin", "s19", "5c"], ["cost"]):
+        code, out, _ = run(capsys, *command)
+        assert code == 0 and "fees unknown, subsidy only" in out, command
+        code, out, _ = run(capsys, *command, "--json")
+        inputs = json.loads(out)["inputs"]
+        assert (code, inputs["fees_per_block_btc"], inputs["fees_known"]) == (0, None, False), command
+
+
+def test_mempool_down_fees_from_blockchain_info(
+    env: FakeUpstreams, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env.inject("mempool", Fault.HTTP_503, times=None)
+    env.set_fees_per_block(0.05, source="blockchain.info")
+    code, out, _ = run(capsys, "status", "--json")
+    inputs = json.loads(out)["inputs"]
+    assert (code, inputs["fees_known"]) == (0, True)
+    assert inputs["fees_per_block_btc"] == pytest.approx(0.05)
+    code, out, _ = run(capsys, "status")
+    assert "fees unknown" not in out
+
+
+def test_machines_list_unknown_power_as_unknown(
+    env: FakeUpstreams, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "machines")
+    assert code == 0 and " 0 W" not in out
+    assert re.search(r"^Avalon A1346 +110 TH/s +power unknown +30\.0 J/TH$", out, re.MULTILINE)
+    assert re.search(r"^Whatsminer M66S\+ +314 TH/s +5,338 W +17\.0 J/TH$", out, re.MULTILINE)
+    code, out, _ = run(capsys, "machines", "--json")
+    rows = {m["name"]: m for m in json.loads(out)["machines"]}
+    assert (rows["Avalon A1346"]["power_w"], rows["Avalon A1346"]["power_known"]) == (None, False)
+    assert rows["Whatsminer M66S"]["power_known"] is True
+
+
+@pytest.mark.parametrize("command", ["breakeven", "margin"])
+def test_a_machine_with_unknown_power_is_refused(
+    env: FakeUpstreams, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    code, out, err = run(capsys, command, "Avalon A1366", "5c", *WHAT_IF)
+    assert (code, out) == (2, "")
+    assert err == "minerwatch: power of Avalon A1366 is unknown; give it as 200TH@3500W\n"

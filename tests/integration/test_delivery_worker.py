@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import sqlite3
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -27,6 +28,7 @@ from bot.delivery import (
     TransientFailure,
 )
 from bot.delivery import worker as worker_module
+from bot.metrics import REGISTRY
 from bot.store import Store
 from bot.store.chats import ChatKind, find_chat, get_chat, upsert_chat
 from bot.store.outbox import (
@@ -66,18 +68,24 @@ class FakeNotifier:
         self.platform = platform
         self.clock = clock
         self.sends: list[tuple[float, str, str]] = []
+        self.delivered: list[tuple[float, str, str]] = []
         self.script: dict[str, list[SendOutcome | Exception]] = defaultdict(list)
+        self.down: tuple[float, float] | None = None
+        """An outage: from, until (virtual time), every send answers 502."""
         self.sent_event = asyncio.Event()
 
     async def send(self, destination: Destination, message: OutboundMessage) -> SendOutcome:
         assert destination.platform == self.platform
         self.sends.append((self.clock(), destination.chat_id, message.text))
         self.sent_event.set()
+        if self.down is not None and self.down[0] <= self.clock() < self.down[1]:
+            return TransientFailure("Bad Gateway")
         if self.script[destination.chat_id]:
             answer = self.script[destination.chat_id].pop(0)
             if isinstance(answer, Exception):
                 raise answer
             return answer
+        self.delivered.append((self.clock(), destination.chat_id, message.text))
         return Sent()
 
     def texts_to(self, chat_id: str) -> list[str]:
@@ -123,11 +131,12 @@ async def put(store: Store, chat_id: str, *texts: str, platform: str = "telegram
 
 
 async def drain(store: Store, worker: OutboxWorker, clock: VirtualTime, max_rounds: int = 5000) -> None:
-    """Run rounds, jumping the clock to the next due row, until nothing is pending."""
+    """Run rounds, jumping the clock to the next due row or probe, until nothing is pending."""
     for _ in range(max_rounds):
         await worker.run_once()
-        due = await store.run(next_due_at)
+        due = await worker.next_round_at()
         if due is None:
+            assert await store.run(next_due_at) is None
             return
         clock.now = max(clock.now, due)
     raise AssertionError("outbox did not drain")
@@ -237,32 +246,21 @@ async def test_chat_moved_follows_the_new_id(
     assert chat is not None and (chat.chat_id, chat.kind) == ("-1001", ChatKind.SUPERGROUP)
 
 
-async def test_transient_failures_back_off_then_dead_letter(
+async def test_transient_failures_never_dead_letter(
     store: Store, clock: VirtualTime, notifier: FakeNotifier
 ) -> None:
     await add_chat(store, "a")
     await put(store, "a", "a1", "a2")
-    notifier.script["a"].extend([TransientFailure("502 Bad Gateway"), OSError("connection reset")])
-    notifier.script["a"].append(TransientFailure("timeout"))
-    worker = OutboxWorker(
-        store,
-        {"telegram": notifier},
-        clock=clock,
-        sleep=clock.sleep,
-        max_attempts=3,
-        backoff=lambda n: 10.0 * n,
-    )
-    await drain(store, worker, clock)
-    assert notifier.times_to("a") == [START, START + 10, START + 30, START + 31]
-    dead = await store.run(get_message, 1)
-    assert dead is not None
-    assert (dead.status, dead.attempts, dead.last_error) == (
-        OutboxStatus.DEAD,
-        3,
-        "gave up after 3 attempts: timeout",
-    )
-    assert notifier.texts_to("a")[-1] == "a2"
-    assert (await store.run(counts))[OutboxStatus.SENT] == 1
+    failures: list[SendOutcome | Exception] = [TransientFailure("502 Bad Gateway")] * 10
+    notifier.script["a"].extend([*failures, OSError("connection reset"), TransientFailure("timeout")])
+    await drain(store, make_worker(store, clock, notifier, backoff=lambda n: min(10.0 * n, 40.0)), clock)
+    # one probe per back-off period (10, 20, 30, 40, 40, ...), never more than the cap
+    times = notifier.times_to("a")
+    assert [later - earlier for earlier, later in itertools.pairwise(times[:13])] == [10, 20, 30, *[40] * 9]
+    assert notifier.texts_to("a") == ["a1"] * 13 + ["a2"]  # a2 never overtook a1
+    assert await store.run(counts) == {**{status: 0 for status in OutboxStatus}, OutboxStatus.SENT: 2}
+    first = await store.run(get_message, 1)
+    assert first is not None and (first.attempts, first.last_error) == (12, "timeout")
 
 
 async def test_exception_is_recorded_as_transient(
@@ -367,3 +365,95 @@ async def test_an_unrecorded_outcome_is_recovered_by_run(
     await asyncio.wait_for(task, timeout=10)
     assert notifier.texts_to("a") == ["a1", "a1"]  # at least once: the unrecorded send is repeated
     assert (await store.run(counts))[OutboxStatus.SENT] == 1
+
+
+async def test_a_30_minute_outage_loses_nothing_and_is_probed_not_hammered(
+    store: Store, clock: VirtualTime, notifier: FakeNotifier
+) -> None:
+    outage_end = START + 1800.0
+    notifier.down = (START, outage_end)
+    chats = ["1", "2", "3", "-100"]
+    for chat_id in chats:
+        await add_chat(store, chat_id, ChatKind.GROUP if chat_id.startswith("-") else ChatKind.PRIVATE)
+        await put(store, chat_id, "m0", "m1")
+    batches = {START + 300.0: "m2", START + 1500.0: "m3", START + 1799.0: "m4"}  # alerts made meanwhile
+    worker = make_worker(store, clock, notifier)
+    for _ in range(5000):
+        for at, text in list(batches.items()):
+            if clock.now >= at:
+                for chat_id in chats:
+                    await put(store, chat_id, text)
+                del batches[at]
+        await worker.run_once()
+        due = await worker.next_round_at()
+        if due is None and not batches:
+            break
+        clock.now = max(clock.now, min(t for t in [due, *batches] if t is not None))
+    else:
+        raise AssertionError("outbox did not drain")
+
+    for chat_id in chats:  # every alert once, in order
+        assert [text for _, to, text in notifier.delivered if to == chat_id] == [f"m{n}" for n in range(5)]
+    assert await store.run(counts) == {**{status: 0 for status in OutboxStatus}, OutboxStatus.SENT: 20}
+    during = [at for at, _, _ in notifier.sends if at < outage_end]
+    first_round = [at for at in during if at < START + 1]  # paced at 25/s
+    assert len(first_round) == len(chats)  # the heads already in flight when the outage began
+    probes = during[len(first_round) :]
+    gaps = [later - earlier for earlier, later in itertools.pairwise([START, *probes])]
+    assert gaps[:4] == pytest.approx([5, 10, 20, 40], abs=0.1)  # exponential back-off ...
+    assert all(gap == pytest.approx(60, abs=0.1) for gap in gaps[4:])  # ... capped at one minute
+    assert len(probes) <= 4 + 1800 / 60
+    assert worker.unreachable() == {}
+    # found again within one back-off period, then what waited goes at once (5 per chat, 1 s apart)
+    delivered_at = [at for at, _, _ in notifier.delivered]
+    assert outage_end <= min(delivered_at) <= outage_end + 60
+    assert max(delivered_at) - min(delivered_at) <= 5
+
+
+async def test_a_message_failing_alone_backs_off_without_stalling_the_platform(
+    store: Store, clock: VirtualTime, notifier: FakeNotifier
+) -> None:
+    await add_chat(store, "a")
+    await add_chat(store, "b")
+    await put(store, "a", "a1")
+    await put(store, "b", *(f"b{n}" for n in range(8)))
+    notifier.script["a"].extend([TransientFailure("Timed out")] * 4)
+    await drain(store, make_worker(store, clock, notifier), clock)
+    assert notifier.texts_to("b") == [f"b{n}" for n in range(8)]
+    # each failure of "a" pauses the platform for one probe period at most; "a" itself backs off 5, 10, 20, 40
+    assert notifier.times_to("a") == pytest.approx(
+        [START, START + 5, START + 15, START + 35, START + 75], abs=1
+    )
+    assert notifier.times_to("b")[-1] < START + 60
+
+
+async def test_an_undeliverable_alert_expires_only_after_the_expiry(
+    store: Store, clock: VirtualTime, notifier: FakeNotifier, caplog: pytest.LogCaptureFixture
+) -> None:
+    chat_ref = await add_chat(store, "a")
+    capitulation = NewMessage("cap|a", chat_ref, "telegram", "a", "regime_capitulation", "capitulation")
+    await store.run(enqueue, [capitulation], START)
+    notifier.down = (START, START + 10 * 86400.0)
+    worker = make_worker(store, clock, notifier, expiry_s=86400.0)
+    before = REGISTRY.get_sample_value(
+        "minerwatch_outbox_expired_total", {"platform": "telegram", "event_kind": "regime_capitulation"}
+    )
+    while clock.now < START + 86400.0 - 60:
+        await worker.run_once()
+        row = await store.run(get_message, 1)
+        assert row is not None and row.status is OutboxStatus.PENDING, clock.now - START
+        due = await worker.next_round_at()
+        assert due is not None
+        clock.now = due
+    clock.now = START + 86400.0 + 60
+    with caplog.at_level(logging.WARNING, logger="bot.delivery.worker"):
+        await worker.run_once()
+    row = await store.run(get_message, 1)
+    assert row is not None and row.status is OutboxStatus.EXPIRED
+    assert "1 regime_capitulation message(s) to telegram expired undelivered after 24.0 h" in caplog.text
+    after = REGISTRY.get_sample_value(
+        "minerwatch_outbox_expired_total", {"platform": "telegram", "event_kind": "regime_capitulation"}
+    )
+    assert after == (before or 0) + 1
+    assert await worker.next_round_at() is not None  # still probing: nothing else is pending, no busy loop
+    assert notifier.delivered == []

@@ -7,17 +7,23 @@ $33.31/PH/day; the default profile has a 2 % pool fee, which the expected breake
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bot.alerts.regime import RegimeParams
+from bot.alerts.rules import MAX_RULES_PER_CHAT
 from bot.config import Settings
 from bot.data import load_difficulty_regression, load_history
-from bot.economics.mining import MarketInputs
+from bot.economics.history import DailyRow
+from bot.economics.indicators import difficulty_ribbon_compression, puell_multiple, trailing_percentile_rank
+from bot.economics.mining import MarketInputs, hashprice_usd_per_ph_day
 from bot.services import StoreServices
+from bot.sources.aggregate import fetch_snapshot
 from bot.sources.snapshot import MarketSnapshot, NetworkState, PriceQuote, SourceOutcome
 from bot.store.db import Store
 from bot.store.outbox import claim_due
@@ -26,6 +32,8 @@ from bot.watch import Reading, decide
 from handlers.context import Chat
 from handlers.reply import Reply
 from handlers.router import dispatch, parse_command
+from tests.fakes import RecordingSleep
+from tests.fakes.upstreams import FakeUpstreams, Fault
 
 NOW = datetime(2026, 2, 5, 12, 0, tzinfo=UTC)
 TAKEN = NOW - timedelta(minutes=5)
@@ -155,6 +163,59 @@ async def test_subscribe_list_and_remove(services: StoreServices) -> None:
     assert removed.text.startswith("Removed 1 alert.")
 
 
+async def test_an_unconfirmed_admin_is_asked_to_try_again_in_the_chat_language(
+    services: StoreServices,
+) -> None:
+    unknown = Chat(platform="telegram", chat_id="-300", kind="supergroup", is_admin=None)
+    reply = await say(services, "/subscribe price below 60k", unknown)
+    assert reply.error and "could not check your admin rights" in reply.text
+    assert await services.subscriptions(unknown) == []
+    await services.set_language(unknown, "ru")
+    reply = await say(services, "/unsubscribe all", unknown)
+    assert reply.error and "Не удалось проверить ваши права администратора" in reply.text
+    assert not (await say(services, "/status", unknown)).error
+
+
+async def test_unsubscribe_alone_asks_first_in_the_chat_language(services: StoreServices) -> None:
+    assert (await say(services, "/unsubscribe")).text == "No alerts to remove."
+    await say(services, "/subscribe price below 60k")
+    await services.set_language(PRIVATE, "ru")
+    question = await say(services, "/unsubscribe")
+    assert question.text == "Удалить все оповещения этого чата (1 оповещение)?"
+    yes, no = question.buttons[0]
+    assert (yes.label, yes.data, no.label, no.data) == (
+        "Да, удалить все",
+        "/unsubscribe all",
+        "Нет, оставить",
+        "/unsubscribe keep",
+    )
+    assert "Ничего не удалено" in (await say(services, no.data)).text
+    assert len(await services.subscriptions(PRIVATE)) == 1
+    assert (await say(services, yes.data)).text.startswith("Удалено: 1 оповещение.")
+    assert await services.subscriptions(PRIVATE) == []
+
+
+async def test_the_cap_refuses_the_next_rule_in_the_chat_language(services: StoreServices) -> None:
+    for n in range(MAX_RULES_PER_CHAT):
+        assert not (await say(services, f"/subscribe price below {50_000 + n}")).error
+    await say(services, "/subscribe network")  # network news is not a rule: it fits beside a full chat
+    await services.set_language(PRIVATE, "ru")
+    refused = await say(services, "/subscribe price below 40k")
+    assert (
+        refused.error
+        and f"уже {MAX_RULES_PER_CHAT} правил" in refused.text
+        and "/unsubscribe N" in refused.text
+    )
+    views = await services.subscriptions(PRIVATE)
+    assert len([view for view in views if view.kind == "threshold"]) == MAX_RULES_PER_CHAT
+
+
+@pytest.mark.parametrize("line", ["/", "/@minerwatch_bot", "/ status"])
+async def test_a_command_without_a_name_is_help(services: StoreServices, line: str) -> None:
+    reply = await say(services, line)
+    assert not reply.error and "/breakeven" in reply.text and "/unsubscribe" in reply.text
+
+
 @pytest.mark.parametrize(
     ("line", "explanation", "example"),
     [
@@ -234,3 +295,137 @@ async def test_after_lang_ru_alerts_are_listed_and_pushed_in_russian(
     await store.atomic(decide, reading, load_difficulty_regression(), RegimeParams(), NOW.timestamp())
     [message] = await store.run(claim_due, NOW.timestamp() + 1, 10)
     assert message.text == f"🔔 price above $70,000: сейчас 71{NBSP}000{NBSP}$."
+
+
+async def services_with(store: Store, rows: list[DailyRow]) -> StoreServices:
+    await store.run(insert_snapshot, snapshot())
+    if rows:
+        await store.run(upsert_daily, rows, "shipped")
+    return StoreServices(store, Settings.model_validate({}), load_difficulty_regression(), clock=lambda: NOW)
+
+
+async def test_difficulty_shows_ribbon_compression_and_why_puell_is_unknown(services: StoreServices) -> None:
+    rows = load_history()
+    assert rows[-1].date == date(2025, 6, 2)
+    reply = await say(services, "/difficulty")
+    lines = reply.text.splitlines()
+    # The shipped history records issuance up to 2025-03-08: 86 of the last 365 days lack it.
+    assert (
+        "Puell multiple: unknown on 2025-06-02: the daily series lacks the issuance of 86 of the last "
+        "365 days" in lines
+    )
+    compression = difficulty_ribbon_compression([row.difficulty for row in rows])
+    rank = trailing_percentile_rank(compression, 365)[-1]
+    assert compression[-1] is not None and rank is not None
+    assert (
+        f"Difficulty ribbon compression: <b>{compression[-1]:.4f}</b> on 2025-06-02, past-year percentile "
+        f"{rank:.0%} (spread of the 9- to 200-day difficulty averages; a tight ribbon means difficulty has "
+        "stopped rising, as in miner capitulations)"
+    ) in lines
+    assert lines[-1].startswith("<i>Data 5m")
+
+    await say(services, "/lang ru")
+    russian = (await say(services, "/difficulty")).text
+    assert "Мультипликатор Пуэлла: неизвестен на 2025-06-02: в дневном ряду нет эмиссии за 86" in russian
+    assert f"Сжатие ленты сложности: <b>{compression[-1]:.4f}</b>".replace(".", ",") in russian
+
+
+async def test_difficulty_shows_the_puell_multiple_where_issuance_is_recorded(store: Store) -> None:
+    rows = [row for row in load_history() if row.date <= date(2025, 3, 8)]
+    services = await services_with(store, rows)
+    text = (await say(services, "/difficulty")).text
+    # 0.979 by the same formula over the bitcoinvisuals subsidy-USD series (krisp140_blockreward.csv).
+    assert (
+        "Puell multiple: <b>0.98</b> on 2025-03-08 (that day's issuance value ÷ its 365-day average" in text
+    )
+    expected = puell_multiple([row.issuance_btc * row.price_usd for row in rows if row.issuance_btc])[-1]
+    assert expected == pytest.approx(0.979, abs=0.005)
+
+
+async def test_difficulty_says_which_days_are_missing(store: Store) -> None:
+    rows = [row for row in load_history() if row.date <= date(2025, 3, 8)]
+    gappy = rows[:-50] + rows[-49:]  # one day missing among the last 200
+    text = (await say(await services_with(store, gappy), "/difficulty")).text
+    assert "Puell multiple: unknown on 2025-03-08: the daily series lacks the issuance of 1 of" in text
+    assert (
+        "Difficulty ribbon compression: unknown on 2025-03-08: the daily series lacks 1 of the last 200"
+        in text
+    )
+
+
+async def test_difficulty_without_a_daily_series(store: Store) -> None:
+    text = (await say(await services_with(store, []), "/difficulty")).text
+    assert "<b>Difficulty</b>: 125.86 T at block 935,000" in text
+    assert "Puell multiple, difficulty ribbon: no daily series stored yet" in text
+
+
+HASHPRICE_COMMANDS = ("/status", "/hashprice", "/breakeven s19 5c", "/margin s19 5c", "/cost")
+
+
+@pytest.mark.parametrize(
+    ("lang", "notice"), [("en", "fees unknown, subsidy only"), ("ru", "комиссии неизвестны, только субсидия")]
+)
+async def test_with_no_fee_source_every_hashprice_reply_says_subsidy_only(
+    store: Store,
+    fake_upstreams: FakeUpstreams,
+    make_settings: Callable[..., Settings],
+    fake_sleep: RecordingSleep,
+    lang: str,
+    notice: str,
+) -> None:
+    """mempool down, no bitcoind, and blockchain.info's /stats fees broken (as recorded in 2026)."""
+    fake_upstreams.inject("mempool", Fault.HTTP_503, times=None)
+    async with httpx.AsyncClient() as client:
+        taken = await fetch_snapshot(client, make_settings(), lambda: TAKEN, sleep=fake_sleep)
+    assert (taken.network.source, taken.network.fees_per_block_btc) == ("blockchain.info", None)
+    await store.run(insert_snapshot, taken)
+    services = StoreServices(
+        store, Settings.model_validate({}), load_difficulty_regression(), clock=lambda: NOW
+    )
+    await say(services, f"/lang {lang}")
+    for command in HASHPRICE_COMMANDS:
+        assert notice in (await say(services, command)).text, command
+
+
+async def test_known_fees_carry_no_notice(services: StoreServices) -> None:
+    for command in HASHPRICE_COMMANDS:
+        assert "fees unknown" not in (await say(services, command)).text, command
+
+
+async def test_hashprice_alerts_wait_while_fees_are_unknown(store: Store, services: StoreServices) -> None:
+    """At $68,000 the subsidy-only hashprice is $33.97, under a 'below $34' rule, while with the real fees
+    (0.02 BTC/block) it is $34.19: with fees unknown nothing fires. Once fees are known and the hashprice
+    really falls below $34, the rule fires once."""
+    higher = snapshot()
+    await store.run(insert_snapshot, replace(higher, price=replace(higher.price, price_usd=70_000.0)))
+    await say(services, "/subscribe hashprice below 34")
+    regression, params = load_difficulty_regression(), RegimeParams()
+    subsidy_only = MarketInputs(68_000.0, 125.86e12, 935_000, None)
+    assert hashprice_usd_per_ph_day(subsidy_only) == pytest.approx(33.97, abs=0.01)
+    unknown = Reading(NOW, subsidy_only)
+    await store.atomic(decide, unknown, regression, params, NOW.timestamp())
+    assert await store.run(claim_due, NOW.timestamp() + 1, 10) == []
+    later = NOW + timedelta(minutes=1)
+    known = Reading(later, MarketInputs(66_680.0, 125.86e12, 935_000, 0.01))
+    await store.atomic(decide, known, regression, params, later.timestamp())
+    [message] = await store.run(claim_due, later.timestamp() + 1, 10)
+    assert message.text.startswith("🔔 hashprice below $34")
+
+
+@pytest.mark.parametrize(
+    ("lang", "refusal", "unknown"),
+    [
+        ("en", "Power of Avalon A1346 is unknown; give it as 200TH@3500W", "power unknown"),
+        ("ru", "Мощность Avalon A1346 неизвестна; укажите её так: 200TH@3500W", "мощность неизв."),
+    ],
+)
+async def test_unknown_power_reads_unknown_and_is_never_costed(
+    services: StoreServices, lang: str, refusal: str, unknown: str
+) -> None:
+    await say(services, f"/lang {lang}")
+    listing = (await say(services, "/machines")).text
+    assert re.search(rf"Avalon A1346 +110 TH/s +{unknown} ", listing)
+    for command in ("/breakeven a1346 5c", "/margin Avalon A1346", "/profile a1346 5c"):
+        reply = await say(services, command)
+        assert reply.error and refusal in reply.text, command
+    assert (await services.profile(PRIVATE)).machine.name == "Antminer S19 XP"  # the profile is unchanged

@@ -170,3 +170,18 @@ async def test_served_on_127_0_0_1_only_when_a_port_is_set(tmp_path: Path) -> No
         if server is not None:
             await server.stop()
         await store.close()
+
+
+async def test_a_deleted_database_file_is_503_naming_it(tmp_path: Path, serve: Server) -> None:
+    store = await Store.open(tmp_path / "m.db")
+    try:
+        app: Any = SimpleNamespace(store=store, telegram=None, discord=None, console=object())
+        (tmp_path / "m.db").unlink()
+        response = await get(await serve(app_probe(app)) + "/healthz")
+        assert response.status_code == 503
+        reason = (
+            f"storage unavailable: database file {tmp_path / 'm.db'} was deleted while the bot was running"
+        )
+        assert response.json()["problems"][0] == reason
+    finally:
+        await store.close()

@@ -18,7 +18,6 @@ from bot.sources.aggregate import (
     fetch_price,
     fetch_snapshot,
 )
-from bot.sources.blockchain_info import NO_FEES_NOTE
 from tests.fakes import RecordingSleep
 from tests.fakes.upstreams import FakeUpstreams, Fault
 
@@ -147,7 +146,7 @@ async def test_network_from_mempool(
         ("mempool", True, 132716002350731.3),
         ("blockchain.info", True, 132716002350731.0),  # queried too, to cross-check
     ]
-    assert (fake_upstreams.count("mempool"), fake_upstreams.count("blockchain.info")) == (4, 3)
+    assert (fake_upstreams.count("mempool"), fake_upstreams.count("blockchain.info")) == (4, 4)
 
 
 async def test_network_fails_over_to_blockchain_info(
@@ -160,11 +159,49 @@ async def test_network_fails_over_to_blockchain_info(
     state = await fetch_network(http_client, make_settings(), clock, sleep=fake_sleep)
     assert state.source == "blockchain.info"
     assert state.hashrate_hs == pytest.approx(1_095_159_811_329.552 * 1e9)  # GH/s → H/s
-    assert (state.difficulty, state.height, state.fees_per_block_btc) == (132716002350731.0, 969990, 0.0)
-    assert state.notes == (NO_FEES_NOTE,) and state.adjustment is None
+    assert (state.difficulty, state.height, state.fees_per_block_btc) == (132716002350731.0, 969990, None)
+    assert state.notes == (BROKEN_STATS_NOTE,) and state.adjustment is None
     assert [(o.source, o.error) for o in state.outcomes] == [
         ("mempool", "mempool: HTTP 500"),
         ("blockchain.info", None),
+    ]
+
+
+BROKEN_STATS_NOTE = (
+    "blockchain.info: fees per block unknown (non-positive fees per block -3.125 BTC): "
+    "hashprice is subsidy only"
+)
+
+
+async def test_mempool_down_fees_come_from_blockchain_info(
+    fake_upstreams: FakeUpstreams,
+    http_client: httpx.AsyncClient,
+    make_settings: MakeSettings,
+    fake_sleep: RecordingSleep,
+) -> None:
+    fake_upstreams.set_fees_per_block(0.0425)
+    fake_upstreams.inject("mempool", Fault.HTTP_503, times=None)
+    state = await fetch_network(http_client, make_settings(), clock, sleep=fake_sleep)
+    assert (state.source, state.notes) == ("blockchain.info", ())
+    assert state.fees_per_block_btc == pytest.approx(0.0425)
+
+
+async def test_mempool_down_fees_come_from_bitcoind_getblockstats(
+    fake_upstreams: FakeUpstreams,
+    http_client: httpx.AsyncClient,
+    make_settings: MakeSettings,
+    fake_sleep: RecordingSleep,
+) -> None:
+    fake_upstreams.inject("mempool", Fault.HTTP_503, times=None)
+    settings = make_settings(bitcoind_url=fake_upstreams.url("bitcoind"))
+    state = await fetch_network(http_client, settings, clock, sleep=fake_sleep)
+    assert (state.source, state.notes) == ("bitcoind", ())
+    assert state.fees_per_block_btc == pytest.approx(0.09876543)
+    assert fake_upstreams.count("bitcoind") == 3
+    assert [(o.source, o.used) for o in state.outcomes] == [
+        ("mempool", False),
+        ("bitcoind", True),
+        ("blockchain.info", True),  # asked too, to cross-check
     ]
 
 
@@ -239,7 +276,10 @@ async def test_snapshot_notes_caveats(
     fake_upstreams.inject("mempool", Fault.HTTP_500, times=None)
     settings = make_settings(price_sources=["kraken"])
     snapshot = await fetch_snapshot(http_client, settings, clock, sleep=fake_sleep)
-    assert snapshot.notes == (NO_FEES_NOTE, "BTC price from kraken alone: no other source to cross-check it")
+    assert snapshot.notes == (
+        BROKEN_STATS_NOTE,
+        "BTC price from kraken alone: no other source to cross-check it",
+    )
 
 
 async def test_snapshot_reports_the_missing_part(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from datetime import UTC, date, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -124,7 +126,12 @@ async def test_blockchain_info_text_bodies_and_gh_per_s(
     assert state.difficulty == 132716002350731.0
     assert state.hashrate_hs == pytest.approx(1.095159811329552e21)  # 1 095 159 811 329.552 GH/s
     assert state.height == 969990
-    assert state.fees_per_block_btc == 0.0 and state.notes == (blockchain_info.NO_FEES_NOTE,)
+    # The recorded /stats says total_fees_btc = -51875000000 (minus the BTC mined): rejected, fees unknown.
+    assert state.fees_per_block_btc is None
+    assert state.notes == (
+        "blockchain.info: fees per block unknown (non-positive fees per block -3.125 BTC): "
+        "hashprice is subsidy only",
+    )
     assert state.adjustment is None
 
 
@@ -148,7 +155,9 @@ async def test_bitcoind_rpc_with_basic_auth(
     expected_header = "Basic " + base64.b64encode(b"rpcuser:rpcpass").decode()
     assert (state.difficulty, state.height) == (132716002350731.3, 969992)
     assert state.hashrate_hs == 1.0391022331977515e21
-    assert sorted(r.rpc or "" for r in fake_upstreams.requests) == ["getblockchaininfo", "getmininginfo"]
+    assert state.fees_per_block_btc == pytest.approx(0.09876543) and state.notes == ()
+    rpcs = sorted(r.rpc or "" for r in fake_upstreams.requests)
+    assert rpcs == ["getblockchaininfo", "getblockstats", "getmininginfo"]
     assert {r.headers["authorization"] for r in fake_upstreams.requests} == {expected_header}
 
 
@@ -163,12 +172,66 @@ async def test_bitcoind_difficulty_must_match_the_tip_bits(
     )
 
 
-def _rpc_transport(results: dict[str, object]) -> httpx.MockTransport:
+PRUNED = {"code": -1, "message": "Block not available (pruned data)"}
+
+
+def _rpc_transport(
+    results: dict[str, object], stats: Callable[[int], object] | None = None
+) -> httpx.MockTransport:
+    """Single calls answered from ``results``; a ``getblockstats`` batch by ``stats(height)`` (a result
+    dict, or an error dict when it has a ``code``), or as a pruned node when ``stats`` is None."""
+
+    def one(call: dict[str, Any]) -> dict[str, Any]:
+        if call["method"] != "getblockstats":
+            return {"result": results[call["method"]], "error": None, "id": call["id"]}
+        answer = stats(call["params"][0]) if stats else PRUNED
+        if isinstance(answer, dict) and "code" in answer:
+            return {"result": None, "error": answer, "id": call["id"]}
+        return {"result": answer, "error": None, "id": call["id"]}
+
     def answer(request: httpx.Request) -> httpx.Response:
-        method = json.loads(request.content)["method"]
-        return httpx.Response(200, json={"result": results[method], "error": None, "id": "minerwatch"})
+        body = json.loads(request.content)
+        return httpx.Response(200, json=[one(c) for c in body] if isinstance(body, list) else one(body))
 
     return httpx.MockTransport(answer)
+
+
+CHAIN = {"chain": "main", "blocks": 969992, "difficulty": 132716002350731.3}
+MINING = {"blocks": 969992, "difficulty": 132716002350731.3, "networkhashps": 1.04e21}
+
+
+async def test_bitcoind_fees_are_the_mean_totalfee_of_the_last_144_blocks(policy: FetchPolicy) -> None:
+    asked: list[int] = []
+
+    def stats(height: int) -> dict[str, int]:
+        asked.append(height)
+        return {"totalfee": 10_000_000 if height % 2 else 30_000_000}  # 0.1 and 0.3 BTC, alternating
+
+    transport = _rpc_transport({"getblockchaininfo": CHAIN, "getmininginfo": MINING}, stats)
+    async with httpx.AsyncClient(transport=transport) as client:
+        state = await bitcoind.fetch_network(client, "http://127.0.0.1:8332/", None, policy)
+    assert sorted(asked) == list(range(969992 - 143, 969992 + 1))
+    assert state.fees_per_block_btc == pytest.approx(0.2) and state.notes == ()
+
+
+async def test_bitcoind_pruned_node_leaves_fees_unknown_not_zero(policy: FetchPolicy) -> None:
+    transport = _rpc_transport({"getblockchaininfo": CHAIN, "getmininginfo": MINING})
+    async with httpx.AsyncClient(transport=transport) as client:
+        state = await bitcoind.fetch_network(client, "http://127.0.0.1:8332/", None, policy)
+    assert (state.height, state.fees_per_block_btc) == (969992, None)
+    assert state.notes == (
+        "bitcoind: fees per block unknown (RPC error -1: Block not available (pruned data)): "
+        "hashprice is subsidy only",
+    )
+
+
+async def test_blockchain_info_fees_from_stats(
+    fake_upstreams: FakeUpstreams, http_client: httpx.AsyncClient, policy: FetchPolicy
+) -> None:
+    fake_upstreams.set_fees_per_block(0.0425, source="blockchain.info")
+    state = await blockchain_info.fetch_network(http_client, fake_upstreams.url("blockchain.info"), policy)
+    assert state.fees_per_block_btc == pytest.approx(0.0425) and state.notes == ()
+    assert fake_upstreams.count("blockchain.info", "/stats") == 1
 
 
 async def test_bitcoind_tolerates_pre_v28_replies(policy: FetchPolicy) -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from pathlib import Path
 
 import pytest
 from sqlite_utils import Database
 
-from bot.store import Store, StoreError
+from bot.store import StorageUnavailable, Store, StoreError
 from bot.store.chats import ChatKind, find_chat, upsert_chat
 from bot.store.snapshots import get_state, set_state
 
@@ -83,4 +84,42 @@ async def test_full_disk_becomes_a_store_error_naming_the_path(tmp_path: Path) -
         await store.run(fill)
     assert str(tmp_path / "m.db") in str(caught.value)
     assert "full" in str(caught.value)
+    await store.close()
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+async def test_a_database_file_deleted_or_replaced_refuses_every_change(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, how: str
+) -> None:
+    path = tmp_path / "m.db"
+    store = await Store.open(path)
+    await store.run(upsert_chat, "telegram", "1", ChatKind.PRIVATE, now=0.0)
+    assert store.unavailable is None
+    path.unlink()
+    if how == "replaced":
+        Database(path).execute("CREATE TABLE other (x)")  # a new file at the same path: another inode
+    with pytest.raises(StorageUnavailable) as caught:
+        await store.atomic(upsert_chat, "telegram", "2", ChatKind.PRIVATE, now=0.0)
+    assert (
+        str(caught.value) == f"storage unavailable: database file {path} was {how} while the bot was running"
+    )
+    assert store.unavailable == f"database file {path} was {how} while the bot was running"
+    assert (await store.run(find_chat, "telegram", "1")) is not None  # reads go on from the open file
+    with pytest.raises(StorageUnavailable):
+        await store.run(set_state, "n", 1)
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors == [
+        f"storage unavailable: database file {path} was {how} while the bot was running; "
+        "every change is refused until a restart"
+    ]
+    await store.close()
+
+
+async def test_a_database_path_that_cannot_be_checked_refuses_changes(tmp_path: Path) -> None:
+    path = tmp_path / "dir" / "m.db"
+    store = await Store.open(path)
+    (tmp_path / "dir").rename(tmp_path / "moved")
+    (tmp_path / "dir").write_text("a file where the directory was")  # stat(path) -> NotADirectoryError
+    with pytest.raises(StorageUnavailable, match=r"cannot be checked \(Not a directory\)"):
+        await store.run(set_state, "n", 1)
     await store.close()

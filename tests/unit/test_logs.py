@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from bot.config import Settings
-from bot.logs import RedactingFilter, configure, setup_logging
+from bot.logs import RedactingFilter, RepeatFilter, configure, setup_logging
 
 TELEGRAM_TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 DISCORD_TOKEN = "MTA4NzQ1Njc4OTAxMjM0NTY3OA.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456789AB"
@@ -146,3 +146,57 @@ def test_text_format_is_one_readable_line() -> None:
     configure("INFO", "text", stream=out)
     log.info("database %s", "/data/minerwatch.db")
     assert out.getvalue().rstrip().endswith("INFO minerwatch.test: database /data/minerwatch.db")
+
+
+def _disk_full() -> None:
+    try:
+        raise OSError(28, "No space left on device")
+    except OSError:
+        log.exception("job poll_price failed; it runs again at its next time")
+
+
+def test_a_full_disk_writes_one_traceback_not_seventy_six() -> None:
+    """The measured flood: ~76 identical tracebacks in 45 s. Now one, and nothing else within a minute."""
+    stream = io.StringIO()
+    configure("INFO", "text", (), stream)
+    for _ in range(76):
+        _disk_full()
+    log.info("an info line is never held back")
+    lines = stream.getvalue().splitlines()
+    assert sum("Traceback" in line for line in lines) == 1
+    assert sum("job poll_price failed" in line for line in lines) == 1
+    assert lines[-1].endswith("an info line is never held back")
+
+
+def test_repeats_are_counted_once_per_interval() -> None:
+    now = [0.0]
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RepeatFilter(interval_s=60, clock=lambda: now[0]))
+    handler.addFilter(RedactingFilter())
+    quiet = logging.getLogger("minerwatch.test.repeats")
+    quiet.addHandler(handler)
+    quiet.propagate = False
+    try:
+        for second in range(0, 150, 2):  # 75 errors, one every 2 s
+            now[0] = float(second)
+            quiet.error("storage unavailable: %s", "database file /data/bot.db was deleted")
+        quiet.error("another error is its own run")
+    finally:
+        quiet.removeHandler(handler)
+    assert stream.getvalue().splitlines() == [
+        "storage unavailable: database file /data/bot.db was deleted",
+        "storage unavailable: database file /data/bot.db was deleted"
+        " (repeated 30 times in the last 60 s; the first was logged in full)",
+        "storage unavailable: database file /data/bot.db was deleted"
+        " (repeated 30 times in the last 60 s; the first was logged in full)",
+        "another error is its own run",
+    ]
+
+
+def test_a_record_through_two_handlers_counts_once() -> None:
+    repeats = RepeatFilter(clock=lambda: 0.0)
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "same", None, None)
+    assert repeats.filter(record) and repeats.filter(record)  # second handler, same record
+    again = logging.LogRecord("x", logging.ERROR, __file__, 1, "same", None, None)
+    assert not repeats.filter(again)

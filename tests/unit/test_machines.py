@@ -1,10 +1,11 @@
-"""ASIC catalog and lookup (reference/economics.md §4)."""
+"""ASIC catalog and lookup: the shipped rows, name matching, custom machines, unknown power."""
 
 import pytest
 
 from bot.data import load_machines
 from bot.economics.machines import (
     Machine,
+    PowerUnknown,
     UnknownMachine,
     find_machine,
     list_machines,
@@ -38,12 +39,16 @@ SECTION_4_MODELS = [
     "Avalon A16",
     "Avalon A16 XP",
 ]
+NEWER_MODELS = ["Whatsminer M60", "Whatsminer M66S", "Whatsminer M66S+", "Antminer S23 Hyd"]
+"""Added from published specs of machines shipping in 2025-2026 (sources in the catalog rows)."""
+POWER_UNKNOWN = ["Avalon A1346", "Avalon A1366", "Whatsminer M60", "Antminer S23 Hyd"]
 
 
 def test_catalog_covers_section_4_and_cites_sources() -> None:
     machines = load_machines()
-    assert sorted(m.name for m in machines) == sorted(SECTION_4_MODELS)
+    assert sorted(m.name for m in machines) == sorted(SECTION_4_MODELS + NEWER_MODELS)
     assert all(m.source and m.maker and m.year for m in machines)
+    assert sorted(m.name for m in machines if m.power_unknown) == sorted(POWER_UNKNOWN)
 
 
 @pytest.mark.parametrize(
@@ -150,9 +155,9 @@ def test_custom_machine_rejects_absurd_values(text: str, named: str) -> None:
 
 def test_list_machines_sorted_by_efficiency() -> None:
     machines = list_machines()
-    assert len(machines) == len(SECTION_4_MODELS)
+    assert len(machines) == len(SECTION_4_MODELS + NEWER_MODELS)
     assert [m.j_per_th for m in machines] == sorted(m.j_per_th for m in machines)
-    assert machines[0].name == "Antminer S21 XP Hyd"
+    assert machines[0].name == "Antminer S23 Hyd"
     assert machines[-1].name == "Antminer S19"
 
 
@@ -178,3 +183,31 @@ def test_custom_catalog_and_its_errors() -> None:
             parse_machines_csv(HEADER + body)
     with pytest.raises(ValueError, match="lacks columns"):
         parse_machines_csv("name,maker\nX,Y\n")
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "hashrate_ths", "j_per_th"),
+    [
+        ("m66s", "Whatsminer M66S", 298, 5500 / 298),
+        ("M66S+ Hydro", "Whatsminer M66S+", 314, 5338 / 314),  # 17.0 J/TH as published
+        ("whatsminer m66s plus", "Whatsminer M66S+", 314, 5338 / 314),
+    ],
+)
+def test_newer_machines_from_published_specs(
+    text: str, name: str, hashrate_ths: float, j_per_th: float
+) -> None:
+    machine = parse_machine(text)
+    assert (machine.name, machine.hashrate_ths) == (name, hashrate_ths)
+    assert machine.j_per_th == pytest.approx(j_per_th)
+
+
+@pytest.mark.parametrize("name", POWER_UNKNOWN)
+def test_a_machine_whose_power_is_unknown_is_never_costed(name: str) -> None:
+    with pytest.raises(PowerUnknown, match=rf"^power of {name} is unknown; give it as 200TH@3500W$"):
+        parse_machine(name)
+    assert find_machine(name).power_w is None
+
+
+def test_custom_machines_are_never_power_unknown() -> None:
+    assert not parse_machine("17.5J/TH").power_unknown
+    assert not parse_machine("200TH@3500W").power_unknown

@@ -19,6 +19,7 @@ from bot.store.outbox import (
     dead_letter,
     drop_for_chat,
     enqueue,
+    expire,
     get_message,
     mark_sent,
     next_due_at,
@@ -26,6 +27,7 @@ from bot.store.outbox import (
     redirect,
     release,
     reschedule,
+    retry_now,
 )
 
 
@@ -141,3 +143,43 @@ def test_recover_inflight_returns_claims_to_pending(db: Database, chats: dict[st
     assert next_due_at(db) is None
     assert recover_inflight(db) == 2
     assert claimed_keys(db, now=0.0) == ["a1", "b1"]
+
+
+def test_claims_and_due_times_skip_or_keep_to_a_platform(db: Database, chats: dict[str, int]) -> None:
+    discord = upsert_chat(db, "discord", "d", ChatKind.DM, now=0.0).id
+    enqueue(db, [msg(chats, "a", "t1"), NewMessage("d1", discord, "discord", "d", "test", "x")], now=5.0)
+    enqueue(db, [msg(chats, "b", "t2")], now=7.0)
+    assert next_due_at(db, skip=("telegram",)) == 5.0
+    assert next_due_at(db, only="telegram") == 5.0
+    assert next_due_at(db, skip=("telegram", "discord")) is None
+    assert [m.dedupe_key for m in claim_due(db, 10.0, 10, skip=("telegram",))] == ["d1"]
+    assert [m.dedupe_key for m in claim_due(db, 10.0, 1, only="telegram")] == ["t1"]
+    assert next_due_at(db, only="telegram") == 7.0
+
+
+def test_expire_takes_only_old_pending_rows(db: Database, chats: dict[str, int]) -> None:
+    enqueue(db, [msg(chats, "a", "old"), msg(chats, "b", "old-sending")], now=1.0)
+    enqueue(db, [msg(chats, "c", "new")], now=100.0)
+    [sending] = claim_due(db, 1.0, 1, only="telegram")
+    assert sending.dedupe_key == "old"
+    assert [(e.id, e.destination) for e in expire(db, created_before=50.0)] == [(2, "b")]
+    assert [stored(db, i).status for i in (1, 2, 3)] == [
+        OutboxStatus.SENDING,
+        OutboxStatus.EXPIRED,
+        OutboxStatus.PENDING,
+    ]
+
+
+def test_retry_now_brings_forward_only_failed_pending_rows_of_the_platform(
+    db: Database, chats: dict[str, int]
+) -> None:
+    discord = upsert_chat(db, "discord", "d", ChatKind.DM, now=0.0).id
+    enqueue(db, [msg(chats, "a", "failed"), msg(chats, "b", "later"), msg(chats, "c", "sent")], now=1.0)
+    enqueue(db, [NewMessage("d1", discord, "discord", "d", "test", "x")], now=1.0)
+    reschedule(db, 1, 60.0, "Bad Gateway")
+    release(db, 2, 60.0)  # paced, never failed
+    reschedule(db, 3, 60.0, "Bad Gateway")
+    mark_sent(db, 3, 70.0)
+    reschedule(db, 4, 60.0, "Bad Gateway")
+    assert retry_now(db, "telegram", 10.0) == 1
+    assert [stored(db, i).next_attempt_at for i in (1, 2, 4)] == [10.0, 60.0, 60.0]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from sqlite_utils import Database
 from bot.economics.history import DailyRow
 from bot.sources.snapshot import AdjustmentEstimate, MarketSnapshot, NetworkState, PriceQuote, SourceOutcome
 from bot.store import connect
+from bot.store.migrations import migrations
 from bot.store.snapshots import (
     daily_range,
     get_state,
@@ -89,3 +92,29 @@ def test_events_are_recorded_once_per_key(db: Database) -> None:
     assert record_event(db, "retarget:941472", "retarget", 10.0, {"change_pct": -3.1})
     assert not record_event(db, "retarget:941472", "retarget", 11.0, {"change_pct": -3.0})
     assert db.execute("SELECT data FROM events").fetchall() == [('{"change_pct": -3.1}',)]
+
+
+def test_unknown_fees_are_stored_as_null_not_zero(db: Database) -> None:
+    base = snapshot(AT, 90_000.0)
+    insert_snapshot(db, replace(base, network=replace(base.network, fees_per_block_btc=None)))
+    stored = latest_snapshot(db)
+    assert stored is not None and stored.fees_per_block_btc is None
+    assert db.execute("SELECT fees_per_block_btc IS NULL FROM snapshots").fetchone() == (1,)
+
+
+def test_migration_marks_the_old_zero_fees_unknown(tmp_path: Path) -> None:
+    """Before m005 the fall-back sources stored unknown fees as 0; the migration turns those into NULL."""
+    old = Database(tmp_path / "old.db")
+    migrations.apply(old, stop_before="m005_fees_may_be_unknown")
+    unknown = snapshot(AT, 1.0)
+    with pytest.raises(sqlite3.IntegrityError):
+        insert_snapshot(old, replace(unknown, network=replace(unknown.network, fees_per_block_btc=None)))
+    for minute, fees in ((0, 0.0), (1, 0.03)):
+        base = snapshot(AT.replace(minute=minute), 90_000.0)
+        insert_snapshot(old, replace(base, network=replace(base.network, fees_per_block_btc=fees)))
+    old.close()
+    db = connect(tmp_path / "old.db")
+    stored = [row[0] for row in db.execute("SELECT fees_per_block_btc FROM snapshots ORDER BY taken_at")]
+    assert stored == [None, 0.03]
+    assert "snapshots_taken_at" in {index.name for index in db.table("snapshots").indexes}
+    db.close()
