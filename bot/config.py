@@ -49,10 +49,21 @@ class Settings(BaseSettings):
         default_factory=_default_price_sources,
         description="price sources whose median is the BTC price; add gate/binance for USDT books",
     )
-    source_timeout_s: float = Field(5.0, gt=0, le=60, description="per-request timeout, seconds")
+    source_timeout_s: float = Field(
+        5.0, gt=0, le=60, description="per-read timeout, seconds (each byte received resets it)"
+    )
     source_retries: int = Field(2, ge=0, le=10, description="retries per request after the first try")
+    source_deadline_s: float = Field(
+        20.0, gt=0, le=300, description="total time one request may take with its retries, seconds"
+    )
     max_quote_deviation_pct: float = Field(
         2.0, gt=0, le=50, description="a price quote this far off the others' median is dropped"
+    )
+    max_price_jump_pct: float = Field(
+        20.0,
+        gt=0,
+        le=1000,
+        description="a price this far from the last accepted one waits for the next poll to confirm it",
     )
 
     # Chat platforms (a token enables each; none set: the console).
@@ -80,7 +91,12 @@ class Settings(BaseSettings):
     db: Path | None = Field(None, description="SQLite file; default: the user's data directory")
     price_poll_s: float = Field(60.0, ge=1, le=3600, description="seconds between price polls")
     network_poll_s: float = Field(300.0, ge=1, le=3600, description="seconds between network polls")
-    stale_after_s: float = Field(300.0, ge=1, le=86400, description="price older than this pauses alerts")
+    stale_after_s: float = Field(
+        300.0,
+        ge=1,
+        le=86400,
+        description="data unconfirmed this long pauses alerts and marks every reply stale, seconds",
+    )
 
     # Delivery and retention.
     alert_expiry_s: float = Field(

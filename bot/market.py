@@ -7,6 +7,7 @@ fees per block and height all given, no upstream is called at all.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -50,6 +51,15 @@ class MarketView:
     adjustment: AdjustmentEstimate | None = None
     outcomes: tuple[SourceOutcome, ...] = ()
     overridden: tuple[str, ...] = field(default=())
+    stale_reason: str | None = None
+    """Set when the live poller has paused alerts on this data (``bot.poller``)."""
+    failing: Mapping[str, datetime] = field(default_factory=dict)
+    """Sources whose latest answer was not usable, with when that began."""
+
+    def is_stale(self, now: datetime, stale_after_s: float) -> bool:
+        """The one staleness rule replies share with the alerts: older than ``MINERWATCH_STALE_AFTER_S``,
+        or alerts paused by the poller."""
+        return self.stale_reason is not None or (now - self.as_of).total_seconds() > stale_after_s
 
 
 def combine(

@@ -65,8 +65,10 @@ def daily_window(db: Database, days: int) -> list[DailyRow]:
     return snapshot_repo.daily_range(db, last - timedelta(days=days - 1), last)
 
 
-def market_view(snapshot: snapshot_repo.StoredSnapshot) -> MarketView:
-    """A stored poll as the view the reports take."""
+def market_view(
+    snapshot: snapshot_repo.StoredSnapshot, health: snapshot_repo.DataHealth | None = None
+) -> MarketView:
+    """A stored poll as the view the reports take, with the poller's ``DataHealth`` when given."""
     market = MarketInputs(
         snapshot.price_usd, snapshot.difficulty, snapshot.height, snapshot.fees_per_block_btc
     )
@@ -76,6 +78,8 @@ def market_view(snapshot: snapshot_repo.StoredSnapshot) -> MarketView:
         hashrate_hs=snapshot.hashrate_hs,
         adjustment=snapshot.adjustment,
         outcomes=snapshot.outcomes,
+        stale_reason=health.stale_reason if health else None,
+        failing=health.failing if health else {},
     )
 
 
@@ -123,8 +127,11 @@ class StoreServices:
         return ChatProfile(machine, stored.count, operating)
 
     async def latest_view(self) -> MarketView | None:
-        snapshot = await self._store.run(snapshot_repo.latest_snapshot)
-        return market_view(snapshot) if snapshot is not None else None
+        def load(db: Database) -> MarketView | None:
+            snapshot = snapshot_repo.latest_snapshot(db)
+            return None if snapshot is None else market_view(snapshot, snapshot_repo.data_health(db))
+
+        return await self._store.run(load)
 
     async def profile(self, chat: Chat) -> ChatProfile:
         def load(db: Database) -> chat_repo.Profile | None:

@@ -24,7 +24,7 @@ from bot.economics.regression import DifficultyRegression
 from bot.economics.stress import MIN_WINDOW_SAMPLES, NotEnoughHistoryError, StressIndex, stress_for_market
 from bot.market import MarketView
 from bot.render import numbers as fmt
-from bot.render.i18n import plural, t
+from bot.render.i18n import missing_sources, plural, t
 from bot.reports import (
     Report,
     breakeven_report,
@@ -41,7 +41,6 @@ from handlers.reply import Reply
 
 NetworkReport = Callable[[MarketView, BottomUpAssumptions, DifficultyRegression, datetime, str], Report]
 
-STALE_AFTER_S = 15 * 60
 INDICATOR_DAYS = max(PUELL_WINDOW_DAYS, DIFFICULTY_RIBBON_MIN_DAYS + 364)
 """Daily rows /difficulty reads: a Puell window, and a year of difficulty ribbon compression to rank."""
 _PROVENANCE_LABELS = ("report.data_age", "report.sources", "report.unavailable")
@@ -55,10 +54,15 @@ def _assumptions(services: Services) -> BottomUpAssumptions:
 
 
 def _age_footer(view: MarketView, services: Services, lang: str) -> str:
-    """One italic line: how old the data is, or a warning when it is stale."""
-    age = services.now() - view.as_of
-    key = "market.stale" if age.total_seconds() > STALE_AFTER_S else "market.age"
-    return html_t(lang, key, age=fmt.duration(age, lang))
+    """One italic line: how old the data is; when it is stale (``MarketView.is_stale``, the rule that
+    pauses alerts) a warning naming the sources that stopped answering and since when."""
+    now = services.now()
+    age = fmt.duration(now - view.as_of, lang)
+    if not view.is_stale(now, services.settings.stale_after_s):
+        return html_t(lang, "market.age", age=age)
+    if not view.failing:
+        return html_t(lang, "market.stale", age=age)
+    return html_t(lang, "market.stale_missing", age=age, missing=missing_sources(lang, view.failing, now))
 
 
 def _without_provenance(report: Report, lang: str) -> Report:

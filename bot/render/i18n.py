@@ -12,6 +12,7 @@ one|few|many, as in 1 день / 2 дня / 5 дней), spelled by ``plural``. 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 
 from bot.render.numbers import number
 
@@ -66,7 +67,9 @@ EN: Mapping[str, str] = {
     # market commands
     "market.no_data": "No market data yet: the sources have not answered so far. Try again in a minute.",
     "market.age": "<i>Data {age} old.</i>",
-    "market.stale": "⚠️ <i>Data is {age} old: sources are not answering.</i>",
+    "market.stale": "⚠️ <i>Data {age} old, not confirmed by the sources; alerts are paused.</i>",
+    "market.stale_missing": "⚠️ <i>Data {age} old: {missing}; alerts are paused.</i>",
+    "sources.missing": "{sources} not answering since {when} UTC",
     "market.hashprice": (
         "<b>Hashprice</b>: {usd}/PH/day · {sats} sats/TH/day\nBTC {price}, difficulty {difficulty}, {fees}"
     ),
@@ -349,7 +352,9 @@ RU: Mapping[str, str] = {
     ),
     "market.no_data": ("Рыночных данных пока нет: источники ещё не ответили. Попробуйте через минуту."),
     "market.age": "<i>Возраст данных: {age}.</i>",
-    "market.stale": "⚠️ <i>Возраст данных: {age}, источники не отвечают.</i>",
+    "market.stale": "⚠️ <i>Возраст данных: {age}, источники их не подтвердили; оповещения приостановлены.</i>",
+    "market.stale_missing": "⚠️ <i>Возраст данных: {age}: {missing}; оповещения приостановлены.</i>",
+    "sources.missing": "{sources} не отвечают с {when} UTC",
     "market.hashprice": (
         "<b>Хешпрайс</b>: {usd}/PH/сутки · {sats} сат/TH/сутки\nBTC {price}, сложность {difficulty}, {fees}"
     ),
@@ -614,6 +619,18 @@ def plural(lang: str, key: str, count: int) -> str:
     lang = lang if lang in CATALOGS and key in CATALOGS[lang] else DEFAULT_LANGUAGE
     forms = t(lang, key).split("|")
     return f"{number(count, 0, lang)} {forms[_plural_index(lang, count)]}"
+
+
+def missing_sources(lang: str, failing: Mapping[str, datetime], now: datetime) -> str:
+    """``coinbase, kraken not answering since 14:02 UTC``: sources grouped by when they stopped giving a
+    usable answer, oldest first; the date is added when that was not today (UTC)."""
+    groups: dict[str, list[str]] = {}
+    for source, since in sorted(failing.items(), key=lambda item: (item[1], item[0])):
+        when = f"{since:%H:%M}" if since.date() == now.date() else f"{since:%Y-%m-%d %H:%M}"
+        groups.setdefault(when, []).append(source)
+    return "; ".join(
+        t(lang, "sources.missing", sources=", ".join(sources), when=when) for when, sources in groups.items()
+    )
 
 
 def model_name(lang: str, model: str) -> str:

@@ -6,10 +6,14 @@ is an outlier when it lies more than ``max_quote_deviation_pct`` % from the medi
 outliers are removed worst first (``outlier_reasons``), so one liar among three cannot drag the honest two
 out with it. CoinGecko is a fallback only: it is queried when fewer than two of the other sources give a
 usable quote (answered, plausible, not an outlier), which also lets it break a tie between two disagreeing
-exchanges. A single surviving quote is used as is (nothing to cross-check it; the snapshot notes it).
+exchanges. A single surviving quote is returned (the snapshot notes it) but is no quorum: it never drives
+an alert (``bot.sources.quorum``).
 
-Network: mempool.space, then Bitcoin Core (when ``bitcoind_url`` is set), then blockchain.info; the first
-that answers in full wins. Every attempt is recorded as a ``SourceOutcome`` stamped by the ``now`` clock.
+Network: mempool.space, Bitcoin Core (when ``bitcoind_url`` is set) and blockchain.info are queried in
+parallel and cross-checked (``bot.sources.quorum.consensus``): the first, in that order, that a strict
+majority agrees with wins, those that disagree with it are dropped; with no majority (two sources that
+disagree) the call raises ``SourcesDisagree``. Every attempt is recorded as a ``SourceOutcome`` stamped by
+the ``now`` clock. A malformed answer (any field that does not parse) drops that source for that call only.
 """
 
 from __future__ import annotations
@@ -34,7 +38,18 @@ from bot.sources import (
     kraken,
     mempool,
 )
-from bot.sources.http import AbsurdValueError, Clock, FetchPolicy, SleepFn, SourceError, unwrap, utc_now
+from bot.sources.http import (
+    PARSE_ERRORS,
+    AbsurdValueError,
+    Clock,
+    FetchPolicy,
+    SleepFn,
+    SourceError,
+    malformed,
+    unwrap,
+    utc_now,
+)
+from bot.sources.quorum import consensus
 from bot.sources.snapshot import MarketSnapshot, NetworkState, PriceQuote, SourceOutcome
 
 PriceFetcher = Callable[[httpx.AsyncClient, str, FetchPolicy], Awaitable[float]]
@@ -63,10 +78,22 @@ class SourcesUnavailable(Exception):  # noqa: N818 (name fixed by the callers)
         return [o.error or o.dropped or f"{o.source}: no usable value" for o in self.outcomes]
 
 
+class SourcesDisagree(SourcesUnavailable):
+    """Sources answered but no majority agrees; the summary line names the disagreement."""
+
+    def __init__(self, what: str, outcomes: Sequence[SourceOutcome]) -> None:
+        super().__init__(what, outcomes)
+        self.args = ("\n".join([f"{what}: sources disagree:", *self.lines]),)
+
+
 def policy_for(settings: Settings, now: Clock = utc_now, sleep: SleepFn = asyncio.sleep) -> FetchPolicy:
     """The fetch policy the settings ask for, with an injectable clock and sleep."""
     return FetchPolicy(
-        timeout_s=settings.source_timeout_s, retries=settings.source_retries, sleep=sleep, clock=now
+        timeout_s=settings.source_timeout_s,
+        retries=settings.source_retries,
+        deadline_s=settings.source_deadline_s,
+        sleep=sleep,
+        clock=now,
     )
 
 
@@ -110,6 +137,8 @@ async def _quote(
         return SourceOutcome(name, policy.clock(), ok=True, value=exc.value, dropped=str(exc))
     except SourceError as exc:
         return SourceOutcome(name, policy.clock(), ok=False, error=str(exc))
+    except PARSE_ERRORS as exc:
+        return SourceOutcome(name, policy.clock(), ok=False, error=str(malformed(name, exc)))
     return SourceOutcome(name, policy.clock(), ok=True, value=value)
 
 
@@ -153,23 +182,48 @@ def _network_chain(
     return chain
 
 
+async def _network_attempt(
+    name: str, attempt: Callable[[], Awaitable[NetworkState]], now: Clock
+) -> NetworkState | SourceOutcome:
+    """One network source's reading, or the outcome saying why it gave none."""
+    try:
+        return await attempt()
+    except AbsurdValueError as exc:
+        return SourceOutcome(name, now(), ok=True, value=exc.value, dropped=str(exc))
+    except SourceError as exc:
+        return SourceOutcome(name, now(), ok=False, error=str(exc))
+    except PARSE_ERRORS as exc:
+        return SourceOutcome(name, now(), ok=False, error=str(malformed(name, exc)))
+
+
 async def fetch_network(
     client: httpx.AsyncClient, settings: Settings, now: Clock = utc_now, *, sleep: SleepFn = asyncio.sleep
 ) -> NetworkState:
-    """mempool → bitcoind (if configured) → blockchain.info; raises SourcesUnavailable if all fail."""
+    """mempool, bitcoind (if configured) and blockchain.info in parallel, cross-checked (module docstring).
+
+    Raises SourcesDisagree when no majority agrees, SourcesUnavailable when no source answers.
+    """
     policy = policy_for(settings, now, sleep)
-    outcomes: list[SourceOutcome] = []
-    for name, attempt in _network_chain(client, settings, policy):
-        try:
-            state = await attempt()
-        except AbsurdValueError as exc:
-            outcomes.append(SourceOutcome(name, now(), ok=True, value=exc.value, dropped=str(exc)))
-        except SourceError as exc:
-            outcomes.append(SourceOutcome(name, now(), ok=False, error=str(exc)))
-        else:
-            outcomes.append(SourceOutcome(name, state.fetched_at, ok=True, value=state.difficulty))
-            return replace(state, outcomes=tuple(outcomes))
-    raise SourcesUnavailable("network data", outcomes)
+    chain = _network_chain(client, settings, policy)
+    results = await asyncio.gather(*(_network_attempt(name, attempt, now) for name, attempt in chain))
+    states = [r for r in results if isinstance(r, NetworkState)]
+    winner, problems = consensus(states)
+    dropped = {s.source: p for s, p in zip(states, problems, strict=True) if p is not None}
+    outcomes = [
+        r
+        if isinstance(r, SourceOutcome)
+        else SourceOutcome(
+            r.source,
+            r.fetched_at,
+            ok=True,
+            value=r.difficulty,
+            dropped=f"{r.source}: {dropped[r.source]}" if r.source in dropped else None,
+        )
+        for r in results
+    ]
+    if winner is None:
+        raise (SourcesDisagree if states else SourcesUnavailable)("network data", outcomes)
+    return replace(states[winner], outcomes=tuple(outcomes))
 
 
 async def fetch_price_history(

@@ -4,16 +4,20 @@ Methods as documented at https://bitcoincore.org/en/doc/ (``getblockstats``: per
 
 Requests say ``"jsonrpc": "2.0"`` so Core v28+ answers RPC errors with HTTP 200 and a readable ``error``;
 older nodes treat them as 1.0 (errors then surface as "bitcoind: HTTP 500"). Keys added in v28/v29
-(``bits``, ``target``, ``next``) are never required; a missing ``networkhashps`` gives no hashrate.
+(``bits``, ``target``, ``next``) are never required; a missing ``networkhashps`` gives no hashrate. Where
+``getblockchaininfo`` gives the tip header's ``bits``, the difficulty must match them (Bitcoin Core
+``GetDifficulty`` derives it from the same bits).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Any
 
 import httpx
 
+from bot.economics.network import difficulty_from_bits
 from bot.sources.http import (
     DIFFICULTY,
     FEE_WINDOW_BLOCKS,
@@ -30,6 +34,7 @@ from bot.sources.http import (
     unwrap,
     utc_now,
 )
+from bot.sources.quorum import DIFFICULTY_TOLERANCE
 from bot.sources.snapshot import NetworkState, fees_unknown_note
 
 SOURCE = "bitcoind"
@@ -56,6 +61,19 @@ async def call(
     if error:
         raise _rpc_error(error)
     return dig(SOURCE, doc, "result")
+
+
+def _check_bits(difficulty: float, bits: Any) -> None:
+    """Raise SourceError when ``difficulty`` is not the one the tip header's compact ``bits`` encode."""
+    try:
+        from_bits = difficulty_from_bits(int(str(bits), 16))
+    except ValueError:
+        raise SourceError(SOURCE, f"bits is not compact hex: {bits!r:.40}") from None
+    if not math.isclose(difficulty, from_bits, rel_tol=DIFFICULTY_TOLERANCE):
+        raise SourceError(
+            SOURCE,
+            f"difficulty {difficulty:.6g} does not match the tip header's bits {bits} ({from_bits:.6g})",
+        )
 
 
 async def fetch_fees_per_block(
@@ -113,6 +131,10 @@ async def fetch_network(
     if isinstance(chain, dict) and chain.get("initialblockdownload"):
         raise SourceError(SOURCE, "node is still in initial block download")
     raw_hashrate = mining.get("networkhashps") if isinstance(mining, dict) else None
+    difficulty = DIFFICULTY.check(SOURCE, as_float(SOURCE, "difficulty", dig(SOURCE, chain, "difficulty")))
+    bits = chain.get("bits") if isinstance(chain, dict) else None
+    if bits is not None:
+        _check_bits(difficulty, bits)
     height = int(HEIGHT.check(SOURCE, as_int(SOURCE, "blocks", dig(SOURCE, chain, "blocks"))))
     fees: float | None = None
     notes: tuple[str, ...] = ()
@@ -121,7 +143,7 @@ async def fetch_network(
     except SourceError as exc:
         notes = (fees_unknown_note(SOURCE, exc.message),)
     return NetworkState(
-        difficulty=DIFFICULTY.check(SOURCE, as_float(SOURCE, "difficulty", dig(SOURCE, chain, "difficulty"))),
+        difficulty=difficulty,
         height=height,
         fees_per_block_btc=fees,
         hashrate_hs=None

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 
 import httpx
 
-from bot.sources.http import PRICE_USD, FetchPolicy, SourceError, as_float, dig, fetch_json, join_url
+from bot.sources.http import (
+    PRICE_USD,
+    FetchPolicy,
+    SourceError,
+    as_float,
+    as_time,
+    dig,
+    fetch_json,
+    join_url,
+)
 
 SOURCE = "coingecko"
 MAX_HISTORY_DAYS = 365
@@ -52,7 +61,7 @@ async def fetch_daily_history(
         at_ms = int(as_float(SOURCE, "prices[][0]", dig(SOURCE, point, 0)))
         if at_ms % _MS_PER_DAY and index == len(points) - 1:
             break
-        day = datetime.fromtimestamp(at_ms // 1000, UTC).date()
+        day = as_time(SOURCE, "prices[][0]", at_ms, per_second=1000).date()
         history.append(
             DailyPrice(day, PRICE_USD.check(SOURCE, as_float(SOURCE, "price", dig(SOURCE, point, 1))))
         )

@@ -1,8 +1,10 @@
 """The one fetch helper every upstream client uses, plus value validation.
 
-Retries follow reference/apis.md §0: honour ``Retry-After`` (seconds or HTTP-date) on 429/503, otherwise
-exponential back-off with jitter; other 4xx are final. Every failure becomes a ``SourceError`` whose text is
-one human line, ``"<source>: <why>"``. Sleep, clock and jitter are injectable so tests never sleep.
+Retries honour ``Retry-After`` (seconds or HTTP-date, RFC 9110 §10.2.3) on 429/503, otherwise exponential
+back-off with jitter; other 4xx are final. ``timeout_s`` bounds each read, ``deadline_s`` the whole request
+with its retries, so a server trickling one byte at a time cannot hold a poll. Every failure, including a
+field that does not parse, becomes a ``SourceError`` whose text is one human line, ``"<source>: <why>"``.
+Sleep, clock and jitter are injectable so tests never sleep.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ Clock = Callable[[], datetime]
 SleepFn = Callable[[float], Awaitable[None]]
 
 _RETRY_AFTER_STATUSES = frozenset({429, 503})
+_MAX_DIGITS = 30
+"""Longer digit strings are no height or satoshi amount (and ``int()`` of a 5,000-digit string fails)."""
 _STATUS_HINTS = {
     401: "unauthorized",
     403: "forbidden",
@@ -46,6 +50,15 @@ class SourceError(Exception):
         self.message = message
 
 
+PARSE_ERRORS = (ValueError, ArithmeticError, TypeError, LookupError, AttributeError)
+"""What a client's parsing of a malformed body can raise that is not already a SourceError."""
+
+
+def malformed(source: str, exc: BaseException) -> SourceError:
+    """A parse failure (one of ``PARSE_ERRORS``) as the SourceError that drops ``source`` for this poll."""
+    return SourceError(source, f"malformed answer ({type(exc).__name__}: {_one_line(exc)})")
+
+
 class AbsurdValueError(SourceError):
     """The upstream answered with a number, but an impossible one; ``value`` keeps it for the record."""
 
@@ -59,7 +72,10 @@ class FetchPolicy:
     """Timeout and retry behaviour; ``bot.sources.aggregate.policy_for(settings)`` builds it from Settings."""
 
     timeout_s: float = 5.0
+    """Per connect/read/write: a trickling server resets it with every byte."""
     retries: int = 2
+    deadline_s: float = 20.0
+    """Total time for one request with all its retries and back-offs; then the call fails."""
     backoff_base_s: float = 0.5
     backoff_max_s: float = 8.0
     max_retry_after_s: float = 30.0
@@ -115,7 +131,26 @@ async def request(
     json_body: Any = None,
     auth: httpx.BasicAuth | None = None,
 ) -> httpx.Response:
-    """GET (POST when ``json_body`` is given) with retries; returns a 2xx response or raises SourceError."""
+    """GET (POST when ``json_body`` is given) with retries; returns a 2xx response or raises SourceError.
+
+    The whole call, retries included, ends within ``policy.deadline_s``.
+    """
+    try:
+        async with asyncio.timeout(policy.deadline_s):
+            return await _attempts(client, source, url, policy, params, json_body, auth)
+    except TimeoutError:
+        raise SourceError(source, f"no complete answer within {policy.deadline_s:g} s") from None
+
+
+async def _attempts(
+    client: httpx.AsyncClient,
+    source: str,
+    url: str,
+    policy: FetchPolicy,
+    params: dict[str, str] | None,
+    json_body: Any,
+    auth: httpx.BasicAuth | None,
+) -> httpx.Response:
     for attempt in range(policy.retries + 1):
         last_try = attempt == policy.retries
         try:
@@ -179,7 +214,7 @@ async def fetch_json(
 
 
 async def fetch_text(client: httpx.AsyncClient, source: str, url: str, policy: FetchPolicy) -> str:
-    """``request`` then return the stripped text body (for text/plain numbers, reference/apis.md §0)."""
+    """``request`` then return the stripped text body (the text/plain numbers of mempool, blockchain.info)."""
     response = await request(client, source, url, policy)
     if _looks_like_html(response):
         raise SourceError(source, "HTML error page instead of a number")
@@ -234,23 +269,48 @@ FEE_WINDOW_BLOCKS = 144
 
 
 def as_float(source: str, name: str, raw: Any) -> float:
-    """A JSON number or numeric string (exchanges send strings, reference/apis.md §3) as float."""
+    """A finite JSON number or numeric string (exchanges send strings) as float.
+
+    Anything else is a SourceError: other types, NaN and infinities (Python's ``json`` accepts ``NaN`` and
+    ``Infinity``), and integers too large for a float (``float(10**400)`` raises OverflowError).
+    """
     if isinstance(raw, bool) or not isinstance(raw, int | float | str):
         raise SourceError(source, f"{name} is not a number: {raw!r:.40}")
     try:
-        return float(raw)
-    except ValueError:
+        value = float(raw)
+    except (ValueError, OverflowError):
         raise SourceError(source, f"{name} is not a number: {raw!r:.40}") from None
+    if not math.isfinite(value):
+        raise SourceError(source, f"{name} is not a finite number: {raw!s:.40}")
+    return value
 
 
 def as_int(source: str, name: str, raw: Any) -> int:
     """Like ``as_float`` but the number must be whole (heights, block counts, satoshi strings)."""
-    if isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
+    if isinstance(raw, str) and raw.strip().lstrip("-").isdigit() and len(raw.strip()) <= _MAX_DIGITS:
         return int(raw)
     value = as_float(source, name, raw)
     if not value.is_integer():
-        raise SourceError(source, f"{name} is not a whole number: {raw!r:.40}")
+        raise SourceError(source, f"{name} is not a whole number: {raw!s:.40}")
     return int(value)
+
+
+EARLIEST_TIME = datetime(2009, 1, 3, tzinfo=UTC)
+"""The genesis block's timestamp: no Bitcoin time is earlier."""
+LATEST_TIME = datetime(2200, 1, 1, tzinfo=UTC)
+"""No upstream time this far ahead is real (and later years overflow some platforms' ``time_t``)."""
+
+
+def as_time(source: str, name: str, raw: Any, *, per_second: float = 1.0) -> datetime:
+    """A Unix time (``per_second`` = 1000 for milliseconds) as an aware UTC datetime.
+
+    A value outside genesis..2200 is a SourceError, not the OverflowError or "year out of range" of
+    ``datetime.fromtimestamp``.
+    """
+    seconds = as_float(source, name, raw) / per_second
+    if not EARLIEST_TIME.timestamp() <= seconds <= LATEST_TIME.timestamp():
+        raise SourceError(source, f"{name} is not a plausible time: {raw!s:.40}")
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 def unwrap(result: T | BaseException) -> T:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
 
+from bot.economics.network import RETARGET_MAX_FACTOR, RETARGET_MIN_FACTOR
 from bot.sources.http import (
     BLOCK_COUNT,
     DIFFICULTY,
@@ -16,12 +17,14 @@ from bot.sources.http import (
     FEES_PER_BLOCK_BTC,
     HASHRATE_HS,
     HEIGHT,
+    AbsurdValueError,
     Bounds,
     Clock,
     FetchPolicy,
     SourceError,
     as_float,
     as_int,
+    as_time,
     dig,
     fetch_json,
     fetch_text,
@@ -33,6 +36,7 @@ from bot.sources.snapshot import AdjustmentEstimate, NetworkState
 
 SOURCE = "mempool"
 REMAINING_BLOCKS = Bounds("remaining blocks", "", 1, 2016)
+PROGRESS_PCT = Bounds("epoch progress", "%", 0, 100)
 _DEFAULT_POLICY = FetchPolicy()
 
 
@@ -57,20 +61,35 @@ def _optional(doc: Any, key: str) -> float | None:
     return None if raw is None else as_float(SOURCE, key, raw)
 
 
+def _change_pct(doc: Any) -> float:
+    """``difficultyChange`` in %, inside the ×1/4..×4 retarget clamp of Bitcoin Core ``pow.cpp``."""
+    value = _number(doc, "difficultyChange")
+    low, high = (RETARGET_MIN_FACTOR - 1) * 100, (RETARGET_MAX_FACTOR - 1) * 100
+    if not low <= value <= high:
+        raise AbsurdValueError(
+            SOURCE, f"absurd difficulty change {value:g}% (expected {low:g}..{high:g})", value
+        )
+    return value
+
+
 async def fetch_adjustment(
     client: httpx.AsyncClient, base_url: str, policy: FetchPolicy = _DEFAULT_POLICY
 ) -> AdjustmentEstimate:
-    """``/v1/difficulty-adjustment`` (§1.1): ``estimatedRetargetDate`` in ms, ``previousTime`` in SECONDS."""
+    """``/v1/difficulty-adjustment`` (https://mempool.space/docs/api/rest#get-difficulty-adjustment):
+    ``estimatedRetargetDate`` in ms, ``previousTime`` in SECONDS; a field that does not parse or an
+    impossible value (a date outside genesis..2200, a change outside the retarget clamp) is a SourceError."""
     doc = await fetch_json(client, SOURCE, join_url(base_url, "v1/difficulty-adjustment"), policy)
-    previous_time_s = _optional(doc, "previousTime")
+    previous_time = doc.get("previousTime") if isinstance(doc, dict) else None
     return AdjustmentEstimate(
-        progress_pct=_number(doc, "progressPercent"),
-        difficulty_change_pct=_number(doc, "difficultyChange"),
+        progress_pct=PROGRESS_PCT.check(SOURCE, _number(doc, "progressPercent")),
+        difficulty_change_pct=_change_pct(doc),
         remaining_blocks=_whole(doc, "remainingBlocks", REMAINING_BLOCKS),
         next_retarget_height=_whole(doc, "nextRetargetHeight", HEIGHT),
-        estimated_retarget_at=datetime.fromtimestamp(_number(doc, "estimatedRetargetDate") / 1000, UTC),
+        estimated_retarget_at=as_time(
+            SOURCE, "estimatedRetargetDate", dig(SOURCE, doc, "estimatedRetargetDate"), per_second=1000
+        ),
         previous_retarget_pct=_optional(doc, "previousRetarget"),
-        epoch_start_at=None if previous_time_s is None else datetime.fromtimestamp(previous_time_s, UTC),
+        epoch_start_at=None if previous_time is None else as_time(SOURCE, "previousTime", previous_time),
     )
 
 
@@ -170,6 +189,6 @@ async def fetch_daily_network(
             continue
         in_force = [difficulty for at, difficulty, _ in steps if at <= end_of_day]
         difficulty = DIFFICULTY.check(SOURCE, in_force[-1] if in_force else before_window)
-        day = datetime.fromtimestamp(end_of_day, UTC).date() - timedelta(days=1)
+        day = as_time(SOURCE, "timestamp", end_of_day).date() - timedelta(days=1)
         rows.append(DailyNetwork(day, HASHRATE_HS.check(SOURCE, hashrate_hs), difficulty))
     return tuple(sorted(rows, key=lambda row: row.day))

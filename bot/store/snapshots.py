@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -207,6 +207,36 @@ def set_state(db: Database, key: str, value: object) -> None:
         "INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         [key, json.dumps(value)],
     )
+
+
+DATA_HEALTH_KEY = "data_health"
+
+
+@dataclass(frozen=True, slots=True)
+class DataHealth:
+    """What the poller last concluded: why the data is stale (``None``: fresh) and which sources have
+    given no usable answer since when. Replies read it to say why their data is old."""
+
+    stale_reason: str | None = None
+    failing: Mapping[str, datetime] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        failing = {source: since.isoformat() for source, since in sorted(self.failing.items())}
+        return {"stale_reason": self.stale_reason, "failing": failing}
+
+    @classmethod
+    def from_json(cls, document: object) -> DataHealth:
+        """The stored form back; anything unreadable (or nothing stored yet) is "no news"."""
+        if not isinstance(document, dict) or not isinstance(document.get("failing"), dict):
+            return cls()
+        reason = document.get("stale_reason")
+        failing = {str(k): datetime.fromisoformat(v) for k, v in document["failing"].items()}
+        return cls(reason if isinstance(reason, str) else None, failing)
+
+
+def data_health(db: Database) -> DataHealth:
+    """The poller's latest ``DataHealth``."""
+    return DataHealth.from_json(get_state(db, DATA_HEALTH_KEY))
 
 
 def record_event(db: Database, key: str, kind: str, occurred_at: float, data: Mapping[str, object]) -> bool:

@@ -65,6 +65,8 @@ class Fault(enum.Enum):
     HTML_ERROR = "200 with an HTML page"
     ABSURD_VALUE = "the route's main value replaced by an impossible one"
     API_ERROR = "the source's in-band error body with HTTP 200 (kraken, bitcoind)"
+    HUGE_INTEGER = "the route's main value replaced by a 400-digit integer (a JSON number, or text)"
+    TRICKLE = "200 with the body sent one byte every ``hold_s`` seconds (each read is quick, the whole slow)"
 
 
 _FAULT_STATUS = {
@@ -76,8 +78,19 @@ _FAULT_STATUS = {
     Fault.HTTP_503_RETRY_AFTER: 503,
 }
 _CONTROL_OPS = frozenset(
-    {"set_price", "set_difficulty", "set_hashrate", "set_height", "set_fees_per_block", "inject", "reset"}
+    {
+        "set_price",
+        "set_difficulty",
+        "set_hashrate",
+        "set_height",
+        "set_fees_per_block",
+        "set_retarget_date_ms",
+        "inject",
+        "reset",
+    }
 )
+HUGE_INTEGER = 10**399
+"""Fits no float: ``float(HUGE_INTEGER)`` raises OverflowError."""
 _ERROR_BODIES = {
     ("mempool", 503): "mempool__error_503.json",
     ("coinbase", 429): "coinbase__error_429.json",
@@ -140,7 +153,10 @@ ROUTES = (
         "mempool",
         "v1/difficulty-adjustment",
         "mempool__v1_difficulty-adjustment.json",
-        {"remaining_blocks": Slot(("remainingBlocks",))},
+        {
+            "remaining_blocks": Slot(("remainingBlocks",)),
+            "retarget_date_ms": Slot(("estimatedRetargetDate",)),
+        },
         ("remaining_blocks", 5000),
     ),
     Route(
@@ -260,6 +276,7 @@ class _Reply:
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
     hold_s: float = 0.0
+    trickle_s: float = 0.0
 
 
 def _rpc_calls(body: bytes) -> list[dict[str, Any]] | None:
@@ -356,6 +373,10 @@ class FakeUpstreams:
         """BTC per block for every network source (mempool's reward stats, bitcoind's getblockstats and
         blockchain.info's ``/stats``, whose recorded body has a broken negative total) or one of them."""
         self._override([source] if source else NETWORK_SOURCES, "fees_per_block", btc)
+
+    def set_retarget_date_ms(self, ms: float) -> None:
+        """mempool's ``estimatedRetargetDate`` (Unix milliseconds)."""
+        self._override(["mempool"], "retarget_date_ms", ms)
 
     def _override(self, sources: list[str] | tuple[str, ...], quantity: str, value: float) -> None:
         for source in sources:
@@ -476,10 +497,22 @@ def _render(route: Route, overrides: dict[str, float], injection: _Injection | N
     if fault is Fault.ABSURD_VALUE and route.absurd:
         overrides = {**overrides, route.absurd[0]: route.absurd[1]}
     body = _patched(route, overrides)
+    if fault is Fault.HUGE_INTEGER and route.absurd:
+        body = _with_huge_integer(route, body)
     if fault is Fault.TRUNCATED_JSON:
         body = b"" if route.is_text else body[: len(body) // 2]
     hold_s = injection.hold_s if injection and fault is Fault.TIMEOUT else 0.0
-    return _Reply(200, body, content_type, hold_s=hold_s)
+    trickle_s = injection.hold_s if injection and fault is Fault.TRICKLE else 0.0
+    return _Reply(200, body, content_type, hold_s=hold_s, trickle_s=trickle_s)
+
+
+def _with_huge_integer(route: Route, body: bytes) -> bytes:
+    assert route.absurd is not None
+    if route.is_text:
+        return str(HUGE_INTEGER).encode()
+    document = json.loads(body)
+    _set_in(document, route.slots[route.absurd[0]].path, HUGE_INTEGER)
+    return json.dumps(document).encode()
 
 
 def _batch_reply(calls: list[dict[str, Any]], replies: list[_Reply]) -> _Reply:
@@ -542,7 +575,15 @@ class _Handler(BaseHTTPRequestHandler):
             for name, value in reply.headers.items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(reply.body)
+            if not reply.trickle_s:
+                self.wfile.write(reply.body)
+                return
+            self.wfile.flush()
+            for index in range(len(reply.body)):
+                if fake._released.wait(reply.trickle_s):
+                    return
+                self.wfile.write(reply.body[index : index + 1])
+                self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             pass
 

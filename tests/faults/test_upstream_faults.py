@@ -9,6 +9,7 @@ back, one "data fresh" notice and alerts on the true values again.
 from __future__ import annotations
 
 import statistics
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +57,7 @@ class Rig:
     poller: LivePoller
     client: httpx.AsyncClient
     clock: VirtualTime
+    services: StoreServices
     minute: int = 0
 
     async def run(self, minutes: int) -> None:
@@ -79,6 +81,19 @@ class Rig:
 
     async def notices(self) -> list[str]:
         return [kind for kind, _ in await self.outbox() if kind in NOTICES]
+
+    async def minutes_until_stale(self, limit: int) -> int | None:
+        """Run minute by minute until the stale notice is queued; the minutes it took (None: never)."""
+        for minutes in range(1, limit + 1):
+            await self.run(1)
+            if "data_stale" in await self.notices():
+                return minutes
+        return None
+
+    async def reply(self, command: str) -> str:
+        request = parse_command(CHAT, command)
+        assert request is not None
+        return (await dispatch(request, self.services)).text
 
     async def latest(self) -> tuple[float, float]:
         snapshot = await self.store.run(latest_snapshot)
@@ -124,11 +139,11 @@ async def make_rig(store: Store, upstreams: FakeUpstreams, clock: VirtualTime, *
     watch = Watch(store, regression, RegimeParams(), clock=clock, on_enqueued=lambda: None)
     client = httpx.AsyncClient(timeout=settings.source_timeout_s)
     poller = LivePoller(store, settings, watch, client, clock=clock.datetime)
-    rig = Rig(store, upstreams, poller, client, clock)
+    services = StoreServices(store, settings, regression, clock=clock.datetime)
+    rig = Rig(store, upstreams, poller, client, clock, services)
     rig.set_market()
     await rig.poller.poll_price()
     await rig.poller.poll_network()
-    services = StoreServices(store, settings, regression, clock=clock.datetime)
     for rule in RULES:
         request = parse_command(CHAT, f"/subscribe {rule}")
         assert request is not None
@@ -251,3 +266,109 @@ async def test_a_network_outage_alone_goes_stale_once(rig: Rig) -> None:
     await rig.run(5)
     assert await rig.notices() == ["data_stale", "data_fresh"]
     assert await rig.alerts() == []
+
+
+# Bad data never becomes an alert (issue 11): quorum, jump rule, cross-checks, malformed fields, deadlines.
+
+
+async def test_a_lone_absurd_quote_never_alerts_and_goes_stale_naming_the_sources(rig: Rig) -> None:
+    for source in PRIMARY:
+        rig.upstreams.inject(source, Fault.HTTP_503, times=None)
+    rig.upstreams.set_price("coingecko", 150.0)
+    await rig.run(4)
+    assert await rig.outbox() == []  # not one row: no "price below", no capitulation, no notice yet
+    assert (
+        await rig.minutes_until_stale(10) == 2
+    )  # the first poll more than STALE_AFTER_S after the last good one
+    assert await rig.alerts() == []
+    notice = (await rig.outbox())[0][1]
+    assert "coingecko (150.00 USD) alone" in notice
+    assert "bitstamp, coinbase, kraken not answering since 12:01 UTC" in notice
+    assert max(await rig.snapshot_prices()) < 100_000 and min(await rig.snapshot_prices()) > 80_000
+    status = await rig.reply("/status")
+    assert "Data 6m 0s old: bitstamp, coinbase, kraken not answering since 12:01 UTC" in status
+    assert "$150" not in status
+    await rig.reply("/lang ru")
+    assert "bitstamp, coinbase, kraken не отвечают с 12:01 UTC" in await rig.reply("/hashprice")
+
+
+async def test_a_lone_network_source_cannot_change_difficulty_inside_an_epoch(rig: Rig) -> None:
+    rig.upstreams.inject("blockchain.info", Fault.HTTP_503, times=None)
+    rig.upstreams.set_difficulty(DIFFICULTY * 1000, "mempool")
+    await rig.run(20)
+    assert await rig.latest() == (85_100.0, DIFFICULTY)
+    assert await rig.alerts() == []
+    assert await rig.notices() == ["data_stale"]
+    notice = (await rig.outbox())[0][1]
+    assert "in the same 2016-block epoch, against the last accepted reading" in notice
+
+
+async def test_network_sources_that_disagree_make_the_data_stale(rig: Rig) -> None:
+    rig.upstreams.set_difficulty(DIFFICULTY * 1000, "mempool")
+    assert await rig.minutes_until_stale(30) == 16  # first poll > 300 s + 2 network polls after 12:00
+    assert await rig.latest() == (85_100.0, DIFFICULTY)
+    assert await rig.alerts() == []
+    notice = (await rig.outbox())[0][1]
+    assert "network data: sources disagree" in notice
+    assert "blockchain.info, mempool not answering since 12:05 UTC" in notice
+    status = await rig.reply("/difficulty")
+    assert "132.72 T" in status and "blockchain.info, mempool not answering since 12:05 UTC" in status
+    rig.heal()
+    await rig.run(5)
+    assert await rig.notices() == ["data_stale", "data_fresh"]
+    assert await rig.alerts() == []
+
+
+async def test_a_400_digit_price_drops_kraken_alone(rig: Rig) -> None:
+    rig.upstreams.inject("kraken", Fault.HUGE_INTEGER, times=None)
+    await rig.run(6)
+    assert await rig.latest() == (statistics.median([PRICES["coinbase"], PRICES["bitstamp"]]), DIFFICULTY)
+    assert await rig.outbox() == []
+
+
+async def test_an_impossible_retarget_date_falls_back_to_blockchain_info(rig: Rig) -> None:
+    rig.upstreams.set_retarget_date_ms(1e20)
+    await rig.run(20)
+    snapshot = await rig.store.run(latest_snapshot)
+    assert snapshot is not None and snapshot.adjustment is None  # blockchain.info's reading
+    assert [o.source for o in snapshot.outcomes if o.used][-1] == "blockchain.info"
+    assert any("estimatedRetargetDate is not a plausible time" in (o.error or "") for o in snapshot.outcomes)
+    assert await rig.outbox() == []
+
+
+@pytest.mark.parametrize("rig", [{"source_deadline_s": 0.5}], indirect=True)
+async def test_a_trickling_server_is_cut_at_the_deadline(rig: Rig) -> None:
+    for source in PRIMARY:  # one byte every 0.2 s: each read beats the 0.25 s timeout, the body never ends
+        rig.upstreams.inject(source, Fault.TRICKLE, times=None, hold_s=0.2)
+    rig.upstreams.inject("coingecko", Fault.HTTP_503, times=None)
+    started = time.monotonic()
+    minutes = await rig.minutes_until_stale(10)
+    elapsed_s = time.monotonic() - started
+    assert minutes == 6
+    assert elapsed_s < minutes * 1.5  # each price poll ends at the 0.5 s deadline
+    notice = (await rig.outbox())[0][1]
+    assert "coinbase: no complete answer within 0.5 s" not in notice  # the summary, not raw errors
+    assert "bitstamp, coinbase, coingecko, kraken not answering since 12:01 UTC" in notice
+    assert await rig.alerts() == []
+
+
+async def test_a_40_percent_jump_waits_for_the_next_poll(rig: Rig) -> None:
+    rig.set_prices({source: usd * 1.4 for source, usd in PRICES.items()})
+    await rig.run(1)
+    assert await rig.latest() == (85_100.0, DIFFICULTY)  # held
+    assert await rig.outbox() == []
+    await rig.run(1)
+    price, _ = await rig.latest()
+    assert price == pytest.approx(85_100.0 * 1.4)  # confirmed by the next poll
+    alerts = await rig.alerts()
+    assert len(alerts) == 1 and "$119,140" in alerts[0]
+    assert await rig.notices() == []
+
+
+async def test_a_one_poll_spike_never_alerts(rig: Rig) -> None:
+    rig.set_prices({source: usd * 1.4 for source, usd in PRICES.items()})
+    await rig.run(1)
+    rig.set_prices(PRICES)
+    await rig.run(5)
+    assert await rig.outbox() == []
+    assert max(await rig.snapshot_prices()) < 100_000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from statistics import median
@@ -10,7 +11,13 @@ import httpx
 import pytest
 
 from bot.config import Settings
-from bot.sources.aggregate import SourcesUnavailable, fetch_network, fetch_price, fetch_snapshot
+from bot.sources.aggregate import (
+    SourcesDisagree,
+    SourcesUnavailable,
+    fetch_network,
+    fetch_price,
+    fetch_snapshot,
+)
 from tests.fakes import RecordingSleep
 from tests.fakes.upstreams import FakeUpstreams, Fault
 
@@ -135,8 +142,11 @@ async def test_network_from_mempool(
     state = await fetch_network(http_client, make_settings(), clock)
     assert (state.source, state.difficulty, state.height) == ("mempool", 132716002350731.3, 969992)
     assert state.fees_per_block_btc == pytest.approx(0.1311748254)
-    assert [(o.source, o.ok, o.value) for o in state.outcomes] == [("mempool", True, 132716002350731.3)]
-    assert (fake_upstreams.count("mempool"), fake_upstreams.count("blockchain.info")) == (4, 0)
+    assert [(o.source, o.used, o.value) for o in state.outcomes] == [
+        ("mempool", True, 132716002350731.3),
+        ("blockchain.info", True, 132716002350731.0),  # queried too, to cross-check
+    ]
+    assert (fake_upstreams.count("mempool"), fake_upstreams.count("blockchain.info")) == (4, 4)
 
 
 async def test_network_fails_over_to_blockchain_info(
@@ -187,7 +197,12 @@ async def test_mempool_down_fees_come_from_bitcoind_getblockstats(
     state = await fetch_network(http_client, settings, clock, sleep=fake_sleep)
     assert (state.source, state.notes) == ("bitcoind", ())
     assert state.fees_per_block_btc == pytest.approx(0.09876543)
-    assert fake_upstreams.count("bitcoind") == 3 and fake_upstreams.count("blockchain.info") == 0
+    assert fake_upstreams.count("bitcoind") == 3
+    assert [(o.source, o.used) for o in state.outcomes] == [
+        ("mempool", False),
+        ("bitcoind", True),
+        ("blockchain.info", True),  # asked too, to cross-check
+    ]
 
 
 async def test_one_bad_mempool_endpoint_fails_the_whole_reading(
@@ -213,7 +228,11 @@ async def test_network_fails_over_to_bitcoind_when_configured(
     assert (state.source, state.height) == ("bitcoind", 969992)
     assert state.outcomes[0].error == "mempool: invalid JSON"
     assert all(r.headers["authorization"].startswith("Basic ") for r in fake_upstreams.requests if r.rpc)
-    assert fake_upstreams.count("blockchain.info") == 0
+    assert [(o.source, o.used) for o in state.outcomes] == [
+        ("mempool", False),
+        ("bitcoind", True),
+        ("blockchain.info", True),
+    ]
 
 
 async def test_all_network_sources_down(
@@ -238,7 +257,13 @@ async def test_snapshot_gathers_both(
         "mempool",
         FIXED_NOW,
     )
-    assert [o.source for o in snapshot.outcomes] == ["coinbase", "kraken", "bitstamp", "mempool"]
+    assert [o.source for o in snapshot.outcomes] == [
+        "coinbase",
+        "kraken",
+        "bitstamp",
+        "mempool",
+        "blockchain.info",
+    ]
     assert snapshot.notes == ()
 
 
@@ -273,3 +298,61 @@ async def test_snapshot_reports_the_missing_part(
     with pytest.raises(SourcesUnavailable) as both:
         await fetch_snapshot(http_client, settings, clock, sleep=fake_sleep)
     assert len(both.value.lines) == 3
+
+
+async def test_a_400_digit_kraken_price_drops_kraken_only(
+    fake_upstreams: FakeUpstreams, http_client: httpx.AsyncClient, make_settings: MakeSettings
+) -> None:
+    fake_upstreams.inject("kraken", Fault.HUGE_INTEGER)
+    quote = await fetch_price(http_client, make_settings(), clock)
+    assert quote.price_usd == pytest.approx(median([COINBASE, BITSTAMP]))
+    assert quote.outcomes[1].error == "kraken: c[0] is not a number: " + repr(10**399)[:40]
+    assert fake_upstreams.count("coingecko") == 0
+
+
+async def test_an_impossible_retarget_date_falls_back(
+    fake_upstreams: FakeUpstreams, http_client: httpx.AsyncClient, make_settings: MakeSettings
+) -> None:
+    fake_upstreams.set_retarget_date_ms(1e20)
+    state = await fetch_network(http_client, make_settings(), clock)
+    assert (state.source, state.difficulty, state.height) == ("blockchain.info", 132716002350731.0, 969990)
+    assert state.outcomes[0].error == "mempool: estimatedRetargetDate is not a plausible time: 1e+20"
+
+
+async def test_disagreeing_network_sources_raise_naming_the_difference(
+    fake_upstreams: FakeUpstreams, http_client: httpx.AsyncClient, make_settings: MakeSettings
+) -> None:
+    fake_upstreams.set_difficulty(132716002350731.3 * 1000, "mempool")
+    with pytest.raises(SourcesDisagree) as caught:
+        await fetch_network(http_client, make_settings(), clock)
+    assert str(caught.value).splitlines() == [
+        "network data: sources disagree:",
+        "mempool: difficulty 1.32716e+17 vs 1.32716e+14 from blockchain.info",
+        "blockchain.info: difficulty 1.32716e+14 vs 1.32716e+17 from mempool",
+    ]
+
+
+async def test_a_majority_outvotes_a_lying_mempool(
+    fake_upstreams: FakeUpstreams, http_client: httpx.AsyncClient, make_settings: MakeSettings
+) -> None:
+    fake_upstreams.set_difficulty(132716002350731.3 * 1000, "mempool")
+    settings = make_settings(bitcoind_url=fake_upstreams.url("bitcoind"))
+    state = await fetch_network(http_client, settings, clock)
+    assert (state.source, state.difficulty) == ("bitcoind", 132716002350731.3)
+    assert [o.dropped for o in state.outcomes] == [
+        "mempool: difficulty 1.32716e+17 vs 1.32716e+14 from bitcoind",
+        None,
+        None,
+    ]
+
+
+async def test_a_trickling_source_is_cut_at_the_deadline(
+    fake_upstreams: FakeUpstreams, http_client: httpx.AsyncClient, make_settings: MakeSettings
+) -> None:
+    fake_upstreams.inject("kraken", Fault.TRICKLE, hold_s=0.1)  # every read well within the 2 s timeout
+    settings = make_settings(source_retries=0, source_deadline_s=0.5)
+    started = time.monotonic()
+    quote = await fetch_price(http_client, settings, clock)
+    assert time.monotonic() - started < 1.5
+    assert quote.outcomes[1].error == "kraken: no complete answer within 0.5 s"
+    assert quote.price_usd == pytest.approx(median([COINBASE, BITSTAMP]))

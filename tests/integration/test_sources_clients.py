@@ -161,6 +161,17 @@ async def test_bitcoind_rpc_with_basic_auth(
     assert {r.headers["authorization"] for r in fake_upstreams.requests} == {expected_header}
 
 
+async def test_bitcoind_difficulty_must_match_the_tip_bits(
+    fake_upstreams: FakeUpstreams, http_client: httpx.AsyncClient, policy: FetchPolicy
+) -> None:
+    fake_upstreams.set_difficulty(132716002350731.3 * 1000, source="bitcoind")  # bits stay 17021ef0
+    with pytest.raises(SourceError) as caught:
+        await bitcoind.fetch_network(http_client, fake_upstreams.url("bitcoind"), None, policy)
+    assert str(caught.value) == (
+        "bitcoind: difficulty 1.32716e+17 does not match the tip header's bits 17021ef0 (1.32716e+14)"
+    )
+
+
 PRUNED = {"code": -1, "message": "Block not available (pruned data)"}
 
 

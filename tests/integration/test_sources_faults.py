@@ -193,8 +193,6 @@ async def test_text_endpoint_faults(
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        (float("nan"), "kraken: price is nan"),
-        (float("inf"), "kraken: price is inf"),
         (0.0, "kraken: non-positive price 0 USD"),
         (-5.0, "kraken: non-positive price -5 USD"),
         (42.0, "kraken: absurd price 42 USD (expected 100..10000000)"),
@@ -211,6 +209,16 @@ async def test_absurd_prices_name_the_value(
     with pytest.raises(AbsurdValueError) as caught:
         await kraken.fetch_price(http_client, fake_upstreams.url("kraken"), policy)
     assert str(caught.value) == message
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+async def test_non_finite_prices_are_malformed(
+    fake_upstreams: FakeUpstreams, http_client: httpx.AsyncClient, policy: FetchPolicy, value: float
+) -> None:
+    fake_upstreams.set_price("kraken", value)
+    with pytest.raises(SourceError) as caught:
+        await kraken.fetch_price(http_client, fake_upstreams.url("kraken"), policy)
+    assert str(caught.value) == f"kraken: c[0] is not a finite number: {value}"
 
 
 @pytest.mark.parametrize(
