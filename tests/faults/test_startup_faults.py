@@ -14,6 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.store import connect
+from bot.store.chats import ChatKind, upsert_chat
+from bot.store.outbox import NewMessage, OutboxStatus, counts, enqueue
 from tests.e2e.process import ROOT, bot_environment
 from tests.fakes.discord_api import FakeDiscord, channel, member
 from tests.fakes.telegram_api import FakeTelegram, Fault
@@ -23,6 +26,7 @@ USER = 1001
 GUILD_ID, CHANNEL_ID, ADMIN = 900000000000000001, 900000000000000011, 3001
 WRONG_TELEGRAM_TOKEN = "654321:AAwrongWRONGwrongWRONGwrong0123456"
 WRONG_DISCORD_TOKEN = "MTMwMDAwMDAwMDAwMDAwMDAwOQ.Wrong1.not-the-token-the-fake-expects-at-all"
+WAITING_ALERT = "🔔 queued before Telegram was reachable"
 NOISE = ("Traceback", "Unclosed", "Warning", "Task exception was never retrieved")
 
 
@@ -71,6 +75,14 @@ class Child:
         if self.alive():
             self.process.kill()
             self.process.wait()
+
+
+def seed_alert(db_path: Path) -> None:
+    """One alert for ``USER`` in the outbox, as the watch leaves it before the platform is reachable."""
+    db = connect(db_path)
+    chat = upsert_chat(db, "telegram", str(USER), ChatKind.PRIVATE, time.time())
+    enqueue(db, [NewMessage("early", chat.id, "telegram", str(USER), "test", WAITING_ALERT)], time.time())
+    db.close()
 
 
 @pytest.fixture
@@ -123,9 +135,10 @@ def assert_clean(output: str, *secrets: str) -> None:
 
 
 # Telegram ----------------------------------------------------------------------------------------------
-def test_telegram_down_at_start_then_up_serves_health_then_commands(
-    child: Callable[[dict[str, str]], Child], fake_upstreams: FakeUpstreams
+def test_telegram_down_at_start_then_up_serves_health_then_commands_and_the_waiting_alert(
+    child: Callable[[dict[str, str]], Child], fake_upstreams: FakeUpstreams, tmp_path: Path
 ) -> None:
+    seed_alert(tmp_path / "bot.db")
     api_port, health_port = free_port(), free_port()
     telegram = FakeTelegram(api_port)
     bot = child(
@@ -143,8 +156,10 @@ def test_telegram_down_at_start_then_up_serves_health_then_commands(
     assert bot.alive(), bot.output
     with telegram:
         until(lambda: telegram.calls("setMyCommands"), 30, "command menu", bot)
+        alert = telegram.wait_for_sync(lambda: telegram.messages_to(USER), timeout=15)
+        assert [call.text for call in alert] == [WAITING_ALERT]
         telegram.send_user_message(USER, "/help")
-        replies = telegram.wait_for_sync(lambda: telegram.messages_to(USER), timeout=15)
+        replies = telegram.wait_for_sync(lambda: telegram.messages_to(USER)[1:], timeout=15)
         assert "/subscribe" in (replies[0].text or "")
         state = until(lambda: transport_state(health_port, "telegram")["connected"], 5, "connected", bot)
         assert state is True
@@ -152,6 +167,10 @@ def test_telegram_down_at_start_then_up_serves_health_then_commands(
         assert bot.interrupt() == 0
     assert "telegram: cannot connect" in bot.output
     assert_clean(bot.output, telegram.token)
+    db = connect(tmp_path / "bot.db")
+    assert counts(db)[OutboxStatus.SENT] == 1
+    assert [row["attempts"] for row in db.query("SELECT attempts FROM outbox")] == [0]
+    db.close()
 
 
 def test_a_500_on_set_my_commands_still_answers_and_sets_the_menu_later(
@@ -195,6 +214,30 @@ def test_a_rejected_telegram_token_is_one_line_and_exit_2(
         "minerwatch: MINERWATCH_TELEGRAM_TOKEN rejected by Telegram (401 Unauthorized)"
     )
     assert_clean(output, WRONG_TELEGRAM_TOKEN, WRONG_TELEGRAM_TOKEN.split(":")[1])
+
+
+def test_discord_down_does_not_hold_up_telegram_and_ctrl_c_while_connecting_is_clean(
+    child: Callable[[dict[str, str]], Child], fake_upstreams: FakeUpstreams
+) -> None:
+    discord_port = free_port()
+    with FakeTelegram() as telegram:
+        bot = child(
+            {
+                **fake_upstreams.settings_overrides(),
+                "telegram_token": telegram.token,
+                "telegram_base_url": telegram.base_url,
+                "discord_token": WRONG_DISCORD_TOKEN,
+                "discord_api_base": f"http://127.0.0.1:{discord_port}/api/v10",
+                "discord_gateway_url": f"ws://127.0.0.1:{discord_port}/gateway",
+            }
+        )
+        until(lambda: telegram.get_updates_calls, 20, "polling", bot)
+        telegram.send_user_message(USER, "/help")
+        replies = telegram.wait_for_sync(lambda: telegram.messages_to(USER), timeout=15)
+        assert "/subscribe" in (replies[0].text or "")
+        until(lambda: "discord: cannot connect" in bot.output, 10, "a Discord retry", bot)
+        assert bot.interrupt() == 0
+    assert_clean(bot.output, telegram.token, WRONG_DISCORD_TOKEN)
 
 
 # Discord -----------------------------------------------------------------------------------------------
