@@ -271,6 +271,7 @@ def test_discord_down_at_start_then_up_serves_health_then_commands(
         answer = fake.wait_for_sync(lambda: fake.responses_to(interaction), timeout=15)
         assert "/subscribe" in str(answer[-1].embeds)
         until(lambda: transport_state(health_port, "discord")["connected"], 10, "connected", bot)
+        assert transport_state(health_port, "discord")["last_success_age_s"] < 15
         assert bot.interrupt() == 0
         assert fake.server_errors == []
     assert "discord: cannot connect" in bot.output
