@@ -55,6 +55,8 @@ EVENT = AlertEvent(
         "price_usd": 66_680.0,
         "cost_usd_per_btc": 87_012.4,
         "cost_model": "difficulty-regression",
+        "cost_significant_digits": 2,
+        "recovery_above_usd": 89_622.8,
     },
 )
 

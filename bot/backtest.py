@@ -2,18 +2,18 @@
 
 Each day is one observation at 00:00 UTC of its date, run through the same code as the live bot:
 
-* regime (``engine.evaluate``): premium of the day's price over the difficulty-regression cost
-  (``production_cost.regression_cost``, §2.9 B), one observation per day, so ``confirmations`` counts days;
+* regime (``engine.evaluate``): premium of the day's price over the Difficulty Regression Model's cost
+  (``production_cost.regression_cost``), one observation per day, so ``confirmations`` counts days;
 * retargets: daily rows have no height, so a retarget is a change of the day's difficulty, reported the
   first day it holds (``engine.evaluate`` with ``height=None``);
-* Hash Ribbons (``engine.ribbon_events_since``, §3.1) over the whole history at once, which is the same as
+* Hash Ribbons (``engine.ribbon_events_since``) over the whole history at once, which is the same as
   day by day since no value looks ahead; days without hashrate yield no ribbon values;
 * threshold rules (``rules.step``) on the day's key values, each rule created on the first day (so one that
   already holds then waits for a real crossing).
 
-Following the shipped-history convention (``history.subsidy_btc_on``), a day's subsidy is the one in force
-from the halving dates (heights 630,000 / 840,000 from 2020-05-11 / 2024-04-20), and fees are unknown, so
-hashprice counts the subsidy only. Margin and breakeven rules use an Antminer S19 XP (21.5 J/TH) at
+A day's height is its row's ``height`` (the shipped history records one; ``history.height_at_end_of``
+estimates it otherwise), which sets the subsidy and the circulating supply; fees are unknown, so hashprice
+counts the subsidy only. Margin and breakeven rules use an Antminer S19 XP (21.5 J/TH) at
 $0.05/kWh, no pool fee, 100 % uptime, PUE 1, unless told otherwise. Difficulty rules are refused: the daily
 history has no estimate of the next adjustment.
 """
@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -40,16 +39,14 @@ from bot.alerts.engine import (
     rule_value,
     threshold_event,
 )
-from bot.alerts.events import AlertEvent
+from bot.alerts.events import AlertEvent, EventKind
 from bot.alerts.grammar import describe_rule, parse_rule
 from bot.alerts.regime import RegimeParams
 from bot.alerts.rules import Metric, Rule, RuleState, initial_state, key_rule, step
 from bot.data import load_difficulty_regression, load_history
-from bot.economics.history import HALVING_DATES_UTC, DailyRow, parse_daily_csv
-from bot.economics.indicators import RIBBONS_CONFIRM_DAYS
+from bot.economics.history import DailyRow, height_at_end_of, parse_daily_csv
 from bot.economics.machines import parse_machine
 from bot.economics.mining import MarketInputs, OperatingProfile
-from bot.economics.network import HALVING_INTERVAL_BLOCKS
 from bot.economics.production_cost import regression_cost
 from bot.economics.regression import DifficultyRegression
 from bot.parsing import parse_power_usd_per_kwh
@@ -78,17 +75,11 @@ class BacktestEvent:
         return {"date": self.date.isoformat(), "kind": self.event.kind.value, **self.event.data}
 
 
-def _nominal_height(day: date) -> int:
-    """First height of the halving epoch in force on ``day``: only its subsidy is meaningful."""
-    return bisect_right(HALVING_DATES_UTC, day) * HALVING_INTERVAL_BLOCKS
-
-
 def run_backtest(
     rows: Sequence[DailyRow],
     rules: list[Rule],
     params: RegimeParams,
     regression: DifficultyRegression,
-    confirm_days: int,
     *,
     j_per_th: float = S19_XP_J_PER_TH,
     profile: OperatingProfile = DEFAULT_PROFILE,
@@ -103,11 +94,18 @@ def run_backtest(
     found: list[BacktestEvent] = []
     for row in rows:
         at = day_start(row.date)
-        market = MarketInputs(row.price_usd, row.difficulty, _nominal_height(row.date), 0.0)
+        market = MarketInputs(row.price_usd, row.difficulty, height_at_end_of(row), 0.0)
         cost = regression_cost(market, regression)
         values = key_values(market, cost.usd_per_btc, None)
         observation = Observation(
-            at, row.price_usd, row.difficulty, None, cost.usd_per_btc, cost.model, values
+            at,
+            row.price_usd,
+            row.difficulty,
+            None,
+            cost.usd_per_btc,
+            cost.model,
+            values,
+            cost_significant_digits=cost.significant_digits,
         )
         state, events = evaluate(state, observation, params)
         for i, (rule, keyed_rule) in enumerate(zip(rules, keyed, strict=True)):
@@ -126,9 +124,29 @@ def run_backtest(
             if fired:
                 events.append(threshold_event(rule, rule_value(rule, value, j_per_th, profile), at))
         found.extend(BacktestEvent(row.date, event) for event in events)
-    ribbons = ribbon_events_since(rows, None, confirm_days)
+    ribbons = ribbon_events_since(rows, None)
     found.extend(BacktestEvent(event.occurred_at.date(), event) for event in ribbons)
     return sorted(found, key=lambda found_event: found_event.date)
+
+
+EVENT_GROUPS = ("ribbons", "regime", "retarget", "threshold")
+"""What ``--events`` selects: an event kind belongs to the group its name starts with."""
+
+
+def event_group(kind: EventKind) -> str:
+    """``ribbons_buy`` -> ``ribbons``, ``retarget`` -> ``retarget``."""
+    return kind.value.split("_", 1)[0]
+
+
+def parse_event_groups(text: str) -> frozenset[str]:
+    """``"ribbons,regime"`` -> those groups; an unknown or empty name is a ValueError naming the choices."""
+    groups = frozenset(part.strip().lower() for part in text.split(","))
+    unknown = sorted(groups - set(EVENT_GROUPS))
+    if unknown:
+        raise ValueError(
+            f"unknown event group {', '.join(map(repr, unknown))}; choose from {', '.join(EVENT_GROUPS)}"
+        )
+    return groups
 
 
 def _arg(parse: Callable[[str], T]) -> Callable[[str], T]:
@@ -171,10 +189,10 @@ def add_backtest_parser(
         help="$/kWh for margin/breakeven rules (default 0.05)",
     )
     parser.add_argument(
-        "--confirm-days",
-        type=int,
-        default=RIBBONS_CONFIRM_DAYS,
-        help=f"days a Hash Ribbons cross must hold (default {RIBBONS_CONFIRM_DAYS})",
+        "--events",
+        type=_arg(parse_event_groups),
+        metavar="GROUPS",
+        help=f"list only these comma-separated groups: {', '.join(EVENT_GROUPS)} (default: all)",
     )
     parser.add_argument("--json", action="store_true", help='print {"events": [...]}')
     parser.set_defaults(sync_handler=backtest_command)
@@ -198,8 +216,6 @@ def backtest_command(args: argparse.Namespace, out: TextIO | None = None, err: T
     """Run ``minerwatch backtest``: events to ``out`` (a line each, or JSON), one-line errors to ``err``."""
     out, err = out or sys.stdout, err or sys.stderr
     try:
-        if args.confirm_days < 1:
-            raise ValueError(f"--confirm-days must be at least 1, got {args.confirm_days}")
         machine = parse_machine(args.machine)
         profile = OperatingProfile(power_usd_per_kwh=args.power_price)
         events = run_backtest(
@@ -207,13 +223,14 @@ def backtest_command(args: argparse.Namespace, out: TextIO | None = None, err: T
             args.rule,
             RegimeParams(),
             load_difficulty_regression(),
-            args.confirm_days,
             j_per_th=machine.j_per_th,
             profile=profile,
         )
     except (ValueError, LookupError) as error:
         print(f"minerwatch: {error}", file=err)
         return EXIT_USAGE
+    if args.events is not None:
+        events = [event for event in events if event_group(event.event.kind) in args.events]
     if args.json:
         print(json.dumps({"events": [event.to_dict() for event in events]}, indent=2), file=out)
     else:

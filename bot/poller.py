@@ -25,7 +25,8 @@ from bot.watch import Reading, Watch
 log = logging.getLogger(__name__)
 
 RIBBON_WINDOW_DAYS = 120
-"""Daily rows handed to the Hash Ribbons check: enough for the 7-day smoothing and 60-day average."""
+"""Daily rows handed to the Hash Ribbons check: the 60-day average, and a recovery-to-buy gap, twice over
+(on the shipped history this window finds exactly the events of the whole history)."""
 
 
 class LivePoller:

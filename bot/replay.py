@@ -12,10 +12,8 @@ import contextlib
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
-from bot.economics.history import DailyRow
+from bot.economics.history import DailyRow, height_at_end_of
 from bot.economics.mining import MarketInputs
-from bot.economics.network import HALVING_INTERVAL_BLOCKS
-from bot.economics.units import EXPECTED_BLOCKS_PER_DAY
 from bot.poller import report_ribbons
 from bot.sources.snapshot import MarketSnapshot, NetworkState, PriceQuote, SourceOutcome
 from bot.store import snapshots as snapshot_repo
@@ -25,23 +23,13 @@ from bot.watch import Reading, Watch
 REPLAY_START = date(2021, 1, 1)
 """Default first replayed day: the 2022 capitulation comes ~18 s in at 30 days/s, its recovery ~38 s."""
 WARMUP_DAYS = 120
-HALVINGS = (date(2012, 11, 28), date(2016, 7, 9), date(2020, 5, 11), date(2024, 4, 20))
-
-
-def approximate_height(day: date) -> int:
-    """A block height for ``day``: the last halving's height plus 144 blocks a day (sets the subsidy)."""
-    past = [h for h in HALVINGS if h <= day]
-    base_day = past[-1] if past else date(2009, 1, 3)
-    return len(past) * HALVING_INTERVAL_BLOCKS + (day - base_day).days * EXPECTED_BLOCKS_PER_DAY
 
 
 def _snapshot(row: DailyRow, at: datetime) -> MarketSnapshot:
     outcome = SourceOutcome("replay", at, ok=True, value=row.price_usd)
     price = PriceQuote(row.price_usd, at, (outcome,))
     hashrate_hs = row.hashrate_ths * 1e12 if row.hashrate_ths else None
-    network = NetworkState(
-        row.difficulty, approximate_height(row.date), 0.0, hashrate_hs, None, at, "replay", ()
-    )
+    network = NetworkState(row.difficulty, height_at_end_of(row), 0.0, hashrate_hs, None, at, "replay", ())
     return MarketSnapshot(price=price, network=network, taken_at=at)
 
 
@@ -64,7 +52,7 @@ async def replay(
         snapshot = _snapshot(row, at)
         await store.run(snapshot_repo.insert_snapshot, snapshot)
         await store.run(snapshot_repo.upsert_daily, [row], "replay")
-        market = MarketInputs(row.price_usd, row.difficulty, approximate_height(row.date), 0.0)
+        market = MarketInputs(row.price_usd, row.difficulty, height_at_end_of(row), 0.0)
         await watch.observe(Reading(at=at, market=market, height_known=False))
         await report_ribbons(store, watch, row.date)
         with contextlib.suppress(TimeoutError):

@@ -7,6 +7,7 @@ both render these.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,12 +23,13 @@ from bot.economics.mining import (
 from bot.economics.network import implied_hashrate_hs
 from bot.economics.production_cost import (
     BOTTOM_UP,
+    DIFFICULTY_REGRESSION,
     BottomUpAssumptions,
     ProductionCost,
     bottom_up_cost,
     regression_cost,
 )
-from bot.economics.regression import DifficultyRegression
+from bot.economics.regression import DifficultyRegression, difficulty_multiple
 from bot.economics.units import HASHES_PER_EH, HASHES_PER_PH, HASHES_PER_TH
 from bot.market import MarketView
 from bot.render import numbers as fmt
@@ -107,7 +109,19 @@ def _assumptions_text(
         end=regression.end_date,
         n=regression.n,
         r2=fmt.number(regression.r2, 2, lang),
+        band=fmt.number(math.exp(regression.residual_std), 1, lang),
     )
+
+
+def _regression_cost(costs: list[ProductionCost]) -> ProductionCost:
+    return next(cost for cost in costs if cost.model == DIFFICULTY_REGRESSION)
+
+
+def _multiple_text(multiple: float, significant_digits: int, lang: str) -> str:
+    """The multiple to the cost's digits (2 -> ``0.79``, ``1.3``)."""
+    exponent = math.floor(math.log10(multiple)) if multiple > 0 else 0
+    decimals = max(0, significant_digits - 1 - exponent)
+    return t(lang, "report.difficulty_multiple_value", multiple=fmt.number(multiple, decimals, lang))
 
 
 def _cost_rows(
@@ -117,19 +131,29 @@ def _cost_rows(
     regression: DifficultyRegression,
     lang: str,
 ) -> list[Row]:
+    """One row per model, its cost and the price's premium to the model's digits, then its assumptions;
+    after the difficulty regression, its difficulty multiple."""
     rows: list[Row] = []
     for cost in costs:
         premium = cost.premium_fraction(price_usd)
         value = t(
             lang,
             "report.cost_premium" if premium >= 0 else "report.cost_discount",
-            cost=fmt.usd(cost.usd_per_btc, 0, lang),
-            premium=fmt.percent(premium, lang=lang),
+            cost=fmt.usd_approx(cost.usd_per_btc, cost.significant_digits, lang),
+            premium=fmt.percent(premium, 0, lang=lang),
         )
         rows.append((t(lang, "report.cost", model=model_name(lang, cost.model)), value))
         rows.append(
             (t(lang, "report.assumptions"), _assumptions_text(cost.model, assumptions, regression, lang))
         )
+        if cost.model == DIFFICULTY_REGRESSION:
+            multiple = difficulty_multiple(price_usd, cost.usd_per_btc)
+            rows.append(
+                (
+                    t(lang, "report.difficulty_multiple"),
+                    _multiple_text(multiple, cost.significant_digits, lang),
+                )
+            )
     return rows
 
 
@@ -147,6 +171,7 @@ def _costs_data(costs: list[ProductionCost], price_usd: float) -> list[dict[str,
             "usd_per_btc": c.usd_per_btc,
             "electricity_usd_per_btc": c.electricity_usd_per_btc,
             "premium_pct": c.premium_fraction(price_usd) * 100,
+            "significant_digits": c.significant_digits,
             "assumptions": c.assumptions,
         }
         for c in costs
@@ -228,6 +253,7 @@ def status_report(
         "hashprice_usd_per_ph_day": hashprice_usd_per_ph_day(market),
         "hashprice_sats_per_th_day": hashprice_sats_per_th_day(market),
         "production_cost": _costs_data(costs, market.price_usd),
+        "difficulty_multiple": difficulty_multiple(market.price_usd, _regression_cost(costs).usd_per_btc),
         "next_adjustment": adjustment_data,
         **provenance,
     }
@@ -389,11 +415,15 @@ def cost_report(
     ]
     electricity = costs[0].electricity_usd_per_btc
     if electricity is not None:
-        rows.insert(2, (t(lang, "report.electricity_only"), fmt.usd(electricity, 0, lang)))
+        digits = costs[0].significant_digits
+        rows.insert(2, (t(lang, "report.electricity_only"), fmt.usd_approx(electricity, digits, lang)))
     provenance_rows, provenance = _provenance(view, now, lang)
     rows.extend(provenance_rows)
     data = {
         "production_cost": _costs_data(costs, view.market.price_usd),
+        "difficulty_multiple": difficulty_multiple(
+            view.market.price_usd, _regression_cost(costs).usd_per_btc
+        ),
         "inputs": _inputs_data(view),
         **provenance,
     }

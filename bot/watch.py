@@ -89,6 +89,7 @@ def observation(reading: Reading, regression: DifficultyRegression, last: Observ
         cost_usd_per_btc=cost.usd_per_btc,
         cost_model=cost.model,
         key_values=key_values(market, cost.usd_per_btc, reading.difficulty_change_pct),
+        cost_significant_digits=cost.significant_digits,
     )
 
 
@@ -175,7 +176,7 @@ def decide_ribbons(db: Database, rows: Sequence[DailyRow], now: float) -> list[A
     state = _load_state(db)
     # On the first run only today's events count: history before the bot started is not news.
     since = state.last_ribbon_date or rows[-1].date - timedelta(days=1)
-    events = ribbon_events_since(rows, since, confirm_days=3)
+    events = ribbon_events_since(rows, since)
     messages = [
         message
         for event in events

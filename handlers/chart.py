@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 
-from bot.economics.history import DailyRow, subsidy_btc_on
+from bot.economics.history import DailyRow, subsidy_btc_on, supply_btc_at_end_of
 from bot.economics.network import HASHES_PER_DIFFICULTY
 from bot.economics.regression import difficulty_regression_cost_usd_per_btc
 from bot.economics.units import HASHES_PER_PH, SECONDS_PER_DAY
@@ -71,7 +71,7 @@ async def chart(request: Request, services: Services) -> Reply:
     if kind == "price":
         regression = services.regression
         costs = [
-            difficulty_regression_cost_usd_per_btc(row.difficulty, subsidy_btc_on(row.date), regression)
+            difficulty_regression_cost_usd_per_btc(row.difficulty, supply_btc_at_end_of(row), regression)
             for row in rows
         ]
         png = await asyncio.to_thread(price_vs_cost_png, rows, costs, lang)
@@ -80,8 +80,8 @@ async def chart(request: Request, services: Services) -> Reply:
             lang,
             "chart.price_caption",
             price=fmt.usd(last.price_usd, 0, lang),
-            cost=fmt.usd(costs[-1], 0, lang),
-            premium=fmt.percent(last.price_usd / costs[-1] - 1, lang=lang),
+            cost=fmt.usd_approx(costs[-1], regression.significant_digits, lang),
+            premium=fmt.percent(last.price_usd / costs[-1] - 1, 0, lang=lang),
             below=plural(lang, "unit.day", below),
         )
     else:

@@ -19,7 +19,8 @@ GROUP_KINDS = frozenset({"group", "supergroup", "channel", "guild"})
 
 @dataclass(frozen=True, slots=True)
 class Chat:
-    """A conversation on one platform; ``is_admin`` says whether the sender may change its settings.
+    """A conversation on one platform; ``is_admin`` says whether the sender may change its settings
+    (``None``: the platform could not tell, e.g. its member lookup failed).
 
     ``language`` is filled in from the store by ``handlers.router.dispatch`` before a handler runs.
     """
@@ -27,7 +28,7 @@ class Chat:
     platform: str
     chat_id: str
     kind: str = "private"
-    is_admin: bool = True
+    is_admin: bool | None = True
     language: str = "en"
 
     @property
@@ -69,7 +70,8 @@ class Services(Protocol):
     async def save_profile(self, chat: Chat, profile: ChatProfile) -> None: ...
 
     async def subscribe_rule(self, chat: Chat, rule: Rule) -> tuple[int, bool]:
-        """Save ``rule``; returns its id and whether its condition already holds."""
+        """Save ``rule``; returns its id and whether its condition already holds. Raises
+        ``bot.alerts.rules.TooManyRulesError`` (nothing stored) when the chat already has the most rules."""
         ...
 
     async def subscribe_network(self, chat: Chat) -> bool:

@@ -11,6 +11,13 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
+from bot.economics.history import DailyRow
+from bot.economics.indicators import (
+    DIFFICULTY_RIBBON_MIN_DAYS,
+    PUELL_WINDOW_DAYS,
+    latest_difficulty_ribbon_compression,
+    latest_puell,
+)
 from bot.economics.mining import hashprice_sats_per_th_day, hashprice_usd_per_ph_day
 from bot.economics.production_cost import BottomUpAssumptions
 from bot.economics.regression import DifficultyRegression
@@ -26,6 +33,8 @@ from handlers.reply import Reply
 NetworkReport = Callable[[MarketView, BottomUpAssumptions, DifficultyRegression, datetime, str], Report]
 
 STALE_AFTER_S = 15 * 60
+INDICATOR_DAYS = max(PUELL_WINDOW_DAYS, DIFFICULTY_RIBBON_MIN_DAYS + 364)
+"""Daily rows /difficulty reads: a Puell window, and a year of difficulty ribbon compression to rank."""
 _PROVENANCE_LABELS = ("report.data_age", "report.sources", "report.unavailable")
 
 
@@ -135,7 +144,7 @@ async def hashprice(request: Request, services: Services) -> Reply:
 
 
 async def difficulty(request: Request, services: Services) -> Reply:
-    """/difficulty — current difficulty and the estimated next adjustment."""
+    """/difficulty — difficulty, the estimated next adjustment, Puell multiple and ribbon compression."""
     lang = request.chat.language
     view = await _view_or_reply(services, lang)
     if isinstance(view, Reply):
@@ -167,8 +176,40 @@ async def difficulty(request: Request, services: Services) -> Reply:
         if adjustment.previous_retarget_pct is not None:
             change = fmt.percent(adjustment.previous_retarget_pct / 100, 2, lang=lang)
             lines.append(html_t(lang, "market.previous", change=change))
+    lines += _miner_indicator_lines(await services.daily_rows(INDICATOR_DAYS), lang)
     lines.append(_age_footer(view, services, lang))
     return Reply("\n".join(lines))
+
+
+def _miner_indicator_lines(rows: list[DailyRow], lang: str) -> list[str]:
+    """Puell multiple and difficulty ribbon compression on the latest stored day, each with its meaning, or
+    why it is unknown (a day without recorded issuance is never filled with a guess)."""
+    puell, compression = latest_puell(rows), latest_difficulty_ribbon_compression(rows)
+    if puell is None or compression is None:
+        return [html_t(lang, "market.no_daily")]
+    lines = []
+    if puell.value is None:
+        lines.append(html_t(lang, "market.puell_unknown", day=puell.day, missing=puell.missing_days))
+    else:
+        lines.append(html_t(lang, "market.puell", value=fmt.number(puell.value, 2, lang), day=puell.day))
+    if compression.value is None:
+        lines.append(
+            html_t(lang, "market.compression_unknown", day=compression.day, missing=compression.missing_days)
+        )
+    else:
+        rank = compression.year_rank
+        lines.append(
+            html_t(
+                lang,
+                "market.compression",
+                value=fmt.number(compression.value, 4, lang),
+                day=compression.day,
+                rank=""
+                if rank is None
+                else t(lang, "market.compression_rank", rank=fmt.percent(rank, 0, signed=False, lang=lang)),
+            )
+        )
+    return lines
 
 
 async def machines(request: Request, services: Services) -> Reply:

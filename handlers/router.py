@@ -40,14 +40,24 @@ HANDLERS: dict[str, Handler] = {
 MAX_ARGS_CHARS = 200
 
 
-def parse_command(chat: Chat, text: str) -> Request | None:
-    """``/breakeven@minerwatch_bot s19 5c`` -> Request; ``None`` when the text is not a command."""
+def split_command(text: str) -> tuple[str, str, str] | None:
+    """``/breakeven@minerwatch_bot s19 5c`` -> ``("breakeven", "minerwatch_bot", "s19 5c")``; ``None`` when
+    the text is not a command. A command with no name (``/`` alone, ``/@minerwatch_bot``) is ``help``."""
     stripped = text.strip()
     if not stripped.startswith("/"):
         return None
     head, _, args = stripped[1:].partition(" ")
-    command = head.split("@", 1)[0].lower()
-    return Request(chat=chat, command=command, args=args.strip())
+    name, _, mention = head.partition("@")
+    return name.lower() or "help", mention, args.strip()
+
+
+def parse_command(chat: Chat, text: str) -> Request | None:
+    """``/breakeven@minerwatch_bot s19 5c`` -> Request; ``None`` when the text is not a command."""
+    parts = split_command(text)
+    if parts is None:
+        return None
+    command, _, args = parts
+    return Request(chat=chat, command=command, args=args)
 
 
 async def dispatch(request: Request, services: Services) -> Reply:

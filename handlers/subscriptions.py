@@ -10,7 +10,7 @@ import difflib
 import re
 
 from bot.alerts.grammar import EXAMPLE, GRAMMARS, OPS, describe_rule, parse_rule
-from bot.alerts.rules import Metric
+from bot.alerts.rules import Metric, TooManyRulesError
 from bot.render.i18n import plural, t
 from handlers.context import Request, Services
 from handlers.format import error_reply, html_t
@@ -21,13 +21,17 @@ ALERTS_LIST_CHARS = 3500
 """Room for the list within Telegram's 4,096 characters, leaving space for the "and N more" line."""
 QUICK_RULES = ("price below 60k", "margin below 0", "premium below -10%", "difficulty above 5%")
 NETWORK_WORDS = frozenset({"network", "capitulation", "recovery", "news"})
+REMOVE_ALL, KEEP_ALL = "/unsubscribe all", "/unsubscribe keep"
+"""What the Yes and No buttons of "Remove all N alerts?" run (a button's data is its command)."""
 
 
 def refuse_non_admin(request: Request) -> Reply | None:
-    """The refusal for a group member who is not an administrator, else ``None``."""
-    if request.chat.is_group and not request.chat.is_admin:
-        return Reply(html_t(request.chat.language, "error.admins_only"), error=True)
-    return None
+    """The refusal for a group member who is not an administrator (or whose rights the platform could not
+    confirm: asked to try again), else ``None``."""
+    if not request.chat.is_group or request.chat.is_admin:
+        return None
+    key = "error.admin_check_failed" if request.chat.is_admin is None else "error.admins_only"
+    return Reply(html_t(request.chat.language, key), error=True)
 
 
 def subscribe_keyboard(lang: str) -> tuple[tuple[Button, ...], ...]:
@@ -83,6 +87,8 @@ async def subscribe(request: Request, services: Services) -> Reply:
         return _rule_error(lang, args)
     try:
         subscription_id, holds_now = await services.subscribe_rule(request.chat, rule)
+    except TooManyRulesError as full:
+        return error_reply(lang, "subscribe.limit", "/unsubscribe 3", limit=full.limit)
     except ValueError:
         return error_reply(lang, "subscribe.needs_profile", "/profile s19xp 5.5c", rule=describe_rule(rule))
     text = html_t(lang, "subscribe.added", id=subscription_id, rule=describe_rule(rule))
@@ -114,13 +120,26 @@ async def alerts(request: Request, services: Services) -> Reply:
 
 
 async def unsubscribe(request: Request, services: Services) -> Reply:
-    """/unsubscribe N | all — remove one alert or every alert of this chat."""
+    """/unsubscribe N — remove one alert; /unsubscribe all — remove every alert of this chat; /unsubscribe
+    alone asks first: "Remove all N alerts?", Yes (``/unsubscribe all``) or No (``/unsubscribe keep``)."""
     lang = request.chat.language
     refused = refuse_non_admin(request)
     if refused:
         return refused
     args = request.args.strip().lstrip("#").lower()
-    if args in {"", "all"}:
+    if args in {"", "keep"}:
+        count = len(await services.subscriptions(request.chat))
+        if not count:
+            return Reply(html_t(lang, "unsubscribe.nothing"))
+        if args == "keep":
+            return Reply(html_t(lang, "unsubscribe.kept", alerts=plural(lang, "unit.alert", count)))
+        return Reply(
+            html_t(lang, "unsubscribe.confirm", alerts=plural(lang, "unit.alert", count)),
+            buttons=(
+                (Button(t(lang, "unsubscribe.yes"), REMOVE_ALL), Button(t(lang, "unsubscribe.no"), KEEP_ALL)),
+            ),
+        )
+    if args == "all":
         removed = await services.unsubscribe(request.chat, None)
         if not removed:
             return Reply(html_t(lang, "unsubscribe.nothing"))

@@ -3,34 +3,49 @@
 Usage: ``.venv/bin/python scripts/build_history.py [DATA_DIR] [--out bot/data]``
 (DATA_DIR defaults to /work/shared/data; see bot/data/PROVENANCE.md for the files and their origins).
 
-Columns of ``history.csv``, one row per UTC day from the first day with difficulty to the last day with
+Columns of ``history.csv``, one row per UTC day from the first priced day (2010-07-17) to the last day with
 both price and difficulty:
 - ``price_usd``: krisp140_price.csv (CoinMarketCap daily average); days it lacks (its internal gaps and
   everything after its end) come from volit_btc_price.csv (daily close, newest-first file).
-- ``difficulty``: volit_btc_difficulty.csv, rounded to an integer.
-- ``hashrate_ths``: krisp140_hashrate.csv (H/s) / 1e12, rounded to integer TH/s; empty after its end.
+- ``difficulty``: volit_btc_difficulty.csv from 2017-08-17; before, the day's block-weighted mean
+  difficulty ``hashrate_hs * 86400 / (2^32 * blocks)`` (bitcoinvisuals computes its hashrate as exactly
+  ``D * 2^32 * blocks / 86400``: on the 2,372 overlap days off a retarget the two agree to 1e-12). Kept to
+  8 significant digits (compact bits hold about 7). A day with a retarget inside it (its mean strictly
+  between its neighbours) takes the new difficulty.
+- ``hashrate_ths``: krisp140_hashrate.csv (H/s) / 1e12; empty after its end.
 - ``issuance_btc``: krisp140_blockreward.csv "BTC" column; empty after its end.
+- ``height``: the day's last block, counted from genesis: ``round(issuance / subsidy)`` blocks a day (the
+  BTC column counts claimed subsidy: 2012's under-claiming pools lose < 0.03 block a day, so rounding
+  recovers the count), with the halving day split into blocks before the halving at the old subsidy and
+  after it at the new one. After the issuance file ends (2025-03-08), 144 blocks a day.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
-from bot.economics.history import DailyRow, format_daily_csv, parse_daily_csv
+from bot.alerts.engine import RETARGET_TOLERANCE
+from bot.economics.history import (
+    ESTIMATED_BLOCKS_PER_DAY,
+    HALVING_DATES_UTC,
+    DailyRow,
+    format_daily_csv,
+    parse_daily_csv,
+    subsidy_btc_on,
+)
+from bot.economics.network import HALVING_INTERVAL_BLOCKS, HASHES_PER_DIFFICULTY, subsidy_sats
 from bot.economics.regression import difficulty_regression_to_json, fit_difficulty_regression
-from bot.economics.units import HASHES_PER_TH
+from bot.economics.units import HASHES_PER_TH, SATS_PER_BTC, SECONDS_PER_DAY
 
 DEFAULT_DATA_DIR = Path("/work/shared/data")
 DEFAULT_OUT_DIR = Path(__file__).resolve().parent.parent / "bot" / "data"
 
 
-def read_series(
-    path: Path, value_column: str, convert: Callable[[float], float] = float
-) -> dict[date, float]:
+def read_series(path: Path, value_column: str) -> dict[date, float]:
     """Read ``date -> value`` from a CSV with a date-like first column; BOM, quotes and blanks tolerated."""
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle)
@@ -43,8 +58,26 @@ def read_series(
             day = date.fromisoformat(cells[0].strip()[:10])
             if day in series:
                 raise ValueError(f"{path.name} line {reader.line_num}: repeated date {day}")
-            series[day] = convert(float(cells[column]))
+            series[day] = float(cells[column])
     return series
+
+
+def block_counts(issuance_btc: dict[date, float]) -> dict[date, int]:
+    """Height of each day's last block from the day's subsidy issuance (see the module docstring)."""
+    heights: dict[date, int] = {}
+    height = -1
+    for day in sorted(issuance_btc):
+        if day in HALVING_DATES_UTC:
+            halving_height = HALVING_INTERVAL_BLOCKS * (HALVING_DATES_UTC.index(day) + 1)
+            before = halving_height - (height + 1)
+            old_btc = subsidy_sats(halving_height - 1) / SATS_PER_BTC
+            new_btc = subsidy_sats(halving_height) / SATS_PER_BTC
+            blocks = before + round((issuance_btc[day] - before * old_btc) / new_btc)
+        else:
+            blocks = round(issuance_btc[day] / subsidy_btc_on(day))
+        height += blocks
+        heights[day] = height
+    return heights
 
 
 def build_rows(data_dir: Path) -> tuple[list[DailyRow], int]:
@@ -52,30 +85,59 @@ def build_rows(data_dir: Path) -> tuple[list[DailyRow], int]:
     primary_price = read_series(data_dir / "krisp140_price.csv", "Price")
     fallback_price = read_series(data_dir / "volit_btc_price.csv", "Close")
     difficulty = read_series(data_dir / "volit_btc_difficulty.csv", "Difficulty")
-    hashrate_ths = read_series(data_dir / "krisp140_hashrate.csv", "Hash Rate", lambda hs: hs / HASHES_PER_TH)
+    hashrate_hs = read_series(data_dir / "krisp140_hashrate.csv", "Hash Rate")
     issuance_btc = read_series(data_dir / "krisp140_blockreward.csv", "BTC")
+    heights = block_counts(issuance_btc)
 
     priced = primary_price.keys() | fallback_price.keys()
-    first_day = min(difficulty)
+    first_day = min(priced)
     last_day = max(day for day in difficulty if day in priced)
     rows: list[DailyRow] = []
     fallback_days = 0
     day = first_day
     while day <= last_day:
-        if day not in difficulty or day not in priced:
-            raise ValueError(f"{day}: no {'difficulty' if day not in difficulty else 'price'} in any source")
+        previous = heights.get(day - timedelta(days=1), -1)
+        if day in heights:
+            height = heights[day]
+        else:
+            height = max(heights.values()) + ESTIMATED_BLOCKS_PER_DAY * (day - max(heights)).days
+        if day in difficulty:
+            day_difficulty = difficulty[day]
+        elif day in hashrate_hs and height > previous:
+            blocks = height - previous
+            mean = hashrate_hs[day] * SECONDS_PER_DAY / (HASHES_PER_DIFFICULTY * blocks)
+            day_difficulty = float(f"{mean:.8g}")  # compact bits carry a 23-bit (≈ 7-digit) mantissa
+        else:
+            raise ValueError(f"{day}: no difficulty in any source")
+        if day not in priced:
+            raise ValueError(f"{day}: no price in any source")
         fallback_days += day not in primary_price
         rows.append(
             DailyRow(
                 date=day,
                 price_usd=primary_price.get(day, fallback_price.get(day, 0.0)),
-                difficulty=difficulty[day],
-                hashrate_ths=hashrate_ths.get(day),
+                difficulty=day_difficulty,
+                hashrate_ths=hashrate_hs[day] / HASHES_PER_TH if day in hashrate_hs else None,
                 issuance_btc=issuance_btc.get(day),
+                height=height,
             )
         )
         day += timedelta(days=1)
-    return rows, fallback_days
+    return date_retargets(rows, set(difficulty)), fallback_days
+
+
+def date_retargets(rows: list[DailyRow], reported: set[date]) -> list[DailyRow]:
+    """Give a derived mixed day (a retarget inside it, so its mean lies strictly between the day before
+    and the day after) the new difficulty: the retarget is dated the UTC day its block was mined."""
+    dated = list(rows)
+    for i in range(1, len(rows) - 1):
+        before, row, after = rows[i - 1], rows[i], rows[i + 1]
+        if row.date in reported:
+            continue
+        low, high = sorted((before.difficulty, after.difficulty))
+        if low * (1 + RETARGET_TOLERANCE) < row.difficulty < high * (1 - RETARGET_TOLERANCE):
+            dated[i] = replace(row, difficulty=after.difficulty)
+    return dated
 
 
 def main() -> None:

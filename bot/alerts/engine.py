@@ -1,7 +1,7 @@
 """The alerts engine: one observation in, the network-wide events out (pure; time comes in as arguments).
 
 ``evaluate`` runs the stale/fresh gate, the regime machine (``bot.alerts.regime``) and retarget detection;
-``ribbon_events_since`` turns the daily history into Hash Ribbons events (§3.1; the caller passes
+``ribbon_events_since`` turns the daily history into Hash Ribbons events (the caller passes
 ``EngineState.last_ribbon_date`` and skips the call while the data is stale); ``key_values`` computes the
 numbers per-chat threshold rules are matched against (``bot.alerts.rules``), and ``threshold_event`` /
 ``margin_warning_event`` build the per-chat events the store's rule evaluation reports.
@@ -46,6 +46,8 @@ class Observation:
     key_values: dict[KeyMetric, float] = field(default_factory=dict, hash=False)
     stale: bool = False
     stale_reason: str | None = None
+    cost_significant_digits: int = 2
+    """Digits the cost model supports (``ProductionCost.significant_digits``; 2 for both shipped models)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,11 +126,14 @@ def evaluate(
         state.regime, premium_pct(obs.price_usd, obs.cost_usd_per_btc), obs.at, params
     )
     if switch is not None:
-        figures = {
+        figures: dict[str, Any] = {
             "price_usd": obs.price_usd,
             "cost_usd_per_btc": obs.cost_usd_per_btc,
             "cost_model": obs.cost_model,
+            "cost_significant_digits": obs.cost_significant_digits,
         }
+        if switch.kind is EventKind.REGIME_CAPITULATION:
+            figures["recovery_above_usd"] = regime.recovery_price_usd(obs.cost_usd_per_btc, params)
         events.append(replace(switch, data={**switch.data, **figures}))
     return replace(state, regime=regime_state), events
 
@@ -190,15 +195,19 @@ def day_start(day: date) -> datetime:
 
 
 def _ribbon_alert(event: RibbonEvent) -> AlertEvent:
-    data = {"sma30_ths": event.sma30_ths, "sma60_ths": event.sma60_ths, "price_usd": event.price_usd}
+    data: dict[str, float | int] = {
+        "sma30_ths": event.sma30_ths,
+        "sma60_ths": event.sma60_ths,
+        "price_usd": event.price_usd,
+    }
+    if event.capitulation_days is not None:
+        data["capitulation_days"] = event.capitulation_days
     kind = EventKind(event.kind)
     return AlertEvent(kind, f"{kind}:{event.date.isoformat()}", day_start(event.date), data)
 
 
-def ribbon_events_since(
-    rows: Sequence[DailyRow], last_processed: date | None, confirm_days: int
-) -> list[AlertEvent]:
-    """Hash Ribbons events (``indicators.hash_ribbon_events``, §3.1) dated after ``last_processed``.
+def ribbon_events_since(rows: Sequence[DailyRow], last_processed: date | None) -> list[AlertEvent]:
+    """Hash Ribbons events (``indicators.hash_ribbon_events``) dated after ``last_processed``.
 
     Rows are sorted by date; a missing day splits them into runs evaluated separately, and days without
     hashrate produce no ribbon values (the SMAs need every day of their window).
@@ -206,7 +215,7 @@ def ribbon_events_since(
     return [
         _ribbon_alert(event)
         for run in _consecutive_runs(rows)
-        for event in hash_ribbon_events(run, confirm_days=confirm_days)
+        for event in hash_ribbon_events(run)
         if last_processed is None or event.date > last_processed
     ]
 

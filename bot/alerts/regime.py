@@ -82,6 +82,12 @@ def premium_pct(price_usd: float, cost_usd_per_btc: float) -> float:
     return (price_usd / cost_usd_per_btc - 1.0) * 100.0
 
 
+def recovery_price_usd(cost_usd_per_btc: float, params: RegimeParams) -> float:
+    """The price above which observations point back to normal: ``cost * (1 + band_pct / 100)``, the level
+    a capitulation alert names (it moves with the cost, i.e. with difficulty and supply)."""
+    return cost_usd_per_btc * (1.0 + params.band_pct / 100.0)
+
+
 def _side(premium: float, band_pct: float) -> Regime | None:
     if premium < -band_pct:
         return Regime.CAPITULATION

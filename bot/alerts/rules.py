@@ -95,6 +95,19 @@ class Rule:
             raise ValueError("min_interval_s must not be negative")
 
 
+MAX_RULES_PER_CHAT = 50
+"""A chat holds at most this many threshold rules (its network-news subscription is not one): enough for
+any real use, and it bounds what one chat can make the bot store, evaluate and list in /alerts."""
+
+
+class TooManyRulesError(Exception):
+    """The chat already holds ``MAX_RULES_PER_CHAT`` threshold rules; the new one was not stored."""
+
+    def __init__(self, limit: int = MAX_RULES_PER_CHAT) -> None:
+        super().__init__(f"a chat holds at most {limit} threshold rules")
+        self.limit = limit
+
+
 def default_band(metric: Metric, threshold: float) -> float:
     """1 % of the threshold for levels, 1 percentage point for percentages."""
     if metric in (Metric.MARGIN, Metric.PREMIUM, Metric.DIFFICULTY):

@@ -1,8 +1,8 @@
-"""Daily network history: the ``DailyRow`` record, its CSV format, and the subsidy in force on a day.
+"""Daily network history: the ``DailyRow`` record, its CSV format, the subsidy and supply of a day.
 
 The format (``bot/data/history.csv``, also the backtest input) is a CSV whose header names at least
-``date,price_usd,difficulty`` in any order; ``hashrate_ths`` and ``issuance_btc`` are optional columns whose
-cells may be empty; other columns are ignored. Parsing is pure: text in, rows out.
+``date,price_usd,difficulty`` in any order; ``hashrate_ths``, ``issuance_btc`` and ``height`` are optional
+columns whose cells may be empty; other columns are ignored. Parsing is pure: text in, rows out.
 """
 
 from __future__ import annotations
@@ -14,15 +14,20 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
+from itertools import pairwise
 
-from bot.economics.network import HALVING_INTERVAL_BLOCKS, subsidy_sats
+from bot.economics.network import HALVING_INTERVAL_BLOCKS, circulating_supply_sats, subsidy_sats
 from bot.economics.units import SATS_PER_BTC
 
 REQUIRED_COLUMNS = ("date", "price_usd", "difficulty")
-OPTIONAL_COLUMNS = ("hashrate_ths", "issuance_btc")
+OPTIONAL_COLUMNS = ("hashrate_ths", "issuance_btc", "height")
 
 HALVING_DATES_UTC = (date(2012, 11, 28), date(2016, 7, 9), date(2020, 5, 11), date(2024, 4, 20))
-"""UTC days on which blocks 210,000 / 420,000 / 630,000 / 840,000 were mined (reference/economics.md §1.4)."""
+"""UTC days on which blocks 210,000 / 420,000 / 630,000 / 840,000 were mined
+(https://en.bitcoin.it/wiki/Controlled_supply; block timestamps 15:24, 16:46, 19:23 and 00:09 UTC)."""
+GENESIS_DATE_UTC = date(2009, 1, 3)
+ESTIMATED_BLOCKS_PER_DAY = 144
+"""Target pace used past the last halving anchor by ``estimated_height_on``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +41,8 @@ class DailyRow:
     """Realised (block-count based) network hashrate, TH/s; ``None`` when unknown."""
     issuance_btc: float | None
     """Subsidy BTC issued that UTC day (no fees); ``None`` when unknown."""
+    height: int | None = None
+    """Height of the day's last block; ``None`` when unknown (``estimated_height_on`` then stands in)."""
 
 
 def subsidy_btc_on(day: date) -> float:
@@ -47,6 +54,37 @@ def subsidy_btc_on(day: date) -> float:
     """
     halvings = bisect_right(HALVING_DATES_UTC, day)
     return subsidy_sats(halvings * HALVING_INTERVAL_BLOCKS) / SATS_PER_BTC
+
+
+def estimated_height_on(day: date) -> int:
+    """Approximate height at the end of ``day`` when no height is recorded for it.
+
+    Linear between the anchors (genesis on 2009-01-03, block ``210,000 * k`` on each halving day), and
+    144 blocks a day after the last anchor. Past 2024-04-20 the real pace has run a little above 144 a day,
+    so the estimate errs by a few hundred blocks a year: under 0.01 % of the supply, far inside the
+    difficulty regression's uncertainty.
+    """
+    anchors = [(GENESIS_DATE_UTC, 0)] + [
+        (halving, HALVING_INTERVAL_BLOCKS * k) for k, halving in enumerate(HALVING_DATES_UTC, start=1)
+    ]
+    if day <= GENESIS_DATE_UTC:
+        return 0
+    for (start, start_height), (end, end_height) in pairwise(anchors):
+        if day <= end:
+            span = (end - start).days
+            return start_height + (end_height - start_height) * (day - start).days // span
+    last_day, last_height = anchors[-1]
+    return last_height + ESTIMATED_BLOCKS_PER_DAY * (day - last_day).days
+
+
+def height_at_end_of(row: DailyRow) -> int:
+    """The day's last height: ``row.height`` when the history records it, else ``estimated_height_on``."""
+    return row.height if row.height is not None else estimated_height_on(row.date)
+
+
+def supply_btc_at_end_of(row: DailyRow) -> float:
+    """Circulating supply after the day's last block (``circulating_supply_sats`` of ``height_at_end_of``)."""
+    return circulating_supply_sats(height_at_end_of(row)) / SATS_PER_BTC
 
 
 def _number(line: int, field: str, text: str, *, check: Callable[[float], bool], rule: str) -> float:
@@ -65,6 +103,18 @@ def _optional_number(
     if text is None or not text.strip():
         return None
     return _number(line, field, text, check=check, rule=rule)
+
+
+def _optional_height(line: int, text: str | None) -> int | None:
+    if text is None or not text.strip():
+        return None
+    try:
+        height = int(text)
+    except ValueError:
+        raise ValueError(f"line {line}: height: not an integer: {text!r}") from None
+    if height < 0:
+        raise ValueError(f"line {line}: height: must be >= 0, got {text!r}")
+    return height
 
 
 def _positive(value: float) -> bool:
@@ -124,20 +174,26 @@ def parse_daily_csv(text: str) -> list[DailyRow]:
                 issuance_btc=_optional_number(
                     line, "issuance_btc", record.get("issuance_btc"), check=_non_negative, rule=">= 0"
                 ),
+                height=_optional_height(line, record.get("height")),
             )
         )
     rows.sort(key=lambda row: row.date)
     return rows
 
 
-def format_daily_csv(rows: Iterable[DailyRow]) -> str:
-    """Render rows in the shipped compact format: price to the cent, integer difficulty and TH/s.
+def _difficulty(value: float) -> str:
+    return f"{value:.0f}" if value.is_integer() else repr(value)
 
-    Integer TH/s keeps ≥ 7 significant digits for any date from 2017 on (≥ 6.5 EH/s).
-    """
+
+def format_daily_csv(rows: Iterable[DailyRow]) -> str:
+    """Render rows in the shipped compact format: price to the cent, difficulty exact (an integer without a
+    fraction, else the shortest text that reads back the same float), TH/s and issuance to 10 digits."""
     lines = [",".join((*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS))]
     for row in sorted(rows, key=lambda r: r.date):
-        hashrate = "" if row.hashrate_ths is None else f"{row.hashrate_ths:.0f}"
+        hashrate = "" if row.hashrate_ths is None else f"{row.hashrate_ths:.10g}"
         issuance = "" if row.issuance_btc is None else f"{row.issuance_btc:.10g}"
-        lines.append(f"{row.date.isoformat()},{row.price_usd:.2f},{row.difficulty:.0f},{hashrate},{issuance}")
+        height = "" if row.height is None else str(row.height)
+        lines.append(
+            f"{row.date.isoformat()},{row.price_usd:.2f},{_difficulty(row.difficulty)},{hashrate},{issuance},{height}"
+        )
     return "\n".join(lines) + "\n"

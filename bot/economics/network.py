@@ -1,8 +1,9 @@
 """Network-level consensus maths: compact bits, targets, difficulty, hashrate, subsidy, retargets.
 
 Sources: Bitcoin Core ``src/arith_uint256.cpp`` (``SetCompact``), ``src/pow.cpp``
-(``CalculateNextWorkRequired``), ``src/validation.cpp`` (``GetBlockSubsidy``);
-reference/economics.md §1.2-§1.4 and §1.10.
+(``CalculateNextWorkRequired``), ``src/validation.cpp`` (``GetBlockSubsidy``), and the Bitcoin wiki's
+"Difficulty" and "Controlled supply" pages (https://en.bitcoin.it/wiki/Difficulty,
+https://en.bitcoin.it/wiki/Controlled_supply).
 """
 
 from __future__ import annotations
@@ -84,6 +85,22 @@ def subsidy_sats(height: int) -> int:
     if halvings >= 64:
         return 0
     return INITIAL_SUBSIDY_SATS >> halvings
+
+
+def circulating_supply_sats(height: int) -> int:
+    """Satoshis issued by blocks 0..``height`` inclusive: ``Σ subsidy_sats(h)``, exact in integers.
+
+    Each completed 210,000-block era contributes ``210,000 * (5e9 >> era)``; the current era contributes
+    its blocks so far. Counts the genesis block's 50 BTC and every subsidy in full, as the schedule does
+    (https://en.bitcoin.it/wiki/Controlled_supply); coins lost to under-claimed coinbases (e.g. block
+    501,726) or the unspendable genesis output are not subtracted (< 200 BTC in all, ~0.001 %).
+    Height 839,999 (the last block before the 2024 halving) gives 19,687,500 BTC exactly.
+    """
+    if height < 0:
+        raise ValueError(f"height must not be negative, got {height!r}")
+    era, offset = divmod(height, HALVING_INTERVAL_BLOCKS)
+    completed = sum(HALVING_INTERVAL_BLOCKS * (INITIAL_SUBSIDY_SATS >> e) for e in range(min(era, 64)))
+    return completed + (offset + 1) * subsidy_sats(height)
 
 
 def expected_blocks_per_day(

@@ -1,9 +1,13 @@
-"""Network cost of producing one BTC, under two labelled models (reference/economics.md §2).
+"""Network cost of producing one BTC, under two labelled models.
 
 * ``bottom-up``: energy per BTC from difficulty and an assumed fleet efficiency, times an assumed power
-  price, divided by electricity's share of cash cost (§2.1, §2.9 option A; trilogik.net methodology).
-* ``difficulty-regression``: a power law of price on difficulty per BTC issued, fitted on the history
-  shipped with the package (§2.9 option B, Checkonchain-style; see ``bot.economics.regression``).
+  price, divided by electricity's share of cash cost (trilogik.net methodology; Capriole's "Bitcoin
+  Production Cost" uses the same electricity-to-total ratio). Energy per BTC doubles at a halving, and so
+  does this cost.
+* ``difficulty-regression``: Checkonchain's Difficulty Regression Model, market cap on difficulty divided
+  by the circulating supply, fitted on the shipped history (``bot.economics.regression``); no halving step.
+
+Each estimate carries the significant digits it is known to, which is how it is printed.
 """
 
 from __future__ import annotations
@@ -11,12 +15,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.economics.mining import MarketInputs
-from bot.economics.network import HASHES_PER_DIFFICULTY
+from bot.economics.network import HASHES_PER_DIFFICULTY, circulating_supply_sats
 from bot.economics.regression import DifficultyRegression, difficulty_regression_cost_usd_per_btc
-from bot.economics.units import HASHES_PER_TH, KWH_PER_J_PER_TH_DAY, SECONDS_PER_DAY, require_positive
+from bot.economics.units import (
+    HASHES_PER_TH,
+    KWH_PER_J_PER_TH_DAY,
+    SATS_PER_BTC,
+    SECONDS_PER_DAY,
+    require_positive,
+)
 
 BOTTOM_UP = "bottom-up"
 DIFFICULTY_REGRESSION = "difficulty-regression"
+BOTTOM_UP_SIGNIFICANT_DIGITS = 2
+"""The bottom-up inputs (20 J/TH, $0.06/kWh, 80 %) are stated to one or two significant figures."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +61,8 @@ class ProductionCost:
     model: str
     usd_per_btc: float
     assumptions: str
+    significant_digits: int
+    """Significant digits of ``usd_per_btc`` the model supports (``regression.significant_digits``)."""
     electricity_usd_per_btc: float | None = None
 
     def premium_fraction(self, price_usd: float) -> float:
@@ -75,17 +89,20 @@ def bottom_up_cost(market: MarketInputs, assumptions: BottomUpAssumptions) -> Pr
         model=BOTTOM_UP,
         usd_per_btc=electricity_usd / assumptions.electricity_share_of_cash_cost,
         assumptions=assumptions.describe(),
+        significant_digits=BOTTOM_UP_SIGNIFICANT_DIGITS,
         electricity_usd_per_btc=electricity_usd,
     )
 
 
 def regression_cost(market: MarketInputs, model: DifficultyRegression) -> ProductionCost:
-    """Difficulty-regression proxy: ``exp(a) * (D / subsidy)^b`` fitted on the shipped history (§2.9 B)."""
+    """Difficulty Regression Model: ``exp(a + b · ln D) / supply``, supply exact from the tip height."""
+    supply_btc = circulating_supply_sats(market.height) / SATS_PER_BTC
     return ProductionCost(
         model=DIFFICULTY_REGRESSION,
-        usd_per_btc=difficulty_regression_cost_usd_per_btc(market.difficulty, market.subsidy_btc, model),
+        usd_per_btc=difficulty_regression_cost_usd_per_btc(market.difficulty, supply_btc, model),
         assumptions=(
-            f"price ~ (difficulty/subsidy)^{model.b:.3f}, fitted {model.start_date}..{model.end_date} "
+            f"market cap ~ difficulty^{model.b:.3f} / supply, fitted {model.start_date}..{model.end_date} "
             f"(n={model.n}, r²={model.r2:.2f})"
         ),
+        significant_digits=model.significant_digits,
     )

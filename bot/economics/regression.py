@@ -1,12 +1,32 @@
-"""Difficulty-regression production-cost model (reference/economics.md §2.9 option B, Checkonchain-style).
+"""Difficulty Regression Model: Checkonchain's estimate of Bitcoin's all-in production cost.
 
-Model: ``ln(price_usd) = a + b · ln(difficulty / subsidy_btc)``, fitted by ordinary least squares on daily
-rows from 2020-01-01 to the end of the shipped history. Difficulty divided by the subsidy is proportional to
-the hashes (hence energy) spent per BTC issued, so the cost of producing one BTC scales with it and the fit
-survives halvings: a halving doubles the x-value overnight instead of breaking the series. The subsidy in
-force each day comes from ``history.subsidy_btc_on`` (halving dates 2020-05-11 and 2024-04-20 mapped to
-heights 630,000 / 840,000 and ``network.subsidy_sats``). The fitted price is read as the market's implied
-all-in production cost; it is a proxy, not a bottom-up cost.
+Model (Checkonchain / Glassnode, "Difficulty Regression Model",
+https://studio.glassnode.com/charts/c27227f4-506f-4bde-49b4-1e0d80150dd1 and
+https://charts.checkonchain.com, "Difficulty Regression Model (Estimated Avg Cost of Production)")::
+
+    ln(market_cap_usd) = A + B · ln(difficulty)          (ordinary least squares, daily rows)
+    cost_usd_per_btc   = exp(A + B · ln(difficulty)) / circulating_supply_btc
+
+``difficulty`` is the conventional one (Glassnode publishes raw hashes and divides by ``C = 2^32``). There
+is no subsidy term: a halving leaves the cost unchanged (the supply moves by one day's issuance, < 0.003 %),
+and a retarget by a factor ``r`` moves it by ``r^B``. Glassnode's published 2022 constants (daily data up to
+2022-09-14, r² 0.944) are A = 10.2560, B = 0.5250; our rows over the same window (2010-07-17 .. 2022-09-14)
+give A = 10.2516, B = 0.5252, r² 0.9439, which checks the history and the method.
+
+The shipped fit (``bot/data/difficulty_regression.json``, written by ``scripts/build_history.py``) starts
+at ``FIT_START_DATE`` = 2015-01-01, the ASIC era. Calibration against the values the model's authors and
+the press published (Checkonchain in Dec 2025, "model near $92,300" at difficulty 148.20 T; the "$87k"
+quoted on 2026-02-05 at 141.67 T; about $79k after the −11.16 % retarget to 125.86 T; the April 2025
+bounce "precisely at the model" near $76k): the 2015 start lands 5.4 %, 3.0 %, 2.7 % under the first
+three and 0.8 % under the fourth, with B = 0.772 (a −11.16 % retarget moves the cost −8.7 %). A fit
+on the full history from 2010-07-17 reads $46k at 141.67 T (47 % under the published $87k, B = 0.538):
+the early GPU/FPGA years flatten the slope the authors' current figures show.
+Figures for the shipped fit (n, r², residual std) are in the JSON and ``bot/data/PROVENANCE.md``.
+
+How sure: the daily residual std (≈ 0.50 in ln, a ×/÷ 1.6 band) is how far price strays from the cost, not
+the uncertainty of the cost line. Rows inside one 2016-block epoch share a difficulty, so the line rests
+on about ``n / 14`` independent points; its standard error ``residual_std / sqrt(n / 14)`` (≈ 3 %) sets the
+significant digits the cost is printed with (``DifficultyRegression.significant_digits``: 2, "$87k").
 """
 
 from __future__ import annotations
@@ -17,10 +37,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from bot.economics.history import DailyRow, subsidy_btc_on
+from bot.economics.history import DailyRow, supply_btc_at_end_of
 from bot.economics.units import require_positive
 
-FIT_START_DATE = date(2020, 1, 1)
+FIT_START_DATE = date(2015, 1, 1)
+DAYS_PER_EPOCH = 14
+"""A 2016-block difficulty epoch at the 600 s target: daily rows within it share their difficulty."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +83,7 @@ def fit_power_law(xs: Sequence[float], ys: Sequence[float]) -> PowerLawFit:
 
 @dataclass(frozen=True, slots=True)
 class DifficultyRegression:
-    """A fitted difficulty regression: ``cost_usd_per_btc = e^a · (difficulty / subsidy_btc)^b``."""
+    """A fitted difficulty regression: ``market_cap_usd = e^a · difficulty^b``."""
 
     a: float
     b: float
@@ -70,27 +92,48 @@ class DifficultyRegression:
     start_date: date
     end_date: date
     residual_std: float
-    """Std of ``ln(price) - fit`` over the window; ``e^±residual_std`` gives a ±1σ band."""
+    """Std of ``ln(market cap) - fit`` over the window; ``e^±residual_std`` is the ±1σ band of price."""
+
+    @property
+    def line_standard_error(self) -> float:
+        """Relative standard error of the line: ``residual_std / sqrt(n / 14)`` (one point per epoch)."""
+        return self.residual_std / math.sqrt(max(1.0, self.n / DAYS_PER_EPOCH))
+
+    @property
+    def significant_digits(self) -> int:
+        """Digits the cost is known to: ``floor(-log10(line_standard_error)) + 1``, at least 1.
+
+        A 3 % standard error gives 2 ("$87k"): the second digit is a 1-10 % step, the third a 0.1-1 % one
+        the fit cannot resolve.
+        """
+        return max(1, math.floor(-math.log10(self.line_standard_error)) + 1)
 
 
 def difficulty_regression_cost_usd_per_btc(
-    difficulty: float, subsidy_btc: float, model: DifficultyRegression
+    difficulty: float, supply_btc: float, model: DifficultyRegression
 ) -> float:
-    """Implied production cost per BTC: ``exp(a + b · ln(difficulty / subsidy_btc))`` (§2.9 option B)."""
+    """Modelled production cost per BTC: ``exp(a + b · ln(difficulty)) / supply_btc``."""
     require_positive("difficulty", difficulty)
-    require_positive("subsidy_btc", subsidy_btc)
-    return math.exp(model.a + model.b * math.log(difficulty / subsidy_btc))
+    require_positive("supply_btc", supply_btc)
+    return math.exp(model.a + model.b * math.log(difficulty)) / supply_btc
+
+
+def difficulty_multiple(price_usd: float, cost_usd_per_btc: float) -> float:
+    """Glassnode's Difficulty Multiple: price ÷ modelled production cost (1 = at cost, < 1 below it)."""
+    require_positive("price_usd", price_usd)
+    return price_usd / require_positive("cost_usd_per_btc", cost_usd_per_btc)
 
 
 def fit_difficulty_regression(
     rows: Sequence[DailyRow], start_date: date = FIT_START_DATE, end_date: date | None = None
 ) -> DifficultyRegression:
-    """Fit the model on the rows dated ``start_date`` .. ``end_date`` (inclusive; default: the last row)."""
+    """Fit ``ln(price · supply) = a + b · ln(difficulty)`` on the rows dated ``start_date`` .. ``end_date``
+    (inclusive; default: the last row); the supply is the one after each day's last block."""
     window = [row for row in rows if row.date >= start_date and (end_date is None or row.date <= end_date)]
     if not window:
         raise ValueError(f"no rows from {start_date} to {end_date or 'the end'}")
     fit = fit_power_law(
-        [row.difficulty / subsidy_btc_on(row.date) for row in window], [row.price_usd for row in window]
+        [row.difficulty for row in window], [row.price_usd * supply_btc_at_end_of(row) for row in window]
     )
     return DifficultyRegression(
         a=fit.a,
@@ -106,9 +149,10 @@ def fit_difficulty_regression(
 def difficulty_regression_to_json(model: DifficultyRegression, source: str) -> str:
     """Serialise a fit with its metadata (floats round-trip exactly through ``repr``)."""
     document = {
-        "model": "ln(price_usd) = a + b * ln(difficulty / subsidy_btc)",
-        "method": "OLS on daily rows; subsidy from halving dates 2020-05-11 and 2024-04-20",
-        "reference": "reference/economics.md §2.9 option B (Checkonchain-style difficulty regression)",
+        "model": "ln(market_cap_usd) = a + b * ln(difficulty); cost_usd_per_btc = market cap / supply_btc",
+        "method": "OLS on daily rows; supply from each day's block height (integer-satoshi subsidies)",
+        "reference": "Checkonchain / Glassnode Difficulty Regression Model "
+        "(https://studio.glassnode.com/charts/c27227f4-506f-4bde-49b4-1e0d80150dd1)",
         "source": source,
         "a": model.a,
         "b": model.b,

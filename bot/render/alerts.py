@@ -16,6 +16,7 @@ from typing import Any
 
 from bot.alerts.events import AlertEvent, EventKind
 from bot.alerts.rules import Metric
+from bot.economics.indicators import RIBBONS_MIN_CAPITULATION_DAYS
 from bot.render import numbers as fmt
 from bot.render.i18n import model_name, plural, t
 
@@ -45,7 +46,8 @@ def spell_duration(lang: str) -> Callable[[float], str]:
 EN = Catalog(
     templates={
         "regime_capitulation": (
-            "⚠️ Miner capitulation: BTC {price} is {premium} below the production cost {cost} ({model})."
+            "⚠️ Miner capitulation: BTC {price} is {premium} below the production cost {cost} ({model}); "
+            "recovery above {recovery}."
         ),
         "regime_recovery": (
             "✅ Recovery: BTC {price} is back {premium} above the production cost {cost} ({model}); "
@@ -58,6 +60,14 @@ EN = Catalog(
         "ribbons_recovery": (
             "📈 Hash Ribbons recovery: the 30-day hashrate average ({fast}) is back above the 60-day "
             "({slow}); BTC {price}."
+        ),
+        "ribbons_recovery_lasted": (
+            "📈 Hash Ribbons recovery: the 30-day hashrate average ({fast}) is back above the 60-day "
+            "({slow}) after {lasted} of capitulation; BTC {price}."
+        ),
+        "ribbons_recovery_short": (
+            "📈 Hash Ribbons recovery: the 30-day hashrate average ({fast}) is back above the 60-day "
+            "({slow}) after only {lasted} of capitulation, too short for a buy signal; BTC {price}."
         ),
         "ribbons_buy": (
             "🟢 Hash Ribbons buy signal: miners have recovered and the 10-day price average is above the "
@@ -78,7 +88,8 @@ EN = Catalog(
 RU = Catalog(
     templates={
         "regime_capitulation": (
-            "⚠️ Капитуляция майнеров: BTC {price} — на {premium} ниже себестоимости добычи {cost} ({model})."
+            "⚠️ Капитуляция майнеров: BTC {price} — на {premium} ниже себестоимости добычи {cost} ({model}); "
+            "восстановление — выше {recovery}."
         ),
         "regime_recovery": (
             "✅ Восстановление: BTC {price} снова на {premium} выше себестоимости добычи {cost} ({model}); "
@@ -91,6 +102,15 @@ RU = Catalog(
         "ribbons_recovery": (
             "📈 Hash Ribbons, восстановление: 30-дневное среднее хешрейта ({fast}) снова выше 60-дневного "
             "({slow}); BTC {price}."
+        ),
+        "ribbons_recovery_lasted": (
+            "📈 Hash Ribbons, восстановление: 30-дневное среднее хешрейта ({fast}) снова выше 60-дневного "
+            "({slow}) после капитуляции длиной {lasted}; BTC {price}."
+        ),
+        "ribbons_recovery_short": (
+            "📈 Hash Ribbons, восстановление: 30-дневное среднее хешрейта ({fast}) снова выше 60-дневного "
+            "({slow}) после капитуляции длиной всего {lasted} — слишком короткой для сигнала на покупку; "
+            "BTC {price}."
         ),
         "ribbons_buy": (
             "🟢 Hash Ribbons, сигнал на покупку: майнеры восстановились, и 10-дневная средняя цены выше "
@@ -140,21 +160,32 @@ Fields = tuple[str, dict[str, str]]
 
 
 def _regime(data: dict[str, Any], catalog: Catalog, message: str) -> Fields:
+    """Price exact; cost, recovery level and premium to the digits the cost model supports ("$87k", "23%")."""
     lang = catalog.lang
+    digits = int(data["cost_significant_digits"])
     fields = {
         "price": fmt.usd(data["price_usd"], 0, lang),
-        "premium": _pct(abs(data["premium_pct"]), lang),
-        "cost": fmt.usd(data["cost_usd_per_btc"], 0, lang),
+        "premium": _pct(abs(data["premium_pct"]), lang, 0),
+        "cost": fmt.usd_approx(data["cost_usd_per_btc"], digits, lang),
         "model": model_name(lang, str(data["cost_model"])),
     }
+    if "recovery_above_usd" in data:
+        fields["recovery"] = fmt.usd_approx(data["recovery_above_usd"], digits, lang)
     if "capitulation_seconds" in data:
         fields["lasted"] = catalog.duration(data["capitulation_seconds"])
     return message, fields
 
 
 def _ribbons(data: dict[str, Any], lang: str, message: str) -> Fields:
+    """A recovery that knows its capitulation's length says it, and says when it was too short for a buy."""
     fast, slow = _hashrate(data["sma30_ths"], lang), _hashrate(data["sma60_ths"], lang)
-    return message, {"fast": fast, "slow": slow, "price": fmt.usd(data["price_usd"], 0, lang)}
+    fields = {"fast": fast, "slow": slow, "price": fmt.usd(data["price_usd"], 0, lang)}
+    days = data.get("capitulation_days")
+    if message != EventKind.RIBBONS_RECOVERY.value or days is None:
+        return message, fields
+    short = days < RIBBONS_MIN_CAPITULATION_DAYS
+    fields["lasted"] = plural(lang, "unit.day", int(days))
+    return f"{message}_short" if short else f"{message}_lasted", fields
 
 
 def _retarget(data: dict[str, Any], lang: str) -> Fields:

@@ -51,6 +51,9 @@ EN: Mapping[str, str] = {
     "error.unknown_command_close": "Unknown command /{command}. Did you mean /{close}? See /help.",
     "error.too_long": "That is too long for /{command}; see /help for examples.",
     "error.admins_only": "In groups only administrators can change this chat's alerts, profile and language.",
+    "error.admin_check_failed": (
+        "I could not check your admin rights just now; nothing was changed. Please try again."
+    ),
     "error.unknown_machine": "Unknown machine '{text}'. Closest: {closest}.",
     "error.bad_machine": (
         "'{text}' is not a machine I can use: give a name from /machines, 200TH@3500W or 17.5J/TH."
@@ -69,6 +72,24 @@ EN: Mapping[str, str] = {
     "market.next": "Next adjustment: <b>{change}</b> at block {height} ({blocks}{when})",
     "market.next_when": ", ≈ {when} UTC",
     "market.previous": "Previous adjustment: {change}",
+    "market.puell": (
+        "Puell multiple: <b>{value}</b> on {day} (that day's issuance value ÷ its 365-day average; "
+        "under 0.5 has marked miner capitulations, over 4 cycle tops)"
+    ),
+    "market.puell_unknown": (
+        "Puell multiple: unknown on {day}: the daily series lacks the issuance of {missing} of the last "
+        "365 days"
+    ),
+    "market.compression": (
+        "Difficulty ribbon compression: <b>{value}</b> on {day}{rank} (spread of the 9- to 200-day "
+        "difficulty averages; a tight ribbon means difficulty has stopped rising, as in miner capitulations)"
+    ),
+    "market.compression_rank": ", past-year percentile {rank}",
+    "market.compression_unknown": (
+        "Difficulty ribbon compression: unknown on {day}: the daily series lacks {missing} of the last "
+        "200 days"
+    ),
+    "market.no_daily": "Puell multiple, difficulty ribbon: no daily series stored yet",
     "market.machines_hint": "Use a name with /breakeven, e.g. /breakeven s21 5c",
     # units and values
     "unit.block": "block|blocks",
@@ -96,8 +117,11 @@ EN: Mapping[str, str] = {
     "report.assumptions": "  assumptions",
     "report.assumptions_bottom_up": "fleet {j} J/TH, {power}, electricity {share} of cash cost",
     "report.assumptions_regression": (
-        "price ~ (difficulty/subsidy)^{b}, fitted {start}..{end} (n={n}, r²={r2})"
+        "market cap ~ difficulty^{b} / supply, fitted {start}..{end} (n={n}, r²={r2}); "
+        "price ×/÷ {band} of it on 2 days in 3"
     ),
+    "report.difficulty_multiple": "Difficulty multiple",
+    "report.difficulty_multiple_value": "{multiple} (price ÷ difficulty-regression cost; < 1: below cost)",
     "report.electricity_only": "  electricity only",
     "report.next_adjustment": "Next adjustment",
     "report.next_adjustment_value": "{change} at block {height} ({blocks}{eta})",
@@ -162,6 +186,10 @@ EN: Mapping[str, str] = {
     "subscribe.added": "✅ Alert #{id}: {rule}.",
     "subscribe.holds_now": "That is already true now, so I will tell you at the next crossing.",
     "subscribe.remove_button": "Remove it",
+    "subscribe.limit": (
+        "This chat already has {limit} alert rules, the most it can hold; nothing was added. "
+        "Remove one with /unsubscribe N (numbers in /alerts), then try again."
+    ),
     "subscribe.needs_profile": (
         "I could not set '{rule}' up for this chat's machine and power price; check /profile."
     ),
@@ -193,6 +221,10 @@ EN: Mapping[str, str] = {
     "unsubscribe.not_a_number": "'{value}' is not an alert number; see /alerts.",
     "unsubscribe.no_such": "No alert #{id} in this chat; see /alerts.",
     "unsubscribe.one": "Removed alert #{id}.",
+    "unsubscribe.confirm": "Remove all {alerts} of this chat?",
+    "unsubscribe.yes": "Yes, remove all",
+    "unsubscribe.no": "No, keep them",
+    "unsubscribe.kept": "Kept all {alerts}; nothing was removed.",
     # /chart
     "chart.usage": "I could not read '{value}': give a window (30d, 90d, 1y) and price or hashprice.",
     "chart.no_data": "Not enough daily history for the last {days}: a chart needs at least 2 days of data.",
@@ -247,6 +279,9 @@ RU: Mapping[str, str] = {
     ),
     "error.too_long": "Слишком длинный запрос для /{command}; примеры в /help.",
     "error.admins_only": "В группах оповещения, профиль и язык чата меняют только администраторы.",
+    "error.admin_check_failed": (
+        "Не удалось проверить ваши права администратора; ничего не изменено. Попробуйте ещё раз."
+    ),
     "error.unknown_machine": "Неизвестная машина «{text}». Ближайшие: {closest}.",
     "error.bad_machine": (
         "«{text}» не похоже на машину: укажите название из /machines, 200TH@3500W или 17.5J/TH."
@@ -264,6 +299,23 @@ RU: Mapping[str, str] = {
     "market.next": "Следующая корректировка: <b>{change}</b> на блоке {height} (через {blocks}{when})",
     "market.next_when": ", ≈ {when} UTC",
     "market.previous": "Предыдущая корректировка: {change}",
+    "market.puell": (
+        "Мультипликатор Пуэлла: <b>{value}</b> на {day} (стоимость эмиссии за день ÷ её среднее за 365 дней; "
+        "ниже 0,5 отмечало капитуляции майнеров, выше 4 — вершины цикла)"
+    ),
+    "market.puell_unknown": (
+        "Мультипликатор Пуэлла: неизвестен на {day}: в дневном ряду нет эмиссии за {missing} из последних "
+        "365 дней"
+    ),
+    "market.compression": (
+        "Сжатие ленты сложности: <b>{value}</b> на {day}{rank} (разброс средних сложности за 9–200 дней; "
+        "узкая лента значит, что сложность перестала расти, как при капитуляциях майнеров)"
+    ),
+    "market.compression_rank": ", перцентиль за год {rank}",
+    "market.compression_unknown": (
+        "Сжатие ленты сложности: неизвестно на {day}: в дневном ряду нет {missing} из последних 200 дней"
+    ),
+    "market.no_daily": "Мультипликатор Пуэлла, лента сложности: дневной ряд ещё не сохранён",
     "market.machines_hint": "Используйте название в /breakeven, например /breakeven s21 5c",
     "unit.block": "блок|блока|блоков",
     "unit.day": "день|дня|дней",
@@ -289,7 +341,12 @@ RU: Mapping[str, str] = {
     "report.assumptions": "  допущения",
     "report.assumptions_bottom_up": "парк {j} Дж/TH, {power}, электроэнергия — {share} денежных затрат",
     "report.assumptions_regression": (
-        "цена ~ (сложность/субсидия)^{b}, подгонка {start}..{end} (n={n}, r²={r2})"
+        "капитализация ~ сложность^{b} / предложение, подгонка {start}..{end} (n={n}, r²={r2}); "
+        "цена в пределах ×/÷ {band} от неё 2 дня из 3"
+    ),
+    "report.difficulty_multiple": "Мультипликатор сложности",
+    "report.difficulty_multiple_value": (
+        "{multiple} (цена ÷ себестоимость по регрессии; ниже 1 — цена ниже себестоимости)"
     ),
     "report.electricity_only": "  только электроэнергия",
     "report.next_adjustment": "Следующая корректировка",
@@ -358,6 +415,10 @@ RU: Mapping[str, str] = {
     "subscribe.added": "✅ Оповещение #{id}: {rule}.",
     "subscribe.holds_now": "Условие уже выполняется, поэтому я сообщу при следующем пересечении.",
     "subscribe.remove_button": "Удалить",
+    "subscribe.limit": (
+        "В этом чате уже {limit} правил оповещений — это предел; ничего не добавлено. "
+        "Удалите одно командой /unsubscribe N (номера в /alerts) и попробуйте снова."
+    ),
     "subscribe.needs_profile": (
         "Не удалось настроить «{rule}» для машины и тарифа этого чата; проверьте /profile."
     ),
@@ -389,6 +450,10 @@ RU: Mapping[str, str] = {
     "unsubscribe.not_a_number": "«{value}» — не номер оповещения; см. /alerts.",
     "unsubscribe.no_such": "В этом чате нет оповещения #{id}; см. /alerts.",
     "unsubscribe.one": "Оповещение #{id} удалено.",
+    "unsubscribe.confirm": "Удалить все оповещения этого чата ({alerts})?",
+    "unsubscribe.yes": "Да, удалить все",
+    "unsubscribe.no": "Нет, оставить",
+    "unsubscribe.kept": "Ничего не удалено: оповещения ({alerts}) остались.",
     "chart.usage": "Не понял «{value}»: укажите период (30d, 90d, 1y) и price или hashprice.",
     "chart.no_data": "Недостаточно дневной истории за {days}: для графика нужно хотя бы 2 дня данных.",
     "chart.window": "📈 {start} → {end} · данные по {end} ({days} данных)",

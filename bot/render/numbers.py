@@ -64,6 +64,30 @@ def usd(value: float, decimals: int | None = 0, lang: str = "en") -> str:
     return f"{sign}${amount}" if style.currency_first else f"{sign}{amount}{NBSP}$"
 
 
+_SCALES: dict[str, tuple[tuple[float, str], ...]] = {
+    "en": ((1e9, "B"), (1e6, "M"), (1e3, "k")),
+    "ru": ((1e9, f"{NBSP}млрд"), (1e6, f"{NBSP}млн"), (1e3, f"{NBSP}тыс.")),
+}
+
+
+def usd_approx(value: float, significant_digits: int, lang: str = "en") -> str:
+    """A model output to the digits it is known to: ``86943, 2`` -> ``$87k`` (``87 тыс. $``),
+    ``1_234_567, 2`` -> ``$1.2M``, ``631.4, 2`` -> ``$630``, ``4.234, 2`` -> ``$4.2``."""
+    if not math.isfinite(value) or value == 0:
+        return usd(value, 0, lang)
+    if significant_digits < 1:
+        raise ValueError(f"significant_digits must be at least 1, got {significant_digits!r}")
+    exponent = math.floor(math.log10(abs(value)))
+    rounded = round(value, significant_digits - 1 - exponent)
+    for size, suffix in _SCALES.get(lang, _SCALES["en"]):
+        if abs(rounded) >= size:
+            scaled = rounded / size
+            decimals = max(0, significant_digits - 1 - math.floor(math.log10(abs(scaled))))
+            amount = number(scaled, decimals, lang)
+            return f"${amount}{suffix}" if _style(lang).currency_first else f"{amount}{suffix}{NBSP}$"
+    return usd(rounded, max(0, significant_digits - 1 - exponent), lang)
+
+
 def usd_per_kwh(value: float, lang: str = "en", decimals: int | None = 4) -> str:
     """Power prices to a hundredth of a cent: ``$0.0406/kWh`` (``0,0406 $/кВт·ч``)."""
     if not math.isfinite(value):

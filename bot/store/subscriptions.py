@@ -17,7 +17,16 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from bot.alerts.rules import KeyedRule, KeyMetric, Metric, Op, Rule, RuleState
+from bot.alerts.rules import (
+    MAX_RULES_PER_CHAT,
+    KeyedRule,
+    KeyMetric,
+    Metric,
+    Op,
+    Rule,
+    RuleState,
+    TooManyRulesError,
+)
 
 
 class SubscriptionKind(StrEnum):
@@ -108,8 +117,19 @@ def _insert_rule(
 def add_threshold(
     db: Database, chat_ref: int, rule: Rule, keyed: KeyedRule, state: RuleState, now: float
 ) -> int:
-    """Store a chat's threshold rule with its key translation and initial state; returns its id."""
-    return _insert_rule(db, chat_ref, SubscriptionKind.THRESHOLD, rule, keyed, state, now)
+    """Store a chat's threshold rule with its key translation and initial state; returns its id.
+
+    Raises ``TooManyRulesError`` (nothing stored) when the chat already holds ``MAX_RULES_PER_CHAT`` rules;
+    the count and the insert run in one transaction, so concurrent commands cannot pass the cap together.
+    """
+    with db.atomic():
+        held = db.execute(
+            "SELECT COUNT(*) FROM subscriptions WHERE chat_ref = ? AND kind = ?",
+            [chat_ref, SubscriptionKind.THRESHOLD.value],
+        ).fetchone()[0]
+        if held >= MAX_RULES_PER_CHAT:
+            raise TooManyRulesError(MAX_RULES_PER_CHAT)
+        return _insert_rule(db, chat_ref, SubscriptionKind.THRESHOLD, rule, keyed, state, now)
 
 
 def set_margin_warning(

@@ -4,7 +4,9 @@ Every handler is a slash command with typed options (machine names autocompleted
 suggested, chart window/metric and language as choices); the options become the handlers' command text
 (``/breakeven machine:s19xp power:5.5c`` -> ``/breakeven s19xp 5.5c``). Replies are embeds (a bold first
 line is the title, the rest goes through ``markup``), charts are attachments, errors are ephemeral, and
-buttons become command hints in the footer. A chat is a channel: a server channel, or a DM for personal
+a reply's buttons are message buttons whose custom_id is the command they stand for: a press runs it
+like the slash command, with the presser's permissions (``on_interaction``, so buttons keep working
+after a restart). A chat is a channel: a server channel, or a DM for personal
 alerts. In servers, changing subscriptions, profile or language needs Manage Channels: declared as those
 commands' default permissions and checked again from the interaction. As the outbox ``Notifier`` it maps
 discord.py's errors to typed outcomes (reference/platforms.md §2.3); leaving a server or a deleted
@@ -72,8 +74,11 @@ DEFER_AFTER_S = 2.0
 DEFAULT_RETRY_AFTER_S = 5.0
 COLOUR, ERROR_COLOUR = 0xF7931A, 0xD9534F
 CHART_FILE = "chart.png"
-TITLE_LIMIT, DESCRIPTION_LIMIT, FOOTER_LIMIT, CHOICE_LIMIT = 256, 4096, 1024, 100
+TITLE_LIMIT, DESCRIPTION_LIMIT, CHOICE_LIMIT = 256, 4096, 100
 MAX_CHOICES = 25
+BUTTON_PREFIX = "mw:"
+"""A button's custom_id is this prefix and the command it runs (``mw:/unsubscribe all``)."""
+MAX_BUTTONS, LABEL_LIMIT, CUSTOM_ID_LIMIT = 25, 80, 100
 RULE_SUGGESTIONS = ("network", *QUICK_RULES)
 
 Interaction = discord.Interaction[discord.Client]
@@ -88,7 +93,7 @@ def aim_discord_py(settings: Settings) -> None:
 
 
 def render(
-    text: str, image_png: bytes | None = None, hints: tuple[str, ...] = (), *, error: bool = False
+    text: str, image_png: bytes | None = None, *, error: bool = False
 ) -> tuple[discord.Embed, list[discord.File]]:
     """An embed for handler HTML (and the chart as an attachment shown in it)."""
     title, body = split_title(text)
@@ -97,17 +102,30 @@ def render(
         description=truncate(to_markdown(body).strip(), DESCRIPTION_LIMIT) or None,
         colour=ERROR_COLOUR if error else COLOUR,
     )
-    if hints:
-        embed.set_footer(text=truncate(" · ".join(hints), FOOTER_LIMIT))
     if image_png is None:
         return embed, []
     embed.set_image(url=f"attachment://{CHART_FILE}")
     return embed, [discord.File(io.BytesIO(image_png), filename=CHART_FILE)]
 
 
-def render_reply(reply: Reply) -> tuple[discord.Embed, list[discord.File]]:
-    hints = tuple(button.data for row in reply.buttons for button in row)
-    return render(reply.text, reply.image_png, hints, error=reply.error)
+def buttons_view(reply: Reply) -> discord.ui.View:
+    """The reply's buttons (rows of up to five); each custom_id carries the command the button runs.
+
+    The view only lays the buttons out: it is stopped before it is sent, so discord.py does not keep it,
+    and a press arrives at ``DiscordTransport.on_interaction``.
+    """
+    view = discord.ui.View(timeout=None)
+    for button in [button for row in reply.buttons for button in row][:MAX_BUTTONS]:
+        custom_id = BUTTON_PREFIX + button.data
+        if len(custom_id) <= CUSTOM_ID_LIMIT:
+            view.add_item(discord.ui.Button(label=button.label[:LABEL_LIMIT], custom_id=custom_id))
+    view.stop()
+    return view
+
+
+def render_reply(reply: Reply) -> tuple[discord.Embed, list[discord.File], discord.ui.View]:
+    embed, files = render(reply.text, reply.image_png, error=reply.error)
+    return embed, files, buttons_view(reply)
 
 
 def _retry_after(error: discord.HTTPException) -> float:
@@ -206,6 +224,7 @@ class DiscordTransport:
         )
         for handler in (
             self.on_guild_remove,
+            self.on_interaction,
             self.on_guild_channel_delete,
             self.on_socket_raw_receive,
             self.on_ready,
@@ -331,13 +350,25 @@ class DiscordTransport:
         is_admin = interaction.permissions.manage_channels
         return Chat(platform=PLATFORM, chat_id=str(channel_id), kind="guild", is_admin=is_admin)
 
+    async def on_interaction(self, interaction: Interaction) -> None:
+        """A press on one of the bot's buttons runs the command it carries (slash commands go to the tree)."""
+        if interaction.type is not discord.InteractionType.component or interaction.data is None:
+            return
+        custom_id = str(interaction.data.get("custom_id", ""))
+        if custom_id.startswith(BUTTON_PREFIX):
+            await self._run_text(interaction, custom_id.removeprefix(BUTTON_PREFIX))
+
     async def run_command(self, interaction: Interaction, command: str, *options: str | None) -> None:
         """Run ``/command options...`` through the handlers and answer the interaction."""
+        text = " ".join([f"/{command}", *(option.strip() for option in options if option and option.strip())])
+        await self._run_text(interaction, text)
+
+    async def _run_text(self, interaction: Interaction, text: str) -> None:
         if interaction.channel_id is None:
             return
-        text = " ".join([f"/{command}", *(option.strip() for option in options if option and option.strip())])
         request = parse_command(self._chat(interaction, interaction.channel_id), text)
-        assert request is not None  # the text starts with "/"
+        if request is None:
+            return
         answer = asyncio.ensure_future(dispatch(request, self._services))
         try:
             reply = await asyncio.wait_for(asyncio.shield(answer), DEFER_AFTER_S)
@@ -345,17 +376,17 @@ class DiscordTransport:
             await interaction.response.defer(thinking=True)
             await self._answer_late(interaction, await answer)
             return
-        embed, files = render_reply(reply)
-        await interaction.response.send_message(embed=embed, files=files, ephemeral=reply.error)
+        embed, files, view = render_reply(reply)
+        await interaction.response.send_message(embed=embed, files=files, view=view, ephemeral=reply.error)
 
     @staticmethod
     async def _answer_late(interaction: Interaction, reply: Reply) -> None:
-        embed, files = render_reply(reply)
+        embed, files, view = render_reply(reply)
         if reply.error:  # the deferred answer is public: replace it by a private one
             await interaction.delete_original_response()
-            await interaction.followup.send(embed=embed, files=files, ephemeral=True)
+            await interaction.followup.send(embed=embed, files=files, view=view, ephemeral=True)
         else:
-            await interaction.edit_original_response(embed=embed, attachments=files)
+            await interaction.edit_original_response(embed=embed, attachments=files, view=view)
 
     async def _machine_autocomplete(self, interaction: Interaction, current: str) -> list[Choice[str]]:
         return machine_choices(current)
@@ -433,7 +464,9 @@ class DiscordTransport:
             await run(interaction, "alerts")
 
         @tree.command(name="unsubscribe", description=_description("unsubscribe"))
-        @app_commands.describe(alert="the alert's number from /alerts, or all (the default)")
+        @app_commands.describe(
+            alert="the alert's number from /alerts, or all; empty: asks before removing all"
+        )
         @app_commands.autocomplete(alert=self._alert_autocomplete)
         @manage
         async def unsubscribe(interaction: Interaction, alert: str | None = None) -> None:

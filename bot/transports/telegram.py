@@ -2,8 +2,12 @@
 
 Updates become ``handlers`` requests; replies become messages with inline keyboards and photos; button
 presses are the commands they show; ``my_chat_member`` updates (blocked, removed, added) and group
-migrations keep the store's chats true. As the outbox ``Notifier`` it maps Telegram's errors to typed
-outcomes (https://core.telegram.org/bots/api#making-requests and PTB's ``telegram.error``): RetryAfter ->
+migrations keep the store's chats true. Commands come from new messages and channel posts only: an edit
+never runs a command again (updates handled: message, channel_post, callback_query, my_chat_member). Who
+may change a chat's alerts follows ``Message.sender_chat`` (https://core.telegram.org/bots/api#message): a
+channel's own post and a group's anonymous administrator speak as the chat and may; a message on behalf of
+another chat may not; anyone else is looked up with getChatMember. As the outbox ``Notifier`` it maps
+Telegram's errors (https://core.telegram.org/bots/api#responseparameters) to typed outcomes: RetryAfter ->
 retry, ChatMigrated -> moved, Forbidden and "chat not found" -> gone, timeouts and network errors ->
 transient, other bad requests -> permanent. The Application runs with the manual lifecycle (not
 ``run_polling``) and without PTB's JobQueue: our own scheduler owns time.
@@ -75,7 +79,7 @@ from bot.transports.lifecycle import (
 from handlers.context import Chat, Services
 from handlers.help import command_menu
 from handlers.reply import Reply
-from handlers.router import dispatch, parse_command
+from handlers.router import dispatch, parse_command, split_command
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +112,15 @@ MESSAGE_UPDATES = (
     Update.EDITED_BUSINESS_MESSAGE,
 )
 """The update types that carry a ``Message`` (what a ``MessageHandler`` can match)."""
+NAMELESS_COMMAND = filters.Regex(r"^\s*/(?:@\w*)?(?:\s|$)")
+"""``/`` alone or ``/@bot``: meant for the bot though Telegram marks no bot_command in it; gets the help."""
+NEW_COMMANDS = (
+    (filters.COMMAND | NAMELESS_COMMAND)
+    & (filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST)
+    & ~filters.IS_AUTOMATIC_FORWARD
+)
+"""Commands in new messages and channel posts; not edits (a changed ``/subscribe`` must not subscribe again)
+and not a linked channel's posts copied into its discussion group (the channel's own post was the command)."""
 KIND_BY_TYPE = {
     ChatType.PRIVATE: ChatKind.PRIVATE,
     ChatType.GROUP: ChatKind.GROUP,
@@ -233,8 +246,10 @@ class TelegramTransport:
             .job_queue(None)
             .build()
         )
-        self.app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, self._on_migrate))
-        self.app.add_handler(MessageHandler(filters.COMMAND, self._on_command))
+        self.app.add_handler(
+            MessageHandler(filters.StatusUpdate.MIGRATE & filters.UpdateType.MESSAGE, self._on_migrate)
+        )
+        self.app.add_handler(MessageHandler(NEW_COMMANDS, self._on_command))
         self.app.add_handler(CallbackQueryHandler(self._on_button))
         self.app.add_handler(ChatMemberHandler(self._on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
         self.app.add_error_handler(self._on_error)
@@ -340,19 +355,42 @@ class TelegramTransport:
             return outcome_of(error)
         return outcomes.Sent()
 
-    async def _chat(self, message: Message, user_id: int | None, command: str) -> Chat:
+    async def _may_change(
+        self, chat: TelegramChat, user_id: int | None, sender_chat: TelegramChat | None
+    ) -> bool | None:
+        """Whether the sender may change ``chat``'s alerts; ``None`` when Telegram could not say.
+
+        A message on behalf of a chat (``sender_chat``) is the chat itself — a channel's post, which only its
+        administrators can make, or a group's anonymous administrator — or another chat (a channel posting
+        into a group), which administers nothing here. Anyone else is looked up with getChatMember.
+        """
+        if sender_chat is not None:
+            return sender_chat.id == chat.id
+        if user_id is None:
+            return False
+        try:
+            member = await self.app.bot.get_chat_member(chat.id, user_id)
+        except TelegramError as error:
+            log.warning("telegram: admin check in chat %s failed: %s", chat.id, type(error).__name__)
+            return None
+        return member.status in ADMIN_STATUSES
+
+    async def _answer(
+        self, message: Message, text: str, user_id: int | None, sender_chat: TelegramChat | None
+    ) -> None:
+        parts = split_command(text)
+        if parts is None:
+            return
+        command, mention, _ = parts
+        if mention and mention.lower() != (self.app.bot.username or "").lower():
+            return  # /status@other_bot is for another bot in the group
         chat = message.chat
         kind = KIND_BY_TYPE.get(ChatType(chat.type), ChatKind.PRIVATE)
-        is_admin = kind is ChatKind.PRIVATE
-        if not is_admin and command in MUTATING_COMMANDS and user_id is not None:
-            member = await self.app.bot.get_chat_member(chat.id, user_id)
-            is_admin = member.status in ADMIN_STATUSES
-        return Chat(platform=PLATFORM, chat_id=str(chat.id), kind=kind.value, is_admin=is_admin)
-
-    async def _answer(self, message: Message, text: str, user_id: int | None) -> None:
-        command = text.strip()[1:].split(maxsplit=1)[0].split("@", 1)[0].lower() if text.strip() else ""
-        chat = await self._chat(message, user_id, command)
-        request = parse_command(chat, text)
+        is_admin: bool | None = kind is ChatKind.PRIVATE
+        if not is_admin and command in MUTATING_COMMANDS:
+            is_admin = await self._may_change(chat, user_id, sender_chat)
+        asker = Chat(platform=PLATFORM, chat_id=str(chat.id), kind=kind.value, is_admin=is_admin)
+        request = parse_command(asker, text)
         if request is None:
             return
         reply = await dispatch(request, self._services)
@@ -379,14 +417,18 @@ class TelegramTransport:
         if message is None or message.text is None:
             return
         user = update.effective_user
-        await self._answer(message, message.text, user.id if user else None)
+        # A channel post is the channel speaking, even where Telegram leaves sender_chat out.
+        sender_chat = message.sender_chat or (message.chat if update.channel_post else None)
+        await self._answer(message, message.text, user.id if user else None, sender_chat)
 
     async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         if query is None or query.data is None or not isinstance(query.message, Message):
             return
         await query.answer()
-        await self._answer(query.message, query.data, query.from_user.id)
+        # The button's message is the bot's own (in a channel its sender_chat is the channel): who pressed
+        # it is ``from_user``, whatever chat sent the message.
+        await self._answer(query.message, query.data, query.from_user.id, None)
 
     async def _on_membership(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         change: ChatMemberUpdated | None = update.my_chat_member

@@ -120,6 +120,20 @@ async def ask(fake: FakeDiscord, command: str, options: dict[str, Any] | None = 
     return answers[-1]
 
 
+def custom_ids(call: Call) -> list[str]:
+    return [button["custom_id"] for row in call.components for button in row["components"]]
+
+
+async def press(fake: FakeDiscord, answer: Call, custom_id: str, **who: Any) -> Call:
+    """Press the button ``custom_id`` under the bot's ``answer`` and return the bot's answer to the press."""
+    assert answer.message_id is not None
+    interaction_id = fake.press_button(answer.message_id, custom_id, **who)
+    answers = await fake.wait_for(
+        lambda: [c for c in fake.responses_to(interaction_id) if c.ok and c.embeds], timeout=15
+    )
+    return answers[-1]
+
+
 async def market_ready(fake: FakeDiscord) -> None:
     """Wait until the first poll stored a snapshot (commands answer from it)."""
     deadline = time.monotonic() + 10
@@ -265,7 +279,27 @@ async def test_server_changes_need_manage_channels(bot: BotApp, fake_discord: Fa
     assert not accepted.ephemeral and "Alert #" in embed_text(accepted)
     listing = await ask(fake_discord, "alerts", user_id=MINER)
     assert "price below $60,000" in embed_text(listing) and not listing.ephemeral
-    assert "/unsubscribe" in listing.embeds[0]["footer"]["text"]  # buttons become command hints
+    assert "mw:/unsubscribe 1" in custom_ids(listing)  # buttons carry the command they run
+    assert listing.message_id is not None
+    pressed = await press(fake_discord, listing, "mw:/unsubscribe 1", user_id=MINER)
+    assert pressed.ephemeral and "administrators" in embed_text(pressed)  # a press needs the same right
+    assert "price below $60,000" in embed_text(await ask(fake_discord, "alerts", user_id=MINER))
+
+
+async def test_unsubscribe_without_an_alert_asks_first(bot: BotApp, fake_discord: FakeDiscord) -> None:
+    await subscribe(fake_discord, "price below 60k")
+    await subscribe(fake_discord, "price below 50k")
+    question = await ask(fake_discord, "unsubscribe", user_id=ADMIN)
+    assert "Remove all 2 alerts of this chat?" in embed_text(question) and not question.ephemeral
+    assert custom_ids(question) == ["mw:/unsubscribe all", "mw:/unsubscribe keep"]
+    kept = await press(fake_discord, question, "mw:/unsubscribe keep", user_id=ADMIN)
+    assert "nothing was removed" in embed_text(kept)
+    assert "price below $50,000" in embed_text(await ask(fake_discord, "alerts"))
+    removed = await press(fake_discord, question, "mw:/unsubscribe all", user_id=ADMIN)
+    assert "Removed 2 alerts" in embed_text(removed)
+    assert "No alerts yet" in embed_text(await ask(fake_discord, "alerts"))
+    explicit = await ask(fake_discord, "unsubscribe", {"alert": "all"}, user_id=ADMIN)
+    assert "No alerts to remove" in embed_text(explicit)
 
 
 async def test_channel_gets_one_alert_per_crossing(

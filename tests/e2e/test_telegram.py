@@ -3,6 +3,7 @@ with the real store, watch, outbox worker and sources polling the fake upstreams
 
 from __future__ import annotations
 
+import asyncio
 import re
 import signal
 import struct
@@ -98,6 +99,52 @@ async def test_commands_answer_with_the_right_numbers(bot: BotApp, telegram: Fak
     assert "/subscribe" in ((await ask(telegram, USER, "/help")).text or "")
 
 
+async def test_difficulty_shows_puell_and_the_difficulty_ribbon(bot: BotApp, telegram: FakeTelegram) -> None:
+    await market_ready(telegram, USER)
+    reply = await ask(telegram, USER, "/difficulty")
+    assert reply.ok and reply.parse_mode == "HTML"
+    lines = (reply.text or "").splitlines()
+    # The shipped history (to 2025-06-02) is the stored daily series; it records issuance up to 2025-03-08.
+    assert (
+        "Puell multiple: unknown on 2025-06-02: the daily series lacks the issuance of 86 of the last "
+        "365 days" in lines
+    )
+    assert any(
+        line.startswith(
+            "Difficulty ribbon compression: <b>0.0285</b> on 2025-06-02, past-year percentile 48%"
+        )
+        for line in lines
+    )
+    await ask(telegram, USER, "/lang ru")
+    russian = (await ask(telegram, USER, "/difficulty")).text or ""
+    assert (
+        "Мультипликатор Пуэлла: неизвестен" in russian and "Сжатие ленты сложности: <b>0,0285</b>" in russian
+    )
+
+
+async def test_cost_shows_the_difficulty_multiple_and_the_model_to_its_digits(
+    bot: BotApp, telegram: FakeTelegram, fake_upstreams: FakeUpstreams
+) -> None:
+    """Recorded market: $85,864, D 132.716 T, height 969,992 -> regression cost $79,680 (2 digits: $80k),
+    multiple 1.078 (1.1); at $60,000 the multiple is 0.753 (0.75) and the price trades at a discount."""
+    await market_ready(telegram, USER)
+    cost = (await ask(telegram, USER, "/cost")).text or ""
+    assert re.search(r"Cost/BTC \(difficulty-regression\)\s+\$80k\s+price \+8% premium", cost)
+    assert re.search(r"Difficulty multiple\s+1\.1 \(price ÷ difficulty-regression cost", cost)
+    assert "$79,680" not in cost and "79,68" not in cost
+    status = (await ask(telegram, USER, "/status")).text or ""
+    assert re.search(r"Difficulty multiple\s+1\.1 ", status)
+    move_price(fake_upstreams, 60_000.0)
+    await price_polls(telegram, fake_upstreams, 3)
+    cost = (await ask(telegram, USER, "/cost")).text or ""
+    assert re.search(r"Difficulty multiple\s+0\.75 ", cost)
+    assert re.search(r"\$80k\s+price -25% discount", cost)
+    await ask(telegram, USER, "/lang ru")
+    russian = (await ask(telegram, USER, "/cost")).text or ""
+    assert "Мультипликатор сложности" in russian and "0,75" in russian
+    assert "80\u00a0тыс.\u00a0$" in russian
+
+
 @pytest.mark.parametrize(
     ("command", "explained"),
     [
@@ -178,7 +225,11 @@ async def test_block_discovered_on_send_deactivates_the_chat(
     telegram.block_chat(USER)
     move_price(fake_upstreams, 79_000)
     await telegram.wait_for(lambda: [c for c in telegram.calls(chat_id=USER) if c.status == 403], timeout=20)
-    rows = await bot.store.run(lambda db: list(db.query("SELECT active FROM chats")))
+    for _ in range(100):  # the worker records the 403 just after the fake answered it
+        rows = await bot.store.run(lambda db: list(db.query("SELECT active FROM chats")))
+        if rows == [{"active": 0}]:
+            break
+        await asyncio.sleep(0.05)
     assert rows == [{"active": 0}]
 
 

@@ -16,17 +16,9 @@ from tests.fakes.upstreams import FakeUpstreams
 
 USER = 1001
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
-HANDLED = [
-    "message",
-    "edited_message",
-    "channel_post",
-    "edited_channel_post",
-    "callback_query",
-    "my_chat_member",
-    "business_message",
-    "edited_business_message",
-]
-"""What the registered handlers accept (COMMAND messages of any kind, buttons, the bot's membership)."""
+HANDLED = ["message", "channel_post", "callback_query", "my_chat_member"]
+"""What the registered handlers accept: new messages and channel posts (commands, group migrations), button
+presses and changes of the bot's own membership; no edits, no chat_member, polls, reactions..."""
 
 
 def free_port() -> int:

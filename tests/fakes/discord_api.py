@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import copy
 import enum
 import hashlib
 import itertools
@@ -215,6 +216,14 @@ class Call:
     def choices(self) -> list[JSON]:
         """Autocomplete choices of a type 8 callback."""
         return list(self.message.get("choices") or [])
+
+    @property
+    def message_id(self) -> int | None:
+        """The id of the message this call created: a sent message, or an interaction's reply."""
+        if not self.ok or not isinstance(self.response, dict):
+            return None
+        message = (self.response.get("resource") or {}).get("message") or self.response
+        return int(message["id"]) if isinstance(message, dict) and "id" in message else None
 
     @property
     def error_code(self) -> int | None:
@@ -1014,6 +1023,45 @@ class FakeDiscord(Waiting):
             locale,
         )
 
+    def press_button(
+        self,
+        message_id: int,
+        custom_id: str,
+        *,
+        user_id: int | None = None,
+        permissions: int | None = None,
+        locale: str = "en-US",
+    ) -> int:
+        """Push the component interaction (type 3) of a user pressing the button ``custom_id`` on a message
+        the bot sent; returns the interaction id. Raises ValueError if the message has no such button."""
+        with self._lock:
+            message = self._messages.get(message_id)
+            if message is None:
+                raise ValueError(f"the bot sent no message {message_id}")
+            found = [
+                button
+                for row in message.get("components") or []
+                for button in row.get("components") or []
+                if button.get("custom_id") == custom_id
+            ]
+            if not found:
+                raise ValueError(f"message {message_id} has no button {custom_id!r}")
+            channel_id = int(message["channel_id"])
+            dm_user = self._dm_users.get(channel_id)
+        return self._push_interaction(
+            3,
+            "",
+            {},
+            None,
+            None,
+            None if dm_user is not None else channel_id,
+            dm_user,
+            user_id,
+            permissions,
+            locale,
+            (message, found[0]),
+        )
+
     def push_event(self, event: str, data: JSON, *, guild_id: int | None = None) -> None:
         """Dispatch a raw gateway event (op 0) to the connected sessions covering ``guild_id``."""
         self._emit(event, data, guild_id, keep=True)
@@ -1237,7 +1285,9 @@ class FakeDiscord(Waiting):
         user_id: int | None,
         permissions: int | None,
         locale: str,
+        pressed: tuple[JSON, JSON] | None = None,
     ) -> int:
+        """Push an interaction; ``pressed`` = (message, button) makes it a component press (type 3)."""
         with self._lock:
             guild: _Guild | None = None
             if dm_user_id is not None:
@@ -1246,20 +1296,24 @@ class FakeDiscord(Waiting):
             else:
                 guild, where = self._locate(guild_id, channel_id)
                 invoker = user_id if user_id is not None else DEFAULT_USER_ID
-            parts = command_name.split()
-            spec, is_guild_command = self._find_command(parts[0], guild.id if guild else None)
-            resolved: JSON = {}
-            options = self._options(parts, spec, values, focused, resolved, guild)
-            data: JSON = {
-                "id": str(spec["id"]) if spec else str(self._snowflake()),
-                "name": parts[0],
-                "type": 1,
-                "options": options,
-            }
-            if resolved:
-                data["resolved"] = resolved
-            if is_guild_command and guild is not None:
-                data["guild_id"] = str(guild.id)
+            data: JSON
+            if pressed is not None:
+                data = {"custom_id": pressed[1]["custom_id"], "component_type": pressed[1]["type"]}
+            else:
+                parts = command_name.split()
+                spec, is_guild_command = self._find_command(parts[0], guild.id if guild else None)
+                resolved: JSON = {}
+                options = self._options(parts, spec, values, focused, resolved, guild)
+                data = {
+                    "id": str(spec["id"]) if spec else str(self._snowflake()),
+                    "name": parts[0],
+                    "type": 1,
+                    "options": options,
+                }
+                if resolved:
+                    data["resolved"] = resolved
+                if is_guild_command and guild is not None:
+                    data["guild_id"] = str(guild.id)
             interaction_id = self._snowflake()
             token = f"aW50ZXJhY3Rpb24{uuid.uuid4().hex}{uuid.uuid4().hex}"
             payload: JSON = {
@@ -1274,6 +1328,8 @@ class FakeDiscord(Waiting):
                 "entitlements": [],
                 "attachment_size_limit": ATTACHMENT_SIZE_LIMIT,
             }
+            if pressed is not None:
+                payload["message"] = copy.deepcopy(pressed[0])
             new_role: JSON | None = None
             if guild is not None:
                 spec_m = guild.members.get(invoker)
@@ -1713,6 +1769,18 @@ class FakeDiscord(Waiting):
             total += sum(len(f.get("name") or "") + len(f.get("value") or "") for f in fields)
         if total > 6000:
             raise _ApiError(400, "Embed size exceeds maximum size of 6000", 50035)
+        rows = payload.get("components") or []
+        if len(rows) > 5:
+            raise _invalid_form("components", "Must be 5 or fewer in length.")
+        for i, row in enumerate(rows):
+            buttons = row.get("components") or []
+            if row.get("type") != 1 or not 1 <= len(buttons) <= 5:
+                raise _invalid_form(f"components.{i}", "An action row holds 1 to 5 components.")
+            for j, button in enumerate(buttons):
+                link = button.get("style") == 5  # a link button has a url instead of a custom_id
+                custom_id_ok = link or 1 <= len(button.get("custom_id") or "") <= 100
+                if len(button.get("label") or "") > 80 or not custom_id_ok:
+                    raise _invalid_form(f"components.{i}.components.{j}", "Must be 100 or fewer in length.")
         has_body = any(payload.get(k) for k in ("content", "embeds", "components", "sticker_ids", "poll"))
         if not (has_body or files or payload.get("attachments") or allow_empty):
             raise _ApiError(400, "Cannot send an empty message", 50006)
@@ -1896,6 +1964,7 @@ class FakeDiscord(Waiting):
             "add_channel",
             "invoke",
             "autocomplete",
+            "press_button",
             "delete_channel",
             "remove_from_guild",
             "dm_channel_id",

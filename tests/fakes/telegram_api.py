@@ -51,6 +51,15 @@ BOT_ID = 123456
 BOT_USERNAME = "minerwatch_test_bot"
 DEFAULT_USER_ID = 1001
 """The user who acts in group chats when a test names nobody."""
+ANONYMOUS_ADMIN_BOT = {
+    "id": 1087968824,
+    "is_bot": True,
+    "first_name": "Group",
+    "username": "GroupAnonymousBot",
+}
+"""The placeholder ``from`` Telegram puts on a group message sent by an anonymous administrator."""
+CHANNEL_BOT = {"id": 136817688, "is_bot": True, "first_name": "Channel", "username": "Channel_Bot"}
+"""The placeholder ``from`` Telegram puts on a group message sent on behalf of a channel."""
 
 JSON = dict[str, Any]
 
@@ -469,6 +478,9 @@ _CHAT_ACTIONS = frozenset(
         "upload_video_note",
     ]
 )
+_NOT_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
+"""Update types Telegram sends only when ``allowed_updates`` names them
+(https://core.telegram.org/bots/api#getupdates)."""
 _LIMITED = frozenset({"sendmessage", "sendphoto"})
 _BLOCKABLE = frozenset(
     {"sendmessage", "sendphoto", "sendchataction", "editmessagetext", "editmessagereplymarkup"}
@@ -562,6 +574,9 @@ class FakeTelegram(Waiting):
         self._updates: list[JSON] = []
         self._delivered: list[int] = []
         self._messages: dict[tuple[int, int], JSON] = {}
+        self._user_messages: dict[tuple[int, int], tuple[str, JSON]] = {}
+        """Messages users sent (by chat and message id) with the update field they came in, for edits."""
+        self._allowed_updates: frozenset[str] | None = None
         self._sources: dict[tuple[int, int], tuple[str, Any]] = {}
         self._callbacks: dict[str, bool] = {}
         self._photos: dict[str, list[JSON]] = {}
@@ -649,24 +664,78 @@ class FakeTelegram(Waiting):
         title: str | None = None,
         username: str | None = None,
         language_code: str = "en",
+        sender_chat_id: int | None = None,
+        automatic_forward: bool = False,
     ) -> JSON:
         """Queue an Update with a user's text Message (``bot_command`` entities marked); returns the Update.
 
         ``chat_type`` defaults from the id: positive = private (the user is the chat), -100… = supergroup,
-        other negative = group (sent by ``user_id``, default ``DEFAULT_USER_ID``).
+        other negative = group (sent by ``user_id``, default ``DEFAULT_USER_ID``). In a group,
+        ``sender_chat_id`` sends on behalf of a chat as Telegram shows it: the group's own id is an anonymous
+        administrator, another id a channel (``automatic_forward``: the linked channel's post copied into its
+        discussion group); ``from`` is then Telegram's placeholder bot.
         """
         with self._lock:
             chat_type = chat_type or _chat_type_for(chat_id)
             if chat_type == "private":
-                if user_id not in (None, chat_id):
+                if user_id not in (None, chat_id) or sender_chat_id is not None:
                     raise ValueError("in a private chat the user id is the chat id")
                 user_id = chat_id
             user = self._user(user_id or DEFAULT_USER_ID, first_name, username, language_code)
             chat = self._ensure_chat(chat_id, chat_type, title=title, user=user)
-            message = self._new_message(chat, user, text=text)
+            content: JSON = {"text": text}
+            if sender_chat_id == chat_id:
+                user, content["sender_chat"] = copy.deepcopy(ANONYMOUS_ADMIN_BOT), chat
+            elif sender_chat_id is not None:
+                user, content["sender_chat"] = (
+                    copy.deepcopy(CHANNEL_BOT),
+                    self._ensure_chat(sender_chat_id, "channel"),
+                )
+            if automatic_forward:
+                if sender_chat_id in (None, chat_id):
+                    raise ValueError(
+                        "an automatic forward comes from a linked channel: give its sender_chat_id"
+                    )
+                content["is_automatic_forward"] = True
+            if entities := _command_entities(text):
+                content["entities"] = entities
+            message = self._new_message(chat, user, **content)
+            self._user_messages[(chat_id, message["message_id"])] = ("message", message)
+            return self.push_update({"message": message})
+
+    def post_in_channel(self, chat_id: int, text: str, *, title: str | None = None) -> JSON:
+        """Queue a channel_post Update: an administrator posts ``text`` in channel ``chat_id`` (Telegram
+        shows the channel itself as ``sender_chat`` and no ``from``); returns the Update."""
+        with self._lock:
+            chat = self._ensure_chat(chat_id, "channel", title=title)
+            chat_id = chat["id"]
+            self._last_message_id[chat_id] = message_id = self._last_message_id.get(chat_id, 0) + 1
+            message: JSON = {
+                "message_id": message_id,
+                "sender_chat": chat,
+                "chat": chat,
+                "date": int(time.time()),
+                "text": text,
+            }
             if entities := _command_entities(text):
                 message["entities"] = entities
-            return self.push_update({"message": message})
+            self._user_messages[(chat_id, message_id)] = ("channel_post", message)
+            return self.push_update({"channel_post": message})
+
+    def edit_user_message(self, chat_id: int, message_id: int, text: str) -> JSON:
+        """Queue the edited_message (or edited_channel_post) Update of a user editing a message they sent
+        through ``send_user_message`` / ``post_in_channel`` to read ``text``; returns the Update."""
+        with self._lock:
+            found = self._user_messages.get((chat_id, message_id))
+            if found is None:
+                raise ValueError(f"no user message {message_id} in chat {chat_id}")
+            kind, message = found
+            edited = {k: v for k, v in message.items() if k != "entities"}
+            edited |= {"text": text, "edit_date": int(time.time())}
+            if entities := _command_entities(text):
+                edited["entities"] = entities
+            self._user_messages[(chat_id, message_id)] = (kind, edited)
+            return self.push_update({f"edited_{kind}": edited})
 
     def press_button(self, chat_id: int, message_id: int, data: str, *, user_id: int | None = None) -> JSON:
         """Queue a callback_query Update for the inline button with ``callback_data == data`` on a message the
@@ -1127,6 +1196,10 @@ class FakeTelegram(Waiting):
             if self.webhook_url:
                 conflict = _WEBHOOK_CONFLICT
                 return _json_reply(409, _ApiError(409, conflict).body())
+            allowed = params.get("allowed_updates")
+            if isinstance(allowed, list):  # kept until a later call changes it
+                self._allowed_updates = frozenset(map(str, allowed)) if allowed else None
+            self._drop_unwanted_updates()
             offset = params.get("offset")
             if isinstance(offset, int):
                 if offset < 0:
@@ -1150,9 +1223,20 @@ class FakeTelegram(Waiting):
                 if self._poll_generation != generation:
                     conflict = _POLL_CONFLICT
                     return _json_reply(409, _ApiError(409, conflict).body())
+            self._drop_unwanted_updates()
             batch = copy.deepcopy(self._updates[:limit])
             self._delivered.extend(u["update_id"] for u in batch)
             return _json_reply(200, {"ok": True, "result": batch})
+
+    def _drop_unwanted_updates(self) -> None:
+        """Forget queued updates of types outside the bot's ``allowed_updates`` (Telegram never delivers
+        them; without a list, every type but chat_member and the message reactions)."""
+        wanted = self._allowed_updates
+        self._updates = [
+            update
+            for update in self._updates
+            if (wanted & update.keys() if wanted is not None else not _NOT_BY_DEFAULT & update.keys())
+        ]
 
     # Bot API methods (called with the lock held) -------------------------------------------------------
     def _get_me(self, params: JSON, files: dict[str, bytes]) -> JSON:
@@ -1217,6 +1301,8 @@ class FakeTelegram(Waiting):
         if markup := self._inline_markup(params.get("reply_markup")):
             content["reply_markup"] = markup
         message = self._new_message(chat, self.bot_user, **content)
+        if chat["type"] == "channel":  # a post in a channel is the channel's, whoever wrote it
+            message["sender_chat"] = chat
         key = (chat["id"], message["message_id"])
         self._messages[key] = message
         self._sources[key] = (text, params.get("parse_mode"))
@@ -1376,6 +1462,8 @@ class FakeTelegram(Waiting):
     _CONTROL_OPS = frozenset(
         {
             "send_user_message",
+            "post_in_channel",
+            "edit_user_message",
             "press_button",
             "bot_blocked",
             "bot_unblocked",

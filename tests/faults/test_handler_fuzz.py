@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.alerts.rules import MAX_RULES_PER_CHAT
 from bot.config import Settings
 from bot.data import load_difficulty_regression, load_history
 from bot.render.i18n import SUPPORTED, t
@@ -197,9 +198,13 @@ def test_unicode_digits_are_not_an_alert_number(bench: Bench) -> None:
 
 
 def test_a_long_alert_list_fits_one_message(bench: Bench) -> None:
+    """A chat full to the cap with the longest rules (and network news) still gets its list in one message;
+    what does not fit is counted in an "… and N more" line."""
     chat = Chat(platform="telegram", chat_id="77")
-    for n in range(150):
-        bench.say(chat, f"/subscribe price below {1000 + n} repeat every 6h")
+    bench.say(chat, "/subscribe network")
+    for n in range(MAX_RULES_PER_CHAT):
+        check(bench.say(chat, f"/subscribe breakeven below 0.{1000 + n} band 0.0055 repeat every 23h"), "")
+    check(bench.say(chat, "/subscribe price below 60k"), "")
     reply = bench.say(chat, "/alerts")
     check(reply, "")
     assert "… and" in reply.text

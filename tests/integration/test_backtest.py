@@ -16,7 +16,7 @@ from bot.alerts.grammar import parse_rule
 from bot.alerts.regime import RegimeParams
 from bot.backtest import S19_XP_J_PER_TH, BacktestEvent, add_backtest_parser, backtest_command, run_backtest
 from bot.data import load_difficulty_regression, load_history
-from bot.economics.history import format_daily_csv, subsidy_btc_on
+from bot.economics.history import format_daily_csv, supply_btc_at_end_of
 from bot.economics.machines import parse_machine
 from bot.economics.mining import MarketInputs, OperatingProfile, machine_day
 from bot.economics.regression import difficulty_regression_cost_usd_per_btc
@@ -43,7 +43,7 @@ def cli(*argv: str) -> tuple[int, str, str]:
 
 @pytest.fixture(scope="module")
 def shipped() -> list[BacktestEvent]:
-    return run_backtest(load_history(), [], RegimeParams(), load_difficulty_regression(), 3)
+    return run_backtest(load_history(), [], RegimeParams(), load_difficulty_regression())
 
 
 def dates_of(events: list[BacktestEvent], kind: str) -> list[date]:
@@ -92,13 +92,15 @@ def test_regime_events_alternate_and_recoveries_measure_the_capitulation(
         assert found.event.data["cost_model"] == "difficulty-regression"
 
 
-def test_regime_uses_the_regression_cost_with_the_subsidy_of_the_day(shipped: list[BacktestEvent]) -> None:
+def test_regime_uses_the_regression_cost_with_the_supply_of_the_day(shipped: list[BacktestEvent]) -> None:
     model = load_difficulty_regression()
     by_date = {row.date: row for row in load_history()}
     for found in shipped:
         if found.event.kind == "regime_capitulation":
             row = by_date[found.date]
-            expected = difficulty_regression_cost_usd_per_btc(row.difficulty, subsidy_btc_on(row.date), model)
+            expected = difficulty_regression_cost_usd_per_btc(
+                row.difficulty, supply_btc_at_end_of(row), model
+            )
             assert found.event.data["cost_usd_per_btc"] == pytest.approx(expected, rel=1e-9)
             assert found.event.data["price_usd"] == row.price_usd
 
@@ -106,7 +108,9 @@ def test_regime_uses_the_regression_cost_with_the_subsidy_of_the_day(shipped: li
 def test_retargets_follow_the_difficulty_column(shipped: list[BacktestEvent]) -> None:
     rows = {row.date: row for row in load_history()}
     retargets = [e for e in shipped if e.event.kind == "retarget"]
-    assert 250 <= len(retargets) <= 300  # about one per two weeks since 2017-08, fewer with split days merged
+    before = [e for e in retargets if e.date < date(2017, 8, 17)]
+    assert len(before) == 204  # heights 68,784 .. 481,025: one retarget per 2016 blocks
+    assert 250 <= len(retargets) - len(before) <= 300  # since 2017-08, daily averages split some in two
     for found in retargets:
         data = found.event.data
         assert data["new_difficulty"] == rows[found.date].difficulty
@@ -147,7 +151,7 @@ def test_price_rule_fires_on_the_days_price_first_fell_below_30k() -> None:
 def test_margin_rule_uses_an_s19_xp_at_five_cents() -> None:
     assert parse_machine("s19xp").j_per_th == S19_XP_J_PER_TH
     rule = parse_rule("margin below 80%")
-    events = run_backtest(load_history(), [rule], RegimeParams(), load_difficulty_regression(), 3)
+    events = run_backtest(load_history(), [rule], RegimeParams(), load_difficulty_regression())
     fired = [e for e in events if e.event.kind == "threshold"]
     assert fired
     profile = OperatingProfile(power_usd_per_kwh=0.05)
@@ -186,6 +190,14 @@ def test_json_shape() -> None:
         "height",
     }
     assert set(sample["ribbons_buy"]) == {"date", "kind", "sma30_ths", "sma60_ths", "price_usd"}
+    assert set(sample["ribbons_recovery"]) == {
+        "date",
+        "kind",
+        "sma30_ths",
+        "sma60_ths",
+        "price_usd",
+        "capitulation_days",
+    }
     assert set(sample["regime_recovery"]) == {
         "date",
         "kind",
@@ -193,8 +205,19 @@ def test_json_shape() -> None:
         "price_usd",
         "cost_usd_per_btc",
         "cost_model",
+        "cost_significant_digits",
         "capitulation_started_at",
         "capitulation_seconds",
+    }
+    assert set(sample["regime_capitulation"]) == {
+        "date",
+        "kind",
+        "premium_pct",
+        "price_usd",
+        "cost_usd_per_btc",
+        "cost_model",
+        "cost_significant_digits",
+        "recovery_above_usd",
     }
 
 
@@ -260,3 +283,26 @@ def test_backtest_command_defaults_to_stdout(capsys: pytest.CaptureFixture[str])
     add_backtest_parser(parser.add_subparsers(dest="command", required=True))
     assert backtest_command(parser.parse_args(["backtest", "--json"])) == 0
     assert json.loads(capsys.readouterr().out)["events"]
+
+
+def test_events_ribbons_lists_only_the_hash_ribbons_with_their_dates(shipped: list[BacktestEvent]) -> None:
+    code, out, err = cli("--events", "ribbons")
+    assert (code, err) == (0, "")
+    ribbons = [found for found in shipped if found.event.kind.startswith("ribbons_")]
+    assert out.splitlines() == [f"{found.date}  {found.event.kind}  {found.text()}" for found in ribbons]
+    assert "2022-06-10  ribbons_capitulation  📉 Hash Ribbons capitulation:" in out
+    assert "2022-08-20  ribbons_buy  🟢 Hash Ribbons buy signal:" in out
+    code, out, _ = cli("--events", "ribbons,retarget", "--json")
+    kinds = {item["kind"] for item in json.loads(out)["events"]}
+    assert kinds == {"ribbons_capitulation", "ribbons_recovery", "ribbons_buy", "retarget"}
+
+
+def test_an_unknown_event_group_is_rejected_by_the_argument_parser(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as raised:
+        cli("--events", "ribbon")
+    assert raised.value.code == 2
+    assert "unknown event group 'ribbon'; choose from ribbons, regime, retarget, threshold" in (
+        capsys.readouterr().err
+    )

@@ -61,6 +61,11 @@ def test_status_uses_the_median_price_and_mempool(
     assert data["inputs"]["difficulty"] == pytest.approx(132_716_002_350_731.3)
     assert data["next_adjustment"]["remaining_blocks"] == 1720
     assert {c["model"] for c in data["production_cost"]} == {"bottom-up", "difficulty-regression"}
+    regression = next(c for c in data["production_cost"] if c["model"] == "difficulty-regression")
+    assert regression["significant_digits"] == 2
+    # exp(a + b ln D) / supply(969,992) = $79,680; the multiple is price ÷ that cost.
+    assert regression["usd_per_btc"] == pytest.approx(79_680.3, rel=1e-5)
+    assert data["difficulty_multiple"] == pytest.approx(85_864.00 / regression["usd_per_btc"])
     used = {s["source"] for s in data["sources"] if s["ok"]}
     assert {"coinbase", "kraken", "bitstamp", "mempool"} <= used
 

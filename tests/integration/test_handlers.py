@@ -14,8 +14,11 @@ from pathlib import Path
 import pytest
 
 from bot.alerts.regime import RegimeParams
+from bot.alerts.rules import MAX_RULES_PER_CHAT
 from bot.config import Settings
 from bot.data import load_difficulty_regression, load_history
+from bot.economics.history import DailyRow
+from bot.economics.indicators import difficulty_ribbon_compression, puell_multiple, trailing_percentile_rank
 from bot.economics.mining import MarketInputs
 from bot.services import StoreServices
 from bot.sources.snapshot import MarketSnapshot, NetworkState, PriceQuote, SourceOutcome
@@ -155,6 +158,59 @@ async def test_subscribe_list_and_remove(services: StoreServices) -> None:
     assert removed.text.startswith("Removed 1 alert.")
 
 
+async def test_an_unconfirmed_admin_is_asked_to_try_again_in_the_chat_language(
+    services: StoreServices,
+) -> None:
+    unknown = Chat(platform="telegram", chat_id="-300", kind="supergroup", is_admin=None)
+    reply = await say(services, "/subscribe price below 60k", unknown)
+    assert reply.error and "could not check your admin rights" in reply.text
+    assert await services.subscriptions(unknown) == []
+    await services.set_language(unknown, "ru")
+    reply = await say(services, "/unsubscribe all", unknown)
+    assert reply.error and "Не удалось проверить ваши права администратора" in reply.text
+    assert not (await say(services, "/status", unknown)).error
+
+
+async def test_unsubscribe_alone_asks_first_in_the_chat_language(services: StoreServices) -> None:
+    assert (await say(services, "/unsubscribe")).text == "No alerts to remove."
+    await say(services, "/subscribe price below 60k")
+    await services.set_language(PRIVATE, "ru")
+    question = await say(services, "/unsubscribe")
+    assert question.text == "Удалить все оповещения этого чата (1 оповещение)?"
+    yes, no = question.buttons[0]
+    assert (yes.label, yes.data, no.label, no.data) == (
+        "Да, удалить все",
+        "/unsubscribe all",
+        "Нет, оставить",
+        "/unsubscribe keep",
+    )
+    assert "Ничего не удалено" in (await say(services, no.data)).text
+    assert len(await services.subscriptions(PRIVATE)) == 1
+    assert (await say(services, yes.data)).text.startswith("Удалено: 1 оповещение.")
+    assert await services.subscriptions(PRIVATE) == []
+
+
+async def test_the_cap_refuses_the_next_rule_in_the_chat_language(services: StoreServices) -> None:
+    for n in range(MAX_RULES_PER_CHAT):
+        assert not (await say(services, f"/subscribe price below {50_000 + n}")).error
+    await say(services, "/subscribe network")  # network news is not a rule: it fits beside a full chat
+    await services.set_language(PRIVATE, "ru")
+    refused = await say(services, "/subscribe price below 40k")
+    assert (
+        refused.error
+        and f"уже {MAX_RULES_PER_CHAT} правил" in refused.text
+        and "/unsubscribe N" in refused.text
+    )
+    views = await services.subscriptions(PRIVATE)
+    assert len([view for view in views if view.kind == "threshold"]) == MAX_RULES_PER_CHAT
+
+
+@pytest.mark.parametrize("line", ["/", "/@minerwatch_bot", "/ status"])
+async def test_a_command_without_a_name_is_help(services: StoreServices, line: str) -> None:
+    reply = await say(services, line)
+    assert not reply.error and "/breakeven" in reply.text and "/unsubscribe" in reply.text
+
+
 @pytest.mark.parametrize(
     ("line", "explanation", "example"),
     [
@@ -234,3 +290,65 @@ async def test_after_lang_ru_alerts_are_listed_and_pushed_in_russian(
     await store.atomic(decide, reading, load_difficulty_regression(), RegimeParams(), NOW.timestamp())
     [message] = await store.run(claim_due, NOW.timestamp() + 1, 10)
     assert message.text == f"🔔 price above $70,000: сейчас 71{NBSP}000{NBSP}$."
+
+
+async def services_with(store: Store, rows: list[DailyRow]) -> StoreServices:
+    await store.run(insert_snapshot, snapshot())
+    if rows:
+        await store.run(upsert_daily, rows, "shipped")
+    return StoreServices(store, Settings.model_validate({}), load_difficulty_regression(), clock=lambda: NOW)
+
+
+async def test_difficulty_shows_ribbon_compression_and_why_puell_is_unknown(services: StoreServices) -> None:
+    rows = load_history()
+    assert rows[-1].date == date(2025, 6, 2)
+    reply = await say(services, "/difficulty")
+    lines = reply.text.splitlines()
+    # The shipped history records issuance up to 2025-03-08: 86 of the last 365 days lack it.
+    assert (
+        "Puell multiple: unknown on 2025-06-02: the daily series lacks the issuance of 86 of the last "
+        "365 days" in lines
+    )
+    compression = difficulty_ribbon_compression([row.difficulty for row in rows])
+    rank = trailing_percentile_rank(compression, 365)[-1]
+    assert compression[-1] is not None and rank is not None
+    assert (
+        f"Difficulty ribbon compression: <b>{compression[-1]:.4f}</b> on 2025-06-02, past-year percentile "
+        f"{rank:.0%} (spread of the 9- to 200-day difficulty averages; a tight ribbon means difficulty has "
+        "stopped rising, as in miner capitulations)"
+    ) in lines
+    assert lines[-1].startswith("<i>Data 5m")
+
+    await say(services, "/lang ru")
+    russian = (await say(services, "/difficulty")).text
+    assert "Мультипликатор Пуэлла: неизвестен на 2025-06-02: в дневном ряду нет эмиссии за 86" in russian
+    assert f"Сжатие ленты сложности: <b>{compression[-1]:.4f}</b>".replace(".", ",") in russian
+
+
+async def test_difficulty_shows_the_puell_multiple_where_issuance_is_recorded(store: Store) -> None:
+    rows = [row for row in load_history() if row.date <= date(2025, 3, 8)]
+    services = await services_with(store, rows)
+    text = (await say(services, "/difficulty")).text
+    # 0.979 by the same formula over the bitcoinvisuals subsidy-USD series (krisp140_blockreward.csv).
+    assert (
+        "Puell multiple: <b>0.98</b> on 2025-03-08 (that day's issuance value ÷ its 365-day average" in text
+    )
+    expected = puell_multiple([row.issuance_btc * row.price_usd for row in rows if row.issuance_btc])[-1]
+    assert expected == pytest.approx(0.979, abs=0.005)
+
+
+async def test_difficulty_says_which_days_are_missing(store: Store) -> None:
+    rows = [row for row in load_history() if row.date <= date(2025, 3, 8)]
+    gappy = rows[:-50] + rows[-49:]  # one day missing among the last 200
+    text = (await say(await services_with(store, gappy), "/difficulty")).text
+    assert "Puell multiple: unknown on 2025-03-08: the daily series lacks the issuance of 1 of" in text
+    assert (
+        "Difficulty ribbon compression: unknown on 2025-03-08: the daily series lacks 1 of the last 200"
+        in text
+    )
+
+
+async def test_difficulty_without_a_daily_series(store: Store) -> None:
+    text = (await say(await services_with(store, []), "/difficulty")).text
+    assert "<b>Difficulty</b>: 125.86 T at block 935,000" in text
+    assert "Puell multiple, difficulty ribbon: no daily series stored yet" in text

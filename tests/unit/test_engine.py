@@ -149,7 +149,7 @@ def test_a_new_stale_episode_gets_a_new_notice() -> None:
     assert [e.kind for e in events] == [EventKind.DATA_STALE, EventKind.DATA_FRESH, EventKind.DATA_STALE]
 
 
-def test_regime_events_carry_price_cost_and_model() -> None:
+def test_regime_events_carry_price_cost_model_digits_and_the_recovery_level() -> None:
     state = EngineState(regime=RegimeState(Regime.NORMAL, T0 - timedelta(days=9)))
     _, events = run(state, [obs(i * 60, price=66_680.0, cost=87_012.0) for i in range(3)])
     assert [(e.kind, e.key) for e in events] == [
@@ -160,6 +160,8 @@ def test_regime_events_carry_price_cost_and_model() -> None:
         "price_usd": 66_680.0,
         "cost_usd_per_btc": 87_012.0,
         "cost_model": "difficulty-regression",
+        "cost_significant_digits": 2,
+        "recovery_above_usd": pytest.approx(87_012.0 * 1.03),  # the band's upper edge: cost + 3 %
     }
 
 
@@ -211,9 +213,9 @@ def ribbon_rows(start: date = date(2022, 1, 1)) -> list[DailyRow]:
 
 def test_ribbon_events_wrap_the_indicator_with_keys_by_kind_and_date() -> None:
     rows = ribbon_rows()
-    expected = hash_ribbon_events(rows, confirm_days=3)
+    expected = hash_ribbon_events(rows)
     assert [e.kind for e in expected] == ["ribbons_capitulation", "ribbons_recovery", "ribbons_buy"]
-    events = ribbon_events_since(rows, None, 3)
+    events = ribbon_events_since(rows, None)
     assert [(e.kind.value, e.key, e.occurred_at.date()) for e in events] == [
         (r.kind, f"{r.kind}:{r.date.isoformat()}", r.date) for r in expected
     ]
@@ -226,19 +228,19 @@ def test_ribbon_events_wrap_the_indicator_with_keys_by_kind_and_date() -> None:
 
 def test_ribbon_events_since_skips_what_was_processed() -> None:
     rows = ribbon_rows()
-    events = ribbon_events_since(rows, None, 3)
+    events = ribbon_events_since(rows, None)
     first = events[0].occurred_at.date()
-    assert ribbon_events_since(rows, first, 3) == events[1:]
-    assert ribbon_events_since(rows, first - timedelta(days=1), 3) == events
-    assert ribbon_events_since(rows, rows[-1].date, 3) == []
+    assert ribbon_events_since(rows, first) == events[1:]
+    assert ribbon_events_since(rows, first - timedelta(days=1)) == events
+    assert ribbon_events_since(rows, rows[-1].date) == []
 
 
 def test_ribbon_events_survive_missing_days_and_missing_hashrate() -> None:
     rows = ribbon_rows()
-    gappy = rows[:100] + rows[101:]  # a missing day splits the history into two runs
-    assert ribbon_events_since(gappy, None, 3) == []  # neither run has a cross after its SMA60 warm-up
+    gappy = rows[:92] + rows[93:]  # a missing day splits the history into two runs
+    assert ribbon_events_since(gappy, None) == []  # neither run has a cross after its SMA60 warm-up
     blank = [replace(row, hashrate_ths=None) for row in rows]
-    assert ribbon_events_since(blank, None, 3) == []
+    assert ribbon_events_since(blank, None) == []
 
 
 # --- key values and per-chat events ------------------------------------------------------------------

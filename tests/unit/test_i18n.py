@@ -149,3 +149,26 @@ def test_command_menus_in_both_languages() -> None:
             assert 0 < len(description) <= 256, (lang, name)
     assert "chart" in names
     assert dict(menus["ru"])["status"] != dict(menus["en"])["status"]
+
+
+@pytest.mark.parametrize(
+    ("value", "digits", "en", "ru"),
+    [
+        (86_943.0, 2, "$87k", f"87{NBSP}тыс.{NBSP}$"),
+        (86_943.0, 3, "$86.9k", f"86,9{NBSP}тыс.{NBSP}$"),
+        (81_600.0, 3, "$81.6k", f"81,6{NBSP}тыс.{NBSP}$"),
+        (99_960.0, 2, "$100k", f"100{NBSP}тыс.{NBSP}$"),
+        (1_234_567.0, 2, "$1.2M", f"1,2{NBSP}млн{NBSP}$"),
+        (631.4, 2, "$630", f"630{NBSP}$"),
+        (4.234, 2, "$4.2", f"4,2{NBSP}$"),
+        (86_943.0, 1, "$90k", f"90{NBSP}тыс.{NBSP}$"),
+    ],
+)
+def test_model_outputs_print_to_their_significant_digits(value: float, digits: int, en: str, ru: str) -> None:
+    assert fmt.usd_approx(value, digits) == en
+    assert fmt.usd_approx(value, digits, "ru") == ru
+
+
+def test_significant_digits_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="significant_digits"):
+        fmt.usd_approx(86_943.0, 0)

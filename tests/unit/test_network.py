@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from bot.economics.network import (
     DIFF1_TARGET,
+    circulating_supply_sats,
     difficulty_from_bits,
     estimate_next_retarget,
     expected_blocks_per_day,
@@ -108,3 +109,29 @@ def test_adjustment_estimate_stays_within_consensus_clamp(
     assert estimate is not None
     assert 0.25 <= estimate.difficulty_change_ratio <= 4.0
     assert difficulty / 4 * (1 - 1e-12) <= estimate.next_difficulty <= difficulty * 4 * (1 + 1e-12)
+
+
+@pytest.mark.parametrize(
+    ("height", "sats"),
+    [
+        (0, 50 * 100_000_000),  # genesis
+        (209_999, 10_500_000 * 100_000_000),
+        (210_000, 10_500_025 * 100_000_000),
+        (839_999, 19_687_500 * 100_000_000),
+        (840_000, 1_968_750_312_500_000),  # + 3.125 BTC
+        (6_929_999, 2_099_999_997_690_000),  # the schedule's whole issuance, in satoshis
+        (10_000_000, 2_099_999_997_690_000),
+    ],
+)
+def test_circulating_supply_is_the_exact_subsidy_sum(height: int, sats: int) -> None:
+    assert circulating_supply_sats(height) == sats
+
+
+@given(st.integers(0, 7_000_000))
+def test_circulating_supply_adds_one_subsidy_per_block(height: int) -> None:
+    assert circulating_supply_sats(height + 1) - circulating_supply_sats(height) == subsidy_sats(height + 1)
+
+
+def test_circulating_supply_rejects_negative_height() -> None:
+    with pytest.raises(ValueError, match="height"):
+        circulating_supply_sats(-1)

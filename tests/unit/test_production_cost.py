@@ -2,8 +2,15 @@
 
 import pytest
 
+from bot.data import load_difficulty_regression
 from bot.economics.mining import MarketInputs
-from bot.economics.production_cost import BOTTOM_UP, BottomUpAssumptions, bottom_up_cost
+from bot.economics.production_cost import (
+    BOTTOM_UP,
+    DIFFICULTY_REGRESSION,
+    BottomUpAssumptions,
+    bottom_up_cost,
+    regression_cost,
+)
 
 DIFFICULTY_PER_EHS = 1e18 * 600 / 2**32
 
@@ -52,3 +59,20 @@ def test_premium_is_negative_when_price_is_below_cost() -> None:
 def test_bad_assumptions_are_rejected() -> None:
     with pytest.raises(ValueError, match="electricity_share"):
         BottomUpAssumptions(20, 0.05, 0)
+
+
+def test_the_two_models_at_a_halving_bottom_up_doubles_the_regression_does_not() -> None:
+    """Same price, difficulty and fees either side of block 840,000: energy per BTC doubles, and so does the
+    bottom-up cost; the Difficulty Regression moves by one block's 3.125 BTC of supply."""
+    model = load_difficulty_regression()
+    before = MarketInputs(64_000, 86.39e12, 839_999, 0.0)
+    after = MarketInputs(64_000, 86.39e12, 840_000, 0.0)
+    bottom_before, bottom_after = (bottom_up_cost(m, BottomUpAssumptions()) for m in (before, after))
+    assert bottom_after.usd_per_btc / bottom_before.usd_per_btc == pytest.approx(2.0)
+    regression_before, regression_after = regression_cost(before, model), regression_cost(after, model)
+    assert regression_after.model == DIFFICULTY_REGRESSION
+    assert regression_after.usd_per_btc / regression_before.usd_per_btc == pytest.approx(
+        19_687_500 / 19_687_503.125, rel=1e-12
+    )
+    assert regression_after.significant_digits == bottom_after.significant_digits == 2
+    assert "market cap ~ difficulty^0.772 / supply" in regression_after.assumptions

@@ -26,13 +26,30 @@ CAPITULATION = event(
     price_usd=66_680.0,
     cost_usd_per_btc=87_012.4,
     cost_model="difficulty-regression",
+    cost_significant_digits=2,
+    recovery_above_usd=87_012.4 * 1.03,
 )
 
 
-def test_capitulation() -> None:
+def test_capitulation_rounds_the_model_and_names_the_recovery_level() -> None:
     assert render_event(CAPITULATION) == (
-        "⚠️ Miner capitulation: BTC $66,680 is 23.4% below the production cost $87,012 "
-        "(difficulty-regression)."
+        "⚠️ Miner capitulation: BTC $66,680 is 23% below the production cost $87k "
+        "(difficulty-regression); recovery above $90k."
+    )
+
+
+def test_model_outputs_follow_the_digits_the_event_carries() -> None:
+    three = event(
+        EventKind.REGIME_CAPITULATION,
+        premium_pct=-18.3,
+        price_usd=66_680.0,
+        cost_usd_per_btc=81_600.0 / 1.03,
+        cost_model="difficulty-regression",
+        cost_significant_digits=3,
+        recovery_above_usd=81_600.0,
+    )
+    assert render_event(three).endswith(
+        "below the production cost $79.2k (difficulty-regression); recovery above $81.6k."
     )
 
 
@@ -53,11 +70,12 @@ def test_recovery_says_how_long_capitulation_lasted(seconds: int, lasted: str) -
         price_usd=74_119.0,
         cost_usd_per_btc=71_200.0,
         cost_model="bottom-up",
+        cost_significant_digits=2,
         capitulation_started_at=(T0 - timedelta(seconds=seconds)).isoformat(),
         capitulation_seconds=seconds,
     )
     assert render_event(recovery) == (
-        f"✅ Recovery: BTC $74,119 is back 4.1% above the production cost $71,200 (bottom-up); "
+        f"✅ Recovery: BTC $74,119 is back 4% above the production cost $71k (bottom-up); "
         f"capitulation lasted {lasted}."
     )
 
@@ -88,6 +106,21 @@ def test_hash_ribbons() -> None:
         "(216.83 EH/s); BTC $22,242."
     )
     assert render_event(event(EventKind.RIBBONS_RECOVERY, **figures)).startswith("📈 Hash Ribbons recovery:")
+    assert render_event(event(EventKind.RIBBONS_RECOVERY, **figures, capitulation_days=71)) == (
+        "📈 Hash Ribbons recovery: the 30-day hashrate average (216.17 EH/s) is back above the 60-day "
+        "(216.83 EH/s) after 71 days of capitulation; BTC $22,242."
+    )
+    assert render_event(event(EventKind.RIBBONS_RECOVERY, **figures, capitulation_days=3), "ru") == (
+        "📈 Hash Ribbons, восстановление: 30-дневное среднее хешрейта (216,17 EH/s) снова выше 60-дневного "
+        "(216,83 EH/s) после капитуляции длиной всего 3 дня — слишком короткой для сигнала на покупку; "
+        "BTC 22\xa0242\xa0$."
+    )
+    assert "too short for a buy signal" in render_event(
+        event(EventKind.RIBBONS_RECOVERY, **figures, capitulation_days=13)
+    )
+    assert "after 14 days of capitulation" in render_event(
+        event(EventKind.RIBBONS_RECOVERY, **figures, capitulation_days=14)
+    )
     assert render_event(event(EventKind.RIBBONS_BUY, **figures)) == (
         "🟢 Hash Ribbons buy signal: miners have recovered and the 10-day price average is above the 20-day; "
         "BTC $22,242."
@@ -136,7 +169,7 @@ def test_a_partial_catalog_falls_back_to_english_per_message(monkeypatch: pytest
         {"regime_capitulation": "CAP {price} {premium} {cost} {model}"}, lambda s: f"{s:g}s"
     )
     monkeypatch.setitem(alerts.CATALOGS, "xx", test_catalog)
-    assert render_event(CAPITULATION, "xx") == "CAP $66,680 23.4% $87,012 difficulty-regression"
+    assert render_event(CAPITULATION, "xx") == "CAP $66,680 23% $87k difficulty-regression"
     stale = event(EventKind.DATA_STALE, reason="timeout")
     assert render_event(stale, "xx") == render_event(stale)
 
@@ -155,8 +188,8 @@ def test_every_english_alert_has_a_russian_one_with_the_same_fields() -> None:
 
 def test_capitulation_in_russian() -> None:
     assert render_event(CAPITULATION, "ru") == (
-        f"⚠️ Капитуляция майнеров: BTC 66{NBSP}680{NBSP}$ — на 23,4{NBSP}% ниже себестоимости добычи "
-        f"87{NBSP}012{NBSP}$ (регрессия по сложности)."
+        f"⚠️ Капитуляция майнеров: BTC 66{NBSP}680{NBSP}$ — на 23{NBSP}% ниже себестоимости добычи "
+        f"87{NBSP}тыс.{NBSP}$ (регрессия по сложности); восстановление — выше 90{NBSP}тыс.{NBSP}$."
     )
 
 
@@ -184,11 +217,12 @@ def test_recovery_in_russian_spells_the_duration_with_the_right_plural(seconds: 
         price_usd=74_119.0,
         cost_usd_per_btc=71_200.0,
         cost_model="bottom-up",
+        cost_significant_digits=2,
         capitulation_seconds=seconds,
     )
     assert render_event(recovery, "ru") == (
-        f"✅ Восстановление: BTC 74{NBSP}119{NBSP}$ снова на 4,1{NBSP}% выше себестоимости добычи "
-        f"71{NBSP}200{NBSP}$ (расчёт снизу вверх); капитуляция длилась {lasted}."
+        f"✅ Восстановление: BTC 74{NBSP}119{NBSP}$ снова на 4{NBSP}% выше себестоимости добычи "
+        f"71{NBSP}тыс.{NBSP}$ (расчёт снизу вверх); капитуляция длилась {lasted}."
     )
 
 
