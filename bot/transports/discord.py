@@ -66,6 +66,8 @@ SILENCE_LIMIT_S = 120.0
 heartbeat every ~41.25 s and acknowledges each, so this is about three missed heartbeats."""
 NOT_CONNECTED_RETRY_S = 5.0
 """An alert for Discord while the bot is not logged in waits this long in the outbox (no attempt counted)."""
+CLOSE_TIMEOUT_S = 5.0
+"""How long a closed client's gateway task may take to end before it is cancelled."""
 AUTHENTICATION_FAILED = 4004
 """Gateway close code for a bad token
 (https://discord.com/developers/docs/topics/opcodes-and-status-codes#gateway-gateway-close-event-codes)."""
@@ -281,7 +283,9 @@ class DiscordTransport:
                 task.cancel()
             if not gateway.done():
                 await self.client.close()
-            await asyncio.gather(sync, stopping, return_exceptions=True)
+                await asyncio.wait({gateway}, timeout=CLOSE_TIMEOUT_S)
+                gateway.cancel()  # discord.py may be asleep in its own reconnect back-off
+            await asyncio.gather(gateway, sync, stopping, return_exceptions=True)
         error = gateway.exception() if not gateway.cancelled() else None
         if isinstance(error, discord.ConnectionClosed) and error.code == AUTHENTICATION_FAILED:
             raise TokenRejectedError("MINERWATCH_DISCORD_TOKEN", "Discord", f"gateway close {error.code}")
