@@ -2,7 +2,8 @@
 
 Every command accepts what-if overrides (``--price``, ``--difficulty``, ``--fees-per-block``, ``--height``);
 with all four given no network is touched. ``--json`` prints one object whose keys carry units.
-Exit codes: 0 ok, 1 sources unavailable, 2 usage error (bad value, unknown machine).
+Exit codes: 0 ok, 1 sources unavailable, 2 usage error (bad value, unknown machine, bad setting, a chat
+platform rejecting its token).
 """
 
 from __future__ import annotations
