@@ -59,7 +59,7 @@ async def measure(fake: FakeTelegramProcess, db_path: Path, users: int) -> dict[
     transport = TelegramTransport(
         settings, StoreServices(store, settings, load_difficulty_regression()), store
     )
-    await transport.start()
+    await transport.connect()
     expected = users * len(COMMANDS)
     queued = await asyncio.to_thread(queue_commands, fake, users)
     await asyncio.to_thread(fake.wait, "sendMessage", expected, 10 + expected * SECONDS_PER_REPLY)

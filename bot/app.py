@@ -1,6 +1,11 @@
 """Composition root: builds the store, services, watch, outbox worker, scheduler and transports, and runs
 them together in one asyncio loop until Ctrl-C / SIGTERM. Nothing is lost on stop: every alert is in the
 outbox before it is sent, and the worker resumes where it left off on the next start.
+
+Start-up never waits on a chat platform: /healthz and /metrics listen first, then each transport connects
+in the background with back-off while the watch loop, the console and the other transports run (alerts for
+a platform not connected yet wait in the outbox). A token the platform rejects stops the bot:
+``run_bot`` raises ``TokenRejectedError`` after a clean stop.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from bot.store.db import Store, default_db_path
 from bot.store.retention import DAY_S, Retention, prune_store
 from bot.transports.console import CONSOLE_CHAT, ConsoleTransport
 from bot.transports.discord import DiscordTransport
+from bot.transports.lifecycle import TokenRejectedError
 from bot.transports.telegram import TelegramTransport
 from bot.watch import Watch
 
@@ -77,6 +83,9 @@ class BotApp:
         self.discord: DiscordTransport | None = None
         self.console: ConsoleTransport | None = None
         self.health: HealthServer | None = None
+        self.fatal: TokenRejectedError | None = None
+        """Why the bot stopped on its own (a rejected token); ``run_bot`` raises it."""
+        self._connections: list[asyncio.Task[None]] = []
 
     def _db_path(self) -> Path:
         if self.replay_options is not None:
@@ -113,11 +122,12 @@ class BotApp:
         self.watch = watch = Watch(
             store, regression, RegimeParams(), clock=time.time, on_enqueued=self.worker.notify
         )
-        if self.telegram is not None:
-            await self.telegram.start()
-        if self.discord is not None:
-            await self.discord.start()
         self.health = await serve_health(self)
+        for transport in (self.telegram, self.discord):
+            if transport is not None:
+                self._connections.append(
+                    asyncio.create_task(self._connect(transport), name=f"{transport.platform}-connect")
+                )
         self._spawn(self.worker.run(self.stopping), "outbox")
         if self.console is not None:
             self._spawn(self.console.serve(self.stopping), "console")
@@ -142,6 +152,15 @@ class BotApp:
         self._scheduler = build_scheduler(_jobs(settings, poller, store), self.stats)
         self._scheduler.start()
 
+    async def _connect(self, transport: TelegramTransport | DiscordTransport) -> None:
+        try:
+            await transport.run(self.stopping)
+        except TokenRejectedError as error:  # run_bot raises it after a clean stop: one line, exit 2
+            self.fatal = error
+            self.stopping.set()
+        except Exception:  # a bug: keep serving the rest, say so loudly
+            log.exception("%s: connecting failed", transport.platform)
+
     def _spawn(self, coroutine: object, name: str) -> None:
         self._tasks.append(asyncio.create_task(coroutine, name=name))  # type: ignore[arg-type]
 
@@ -152,6 +171,9 @@ class BotApp:
             await self.health.stop()
         if self._scheduler is not None:
             await finish_running_jobs(self._scheduler, JOB_FINISH_TIMEOUT_S)
+        for connecting in self._connections:
+            connecting.cancel()
+        await asyncio.gather(*self._connections, return_exceptions=True)
         if self.telegram is not None:
             await self.telegram.stop()
         if self.discord is not None:
@@ -190,3 +212,5 @@ async def run_bot(settings: Settings, replay_options: ReplayOptions | None = Non
     finally:
         log.info("stopping")
         await app.stop()
+    if app.fatal is not None:
+        raise app.fatal

@@ -2,7 +2,8 @@
 
 Every command accepts what-if overrides (``--price``, ``--difficulty``, ``--fees-per-block``, ``--height``);
 with all four given no network is touched. ``--json`` prints one object whose keys carry units.
-Exit codes: 0 ok, 1 sources unavailable, 2 usage error (bad value, unknown machine).
+Exit codes: 0 ok, 1 sources unavailable, 2 usage error (bad value, unknown machine, bad setting, a chat
+platform rejecting its token).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -20,14 +22,14 @@ from pydantic_settings import SettingsError
 
 from bot.app import ReplayOptions, run_bot
 from bot.backtest import add_backtest_parser
-from bot.config import Settings
+from bot.config import Settings, secret_settings
 from bot.data import load_difficulty_regression, load_history
 from bot.dbtools import add_db_parser
 from bot.economics.machines import Machine, UnknownMachine, parse_machine
 from bot.economics.mining import OperatingProfile
 from bot.economics.production_cost import BottomUpAssumptions
 from bot.economics.stress import NotEnoughHistoryError, StressIndex, stress_baseline, stress_for_market
-from bot.logs import setup_logging
+from bot.logs import RedactingFilter, setup_logging
 from bot.market import MarketView, Overrides, resolve_market
 from bot.parsing import parse_percent, parse_positive, parse_power_usd_per_kwh, parse_price_usd
 from bot.render.table import format_table
@@ -43,6 +45,7 @@ from bot.reports import (
 )
 from bot.sources.aggregate import SourcesUnavailable
 from bot.store.db import StoreError
+from bot.transports.lifecycle import TokenRejectedError
 
 EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE = 0, 1, 2
 
@@ -281,7 +284,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> None:
     options = ReplayOptions(start=args.start, days_per_s=args.speed) if args.replay else None
     try:
         await run_bot(settings, options)
-    except StoreError as error:
+    except (StoreError, TokenRejectedError) as error:
         raise UsageError(str(error)) from None
 
 
@@ -296,15 +299,22 @@ def _print(report: Report, as_json: bool) -> None:
         print(format_table(report.rows, title=report.title))
 
 
+def _environment_secrets() -> list[str]:
+    """The secret settings' values as the environment has them (Settings failed: nothing else is known)."""
+    names = {f"MINERWATCH_{name.upper()}" for name in secret_settings()}
+    return [value for key, value in os.environ.items() if key.upper() in names and value]
+
+
 def _settings() -> Settings:
     try:
         return Settings()
     except ValidationError as error:
+        hide = RedactingFilter(_environment_secrets()).redact  # before shortening: a cut secret slips by
         first = error.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "?"
         got = first.get("input")
-        shown = f" (got {got!r:.60})" if isinstance(got, str | int | float) else ""
-        raise UsageError(f"bad setting MINERWATCH_{field.upper()}: {first['msg']}{shown}") from None
+        shown = f" (got {hide(str(got))!r:.60})" if isinstance(got, str | int | float) else ""
+        raise UsageError(hide(f"bad setting MINERWATCH_{field.upper()}: {first['msg']}{shown}")) from None
     except SettingsError as error:
         named = re.search(r'field "(\w+)"', str(error))
         variable = f"MINERWATCH_{named[1].upper()}" if named else "a MINERWATCH_ variable"

@@ -6,6 +6,9 @@ instance or Bitcoin Core node, and tests can point it at loopback fakes.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -15,6 +18,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from bot.economics.machines import UnknownMachine, parse_machine
 
 PriceSourceName = Literal["coinbase", "kraken", "bitstamp", "coingecko", "gate", "binance"]
+
+
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+"""Telegram's rule for setWebhook's secret_token (https://core.telegram.org/bots/api#setwebhook)."""
 
 
 def _default_price_sources() -> list[PriceSourceName]:
@@ -76,6 +83,11 @@ class Settings(BaseSettings):
     )
     telegram_webhook_listen: str = Field("127.0.0.1", description="address the webhook server binds")
     telegram_webhook_port: int = Field(8443, ge=1, le=65535, description="port the webhook server binds")
+    telegram_webhook_secret: SecretStr | None = Field(
+        None,
+        description="secret Telegram sends with each webhook update (1-256 of A-Z a-z 0-9 _ -); "
+        "unset = derived from the token",
+    )
     discord_token: SecretStr | None = Field(None, description="Discord bot token (Developer Portal > Bot)")
     discord_api_base: str | None = Field(
         None,
@@ -150,9 +162,44 @@ class Settings(BaseSettings):
             raise ValueError(str(error)) from None
         return value
 
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _webhook_secret_charset(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not WEBHOOK_SECRET.fullmatch(value.get_secret_value()):
+            raise ValueError("use 1 to 256 characters from A-Z, a-z, 0-9, _ and -")
+        return value
+
+    def webhook_secret(self) -> str | None:
+        """The webhook's ``secret_token``: ``telegram_webhook_secret``, else HMAC-SHA256 of a fixed label
+        keyed by the bot token (stable across restarts, reveals nothing about the token)."""
+        if self.telegram_webhook_secret is not None:
+            return self.telegram_webhook_secret.get_secret_value()
+        if self.telegram_token is None:
+            return None
+        key = self.telegram_token.get_secret_value().encode()
+        return hmac.new(key, b"minerwatch telegram webhook", hashlib.sha256).hexdigest()
+
+    def secrets(self) -> list[str]:
+        """Every configured secret value: each ``SecretStr`` setting, the derived webhook secret and a
+        password written into ``bitcoind_url``."""
+        values = [getattr(self, name) for name in secret_settings()]
+        found = [value.get_secret_value() for value in values if value is not None]
+        derived = [self.webhook_secret(), self.bitcoind_url.password if self.bitcoind_url else None]
+        return found + [value for value in derived if value]
+
     @field_validator("price_sources")
     @classmethod
     def _at_least_one_price_source(cls, value: list[PriceSourceName]) -> list[PriceSourceName]:
         if not value:
             raise ValueError("name at least one price source")
         return list(dict.fromkeys(value))
+
+
+def secret_settings() -> list[str]:
+    """Names of the settings that hold secrets (typed ``SecretStr``)."""
+    return [
+        name
+        for name, field in Settings.model_fields.items()
+        if field.annotation is not None
+        and SecretStr in (field.annotation, *getattr(field.annotation, "__args__", ()))
+    ]

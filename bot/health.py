@@ -1,10 +1,13 @@
 """The optional HTTP endpoint (``MINERWATCH_HTTP_PORT``, bound to ``MINERWATCH_HTTP_HOST``, 127.0.0.1):
 
 * ``GET /healthz``: JSON ``{status, problems, stale_after_s, data_age_s: {source: s}, transports: {name:
-  connected}}``; 200 when the latest stored snapshot is younger than ``stale_after_s``, at least one
-  transport is connected and the database file is the one opened (``Store.unavailable``), else 503.
-* ``GET /metrics``: ``bot.metrics`` in the Prometheus text format (data age and outbox depth refreshed
-  from the probe first).
+  {connected, last_success_at, last_success_age_s, silence_limit_s}}}``; 200 when the latest stored
+  snapshot is younger than ``stale_after_s``, at least one transport is connected and every chat platform
+  answered a call successfully within its ``silence_limit_s`` (Telegram: 120 s, while long polling gets an
+  answer every 10 s; Discord: 120 s, about three gateway heartbeats), and the database file is the one
+  opened (``Store.unavailable``), else 503.
+* ``GET /metrics``: ``bot.metrics`` in the Prometheus text format (data age, outbox depth and transport
+  liveness refreshed from the probe first).
 
 The server reads everything through a ``Probe`` of plain callables, so tests need no running bot.
 """
@@ -15,6 +18,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -23,6 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from bot import metrics
 from bot.store import outbox
 from bot.store import snapshots as snapshot_repo
+from bot.transports.lifecycle import Liveness
 
 if TYPE_CHECKING:
     from bot.app import BotApp
@@ -34,20 +39,36 @@ SNAPSHOT = "snapshot"
 
 
 @dataclass(frozen=True, slots=True)
+class TransportState:
+    """One transport as /healthz reports it; a chat platform has a silence limit, the console none."""
+
+    connected: bool
+    last_success_at: float | None = None
+    """Unix seconds of the last successful API call; None: none yet."""
+    silence_limit_s: float | None = None
+
+    @classmethod
+    def of(cls, liveness: Liveness) -> TransportState:
+        return cls(liveness.connected, liveness.last_success_at, liveness.silence_limit_s)
+
+
+@dataclass(frozen=True, slots=True)
 class Probe:
     """What the endpoints report, as plain callables."""
 
     data_ages: Callable[[], Awaitable[Mapping[str, float]]]
     """Seconds since each source's last used value, and ``SNAPSHOT``; a missing key means never."""
-    transports: Callable[[], Mapping[str, bool]]
-    """Transport name -> connected."""
+    transports: Callable[[], Mapping[str, TransportState]]
+    """Transport name -> its state."""
     outbox_depth: Callable[[], Awaitable[Mapping[str, int]]]
     """Outbox rows by status."""
     storage: Callable[[], str | None] = lambda: None
     """Why the database accepts no changes (``Store.unavailable``), or ``None``."""
 
 
-def assess(ages: Mapping[str, float], transports: Mapping[str, bool], stale_after_s: float) -> list[str]:
+def assess(
+    ages: Mapping[str, float], transports: Mapping[str, TransportState], stale_after_s: float, now: float
+) -> list[str]:
     """The reasons the bot is unhealthy; empty when healthy."""
     problems = []
     snapshot_age = ages.get(SNAPSHOT)
@@ -55,16 +76,47 @@ def assess(ages: Mapping[str, float], transports: Mapping[str, bool], stale_afte
         problems.append("no snapshot stored yet")
     elif snapshot_age >= stale_after_s:
         problems.append(f"latest snapshot is {snapshot_age:.0f} s old (limit {stale_after_s:g} s)")
-    if not any(transports.values()):
+    if not any(state.connected for state in transports.values()):
         problems.append("no transport connected")
+    for name, state in sorted(transports.items()):
+        if state.silence_limit_s is None:
+            continue
+        if state.last_success_at is None:
+            problems.append(f"{name}: no successful API call yet")
+        elif now - state.last_success_at > state.silence_limit_s:
+            age = now - state.last_success_at
+            problems.append(
+                f"{name}: last successful API call {age:.0f} s ago (limit {state.silence_limit_s:g} s)"
+            )
     return problems
+
+
+def _transport_json(state: TransportState, now: float) -> dict[str, object]:
+    at = state.last_success_at
+    return {
+        "connected": state.connected,
+        "last_success_at": None
+        if at is None
+        else datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds"),
+        "last_success_age_s": None if at is None else round(now - at, 1),
+        "silence_limit_s": state.silence_limit_s,
+    }
 
 
 class HealthServer:
     """An aiohttp server for ``/healthz`` and ``/metrics``; ``await start()``, then ``await stop()``."""
 
-    def __init__(self, probe: Probe, *, stale_after_s: float, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        probe: Probe,
+        *,
+        stale_after_s: float,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._probe = probe
+        self._clock = clock
         self._stale_after_s = stale_after_s
         self._host = host
         self._port = port
@@ -89,7 +141,8 @@ class HealthServer:
     async def _healthz(self, request: web.Request) -> web.Response:
         ages = await self._probe.data_ages()
         transports = self._probe.transports()
-        problems = assess(ages, transports, self._stale_after_s)
+        now = self._clock()
+        problems = assess(ages, transports, self._stale_after_s, now)
         storage = self._probe.storage()  # read after data_ages: that store call re-checks the file
         if storage is not None:
             problems.insert(0, f"storage unavailable: {storage}")
@@ -98,13 +151,15 @@ class HealthServer:
             "problems": problems,
             "stale_after_s": self._stale_after_s,
             "data_age_s": {source: round(age, 1) for source, age in sorted(ages.items())},
-            "transports": dict(transports),
+            "transports": {name: _transport_json(state, now) for name, state in sorted(transports.items())},
         }
         return web.json_response(body, status=503 if problems else 200)
 
     async def _metrics(self, request: web.Request) -> web.Response:
         metrics.set_data_ages(await self._probe.data_ages())
         metrics.set_outbox_depth(await self._probe.outbox_depth())
+        for name, state in self._probe.transports().items():
+            metrics.set_transport(name, state.connected, state.last_success_at)
         return web.Response(body=metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
@@ -120,16 +175,13 @@ def app_probe(app: BotApp, clock: Callable[[], float] = time.time) -> Probe:
         ages[SNAPSHOT] = now - latest.taken_at.timestamp()
         return ages
 
-    def transports() -> dict[str, bool]:
+    def transports() -> dict[str, TransportState]:
         status = {}
-        if app.telegram is not None:
-            tg = app.telegram.app
-            status["telegram"] = tg.running and (tg.updater is None or tg.updater.running)
-        if app.discord is not None:
-            client = app.discord.client
-            status["discord"] = client.is_ready() and not client.is_closed()
+        for transport in (app.telegram, app.discord):
+            if transport is not None:
+                status[transport.platform] = TransportState.of(transport.liveness)
         if app.console is not None:
-            status["console"] = True
+            status["console"] = TransportState(connected=True)
         return status
 
     async def outbox_depth() -> dict[str, int]:

@@ -1,9 +1,12 @@
 """Logging: human-readable lines by default, one JSON object per line with ``MINERWATCH_LOG_FORMAT=json``.
 
-Every root handler gets a ``RedactingFilter``: the configured secrets (chat tokens, the bitcoind password)
-and anything shaped like a bot token or URL credentials become ``***`` in the message, its arguments, the
-formatted traceback and stack, so httpx's request lines (``POST .../bot<TOKEN>/getUpdates``) and an
-exception quoting a token are safe to ship.
+Every root handler gets a ``RedactingFilter``: the configured secrets (chat tokens, the bitcoind password,
+the webhook secret) and anything shaped like a bot token or URL credentials become ``***`` in the message,
+its arguments, the formatted traceback and stack, so httpx's request lines
+(``POST .../bot<TOKEN>/getUpdates``) and an exception quoting a token are safe to ship. ``protect`` puts
+the same redaction on every other path that prints: uncaught exceptions (``sys.excepthook``,
+``threading.excepthook``, ``sys.unraisablehook``), ``warnings`` (routed into logging) and logging's
+last-resort handler.
 
 Every root handler also gets a ``RepeatFilter``: a WARNING or worse that repeats (same logger, level, text
 and exception) is written in full once, then at most one line per
@@ -17,10 +20,13 @@ import json
 import logging
 import re
 import sys
+import threading
 import time
+import traceback
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import TracebackType
 from typing import Literal, TextIO
 
 from bot.config import Settings
@@ -33,7 +39,7 @@ MIN_SECRET_CHARS = 4
 TOKEN_PATTERNS = (
     r"(?<![0-9])[0-9]{3,}:[A-Za-z0-9_-]{20,}",  # Telegram: <bot id>:<secret>, bare or in /bot<TOKEN>/
     r"[A-Za-z0-9_-]{23,28}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,}",  # Discord: <id>.<time>.<hmac>
-    r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)",  # user:password@ in a URL
+    r"(?<=://)[^/\s@]+(?=@)",  # the user-info (user:password) of a URL
 )
 NOISY_LOGGERS = ("httpx", "httpcore", "apscheduler")
 """Chatty at INFO (every request, every job run); shown only at DEBUG."""
@@ -156,12 +162,6 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def secrets_of(settings: Settings) -> list[str]:
-    """The configured secret values: chat tokens and the bitcoind password."""
-    values = (settings.telegram_token, settings.discord_token, settings.bitcoind_password)
-    return [value.get_secret_value() for value in values if value is not None]
-
-
 def configure(
     level: str = "INFO", fmt: LogFormat = "text", secrets: Iterable[str] = (), stream: TextIO | None = None
 ) -> logging.Handler:
@@ -174,18 +174,71 @@ def configure(
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     root.addHandler(handler)
     root.setLevel(level)
-    repeats, redactor = RepeatFilter(), RedactingFilter(secrets)
+    repeats = RepeatFilter()
     for each in root.handlers:
-        for old in [f for f in each.filters if isinstance(f, RedactingFilter | RepeatFilter)]:
+        for old in [f for f in each.filters if isinstance(f, RepeatFilter)]:
             each.removeFilter(old)
-        each.addFilter(repeats)  # first, so a held-back record is not redacted for nothing
-        each.addFilter(redactor)
+        each.addFilter(repeats)  # before the redactor, so a held-back record is not redacted for nothing
+    _attach(RedactingFilter(secrets))
     noisy_level = logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(noisy_level)
     return handler
 
 
+def _attach(redactor: RedactingFilter) -> None:
+    """Put ``redactor`` on every root handler and on logging's last resort, replacing an older one."""
+    handlers = [*logging.getLogger().handlers, *([logging.lastResort] if logging.lastResort else [])]
+    for each in handlers:
+        for old in [f for f in each.filters if isinstance(f, RedactingFilter)]:
+            each.removeFilter(old)
+        each.addFilter(redactor)
+
+
+_redactor = RedactingFilter()
+
+
+def redact(text: str) -> str:
+    """``text`` with the secrets ``protect`` was given (and every token shape) masked."""
+    return _redactor.redact(text)
+
+
+def _print_exception(header: str, error: BaseException | None) -> None:
+    text = header + ("".join(traceback.format_exception(error)) if error is not None else "")
+    sys.stderr.write(redact(text))
+    sys.stderr.flush()
+
+
+def _excepthook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+    _print_exception("", value.with_traceback(tb))
+
+
+def _thread_excepthook(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit:  # as the default hook: a thread's SystemExit is silent
+        return
+    name = args.thread.name if args.thread is not None else threading.get_ident()
+    _print_exception(f"Exception in thread {name}:\n", args.exc_value)
+
+
+def _unraisablehook(unraisable: sys.UnraisableHookArgs) -> None:
+    header = f"{unraisable.err_msg or 'Exception ignored in'}: {unraisable.object!r}\n"
+    _print_exception(header, unraisable.exc_value)
+
+
+def protect(secrets: Iterable[str] = ()) -> None:
+    """Redact ``secrets`` (and token shapes) on every path that prints: log handlers, logging's last
+    resort, uncaught exceptions in the main thread, other threads and finalizers, and warnings."""
+    global _redactor
+    _redactor = RedactingFilter(secrets)
+    _attach(_redactor)
+    sys.excepthook = _excepthook
+    threading.excepthook = _thread_excepthook
+    sys.unraisablehook = _unraisablehook
+    logging.captureWarnings(True)
+
+
 def setup_logging(settings: Settings, stream: TextIO | None = None) -> None:
-    """Configure logging from ``MINERWATCH_LOG_LEVEL`` / ``MINERWATCH_LOG_FORMAT``, masking its secrets."""
-    configure(settings.log_level, settings.log_format, secrets_of(settings), stream)
+    """Configure logging from ``MINERWATCH_LOG_LEVEL`` / ``MINERWATCH_LOG_FORMAT`` and protect every output
+    path from the configured secrets."""
+    configure(settings.log_level, settings.log_format, settings.secrets(), stream)
+    protect(settings.secrets())

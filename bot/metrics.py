@@ -42,6 +42,15 @@ OUTBOX_EXPIRED = Counter(
     ["platform", "event_kind"],
     registry=REGISTRY,
 )
+TRANSPORT_LAST_SUCCESS = Gauge(
+    "minerwatch_transport_last_success_timestamp_seconds",
+    "Unix time of each chat platform's last successful API call (0: none yet)",
+    ["platform"],
+    registry=REGISTRY,
+)
+TRANSPORT_CONNECTED = Gauge(
+    "minerwatch_transport_connected", "1 when the transport is connected", ["platform"], registry=REGISTRY
+)
 COMMAND_SECONDS = Histogram(
     "minerwatch_command_seconds",
     "Time to answer a chat command, by command",
@@ -95,6 +104,12 @@ def set_outbox_depth(counts: Mapping[str, int]) -> None:
     """Set the outbox gauge from ``bot.store.outbox.counts``."""
     for status, count in counts.items():
         OUTBOX.labels(str(status)).set(count)
+
+
+def set_transport(platform: str, connected: bool, last_success_at: float | None) -> None:
+    """Set one transport's liveness gauges (``last_success_at``: Unix seconds, None: never)."""
+    TRANSPORT_CONNECTED.labels(platform).set(1 if connected else 0)
+    TRANSPORT_LAST_SUCCESS.labels(platform).set(last_success_at or 0.0)
 
 
 def exposition() -> bytes:

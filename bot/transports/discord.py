@@ -39,6 +39,15 @@ from bot.economics.machines import list_machines, normalise_machine_name
 from bot.membership import chat_left
 from bot.render.i18n import LANGUAGE_NAMES, SUPPORTED, t
 from bot.store.db import Store
+from bot.transports.lifecycle import (
+    BACKOFF,
+    Backoff,
+    Liveness,
+    TokenRejectedError,
+    describe,
+    pause,
+    retry_soft,
+)
 from bot.transports.markup import split_title, to_markdown, truncate
 from handlers.context import Chat, Services
 from handlers.reply import Reply
@@ -52,8 +61,16 @@ GONE_CODES = frozenset({50001, 50007})
 """403 codes meaning the chat is out of reach for good: Missing Access, Cannot send messages to this user."""
 GUILD_READY_TIMEOUT_S = 2.0
 """discord.py waits this long after the last GUILD_CREATE before ``on_ready``."""
-READY_TIMEOUT_S = 120.0
-"""``start()`` gives up when the gateway is not ready by then (discord.py keeps retrying unreachable ones)."""
+SILENCE_LIMIT_S = 120.0
+"""/healthz turns 503 when the last gateway frame or REST success is older than this: Discord asks for a
+heartbeat every ~41.25 s and acknowledges each, so this is about three missed heartbeats."""
+NOT_CONNECTED_RETRY_S = 5.0
+"""An alert for Discord while the bot is not logged in waits this long in the outbox (no attempt counted)."""
+CLOSE_TIMEOUT_S = 5.0
+"""How long a closed client's gateway task may take to end before it is cancelled."""
+AUTHENTICATION_FAILED = 4004
+"""Gateway close code for a bad token
+(https://discord.com/developers/docs/topics/opcodes-and-status-codes#gateway-gateway-close-event-codes)."""
 DEFER_AFTER_S = 2.0
 """A reply not ready by then is deferred (Discord wants an answer within 3 s) and edited in later."""
 DEFAULT_RETRY_AFTER_S = 5.0
@@ -196,43 +213,117 @@ class DiscordTransport:
         self._store = store
         self._guild_of: dict[int, int] = {}
         """Channel -> server, for channels that talked to the bot (threads may be missing from the cache)."""
-        self._runner: asyncio.Task[None] | None = None
+        self.liveness = Liveness(SILENCE_LIMIT_S)
+        self._logged_in = False
+        self._new_client()
+
+    def _new_client(self) -> None:
+        """A fresh client and command tree (a discord.py client that failed or closed is not reused)."""
         self.client = discord.Client(
             intents=discord.Intents.default(),
             guild_ready_timeout=GUILD_READY_TIMEOUT_S,
             allowed_mentions=discord.AllowedMentions.none(),
+            enable_debug_events=True,  # on_socket_raw_receive: every gateway frame, heartbeat ACKs included
         )
-        self.client.event(self.on_guild_remove)
-        self.client.event(self.on_interaction)
-        self.client.event(self.on_guild_channel_delete)
+        for handler in (
+            self.on_guild_remove,
+            self.on_interaction,
+            self.on_guild_channel_delete,
+            self.on_socket_raw_receive,
+            self.on_ready,
+            self.on_resumed,
+            self.on_disconnect,
+        ):
+            self.client.event(handler)
         self.tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(self.client)
         self._add_commands()
 
-    async def start(self) -> None:
-        """Log in, register the slash commands (global), connect the gateway and wait until ready."""
-        await self.client.login(self._token)
+    async def run(self, stop: asyncio.Event, backoff: Backoff = BACKOFF) -> None:
+        """Log in and keep the gateway connected until ``stop``, with back-off between failed sessions;
+        slash commands are registered in the background (retried until Discord takes them). Raises
+        ``TokenRejectedError``. Within a session discord.py itself resumes dropped gateway connections."""
+        attempt = 0
+        while not stop.is_set():
+            try:
+                await self._session(stop, backoff)
+            except TokenRejectedError:
+                raise
+            except Exception as error:  # REST or gateway unreachable, 5xx, timeouts
+                problem = describe(error)
+            else:
+                problem = "gateway connection ended"
+            finally:
+                await self._close()
+            if stop.is_set():
+                return
+            attempt = 1 if self.liveness.connected else attempt + 1
+            self.liveness.connected = False
+            delay = backoff.delay(attempt)
+            log.warning("discord: cannot connect (%s); retrying in %.0f s", problem, delay)
+            if await pause(stop, delay):
+                return
+            self._new_client()
+
+    async def _session(self, stop: asyncio.Event, backoff: Backoff) -> None:
+        """One client's life: log in, register commands in the background, run the gateway."""
+        try:
+            await self.client.login(self._token)
+        except discord.LoginFailure:
+            raise TokenRejectedError("MINERWATCH_DISCORD_TOKEN", "Discord", "401 Unauthorized") from None
+        self._logged_in = True
+        self.liveness.succeeded()
+        sync = asyncio.create_task(
+            retry_soft("discord: registering slash commands", self._sync, stop, backoff)
+        )
+        gateway = asyncio.create_task(self.client.connect(), name="discord-gateway")
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({gateway, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sync, stopping):
+                task.cancel()
+            if not gateway.done():
+                await self.client.close()
+                await asyncio.wait({gateway}, timeout=CLOSE_TIMEOUT_S)
+                gateway.cancel()  # discord.py may be asleep in its own reconnect back-off
+            await asyncio.gather(gateway, sync, stopping, return_exceptions=True)
+        error = gateway.exception() if not gateway.cancelled() else None
+        if isinstance(error, discord.ConnectionClosed) and error.code == AUTHENTICATION_FAILED:
+            raise TokenRejectedError("MINERWATCH_DISCORD_TOKEN", "Discord", f"gateway close {error.code}")
+        if error is not None:
+            raise error
+
+    async def _sync(self) -> None:
         await self.tree.set_translator(_CatalogTranslator())
         await self.tree.sync()
-        self._runner = asyncio.create_task(self.client.connect(), name="discord-gateway")
-        ready = asyncio.create_task(self.client.wait_until_ready())
-        await asyncio.wait(
-            {ready, self._runner}, timeout=READY_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED
-        )
-        if not ready.done():
-            ready.cancel()
-            ended = self._runner.exception() if self._runner.done() else None  # why the gateway closed
-            await self.stop()
-            raise ended or TimeoutError(f"discord: gateway not ready after {READY_TIMEOUT_S:g} s")
-        log.info("discord: connected as %s", self.client.user)
+
+    async def _close(self) -> None:
+        """Close the client's gateway and HTTP session (each attempt opens its own)."""
+        self._logged_in = False
+        await self.client.close()
 
     async def stop(self) -> None:
         """Close the gateway and the HTTP session."""
-        await self.client.close()
-        if self._runner is not None:
-            await asyncio.gather(self._runner, return_exceptions=True)
+        self.liveness.connected = False
+        await self._close()
+
+    async def on_socket_raw_receive(self, message: str) -> None:
+        self.liveness.succeeded()
+
+    async def on_ready(self) -> None:
+        self.liveness.connected = True
+        log.info("discord: connected as %s", self.client.user)
+
+    async def on_resumed(self) -> None:
+        self.liveness.connected = True
+
+    async def on_disconnect(self) -> None:
+        self.liveness.connected = False
 
     async def send(self, destination: Destination, message: OutboundMessage) -> SendOutcome:
         """Deliver one outbox message as an embed; discord.py errors become typed outcomes."""
+        if not self._logged_in:
+            return outcomes.RetryAfter(NOT_CONNECTED_RETRY_S)
         channel_id = int(destination.chat_id)
         embed, files = render(message.text, message.image_png)
         try:

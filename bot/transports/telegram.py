@@ -11,12 +11,20 @@ Telegram's errors (https://core.telegram.org/bots/api#responseparameters) to typ
 retry, ChatMigrated -> moved, Forbidden and "chat not found" -> gone, timeouts and network errors ->
 transient, other bad requests -> permanent. The Application runs with the manual lifecycle (not
 ``run_polling``) and without PTB's JobQueue: our own scheduler owns time.
+
+``run`` connects in the background with back-off (the bot serves everything else meanwhile); every 200
+answer from the Bot API refreshes ``liveness``. Telegram is asked only for the update types the registered
+handlers accept (``allowed_updates``), and a webhook checks Telegram's ``X-Telegram-Bot-Api-Secret-Token``
+header (``secret_token``; PTB answers 403 without it).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
+from typing import Any
 
 from telegram import (
     BotCommand,
@@ -25,21 +33,32 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
+    MessageEntity,
     Update,
 )
 from telegram import Chat as TelegramChat
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
+    BaseHandler,
     CallbackQueryHandler,
     ChatMemberHandler,
     ContextTypes,
     MessageHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from bot.config import Settings
 from bot.delivery import notifier as outcomes
@@ -48,6 +67,15 @@ from bot.membership import chat_joined, chat_left, chat_moved
 from bot.render.i18n import SUPPORTED
 from bot.store.chats import ChatKind
 from bot.store.db import Store
+from bot.transports.lifecycle import (
+    BACKOFF,
+    Backoff,
+    Liveness,
+    TokenRejectedError,
+    describe,
+    pause,
+    retry_soft,
+)
 from handlers.context import Chat, Services
 from handlers.help import command_menu
 from handlers.reply import Reply
@@ -63,6 +91,27 @@ CAPTION_LIMIT = 1024
 REPLIES_PER_S = 29
 REPLY_RETRIES = 3
 """A reply that meets a 429 waits and retries (the outbox handles retries for alerts itself)."""
+REQUEST_TIMEOUT_S = 5.0
+"""Connect/read/write timeout of one Bot API call (PTB's default); getUpdates adds ``POLL_TIMEOUT_S``."""
+POLL_TIMEOUT_S = 10.0
+"""getUpdates long-polls this long, so a healthy polling bot has a successful call at least this often."""
+WEBHOOK_PROBE_S = 30.0
+"""In webhook mode an idle bot calls nothing: getWebhookInfo is asked this often instead."""
+SILENCE_LIMIT_S = 120.0
+"""/healthz turns 503 when Telegram's last successful answer is older than this (12 poll timeouts, 4 webhook
+probes; PTB's polling retries a failed getUpdates within at most 30 s)."""
+NOT_CONNECTED_RETRY_S = 5.0
+"""An alert for Telegram before the first connection waits this long in the outbox (attempts not counted)."""
+WEBHOOK_PATH = "telegram"
+MESSAGE_UPDATES = (
+    Update.MESSAGE,
+    Update.EDITED_MESSAGE,
+    Update.CHANNEL_POST,
+    Update.EDITED_CHANNEL_POST,
+    Update.BUSINESS_MESSAGE,
+    Update.EDITED_BUSINESS_MESSAGE,
+)
+"""The update types that carry a ``Message`` (what a ``MessageHandler`` can match)."""
 NAMELESS_COMMAND = filters.Regex(r"^\s*/(?:@\w*)?(?:\s|$)")
 """``/`` alone or ``/@bot``: meant for the bot though Telegram marks no bot_command in it; gets the help."""
 NEW_COMMANDS = (
@@ -109,6 +158,67 @@ def outcome_of(error: TelegramError) -> SendOutcome:
     return outcomes.PermanentFailure(str(error) or type(error).__name__)
 
 
+def rejection(error: InvalidToken) -> TokenRejectedError:
+    """The one-line error for a token Telegram refused (PTB's own message quotes the token)."""
+    cause = error.__cause__ if isinstance(error.__cause__, InvalidToken) else error
+    phrase = cause.message.strip()
+    status = next((f"{s.value} {s.phrase}" for s in HTTPStatus if s.phrase == phrase), "invalid token")
+    return TokenRejectedError("MINERWATCH_TELEGRAM_TOKEN", "Telegram", status)
+
+
+def _probes(update_type: str) -> list[Update]:
+    """Updates of ``update_type`` carrying each kind of message the bot's handlers look at."""
+    chat = TelegramChat(1, ChatType.CHANNEL if "channel" in update_type else ChatType.PRIVATE)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    command = [MessageEntity(MessageEntity.BOT_COMMAND, 0, 5)]
+    messages = [
+        Message(1, at, chat, text="/help", entities=command),
+        Message(1, at, chat, text="/"),
+        Message(1, at, chat, text="hello"),
+        Message(1, at, chat, migrate_to_chat_id=-1001),
+    ]
+    probes = []
+    for message in messages:
+        fields: dict[str, Any] = {update_type: message}
+        probes.append(Update(0, **fields))
+    return probes
+
+
+def handled_updates(handler: BaseHandler[Any, Any, Any]) -> set[str]:
+    """The update types ``handler`` can accept (message types found by offering it sample messages)."""
+    if isinstance(handler, CallbackQueryHandler):
+        return {Update.CALLBACK_QUERY}
+    if isinstance(handler, ChatMemberHandler):
+        if handler.chat_member_types == ChatMemberHandler.MY_CHAT_MEMBER:
+            return {Update.MY_CHAT_MEMBER}
+        if handler.chat_member_types == ChatMemberHandler.CHAT_MEMBER:
+            return {Update.CHAT_MEMBER}
+        return {Update.MY_CHAT_MEMBER, Update.CHAT_MEMBER}
+    if isinstance(handler, MessageHandler):
+        return {kind for kind in MESSAGE_UPDATES if any(handler.check_update(u) for u in _probes(kind))}
+    raise TypeError(f"allowed_updates: no update types known for {type(handler).__name__}")
+
+
+def allowed_updates(app: Application) -> list[str]:  # type: ignore[type-arg]
+    """What Telegram should send: the update types the registered handlers accept, nothing else."""
+    kinds = set().union(*(handled_updates(h) for group in app.handlers.values() for h in group))
+    return [kind for kind in Update.ALL_TYPES if kind in kinds]
+
+
+class _TrackedRequest(HTTPXRequest):
+    """PTB's httpx request that records each 200 answer from the Bot API in ``liveness``."""
+
+    def __init__(self, liveness: Liveness, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._liveness = liveness
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        code, payload = await super().do_request(*args, **kwargs)
+        if code == HTTPStatus.OK:
+            self._liveness.succeeded()
+        return code, payload
+
+
 class TelegramTransport:
     """Serves Telegram chats and delivers their alerts."""
 
@@ -120,10 +230,14 @@ class TelegramTransport:
         self._settings = settings
         self._services = services
         self._store = store
+        self.liveness = Liveness(SILENCE_LIMIT_S)
+        timeouts = dict.fromkeys(("connect_timeout", "read_timeout", "write_timeout"), REQUEST_TIMEOUT_S)
         self.app: Application = (  # type: ignore[type-arg]
             ApplicationBuilder()
             .token(settings.telegram_token.get_secret_value())
             .base_url(settings.telegram_base_url)
+            .request(_TrackedRequest(self.liveness, **timeouts))
+            .get_updates_request(_TrackedRequest(self.liveness, connection_pool_size=1, **timeouts))
             .rate_limiter(
                 # Smooth pacing (one request per 1/29 s) instead of a 30-request burst, so replies to a
                 # crowd of users stay under Telegram's 30/s instead of drawing 429s.
@@ -132,45 +246,101 @@ class TelegramTransport:
             .job_queue(None)
             .build()
         )
-        self.app.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, self._on_migrate))
+        self.app.add_handler(
+            MessageHandler(filters.StatusUpdate.MIGRATE & filters.UpdateType.MESSAGE, self._on_migrate)
+        )
         self.app.add_handler(MessageHandler(NEW_COMMANDS, self._on_command))
         self.app.add_handler(CallbackQueryHandler(self._on_button))
         self.app.add_handler(ChatMemberHandler(self._on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
         self.app.add_error_handler(self._on_error)
 
-    async def start(self) -> None:
-        """Initialise (getMe), set the command menu in each language, start receiving updates."""
-        await self.app.initialize()
-        for language in SUPPORTED:
-            commands = [BotCommand(name, text) for name, text in command_menu(language)]
-            await self.app.bot.set_my_commands(commands, language_code=None if language == "en" else language)
-        await self.app.start()
+    async def connect(self) -> None:
+        """Initialise (getMe) and start receiving updates; raises ``TokenRejectedError`` when Telegram refuses
+        the token and whatever PTB raises when Telegram cannot be reached (safe to call again)."""
+        try:
+            await self.app.initialize()
+        except InvalidToken as error:
+            raise rejection(error) from None
+        if not self.app.running:
+            await self.app.start()
         updater = self.app.updater
         assert updater is not None
         webhook_url = self._settings.telegram_webhook_url
-        if webhook_url:
+        allowed = allowed_updates(self.app)
+        if updater.running:
+            pass  # a previous attempt got this far
+        elif webhook_url:
             await updater.start_webhook(
                 listen=self._settings.telegram_webhook_listen,
                 port=self._settings.telegram_webhook_port,
-                url_path="telegram",
+                url_path=WEBHOOK_PATH,
                 webhook_url=webhook_url,
-                allowed_updates=Update.ALL_TYPES,
+                allowed_updates=allowed,
+                secret_token=self._settings.webhook_secret(),
             )
         else:
-            await updater.start_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+            await updater.start_polling(
+                timeout=timedelta(seconds=POLL_TIMEOUT_S), allowed_updates=allowed, drop_pending_updates=False
+            )
+        self.liveness.connected = True
         log.info("telegram: connected as @%s", self.app.bot.username)
 
+    async def set_menu(self) -> None:
+        """The command menu in each language (``setMyCommands``)."""
+        for language in SUPPORTED:
+            commands = [BotCommand(name, text) for name, text in command_menu(language)]
+            await self.app.bot.set_my_commands(commands, language_code=None if language == "en" else language)
+
+    async def run(self, stop: asyncio.Event, backoff: Backoff = BACKOFF) -> None:
+        """Connect with back-off until ``stop``, then set the menu (retried until it succeeds) and, in
+        webhook mode, probe Telegram every ``WEBHOOK_PROBE_S``. Raises ``TokenRejectedError``."""
+        attempt = 0
+        while not stop.is_set():
+            try:
+                await self.connect()
+                break
+            except TokenRejectedError:
+                raise
+            except Exception as error:  # unreachable, 5xx, timeouts, a webhook port in use: try again
+                attempt += 1
+                delay = backoff.delay(attempt)
+                log.warning("telegram: cannot connect (%s); retrying in %.0f s", describe(error), delay)
+                await pause(stop, delay)
+        if stop.is_set():
+            return
+        await retry_soft("telegram: setting the command menu", self.set_menu, stop, backoff)
+        if self._settings.telegram_webhook_url:
+            await self._probe_webhook(stop)
+
+    async def _probe_webhook(self, stop: asyncio.Event) -> None:
+        """Nothing calls Telegram while a webhook bot is idle: ask getWebhookInfo now and then, so the
+        last successful call stays fresh, and log the delivery errors Telegram reports."""
+        reported: object = None
+        while not await pause(stop, WEBHOOK_PROBE_S):
+            try:
+                info = await self.app.bot.get_webhook_info()
+            except TelegramError as error:
+                log.debug("telegram: getWebhookInfo failed: %s", describe(error))
+                continue
+            if info.last_error_date is not None and info.last_error_date != reported:
+                reported = info.last_error_date
+                log.warning("telegram: webhook delivery failing: %s", info.last_error_message)
+
     async def stop(self) -> None:
-        """Stop receiving updates and shut the Application down."""
+        """Stop receiving updates and release every connection (also after a connection that failed)."""
+        self.liveness.connected = False
         updater = self.app.updater
         if updater is not None and updater.running:
             await updater.stop()
         if self.app.running:
             await self.app.stop()
         await self.app.shutdown()
+        await self.app.bot.shutdown()  # an initialize() that failed at getMe left its clients open
 
     async def send(self, destination: Destination, message: OutboundMessage) -> SendOutcome:
         """Deliver one outbox message; Telegram errors become typed outcomes, never exceptions."""
+        if not self.liveness.connected:
+            return outcomes.RetryAfter(NOT_CONNECTED_RETRY_S)
         try:
             if message.image_png is not None:
                 await self.app.bot.send_photo(

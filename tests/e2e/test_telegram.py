@@ -3,6 +3,7 @@ with the real store, watch, outbox worker and sources polling the fake upstreams
 
 from __future__ import annotations
 
+import asyncio
 import re
 import signal
 import struct
@@ -264,7 +265,11 @@ async def test_block_discovered_on_send_deactivates_the_chat(
     telegram.block_chat(USER)
     move_price(fake_upstreams, 79_000)
     await telegram.wait_for(lambda: [c for c in telegram.calls(chat_id=USER) if c.status == 403], timeout=20)
-    rows = await bot.store.run(lambda db: list(db.query("SELECT active FROM chats")))
+    for _ in range(100):  # the worker records the 403 just after the fake answered it
+        rows = await bot.store.run(lambda db: list(db.query("SELECT active FROM chats")))
+        if rows == [{"active": 0}]:
+            break
+        await asyncio.sleep(0.05)
     assert rows == [{"active": 0}]
 
 

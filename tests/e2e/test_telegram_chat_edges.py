@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from telegram.ext import ApplicationBuilder
 
 from bot.alerts.grammar import parse_rule
 from bot.alerts.rules import MAX_RULES_PER_CHAT
@@ -29,14 +28,6 @@ OTHER_CHANNEL = -1001234500003
 ADMIN, MEMBER = 7, 8
 READ_TIMEOUT_S = 0.5
 RULE = "/subscribe price below 60k"
-
-
-class ShortTimeoutBuilder(ApplicationBuilder):  # type: ignore[type-arg]
-    """PTB's builder with a short read timeout, so a getChatMember that hangs fails fast (TimedOut)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.read_timeout(READ_TIMEOUT_S)
 
 
 @pytest.fixture
@@ -63,12 +54,12 @@ async def bot(
 ) -> AsyncIterator[TelegramTransport]:
     """The Telegram transport started as ``minerwatch run`` starts it, polling the fake."""
     monkeypatch.setenv("PTB_TIMEDELTA", "true")
-    monkeypatch.setattr(telegram_transport, "ApplicationBuilder", ShortTimeoutBuilder)
+    monkeypatch.setattr(telegram_transport, "REQUEST_TIMEOUT_S", READ_TIMEOUT_S)
     settings = Settings.model_validate(
         {"telegram_token": telegram.token, "telegram_base_url": telegram.base_url}
     )
     transport = TelegramTransport(settings, services, store)
-    await transport.start()
+    await transport.connect()
     await telegram.wait_for(lambda: telegram.get_updates_calls, timeout=10)
     yield transport
     await transport.stop()

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlite_utils import Database
-from telegram.ext import AIORateLimiter, ApplicationBuilder
+from telegram.ext import AIORateLimiter
 
 from bot.alerts.events import AlertEvent, EventKind
 from bot.app import TELEGRAM_SENDS_PER_S
@@ -55,14 +55,6 @@ TEXT = render_event(EVENT)
 SENDS = "minerwatch_sends_total"
 
 
-class ShortTimeoutBuilder(ApplicationBuilder):  # type: ignore[type-arg]
-    """PTB's builder with a short read timeout, so a reply slower than the timeout costs little."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.read_timeout(READ_TIMEOUT_S)
-
-
 def unlimited_rate_limiter(max_retries: int, **_pacing: float) -> AIORateLimiter:
     """PTB's limiter without its real-time 30/s and 20/min buckets (the worker paces on virtual time)."""
     return AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=max_retries)
@@ -79,15 +71,15 @@ async def transport(
     monkeypatch: pytest.MonkeyPatch, store: Store, telegram: FakeTelegram
 ) -> AsyncIterator[TelegramTransport]:
     monkeypatch.setenv("PTB_TIMEDELTA", "true")
-    monkeypatch.setattr(telegram_transport, "ApplicationBuilder", ShortTimeoutBuilder)
+    monkeypatch.setattr(telegram_transport, "REQUEST_TIMEOUT_S", READ_TIMEOUT_S)
     monkeypatch.setattr(telegram_transport, "AIORateLimiter", unlimited_rate_limiter)
     settings = Settings.model_validate(
         {"telegram_token": telegram.token, "telegram_base_url": telegram.base_url}
     )
     made = TelegramTransport(settings, StoreServices(store, settings, load_difficulty_regression()), store)
-    await made.app.initialize()
+    await made.connect()
     yield made
-    await made.app.shutdown()
+    await made.stop()
 
 
 def seed(db: Database) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,7 +16,7 @@ import pytest
 from bot import metrics
 from bot.config import Settings
 from bot.delivery.notifier import RetryAfter, Sent
-from bot.health import SNAPSHOT, HealthServer, Probe, app_probe, serve_health
+from bot.health import SNAPSHOT, HealthServer, Probe, TransportState, app_probe, serve_health
 from bot.sources.snapshot import MarketSnapshot, NetworkState, PriceQuote, SourceOutcome
 from bot.store.chats import ChatKind, upsert_chat
 from bot.store.db import Store
@@ -23,11 +24,19 @@ from bot.store.outbox import NewMessage, enqueue
 from bot.store.snapshots import insert_snapshot
 
 STALE_AFTER_S = 300.0
+NOW = 1_780_000_000.0
+"""The health server's clock in these tests (Unix seconds)."""
+LIMIT_S = 120.0
 Server = Callable[..., Awaitable[str]]
+UP = TransportState(connected=True, last_success_at=NOW - 4, silence_limit_s=LIMIT_S)
+DOWN = TransportState(connected=False, last_success_at=None, silence_limit_s=LIMIT_S)
+CONSOLE = TransportState(connected=True)
 
 
 def probe(
-    ages: Mapping[str, float], transports: Mapping[str, bool], outbox: Mapping[str, int] | None = None
+    ages: Mapping[str, float],
+    transports: Mapping[str, TransportState],
+    outbox: Mapping[str, int] | None = None,
 ) -> Probe:
     async def data_ages() -> Mapping[str, float]:
         return ages
@@ -44,7 +53,7 @@ async def serve() -> AsyncIterator[Server]:
     servers: list[HealthServer] = []
 
     async def start(p: Probe) -> str:
-        server = HealthServer(p, stale_after_s=STALE_AFTER_S)
+        server = HealthServer(p, stale_after_s=STALE_AFTER_S, clock=lambda: NOW)
         await server.start()
         servers.append(server)
         return f"http://127.0.0.1:{server.port}"
@@ -59,8 +68,8 @@ async def get(url: str) -> httpx.Response:
         return await client.get(url)
 
 
-async def test_fresh_data_and_a_connected_transport_is_200(serve: Server) -> None:
-    base = await serve(probe({SNAPSHOT: 12.34, "coinbase": 12.0}, {"telegram": True, "discord": False}))
+async def test_fresh_data_and_a_live_transport_is_200(serve: Server) -> None:
+    base = await serve(probe({SNAPSHOT: 12.34, "coinbase": 12.0}, {"telegram": UP, "console": CONSOLE}))
     response = await get(f"{base}/healthz")
     assert response.status_code == 200
     assert response.json() == {
@@ -68,21 +77,44 @@ async def test_fresh_data_and_a_connected_transport_is_200(serve: Server) -> Non
         "problems": [],
         "stale_after_s": STALE_AFTER_S,
         "data_age_s": {"coinbase": 12.0, SNAPSHOT: 12.3},
-        "transports": {"telegram": True, "discord": False},
+        "transports": {
+            "console": {
+                "connected": True,
+                "last_success_at": None,
+                "last_success_age_s": None,
+                "silence_limit_s": None,
+            },
+            "telegram": {
+                "connected": True,
+                "last_success_at": "2026-05-28T20:26:36+00:00",
+                "last_success_age_s": 4.0,
+                "silence_limit_s": LIMIT_S,
+            },
+        },
     }
 
 
 @pytest.mark.parametrize(
     ("ages", "transports", "problem"),
     [
-        ({SNAPSHOT: 301.0}, {"telegram": True}, "latest snapshot is 301 s old (limit 300 s)"),
-        ({}, {"console": True}, "no snapshot stored yet"),
-        ({SNAPSHOT: 5.0}, {"telegram": False}, "no transport connected"),
+        ({SNAPSHOT: 301.0}, {"telegram": UP}, "latest snapshot is 301 s old (limit 300 s)"),
+        ({}, {"console": CONSOLE}, "no snapshot stored yet"),
+        ({SNAPSHOT: 5.0}, {"telegram": replace(UP, connected=False)}, "no transport connected"),
         ({SNAPSHOT: 5.0}, {}, "no transport connected"),
+        (
+            {SNAPSHOT: 5.0},
+            {"console": CONSOLE, "telegram": replace(DOWN, connected=True)},
+            "telegram: no successful API call yet",
+        ),
+        (
+            {SNAPSHOT: 5.0},
+            {"telegram": replace(UP, last_success_at=NOW - 121)},
+            "telegram: last successful API call 121 s ago (limit 120 s)",
+        ),
     ],
 )
-async def test_stale_data_or_no_transport_is_503(
-    serve: Server, ages: dict[str, float], transports: dict[str, bool], problem: str
+async def test_stale_data_no_transport_or_a_silent_platform_is_503(
+    serve: Server, ages: dict[str, float], transports: dict[str, TransportState], problem: str
 ) -> None:
     response = await get(f"{await serve(probe(ages, transports))}/healthz")
     assert response.status_code == 503
@@ -102,7 +134,8 @@ async def test_metrics_are_prometheus_text_with_every_metric(serve: Server) -> N
     metrics.record_send("telegram", Sent())
     metrics.record_send("telegram", RetryAfter(3.0))
     metrics.observe_command("status", 0.02)
-    base = await serve(probe({SNAPSHOT: 7.0}, {"console": True}, {"pending": 3, "dead": 1}))
+    transports = {"console": CONSOLE, "telegram": UP, "discord": DOWN}
+    base = await serve(probe({SNAPSHOT: 7.0}, transports, {"pending": 3, "dead": 1}))
     response = await get(f"{base}/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
@@ -116,6 +149,9 @@ async def test_metrics_are_prometheus_text_with_every_metric(serve: Server) -> N
         'minerwatch_sends_total{outcome="sent",platform="telegram"}',
         'minerwatch_sends_total{outcome="retry_after",platform="telegram"}',
         'minerwatch_command_seconds_bucket{command="status",le="0.025"}',
+        'minerwatch_transport_last_success_timestamp_seconds{platform="telegram"} 1.779999996e+09',
+        'minerwatch_transport_last_success_timestamp_seconds{platform="discord"} 0.0',
+        'minerwatch_transport_connected{platform="discord"} 0.0',
     ):
         assert line in text
 
@@ -139,7 +175,7 @@ async def test_probe_reads_the_store_and_the_transports(tmp_path: Path) -> None:
         assert await p.data_ages() == {}
         await store.run(insert_snapshot, MarketSnapshot(PriceQuote(90_000.0, at, quotes), network, at))
         assert await p.data_ages() == {SNAPSHOT: 30.0, "coinbase": 30.0, "mempool": 30.0}
-        assert p.transports() == {"console": True}
+        assert p.transports() == {"console": CONSOLE}
         depth = await p.outbox_depth()
         assert depth["pending"] == 1 and depth["sent"] == 0
     finally:
