@@ -1,4 +1,5 @@
-"""First-start backfill of the daily series from history endpoints (reference/apis.md §6).
+"""First-start backfill of the daily series from history endpoints (mempool.space
+https://mempool.space/docs/api/rest, CoinGecko https://docs.coingecko.com).
 
 mempool's ``/v1/mining/hashrate/1y`` gives daily hashrate and the retargets; CoinGecko's daily market chart
 gives prices (365 days without a key). Days known to both become daily rows, so Hash Ribbons and charts
@@ -14,7 +15,7 @@ from datetime import date
 import httpx
 
 from bot.config import Settings
-from bot.economics.history import DailyRow
+from bot.economics.history import DailyRow, estimated_issuance_btc
 from bot.sources import mempool
 from bot.sources.aggregate import fetch_price_history, policy_for
 from bot.sources.http import SourceError
@@ -29,7 +30,13 @@ BACKFILL_DAYS = 365
 def merge_daily(network: tuple[mempool.DailyNetwork, ...], prices: dict[date, float]) -> list[DailyRow]:
     """Daily rows for the days both series cover, oldest first."""
     return [
-        DailyRow(row.day, prices[row.day], row.difficulty, row.hashrate_hs / 1e12, None)
+        DailyRow(
+            row.day,
+            prices[row.day],
+            row.difficulty,
+            row.hashrate_hs / 1e12,
+            estimated_issuance_btc(row.day, row.hashrate_hs / 1e12, row.difficulty),
+        )
         for row in network
         if row.day in prices
     ]

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 import httpx
 
 from bot.config import Settings
-from bot.economics.history import DailyRow
+from bot.economics.history import DailyRow, estimated_issuance_btc
 from bot.economics.mining import MarketInputs
 from bot.metrics import record_poll
 from bot.render.i18n import missing_sources
@@ -208,7 +208,9 @@ class LivePoller:
             return
         today = self._clock().date()
         hashrate_ths = self._network.hashrate_hs / 1e12 if self._network.hashrate_hs else None
-        row = DailyRow(today, self._price.price_usd, self._network.difficulty, hashrate_ths, None)
+        difficulty = self._network.difficulty
+        issuance_btc = estimated_issuance_btc(today, hashrate_ths, difficulty)
+        row = DailyRow(today, self._price.price_usd, difficulty, hashrate_ths, issuance_btc)
         await self._store.run(snapshot_repo.upsert_daily, [row], "live")
         await report_ribbons(self._store, self._watch, today)
 

@@ -16,7 +16,12 @@ from dataclasses import dataclass
 from datetime import date
 from itertools import pairwise
 
-from bot.economics.network import HALVING_INTERVAL_BLOCKS, circulating_supply_sats, subsidy_sats
+from bot.economics.network import (
+    HALVING_INTERVAL_BLOCKS,
+    circulating_supply_sats,
+    expected_blocks_per_day,
+    subsidy_sats,
+)
 from bot.economics.units import SATS_PER_BTC
 
 REQUIRED_COLUMNS = ("date", "price_usd", "difficulty")
@@ -75,6 +80,19 @@ def estimated_height_on(day: date) -> int:
             return start_height + (end_height - start_height) * (day - start).days // span
     last_day, last_height = anchors[-1]
     return last_height + ESTIMATED_BLOCKS_PER_DAY * (day - last_day).days
+
+
+def estimated_issuance_btc(day: date, hashrate_ths: float | None, difficulty: float) -> float | None:
+    """Subsidy BTC issued on ``day``, estimated as blocks a day at the realised hashrate times the subsidy:
+    ``86400 * H / (D * 2^32) * subsidy`` (https://en.bitcoin.it/wiki/Difficulty); ``None`` without a hashrate.
+
+    For the live and backfilled rows, which record no block count. The realised hashrate is itself measured
+    from block counts, so the estimate carries its block luck (≈ 8 % a day, 1/sqrt(144)); the Puell
+    multiple averages 365 days of it.
+    """
+    if hashrate_ths is None:
+        return None
+    return expected_blocks_per_day(hashrate_ths * 1e12, difficulty) * subsidy_btc_on(day)
 
 
 def height_at_end_of(row: DailyRow) -> int:

@@ -50,6 +50,9 @@ async def test_backfill_joins_both_series(
     assert rows[0].price_usd == pytest.approx(43_711.21)
     assert rows[-1].difficulty == pytest.approx(67_305_906_902_031.39)
     assert rows[0].hashrate_ths is not None and 4e8 < rows[0].hashrate_ths < 6e8
+    # Issuance is estimated from the day's realised hashrate, so Puell and the stress index get a series.
+    blocks = 86_400 * rows[0].hashrate_ths * 1e12 / (rows[0].difficulty * 2**32)
+    assert rows[0].issuance_btc == pytest.approx(blocks * 6.25)
 
 
 async def test_backfill_failure_keeps_what_is_stored(
