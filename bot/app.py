@@ -50,7 +50,8 @@ JOB_FINISH_TIMEOUT_S = 10.0
 PRUNE_FIRST_AFTER = timedelta(minutes=10)
 """The retention job first runs this long after start (then daily), off the busy start-up."""
 TELEGRAM_SENDS_PER_S = 29.0
-"""Just under Telegram's ~30 messages/s per bot (reference/platforms.md §5.1)."""
+"""Just under Telegram's ~30 messages/s per bot
+(https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,7 @@ class Settings(BaseSettings):
         env_prefix="MINERWATCH_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
-    # Upstream base URLs (reference/apis.md).
+    # Upstream base URLs (each client's module names its public API docs).
     mempool_url: HttpUrl = Field(HttpUrl("https://mempool.space/api"), description="mempool.space API base")
     blockchain_info_url: HttpUrl = Field(
         HttpUrl("https://blockchain.info"), description="blockchain.info base"
@@ -138,7 +138,7 @@ class Settings(BaseSettings):
     )
     http_host: str = Field("127.0.0.1", description="address /healthz and /metrics bind")
 
-    # Network production-cost model, bottom-up (reference/economics.md §2.9, option A).
+    # Network production-cost model, bottom-up (CBECI methodology, https://ccaf.io/cbnsi/cbeci/methodology).
     fleet_j_per_th: float = Field(20.0, gt=1, lt=200, description="network fleet efficiency incl. PUE, J/TH")
     fleet_power_usd_per_kwh: float = Field(0.06, gt=0, lt=1, description="fleet average power price, $/kWh")
     electricity_share_of_cash_cost: float = Field(

@@ -1,6 +1,8 @@
 """The one APScheduler 3.11 ``AsyncIOScheduler`` and how every job runs on it.
 
-Job defaults are explicit (reference/platforms.md §4.3): APScheduler's own ``misfire_grace_time=1`` would
+Job defaults are explicit
+(https://apscheduler.readthedocs.io/en/3.x/userguide.html#missed-job-executions-and-coalescing):
+APScheduler's own ``misfire_grace_time=1`` would
 silently drop polls whenever the loop is busy for a second, so polls get a grace of half their interval;
 ``coalesce`` runs a backlog once; ``max_instances=1`` means a job never overlaps itself. A job that raises is
 logged and counted and simply runs again at its next time.
@@ -78,7 +80,7 @@ async def finish_running_jobs(scheduler: AsyncIOScheduler, timeout_s: float) -> 
 
     APScheduler 3's ``shutdown(wait=True)`` cannot wait for coroutine jobs and its AsyncIOExecutor would
     cancel them mid-write; like python-telegram-bot's ``JobQueue.stop`` we wait on the executor's pending
-    futures first (reference/platforms.md §1.3).
+    futures first (https://docs.python-telegram-bot.org/en/stable/telegram.ext.application.html).
     """
     scheduler.pause()
     executor = scheduler._lookup_executor("default")

@@ -5,7 +5,7 @@
 ``+band_pct`` to normal; inside the band nothing points anywhere, so values oscillating there never
 produce an event. A switch needs ``confirmations`` consecutive observations on the new side and, out of a
 confirmed regime, ``min_dwell_s`` spent in it. The first regime ever confirmed is adopted silently (like
-the Hash Ribbons, §3.1: no event without a cross), so starting the bot mid-capitulation announces nothing
+the Hash Ribbons: no event without a cross), so starting the bot mid-capitulation announces nothing
 until the recovery.
 """
 

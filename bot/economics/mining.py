@@ -85,12 +85,13 @@ class OperatingProfile:
 
     @property
     def revenue_factor(self) -> float:
-        """``(1 - f_pool) * u``: the share of gross revenue a miner keeps (§1.7)."""
+        """``(1 - f_pool) * u``: the share of gross revenue a miner keeps."""
         return (1.0 - self.pool_fee_fraction) * self.uptime_fraction
 
 
 def hashvalue_btc_per_th_day(market: MarketInputs) -> float:
-    """Expected BTC per TH/s per day: ``1e12 * 86400 / (D * 2^32) * (S + F)`` (§1.6, §1.7)."""
+    """Expected BTC per TH/s per day: ``1e12 * 86400 / (D * 2^32) * (S + F)``
+    (https://hashrateindex.com/blog/what-is-hashprice/)."""
     return (
         HASHES_PER_TH
         * SECONDS_PER_DAY
@@ -105,7 +106,8 @@ def hashprice_usd_per_th_day(market: MarketInputs) -> float:
 
 
 def hashprice_usd_per_ph_day(market: MarketInputs) -> float:
-    """Hashprice in USD per PH/s per day (Luxor Hashprice Index unit, §1.6).
+    """Hashprice in USD per PH/s per day (Luxor Hashrate Index unit,
+    https://hashrateindex.com/blog/what-is-hashprice/).
 
     At D = 125.86e12, P = $66,680, S = 3.125, F = 0 this is $33.31/PH/day.
     """
@@ -118,7 +120,8 @@ def hashprice_sats_per_th_day(market: MarketInputs) -> float:
 
 
 def hashcost_usd_per_ph_day(j_per_th: float, power_usd_per_kwh: float, pue: float = 1.0) -> float:
-    """Power cost of 1 PH/s for a day: ``E * c_per_MWh * 24 / 1000`` (TheMinerMag hashcost, §1.6).
+    """Power cost of 1 PH/s for a day: ``E * c_per_MWh * 24 / 1000`` (TheMinerMag hashcost,
+    https://theminermag.com).
 
     20 J/TH at $50/MWh gives $24/PH/day.
     """
@@ -127,7 +130,7 @@ def hashcost_usd_per_ph_day(j_per_th: float, power_usd_per_kwh: float, pue: floa
 
 
 def kwh_per_day(hashrate_ths: float, j_per_th: float) -> float:
-    """Energy a machine draws per day: ``h_TH * E * 0.024`` kWh (§1.8)."""
+    """Energy a machine draws per day: ``h_TH * E * 0.024`` kWh."""
     require_positive("hashrate_ths", hashrate_ths)
     require_positive("j_per_th", j_per_th)
     return hashrate_ths * j_per_th * KWH_PER_J_PER_TH_DAY
@@ -155,11 +158,12 @@ class MachineDay:
 def machine_day(
     market: MarketInputs, profile: OperatingProfile, hashrate_ths: float, j_per_th: float
 ) -> MachineDay:
-    """Revenue, power cost, profit and breakevens of one machine for one day (§1.7-§1.9).
+    """Revenue, power cost, profit and breakevens of one machine for one day (as Braiins' profitability
+    calculator, https://insights.braiins.com/en/profitability-calculator/).
 
     Revenue ``= h_TH * hashvalue * (1 - f_pool) * u * P``; power ``= h_TH * E * 0.024 * PUE * c``. As in
-    §1.8-§1.9 the machine draws its nameplate power all day: uptime scales revenue (stale shares, reboots)
-    but not power, the conservative reading used by the reference breakevens.
+    the classic calculators, the machine draws its nameplate power all day: uptime scales revenue (stale
+    shares, reboots) but not power, the conservative reading used by the reference breakevens.
     """
     btc_per_day = hashrate_ths * hashvalue_btc_per_th_day(market) * profile.revenue_factor
     revenue_usd = btc_per_day * market.price_usd
@@ -178,7 +182,7 @@ def machine_day(
 
 
 def breakeven_power_usd_per_kwh(market: MarketInputs, profile: OperatingProfile, j_per_th: float) -> float:
-    """Power price at which profit is zero: ``hashprice_TH * (1-f) * u / (E * 0.024 * PUE)`` (§1.9).
+    """Power price at which profit is zero: ``hashprice_TH * (1-f) * u / (E * 0.024 * PUE)``.
 
     S19 (34.2 J/TH) at D = 125.86e12, P = $66,680, F = 0: $0.0406/kWh.
     """
@@ -188,7 +192,7 @@ def breakeven_power_usd_per_kwh(market: MarketInputs, profile: OperatingProfile,
 
 
 def breakeven_price_usd(market: MarketInputs, profile: OperatingProfile, j_per_th: float) -> float:
-    """BTC price at which profit is zero at the profile's power price (§1.9).
+    """BTC price at which profit is zero at the profile's power price.
 
     ``E * 0.024 * PUE * c / (1e12 * 86400 / (D * 2^32) * (S + F) * (1-f) * u)``; S19 at $0.05: $82,166.
     """
@@ -200,7 +204,7 @@ def breakeven_price_usd(market: MarketInputs, profile: OperatingProfile, j_per_t
 def breakeven_j_per_th(market: MarketInputs, profile: OperatingProfile) -> float:
     """Least efficient machine that still breaks even: ``hashprice_TH * (1-f) * u / (0.024 * c * PUE)``.
 
-    Hashrate Index "breakeven efficiency threshold" (§1.9); infinite when power is free.
+    Hashrate Index "breakeven efficiency threshold"; infinite when power is free.
     """
     if profile.power_usd_per_kwh == 0:
         return float("inf")

@@ -22,7 +22,8 @@ from bot.economics.units import (
 DIFF1_TARGET = 0x00000000FFFF0000000000000000000000000000000000000000000000000000
 """The difficulty-1 target, compact ``0x1d00ffff`` (Bitcoin Core ``powLimit`` on mainnet)."""
 HASHES_PER_DIFFICULTY = 2**32
-"""Expected hashes per unit of difficulty, 2^32 (exactly 2^256/diff1 is 0.0015 % larger; §1.1)."""
+"""Expected hashes per unit of difficulty, 2^32 (exactly 2^256/diff1 is 0.0015 % larger;
+https://en.bitcoin.it/wiki/Difficulty)."""
 
 HALVING_INTERVAL_BLOCKS = 210_000
 INITIAL_SUBSIDY_SATS = 50 * SATS_PER_BTC
@@ -51,7 +52,7 @@ def target_from_bits(bits: int) -> int:
 
 
 def difficulty_from_target(target: int) -> float:
-    """Difficulty ``D = diff1_target / target`` (reference/economics.md §1.2)."""
+    """Difficulty ``D = diff1_target / target`` (https://en.bitcoin.it/wiki/Difficulty)."""
     if target <= 0:
         raise ValueError(f"target must be positive, got {target!r}")
     return DIFF1_TARGET / target
@@ -63,14 +64,14 @@ def difficulty_from_bits(bits: int) -> float:
 
 
 def implied_hashrate_hs(difficulty: float, block_seconds: float = TARGET_BLOCK_SECONDS) -> float:
-    """Network hashrate implied by difficulty: ``H = D * 2^32 / block_seconds`` in H/s (§1.2)."""
+    """Network hashrate implied by difficulty: ``H = D * 2^32 / block_seconds`` in H/s."""
     require_positive("difficulty", difficulty)
     require_positive("block_seconds", block_seconds)
     return difficulty * HASHES_PER_DIFFICULTY / block_seconds
 
 
 def implied_hashrate_ehs(difficulty: float) -> float:
-    """Implied network hashrate in EH/s at 600 s blocks (86.39 T -> 618.4 EH/s, §1.2)."""
+    """Implied network hashrate in EH/s at 600 s blocks (86.39 T -> 618.4 EH/s)."""
     return implied_hashrate_hs(difficulty) / HASHES_PER_EH
 
 
@@ -108,7 +109,7 @@ def expected_blocks_per_day(
 ) -> float:
     """Expected network blocks per day: 144 at target pace, or ``86400 * H / (D * 2^32)`` when both are given.
 
-    reference/economics.md §1.3. With a realised hashrate above the implied one, blocks come faster.
+    https://en.bitcoin.it/wiki/Difficulty. With a realised hashrate above the implied one, blocks come faster.
     """
     if network_hashrate_hs is None or difficulty is None:
         return float(EXPECTED_BLOCKS_PER_DAY)
@@ -118,7 +119,7 @@ def expected_blocks_per_day(
 
 
 def network_btc_per_day(height: int, fees_per_block_btc: float, blocks_per_day: float = 144.0) -> float:
-    """BTC paid to all miners per day: ``blocks_per_day * (subsidy + fees)`` (§1.3)."""
+    """BTC paid to all miners per day: ``blocks_per_day * (subsidy + fees)``."""
     if fees_per_block_btc < 0:
         raise ValueError(f"fees per block must not be negative, got {fees_per_block_btc!r}")
     return blocks_per_day * (subsidy_sats(height) / SATS_PER_BTC + fees_per_block_btc)
@@ -130,7 +131,7 @@ def epoch_start_height(height: int) -> int:
 
 
 def next_retarget_height(height: int) -> int:
-    """Height at which the next difficulty applies (a multiple of 2016, §1.10)."""
+    """Height at which the next difficulty applies (a multiple of 2016, Bitcoin Core pow.cpp)."""
     return epoch_start_height(height) + RETARGET_INTERVAL_BLOCKS
 
 
@@ -159,7 +160,8 @@ def clamp_retarget_ratio(ratio: float) -> float:
 def estimate_next_retarget(
     height: int, difficulty: float, epoch_start_unix: float, now_unix: float
 ) -> RetargetEstimate | None:
-    """Epoch-to-date estimate of the next retarget, as mempool.space computes it (§1.10).
+    """Epoch-to-date estimate of the next retarget, as mempool.space computes it
+    (https://mempool.space/docs/api/rest#get-difficulty-adjustment).
 
     ``mean = (now - epoch_start) / blocks_in_epoch``; ``ratio = 600 / mean`` clamped to [1/4, 4];
     ``remaining = 2016 - height % 2016`` blocks at ``mean`` seconds each. ``None`` before the first block
@@ -184,5 +186,5 @@ def estimate_next_retarget(
 
 
 def retarget_ratio_from_bits(old_bits: int, new_bits: int) -> float:
-    """Exact difficulty ratio of a retarget: ``old_target / new_target`` (§1.10)."""
+    """Exact difficulty ratio of a retarget: ``old_target / new_target`` (Bitcoin Core pow.cpp)."""
     return target_from_bits(old_bits) / target_from_bits(new_bits)

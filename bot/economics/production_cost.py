@@ -33,7 +33,8 @@ BOTTOM_UP_SIGNIFICANT_DIGITS = 2
 
 @dataclass(frozen=True, slots=True)
 class BottomUpAssumptions:
-    """Fleet assumptions of the bottom-up model; defaults per §2.9 (CBECI-like 20 J/TH incl. PUE,
+    """Fleet assumptions of the bottom-up model; defaults (CBECI-like,
+    https://ccaf.io/cbnsi/cbeci/methodology: 20 J/TH incl. PUE,
     $0.06/kWh, electricity 80 % of cash cost as in Capriole's model)."""
 
     fleet_j_per_th: float = 20.0
@@ -73,9 +74,10 @@ class ProductionCost:
 def energy_kwh_per_btc(market: MarketInputs, j_per_th: float) -> float:
     """Energy spent per BTC mined by a fleet of efficiency ``E``: ``E * D * 2^32 / (1e12 * (S+F))`` J.
 
-    This is §2.1's ``H_TH * E * 0.024 / BTC_per_day`` with ``BTC_per_day = 86400 * H / (D * 2^32) * (S+F)``:
+    This is the bottom-up ``H_TH * E * 0.024 / BTC_per_day`` with ``BTC_per_day = 86400 * H / (D * 2^32)
+    * (S+F)``:
     the hashrate cancels, so the noisy realised hashrate is not needed (trilogik.net). At D = 141.66e12
-    (1,014 EH/s implied), F = 0.016 BTC, 20 J/TH and $0.05/kWh this is $53,805 per BTC (§2.1 table).
+    (1,014 EH/s implied), F = 0.016 BTC, 20 J/TH and $0.05/kWh this is $53,805 per BTC.
     """
     require_positive("j_per_th", j_per_th)
     terahashes_per_btc = market.difficulty * HASHES_PER_DIFFICULTY / HASHES_PER_TH / market.block_reward_btc
@@ -83,7 +85,7 @@ def energy_kwh_per_btc(market: MarketInputs, j_per_th: float) -> float:
 
 
 def bottom_up_cost(market: MarketInputs, assumptions: BottomUpAssumptions) -> ProductionCost:
-    """Cash cost per BTC: electricity per BTC divided by electricity's share of cash cost (§2.1, §2.9)."""
+    """Cash cost per BTC: electricity per BTC divided by electricity's share of cash cost."""
     electricity_usd = energy_kwh_per_btc(market, assumptions.fleet_j_per_th) * assumptions.power_usd_per_kwh
     return ProductionCost(
         model=BOTTOM_UP,

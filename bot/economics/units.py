@@ -1,4 +1,5 @@
-"""Unit constants and conversions used across the economics package (reference/economics.md §1.1)."""
+"""Unit constants and conversions used across the economics package
+(https://en.bitcoin.it/wiki/Difficulty)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ HASHES_PER_PH = 1e15
 HASHES_PER_EH = 1e18
 
 KWH_PER_J_PER_TH_DAY = SECONDS_PER_DAY / 3_600_000
-"""1 J/TH at 1 TH/s for one day = 86,400 J = 0.024 kWh (reference/economics.md §1.1)."""
+"""1 J/TH at 1 TH/s for one day = 86,400 J = 0.024 kWh (https://en.bitcoin.it/wiki/Difficulty)."""
 
 
 def require_positive(name: str, value: float) -> float:

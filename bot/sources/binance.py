@@ -1,4 +1,5 @@
-"""Binance spot price (reference/apis.md §3): ``/api/v3/ticker/price`` → ``price`` (string, **USDT**).
+"""Binance spot price (https://developers.binance.com/docs/binance-spot-api-docs/rest-api):
+``/api/v3/ticker/price`` → ``price`` (string, **USDT**).
 
 Answers HTTP 451 from the US and many cloud regions; that surfaces as "binance: HTTP 451 (...)".
 """

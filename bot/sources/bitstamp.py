@@ -1,4 +1,4 @@
-"""Bitstamp ticker (reference/apis.md §3): ``/api/v2/ticker/btcusd/`` → ``last`` (string, USD)."""
+"""Bitstamp ticker (https://www.bitstamp.net/api/): ``/api/v2/ticker/btcusd/`` → ``last`` (string, USD)."""
 
 from __future__ import annotations
 

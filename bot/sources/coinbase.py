@@ -1,4 +1,5 @@
-"""Coinbase spot price (reference/apis.md §3): ``/v2/prices/BTC-USD/spot`` → ``data.amount`` (string, USD)."""
+"""Coinbase spot price (https://docs.cdp.coinbase.com/coinbase-app/docs/api-prices):
+``/v2/prices/BTC-USD/spot`` → ``data.amount`` (string, USD)."""
 
 from __future__ import annotations
 

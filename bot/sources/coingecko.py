@@ -1,4 +1,5 @@
-"""CoinGecko (reference/apis.md §3, §3.1): spot price and daily history; ``base_url`` ends in ``/api/v3``."""
+"""CoinGecko (https://docs.coingecko.com/reference/introduction): spot price and daily history;
+``base_url`` ends in ``/api/v3``."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from bot.sources.http import (
 
 SOURCE = "coingecko"
 MAX_HISTORY_DAYS = 365
-"""Keyless/Demo plans only reach back 365 days (§3.1)."""
+"""Keyless/Demo plans only reach back 365 days
+(https://docs.coingecko.com/reference/coins-id-market-chart)."""
 _MS_PER_DAY = 86_400_000
 _DEFAULT_POLICY = FetchPolicy()
 
@@ -47,7 +49,7 @@ async def fetch_daily_history(
 ) -> tuple[DailyPrice, ...]:
     """Daily closes, oldest first, from ``/coins/bitcoin/market_chart`` (ms timestamps).
 
-    The series ends with one extra non-midnight "now" point (§3.1); it is dropped.
+    The series ends with one extra non-midnight "now" point; it is dropped.
     """
     if not 1 <= days <= MAX_HISTORY_DAYS:
         raise ValueError(f"days must be 1..{MAX_HISTORY_DAYS}, got {days}")

@@ -1,4 +1,5 @@
-"""Gate.io v4 spot ticker (reference/apis.md §3): ``[0].last`` (string, **USDT**, ≈USD ±0.1 %)."""
+"""Gate.io v4 spot ticker (https://www.gate.io/docs/developers/apiv4/): ``[0].last`` (string, **USDT**,
+≈USD ±0.1 %)."""
 
 from __future__ import annotations
 

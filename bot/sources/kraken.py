@@ -1,4 +1,5 @@
-"""Kraken ticker (reference/apis.md §3): ``result.<first key>.c[0]``; errors in ``error``, even on 200."""
+"""Kraken ticker (https://docs.kraken.com/api/docs/rest-api/get-ticker-information): ``result.<first
+key>.c[0]``; errors in ``error``, even on 200."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""mempool.space REST client (reference/apis.md §1); ``base_url`` already ends in ``/api``."""
+"""mempool.space REST client (https://mempool.space/docs/api/rest); ``base_url`` already ends in ``/api``."""
 
 from __future__ import annotations
 
@@ -96,7 +96,7 @@ async def fetch_adjustment(
 async def fetch_hashrate(
     client: httpx.AsyncClient, base_url: str, policy: FetchPolicy = _DEFAULT_POLICY
 ) -> HashrateReading:
-    """``/v1/mining/hashrate/3d`` (§1.2); a self-hosted instance without bitcoind reports 0 (→ error)."""
+    """``/v1/mining/hashrate/3d`` ; a self-hosted instance without bitcoind reports 0 (→ error)."""
     doc = await fetch_json(client, SOURCE, join_url(base_url, "v1/mining/hashrate/3d"), policy)
     return HashrateReading(
         hashrate_hs=HASHRATE_HS.check(SOURCE, _number(doc, "currentHashrate")),
@@ -110,7 +110,7 @@ async def fetch_fees_per_block(
     policy: FetchPolicy = _DEFAULT_POLICY,
     blocks: int = FEE_WINDOW_BLOCKS,
 ) -> float:
-    """Mean fees per block in BTC from ``/v1/mining/reward-stats/{blocks}`` (§1 table; sats as STRINGS)."""
+    """Mean fees per block in BTC from ``/v1/mining/reward-stats/{blocks}`` (sats as STRINGS)."""
     doc = await fetch_json(client, SOURCE, join_url(base_url, f"v1/mining/reward-stats/{blocks}"), policy)
     total_fee_sats = as_int(SOURCE, "totalFee", dig(SOURCE, doc, "totalFee"))
     span = as_int(SOURCE, "endBlock", dig(SOURCE, doc, "endBlock")) - as_int(
@@ -123,7 +123,7 @@ async def fetch_fees_per_block(
 async def fetch_tip_height(
     client: httpx.AsyncClient, base_url: str, policy: FetchPolicy = _DEFAULT_POLICY
 ) -> int:
-    """``/blocks/tip/height``: a text/plain integer (§0), parsed from text, not JSON."""
+    """``/blocks/tip/height``: a text/plain integer , parsed from text, not JSON."""
     text = await fetch_text(client, SOURCE, join_url(base_url, "blocks/tip/height"), policy)
     return int(HEIGHT.check(SOURCE, as_int(SOURCE, "tip height", text)))
 
@@ -165,7 +165,7 @@ class DailyNetwork:
 async def fetch_daily_network(
     client: httpx.AsyncClient, base_url: str, interval: str = "1y", policy: FetchPolicy = _DEFAULT_POLICY
 ) -> tuple[DailyNetwork, ...]:
-    """``/v1/mining/hashrate/{interval}`` as daily rows, oldest first (§1.2, §6).
+    """``/v1/mining/hashrate/{interval}`` as daily rows, oldest first.
 
     A ``hashrates[]`` row's ``timestamp`` is 00:00 UTC at the END of the day it measures, so it is dated the
     day before. The difficulty of a day is that of the last retarget (``difficulty[]``) at or before its

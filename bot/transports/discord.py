@@ -9,7 +9,8 @@ like the slash command, with the presser's permissions (``on_interaction``, so b
 after a restart). A chat is a channel: a server channel, or a DM for personal
 alerts. In servers, changing subscriptions, profile or language needs Manage Channels: declared as those
 commands' default permissions and checked again from the interaction. As the outbox ``Notifier`` it maps
-discord.py's errors to typed outcomes (reference/platforms.md §2.3); leaving a server or a deleted
+discord.py's errors to typed outcomes
+(https://discord.com/developers/docs/topics/opcodes-and-status-codes#json); leaving a server or a deleted
 channel deactivates the chats concerned.
 
 ``discord_api_base`` and ``discord_gateway_url`` overwrite ``discord.http.Route.BASE`` and
