@@ -223,7 +223,23 @@ async def fetch_network(
     ]
     if winner is None:
         raise (SourcesDisagree if states else SourcesUnavailable)("network data", outcomes)
-    return replace(states[winner], outcomes=tuple(outcomes))
+    return replace(with_fees_of_an_agreeing_source(states, problems, winner), outcomes=tuple(outcomes))
+
+
+def with_fees_of_an_agreeing_source(
+    states: Sequence[NetworkState], problems: Sequence[str | None], winner: int
+) -> NetworkState:
+    """The winning reading, its unknown fees taken from another reading that agrees with it (if any)."""
+    chosen = states[winner]
+    if chosen.fees_per_block_btc is not None:
+        return chosen
+    donors = [
+        s for s, p in zip(states, problems, strict=True) if p is None and s.fees_per_block_btc is not None
+    ]
+    if not donors:
+        return chosen
+    note = f"fees per block from {donors[0].source}"
+    return replace(chosen, fees_per_block_btc=donors[0].fees_per_block_btc, notes=(note,))
 
 
 async def fetch_price_history(
