@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
@@ -129,7 +130,7 @@ class LivePoller:
         else:
             record_poll(state.outcomes)
             problem = self._network_verdict(state)
-            self._failing_network = _failing(self._failing_network, state.outcomes)
+            self._failing_network = _failing(self._failing_network, _rejecting(state, problem))
             self._network_problem = problem
             if problem is None:
                 self._network = state
@@ -219,6 +220,13 @@ def _failing(before: dict[str, datetime], outcomes: Sequence[SourceOutcome]) -> 
     """The sources of one poll that gave no usable answer (an error, or a value dropped as absurd or in
     disagreement), each keeping the moment its run of unusable answers began."""
     return {o.source: before.get(o.source, o.fetched_at) for o in outcomes if not o.used}
+
+
+def _rejecting(state: NetworkState, problem: str | None) -> tuple[SourceOutcome, ...]:
+    """The poll's outcomes, with the lone reading the poller refused (``problem``) counted as unusable."""
+    if problem is None:
+        return state.outcomes
+    return tuple(replace(o, dropped=problem) if o.source == state.source else o for o in state.outcomes)
 
 
 async def report_ribbons(store: Store, watch: Watch, today: date) -> None:

@@ -301,8 +301,13 @@ async def test_a_lone_network_source_cannot_change_difficulty_inside_an_epoch(ri
     assert await rig.notices() == ["data_stale"]
     notice = (await rig.outbox())[0][1]
     assert "in the same 2016-block epoch, against the last accepted reading" in notice
+    # mempool answered, but with a reading the poller refused: it is named among the failing sources.
+    assert "blockchain.info, mempool not answering since 12:05 UTC" in notice
 
 
+# Both network sources must answer on every poll for them to disagree: a roomier timeout than the rig's
+# 0.25 s keeps a slow moment of a loaded machine from turning the scenario into a lone source.
+@pytest.mark.parametrize("rig", [{"source_timeout_s": 2.0}], indirect=True)
 async def test_network_sources_that_disagree_make_the_data_stale(rig: Rig) -> None:
     rig.upstreams.set_difficulty(DIFFICULTY * 1000, "mempool")
     assert await rig.minutes_until_stale(30) == 16  # first poll > 300 s + 2 network polls after 12:00
