@@ -233,9 +233,9 @@ def difficulty_ribbon_compression(
 def trailing_percentile_rank(values: Sequence[float | None], window_days: int) -> list[float | None]:
     """Share of the trailing ``window_days`` values (today included) at or below today's value, in (0, 1].
 
-    Applied to a daily hashprice series this is the "hashprice percentile over a trailing 365 d" proxy of
-    (CryptoQuant's Miner Profit/Loss Sustainability is closed, so this is an open proxy); ``None`` while
-    the window is short or holds a gap.
+    Applied to a daily hashprice series this is the "hashprice percentile over a trailing 365 d" proxy for
+    CryptoQuant's Miner Profit/Loss Sustainability, which is closed; ``None`` while the window is short or
+    holds a gap.
     """
     if window_days < 1:
         raise ValueError(f"window_days must be at least 1, got {window_days!r}")

@@ -89,15 +89,15 @@ class OperatingProfile:
         return (1.0 - self.pool_fee_fraction) * self.uptime_fraction
 
 
-def hashvalue_btc_per_th_day(market: MarketInputs) -> float:
-    """Expected BTC per TH/s per day: ``1e12 * 86400 / (D * 2^32) * (S + F)``
+def btc_per_th_day(difficulty: float, block_reward_btc: float) -> float:
+    """Expected BTC per TH/s per day: ``1e12 * 86400 / (D * 2^32) * reward``
     (https://hashrateindex.com/blog/what-is-hashprice/)."""
-    return (
-        HASHES_PER_TH
-        * SECONDS_PER_DAY
-        / (market.difficulty * HASHES_PER_DIFFICULTY)
-        * market.block_reward_btc
-    )
+    return HASHES_PER_TH * SECONDS_PER_DAY / (difficulty * HASHES_PER_DIFFICULTY) * block_reward_btc
+
+
+def hashvalue_btc_per_th_day(market: MarketInputs) -> float:
+    """Expected BTC per TH/s per day at the market's block reward ``S + F``."""
+    return btc_per_th_day(market.difficulty, market.block_reward_btc)
 
 
 def hashprice_usd_per_th_day(market: MarketInputs) -> float:

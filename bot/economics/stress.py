@@ -45,8 +45,8 @@ from enum import StrEnum
 
 from bot.economics.history import DailyRow, subsidy_btc_on, supply_btc_at_end_of
 from bot.economics.indicators import PUELL_WINDOW_DAYS, daily_issuance_usd, puell_multiple
-from bot.economics.mining import MarketInputs
-from bot.economics.network import HASHES_PER_DIFFICULTY, circulating_supply_sats
+from bot.economics.mining import MarketInputs, btc_per_th_day
+from bot.economics.network import circulating_supply_sats
 from bot.economics.regression import (
     DifficultyRegression,
     difficulty_multiple,
@@ -55,8 +55,8 @@ from bot.economics.regression import (
 from bot.economics.units import (
     EXPECTED_BLOCKS_PER_DAY,
     HASHES_PER_PH,
+    HASHES_PER_TH,
     SATS_PER_BTC,
-    SECONDS_PER_DAY,
     require_positive,
 )
 
@@ -184,7 +184,7 @@ def cost_model_multiple(
 
 def hashprice_subsidy_usd_per_ph_day(price_usd: float, difficulty: float, subsidy_btc: float) -> float:
     """Hashprice from the subsidy alone (the daily history has no fees): ``1e15·86400/(D·2^32)·S·P``."""
-    return HASHES_PER_PH * SECONDS_PER_DAY / (difficulty * HASHES_PER_DIFFICULTY) * subsidy_btc * price_usd
+    return btc_per_th_day(difficulty, subsidy_btc) * price_usd * HASHES_PER_PH / HASHES_PER_TH
 
 
 def daily_hashprice_usd_per_ph_day(row: DailyRow) -> float:
