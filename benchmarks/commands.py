@@ -20,12 +20,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks._common import FakeTelegramProcess, print_figures
+from bot.chat.services import StoreServices
 from bot.data import load_difficulty_regression
-from bot.services import StoreServices
 from bot.sources.snapshot import MarketSnapshot, NetworkState, PriceQuote, SourceOutcome
 from bot.store import Store
 from bot.store.snapshots import insert_snapshot
 from bot.transports.telegram import TelegramTransport
+from handlers.router import COMMANDS as CHAT_COMMANDS
 
 FIRST_USER = 700_000_001
 COMMANDS = {"breakeven": "/breakeven s19xp 5c", "status": "/status"}
@@ -57,7 +58,7 @@ async def measure(fake: FakeTelegramProcess, db_path: Path, users: int) -> dict[
     await store.run(insert_snapshot, snapshot())
     settings = fake.settings(db=str(db_path))
     transport = TelegramTransport(
-        settings, StoreServices(store, settings, load_difficulty_regression()), store
+        settings, StoreServices(store, settings, load_difficulty_regression()), CHAT_COMMANDS, store
     )
     await transport.connect()
     expected = users * len(COMMANDS)

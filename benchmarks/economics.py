@@ -23,8 +23,8 @@ from bot.economics.mining import (
     breakeven_price_usd,
 )
 from bot.economics.production_cost import BottomUpAssumptions
-from bot.market import Overrides, resolve_market
-from bot.reports import status_report
+from bot.market.view import Overrides, resolve_market
+from bot.reports.figures import status_report
 from tests.fakes.upstreams import FakeUpstreams
 
 

@@ -28,16 +28,17 @@ from telegram.error import TelegramError
 from benchmarks._common import FakeTelegramProcess, print_figures
 from bot.alerts.events import AlertEvent, EventKind
 from bot.app import TELEGRAM_SENDS_PER_S
+from bot.chat.services import StoreServices
 from bot.data import load_difficulty_regression
 from bot.delivery.notifier import Destination, OutboundMessage, SendOutcome, Sent
 from bot.delivery.worker import OutboxWorker
 from bot.render.alerts import render_event
-from bot.services import StoreServices
 from bot.store import Store
 from bot.store.chats import ChatKind, upsert_chat
 from bot.store.outbox import NewMessage, OutboxStatus, counts, enqueue
 from bot.store.subscriptions import add_network
 from bot.transports.telegram import TelegramTransport, outcome_of
+from handlers.router import COMMANDS
 
 FIRST_CHAT_ID = 500_000_001
 PAID_SENDS_PER_S = 990.0
@@ -92,7 +93,7 @@ async def fan_out(fake: FakeTelegramProcess, db_path: Path, chats: int, paid: bo
     await store.atomic(seed, chats)
     settings = fake.settings(db=str(db_path))
     services = StoreServices(store, settings, load_difficulty_regression())
-    transport = (PaidBroadcastTransport if paid else TelegramTransport)(settings, services, store)
+    transport = (PaidBroadcastTransport if paid else TelegramTransport)(settings, services, COMMANDS, store)
     await transport.app.initialize()
     worker = OutboxWorker(
         store,

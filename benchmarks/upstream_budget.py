@@ -24,15 +24,16 @@ import httpx
 from benchmarks._common import print_figures
 from bot.alerts.regime import RegimeParams
 from bot.app import DAILY_JOB_S
+from bot.chat.commands import parse_command
+from bot.chat.context import Chat
+from bot.chat.services import StoreServices
 from bot.config import Settings
 from bot.data import load_difficulty_regression, load_history
-from bot.poller import LivePoller
-from bot.services import StoreServices
+from bot.market.poller import LivePoller
 from bot.store import Store
 from bot.store.snapshots import upsert_daily
-from bot.watch import Watch
-from handlers.context import Chat
-from handlers.router import dispatch, parse_command
+from bot.watch.loop import Watch
+from handlers.router import dispatch
 from tests.fakes.upstreams import FakeUpstreams
 
 START = datetime(2026, 2, 5, tzinfo=UTC)

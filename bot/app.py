@@ -24,16 +24,16 @@ import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.alerts.regime import RegimeParams
-from bot.backfill import backfill_daily
+from bot.chat.commands import CommandSet
+from bot.chat.services import StoreServices
 from bot.config import Settings
 from bot.data import load_difficulty_regression, load_history
 from bot.delivery.notifier import Notifier
 from bot.delivery.worker import OutboxWorker
-from bot.health import HealthServer, serve_health
-from bot.poller import LivePoller
-from bot.replay import REPLAY_START, replay
-from bot.scheduler import JobSpec, JobStats, build_scheduler, finish_running_jobs
-from bot.services import StoreServices
+from bot.market.backfill import backfill_daily
+from bot.market.poller import LivePoller
+from bot.market.replay import REPLAY_START, replay
+from bot.ops.health import HealthServer, serve_health
 from bot.store import snapshots as snapshot_repo
 from bot.store.db import Store, default_db_path
 from bot.store.retention import DAY_S, Retention, prune_store
@@ -41,7 +41,8 @@ from bot.transports.console import CONSOLE_CHAT, ConsoleTransport
 from bot.transports.discord import DiscordTransport
 from bot.transports.lifecycle import TokenRejectedError
 from bot.transports.telegram import TelegramTransport
-from bot.watch import Watch
+from bot.watch.loop import Watch
+from bot.watch.scheduler import JobSpec, JobStats, build_scheduler, finish_running_jobs
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +72,11 @@ async def _seed_daily_history(store: Store) -> None:
 class BotApp:
     """Everything of one running bot; ``start()`` then ``stop()`` (tests drive it in-process)."""
 
-    def __init__(self, settings: Settings, replay_options: ReplayOptions | None = None) -> None:
+    def __init__(
+        self, settings: Settings, commands: CommandSet, replay_options: ReplayOptions | None = None
+    ) -> None:
         self.settings = settings
+        self.commands = commands
         self.replay_options = replay_options
         self.stopping = asyncio.Event()
         self.stats = JobStats()
@@ -104,13 +108,13 @@ class BotApp:
         self.services = services = StoreServices(store, settings, regression)
         notifiers: dict[str, Notifier] = {}
         if settings.telegram_token is not None:
-            self.telegram = TelegramTransport(settings, services, store)
+            self.telegram = TelegramTransport(settings, services, self.commands, store)
             notifiers[self.telegram.platform] = self.telegram
         if settings.discord_token is not None:
-            self.discord = DiscordTransport(settings, services, store)
+            self.discord = DiscordTransport(settings, services, self.commands, store)
             notifiers[self.discord.platform] = self.discord
         if not notifiers or self.replay_options is not None:
-            self.console = ConsoleTransport(services)
+            self.console = ConsoleTransport(services, self.commands)
             notifiers[self.console.platform] = self.console
             await services.subscribe_network(CONSOLE_CHAT)
         self.worker = OutboxWorker(
@@ -200,9 +204,11 @@ def _jobs(settings: Settings, poller: LivePoller, store: Store) -> list[JobSpec]
     ]
 
 
-async def run_bot(settings: Settings, replay_options: ReplayOptions | None = None) -> None:
-    """Run until Ctrl-C or SIGTERM."""
-    app = BotApp(settings, replay_options)
+async def run_bot(
+    settings: Settings, commands: CommandSet, replay_options: ReplayOptions | None = None
+) -> None:
+    """Serve ``commands`` until Ctrl-C or SIGTERM."""
+    app = BotApp(settings, commands, replay_options)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):

@@ -21,20 +21,21 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
 from bot.app import ReplayOptions, run_bot
-from bot.backtest import add_backtest_parser
+from bot.chat.commands import CommandsNotInstalledError, installed_commands
+from bot.chat.parsing import parse_percent, parse_positive, parse_power_usd_per_kwh, parse_price_usd
 from bot.config import Settings, secret_settings
 from bot.data import load_difficulty_regression, load_history
-from bot.dbtools import add_db_parser
 from bot.economics.machines import Machine, UnknownMachine, parse_machine
 from bot.economics.mining import OperatingProfile
 from bot.economics.production_cost import BottomUpAssumptions
 from bot.economics.stress import NotEnoughHistoryError, StressIndex, stress_baseline, stress_for_market
-from bot.logs import RedactingFilter, setup_logging
-from bot.market import MarketView, Overrides, resolve_market
-from bot.parsing import parse_percent, parse_positive, parse_power_usd_per_kwh, parse_price_usd
+from bot.market.replay import REPLAY_START
+from bot.market.view import MarketView, Overrides, resolve_market
+from bot.ops.dbtools import add_db_parser
+from bot.ops.logs import RedactingFilter, setup_logging
 from bot.render.table import format_table
-from bot.replay import REPLAY_START
-from bot.reports import (
+from bot.reports.backtest import add_backtest_parser
+from bot.reports.figures import (
     Report,
     breakeven_report,
     cost_report,
@@ -55,7 +56,7 @@ class UsageError(Exception):
 
 
 def _arg(parse: Callable[[str], float]) -> Callable[[str], float]:
-    """Adapt a ``bot.parsing`` parser for argparse, keeping its one-line message."""
+    """Adapt a ``bot.chat.parsing`` parser for argparse, keeping its one-line message."""
 
     def convert(text: str) -> float:
         try:
@@ -283,8 +284,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> None:
     setup_logging(settings)
     options = ReplayOptions(start=args.start, days_per_s=args.speed) if args.replay else None
     try:
-        await run_bot(settings, options)
-    except (StoreError, TokenRejectedError) as error:
+        await run_bot(settings, installed_commands(), options)
+    except (StoreError, TokenRejectedError, CommandsNotInstalledError) as error:
         raise UsageError(str(error)) from None
 
 

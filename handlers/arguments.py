@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
+from bot.chat.parsing import parse_power_usd_per_kwh
+from bot.chat.reply import Reply
 from bot.economics.machines import Machine, PowerUnknown, UnknownMachine, parse_machine
-from bot.parsing import parse_power_usd_per_kwh
 from handlers.format import error_reply
-from handlers.reply import Reply
 
 _POWER_MARKERS = re.compile(r"(^\$)|([c¢]$)|(/kwh$)|(^0?[.,]\d+$)", re.IGNORECASE)
 _BARE_NUMBER = re.compile(r"^\d+(?:[.,]\d+)?$")

@@ -12,6 +12,8 @@ import re
 from collections.abc import Sequence
 from datetime import timedelta
 
+from bot.chat.context import Request, Services
+from bot.chat.reply import Reply
 from bot.economics.history import DailyRow, supply_btc_at_end_of
 from bot.economics.regression import DifficultyRegression, difficulty_regression_cost_usd_per_btc
 from bot.economics.stress import (
@@ -24,9 +26,7 @@ from bot.economics.stress import (
 from bot.render import numbers as fmt
 from bot.render.charts import hashprice_png, price_vs_cost_png, stress_png
 from bot.render.i18n import plural, t
-from handlers.context import Request, Services
 from handlers.format import error_reply, html_t
-from handlers.reply import Reply
 
 EXAMPLE = "/chart 1y price"
 DEFAULT_DAYS = 90

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import html
 
+from bot.chat.reply import Reply
 from bot.render.i18n import t
 from bot.render.table import format_table
-from bot.reports import Report
-from handlers.reply import Reply
+from bot.reports.figures import Report
 
 MAX_MESSAGE_CHARS = 4096
 """Telegram's limit for one message (Discord's is 2,000 for content but 4,096 for an embed description)."""

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import html
 
+from bot.chat.context import Request, Services
+from bot.chat.reply import Reply
 from bot.render.i18n import t
-from handlers.context import Request, Services
 from handlers.format import html_t
-from handlers.reply import Reply
 
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("status", "/status"),

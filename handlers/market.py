@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
+from bot.chat.context import Request, Services
+from bot.chat.reply import Reply
 from bot.economics.history import DailyRow
 from bot.economics.indicators import (
     DIFFICULTY_RIBBON_MIN_DAYS,
@@ -22,10 +24,10 @@ from bot.economics.mining import hashprice_sats_per_th_day, hashprice_usd_per_ph
 from bot.economics.production_cost import BottomUpAssumptions
 from bot.economics.regression import DifficultyRegression
 from bot.economics.stress import MIN_WINDOW_SAMPLES, NotEnoughHistoryError, StressIndex, stress_for_market
-from bot.market import MarketView
+from bot.market.view import MarketView
 from bot.render import numbers as fmt
 from bot.render.i18n import missing_sources, plural, t
-from bot.reports import (
+from bot.reports.figures import (
     Report,
     breakeven_report,
     cost_report,
@@ -35,9 +37,7 @@ from bot.reports import (
     stress_report,
 )
 from handlers.arguments import machine_and_power, split_machine_and_power
-from handlers.context import Request, Services
 from handlers.format import html_t, report_html
-from handlers.reply import Reply
 
 NetworkReport = Callable[[MarketView, BottomUpAssumptions, DifficultyRegression, datetime, str], Report]
 

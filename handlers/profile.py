@@ -6,13 +6,13 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 
-from bot.parsing import parse_percent, parse_positive
+from bot.chat.context import ChatProfile, Request, Services
+from bot.chat.parsing import parse_percent, parse_positive
+from bot.chat.reply import Button, Reply
 from bot.render import numbers as fmt
 from bot.render.i18n import LANGUAGE_NAMES, SUPPORTED
 from handlers.arguments import machine_and_power
-from handlers.context import ChatProfile, Request, Services
 from handlers.format import error_reply, html_t
-from handlers.reply import Button, Reply
 from handlers.subscriptions import refuse_non_admin
 
 PROFILE_EXAMPLE = "/profile s19xp 5.5c count 3 fee 2 uptime 97"

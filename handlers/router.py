@@ -1,4 +1,4 @@
-"""Command name -> handler, parsing of a typed line into a ``Request``, and the chat's language."""
+"""Command name -> handler, run in the chat's language; ``COMMANDS`` is the set transports are given."""
 
 from __future__ import annotations
 
@@ -6,16 +6,16 @@ import difflib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
-from bot.metrics import observe_command
+from bot.chat.context import Request, Services
+from bot.chat.reply import Reply
+from bot.ops.metrics import observe_command
 from bot.render.i18n import resolve_language
 from bot.store.db import StoreError
 from handlers import chart, market, profile, subscriptions
 from handlers import help as help_commands
-from handlers.context import Chat, Request, Services
 from handlers.format import html_t
-from handlers.reply import Reply
 
 log = logging.getLogger(__name__)
 
@@ -40,26 +40,6 @@ HANDLERS: dict[str, Handler] = {
     "unsubscribe": subscriptions.unsubscribe,
 }
 MAX_ARGS_CHARS = 200
-
-
-def split_command(text: str) -> tuple[str, str, str] | None:
-    """``/breakeven@minerwatch_bot s19 5c`` -> ``("breakeven", "minerwatch_bot", "s19 5c")``; ``None`` when
-    the text is not a command. A command with no name (``/`` alone, ``/@minerwatch_bot``) is ``help``."""
-    stripped = text.strip()
-    if not stripped.startswith("/"):
-        return None
-    head, _, args = stripped[1:].partition(" ")
-    name, _, mention = head.partition("@")
-    return name.lower() or "help", mention, args.strip()
-
-
-def parse_command(chat: Chat, text: str) -> Request | None:
-    """``/breakeven@minerwatch_bot s19 5c`` -> Request; ``None`` when the text is not a command."""
-    parts = split_command(text)
-    if parts is None:
-        return None
-    command, _, args = parts
-    return Request(chat=chat, command=command, args=args)
 
 
 async def dispatch(request: Request, services: Services) -> Reply:
@@ -94,3 +74,20 @@ async def _run(request: Request, services: Services) -> Reply:
     if len(request.args) > MAX_ARGS_CHARS:
         return Reply(html_t(lang, "error.too_long", command=request.command), error=True)
     return await handler(request, services)
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerCommands:
+    """The handlers as the ``bot.chat.commands.CommandSet`` the composition root hands to transports."""
+
+    quick_rules: tuple[str, ...] = subscriptions.QUICK_RULES
+
+    async def dispatch(self, request: Request, services: Services) -> Reply:
+        return await dispatch(request, services)
+
+    def menu(self, lang: str) -> list[tuple[str, str]]:
+        return help_commands.command_menu(lang)
+
+
+COMMANDS = HandlerCommands()
+"""Registered under the ``minerwatch.commands`` entry point (pyproject.toml)."""

@@ -11,10 +11,10 @@ import re
 
 from bot.alerts.grammar import EXAMPLE, GRAMMARS, OPS, describe_rule, parse_rule
 from bot.alerts.rules import Metric, TooManyRulesError
+from bot.chat.context import Request, Services
+from bot.chat.reply import Button, Reply
 from bot.render.i18n import plural, t
-from handlers.context import Request, Services
 from handlers.format import error_reply, html_t
-from handlers.reply import Button, Reply
 
 SUBSCRIBE_EXAMPLE = "/subscribe price below 60k"
 ALERTS_LIST_CHARS = 3500

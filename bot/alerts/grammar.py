@@ -5,7 +5,7 @@
 * METRIC: price (USD), hashprice (USD/PH/day), margin (%), breakeven (power price, $/kWh), premium (% over
   production cost), difficulty (% estimated next change), stress (the open miner-stress index, 0 to 100);
 * OP: ``below | under | <`` or ``above | over | >``;
-* VALUE in the metric's unit, as ``bot.parsing`` reads it (``60k``, ``$60,000``, ``5.5c``, ``-10%``);
+* VALUE in the metric's unit, as ``bot.chat.parsing`` reads it (``60k``, ``$60,000``, ``5.5c``, ``-10%``);
 * ``band`` moves the re-arm level away from the threshold (default ``rules.default_band``), ``repeat``
   fires again while the condition holds, ``every`` sets the minimum interval between fires (``30m``,
   ``6h``, ``1d``; default 1 h).
@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.alerts.rules import Metric, Op, Rule, default_band
-from bot.parsing import parse_percent, parse_positive, parse_power_usd_per_kwh, parse_price_usd
+from bot.chat.parsing import parse_percent, parse_positive, parse_power_usd_per_kwh, parse_price_usd
 
 DEFAULT_MIN_INTERVAL_S = 3600
 """``Rule.min_interval_s``'s default: one fire per hour at most."""

@@ -40,7 +40,7 @@ from bot.delivery.notifier import (
     Sent,
     TransientFailure,
 )
-from bot.metrics import record_expired, record_send
+from bot.ops.metrics import record_expired, record_send
 from bot.store import Store
 from bot.store.chats import GROUP_KINDS, ChatKind, deactivate_chat, migrate_chat
 from bot.store.outbox import (

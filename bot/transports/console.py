@@ -15,13 +15,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TextIO
 
+from bot.chat.commands import CommandSet, parse_command
+from bot.chat.context import Chat, Services
+from bot.chat.reply import Reply
 from bot.delivery.notifier import Destination, OutboundMessage, SendOutcome, Sent
-from handlers.context import Chat, Services
-from handlers.reply import Reply
-from handlers.router import dispatch, parse_command
 
 PLATFORM = "console"
-CONSOLE_CHAT = Chat(platform=PLATFORM, chat_id="console", kind="private", is_admin=True)
+CONSOLE_CHAT = Chat(platform=PLATFORM, chat_id="console", is_admin=True)
 _TAG = re.compile(r"<[^>]+>")
 
 
@@ -48,11 +48,13 @@ class ConsoleTransport:
     def __init__(
         self,
         services: Services,
+        commands: CommandSet,
         stdin: TextIO = sys.stdin,
         stdout: TextIO = sys.stdout,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._services = services
+        self._commands = commands
         self._stdin = stdin
         self._stdout = stdout
         self._clock = clock
@@ -91,5 +93,5 @@ class ConsoleTransport:
         request = parse_command(CONSOLE_CHAT, line if line.lstrip().startswith("/") else "/" + line.strip())
         if request is None:
             return
-        reply = await dispatch(request, self._services)
+        reply = await self._commands.dispatch(request, self._services)
         self._print(render_reply(reply))

@@ -33,12 +33,16 @@ from discord import app_commands
 from discord.app_commands import Choice, locale_str
 from discord.gateway import DiscordWebSocket
 
+from bot.chat.commands import CommandSet, parse_command
+from bot.chat.context import Chat, Services
+from bot.chat.membership import chat_left
+from bot.chat.reply import Reply
 from bot.config import Settings
 from bot.delivery import notifier as outcomes
 from bot.delivery.notifier import Destination, OutboundMessage, SendOutcome
 from bot.economics.machines import list_machines, normalise_machine_name
-from bot.membership import chat_left
 from bot.render.i18n import LANGUAGE_NAMES, SUPPORTED, t
+from bot.store.chats import ChatKind
 from bot.store.db import Store
 from bot.transports.lifecycle import (
     BACKOFF,
@@ -50,10 +54,6 @@ from bot.transports.lifecycle import (
     retry_soft,
 )
 from bot.transports.markup import split_title, to_markdown, truncate
-from handlers.context import Chat, Services
-from handlers.reply import Reply
-from handlers.router import dispatch, parse_command
-from handlers.subscriptions import QUICK_RULES
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,6 @@ MAX_CHOICES = 25
 BUTTON_PREFIX = "mw:"
 """A button's custom_id is this prefix and the command it runs (``mw:/unsubscribe all``)."""
 MAX_BUTTONS, LABEL_LIMIT, CUSTOM_ID_LIMIT = 25, 80, 100
-RULE_SUGGESTIONS = ("network", *QUICK_RULES)
 
 Interaction = discord.Interaction[discord.Client]
 
@@ -173,10 +172,11 @@ def machine_choices(current: str) -> list[Choice[str]]:
     return [Choice(name=label, value=name) for _, name, label in sorted(found)[:MAX_CHOICES]]
 
 
-def rule_choices(current: str) -> list[Choice[str]]:
-    """Common rules containing what was typed, after the typed text itself (any rule may be submitted)."""
+def rule_choices(current: str, quick_rules: tuple[str, ...]) -> list[Choice[str]]:
+    """Common rules (network news, then ``quick_rules``) containing what was typed, after the typed text
+    itself (any rule may be submitted)."""
     typed = current.strip()[:CHOICE_LIMIT]
-    rules = [rule for rule in RULE_SUGGESTIONS if typed.lower() in rule]
+    rules = [rule for rule in ("network", *quick_rules) if typed.lower() in rule]
     if typed and typed.lower() not in rules:
         rules.insert(0, typed)
     return [Choice(name=rule, value=rule) for rule in rules[:MAX_CHOICES]]
@@ -205,12 +205,13 @@ class DiscordTransport:
 
     platform = PLATFORM
 
-    def __init__(self, settings: Settings, services: Services, store: Store) -> None:
+    def __init__(self, settings: Settings, services: Services, commands: CommandSet, store: Store) -> None:
         if settings.discord_token is None:
             raise ValueError("MINERWATCH_DISCORD_TOKEN is not set")
         aim_discord_py(settings)
         self._token = settings.discord_token.get_secret_value()
         self._services = services
+        self._commands = commands
         self._store = store
         self._guild_of: dict[int, int] = {}
         """Channel -> server, for channels that talked to the bot (threads may be missing from the cache)."""
@@ -351,10 +352,10 @@ class DiscordTransport:
 
     def _chat(self, interaction: Interaction, channel_id: int) -> Chat:
         if interaction.guild_id is None:
-            return Chat(platform=PLATFORM, chat_id=str(channel_id), kind="dm", is_admin=True)
+            return Chat(platform=PLATFORM, chat_id=str(channel_id), kind=ChatKind.DM, is_admin=True)
         self._guild_of[channel_id] = interaction.guild_id
         is_admin = interaction.permissions.manage_channels
-        return Chat(platform=PLATFORM, chat_id=str(channel_id), kind="guild", is_admin=is_admin)
+        return Chat(platform=PLATFORM, chat_id=str(channel_id), kind=ChatKind.CHANNEL, is_admin=is_admin)
 
     async def on_interaction(self, interaction: Interaction) -> None:
         """A press on one of the bot's buttons runs the command it carries (slash commands go to the tree)."""
@@ -375,7 +376,7 @@ class DiscordTransport:
         request = parse_command(self._chat(interaction, interaction.channel_id), text)
         if request is None:
             return
-        answer = asyncio.ensure_future(dispatch(request, self._services))
+        answer = asyncio.ensure_future(self._commands.dispatch(request, self._services))
         try:
             reply = await asyncio.wait_for(asyncio.shield(answer), DEFER_AFTER_S)
         except TimeoutError:
@@ -398,7 +399,7 @@ class DiscordTransport:
         return machine_choices(current)
 
     async def _rule_autocomplete(self, interaction: Interaction, current: str) -> list[Choice[str]]:
-        return rule_choices(current)
+        return rule_choices(current, self._commands.quick_rules)
 
     async def _alert_autocomplete(self, interaction: Interaction, current: str) -> list[Choice[str]]:
         """This chat's alerts by number (``#3 price below $60,000``), then "all"."""

@@ -60,10 +60,13 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
+from bot.chat.commands import CommandSet, parse_command, split_command
+from bot.chat.context import Chat, Services
+from bot.chat.membership import chat_joined, chat_left, chat_moved
+from bot.chat.reply import Reply
 from bot.config import Settings
 from bot.delivery import notifier as outcomes
 from bot.delivery.notifier import Destination, OutboundMessage, SendOutcome
-from bot.membership import chat_joined, chat_left, chat_moved
 from bot.render.i18n import SUPPORTED
 from bot.store.chats import ChatKind
 from bot.store.db import Store
@@ -76,10 +79,6 @@ from bot.transports.lifecycle import (
     pause,
     retry_soft,
 )
-from handlers.context import Chat, Services
-from handlers.help import command_menu
-from handlers.reply import Reply
-from handlers.router import dispatch, parse_command, split_command
 
 log = logging.getLogger(__name__)
 
@@ -224,11 +223,12 @@ class TelegramTransport:
 
     platform = PLATFORM
 
-    def __init__(self, settings: Settings, services: Services, store: Store) -> None:
+    def __init__(self, settings: Settings, services: Services, commands: CommandSet, store: Store) -> None:
         if settings.telegram_token is None:
             raise ValueError("MINERWATCH_TELEGRAM_TOKEN is not set")
         self._settings = settings
         self._services = services
+        self._commands = commands
         self._store = store
         self.liveness = Liveness(SILENCE_LIMIT_S)
         timeouts = dict.fromkeys(("connect_timeout", "read_timeout", "write_timeout"), REQUEST_TIMEOUT_S)
@@ -288,7 +288,7 @@ class TelegramTransport:
     async def set_menu(self) -> None:
         """The command menu in each language (``setMyCommands``)."""
         for language in SUPPORTED:
-            commands = [BotCommand(name, text) for name, text in command_menu(language)]
+            commands = [BotCommand(name, text) for name, text in self._commands.menu(language)]
             await self.app.bot.set_my_commands(commands, language_code=None if language == "en" else language)
 
     async def run(self, stop: asyncio.Event, backoff: Backoff = BACKOFF) -> None:
@@ -389,11 +389,11 @@ class TelegramTransport:
         is_admin: bool | None = kind is ChatKind.PRIVATE
         if not is_admin and command in MUTATING_COMMANDS:
             is_admin = await self._may_change(chat, user_id, sender_chat)
-        asker = Chat(platform=PLATFORM, chat_id=str(chat.id), kind=kind.value, is_admin=is_admin)
+        asker = Chat(platform=PLATFORM, chat_id=str(chat.id), kind=kind, is_admin=is_admin)
         request = parse_command(asker, text)
         if request is None:
             return
-        reply = await dispatch(request, self._services)
+        reply = await self._commands.dispatch(request, self._services)
         if reply.image_png is not None:
             await self.app.bot.send_photo(
                 message.chat.id,
@@ -447,10 +447,10 @@ class TelegramTransport:
         await chat_joined(self._store, PLATFORM, chat_id, kind)
         was_out = change.old_chat_member.status in GONE_STATUSES
         if kind is not ChatKind.PRIVATE and was_out:
-            chat = Chat(platform=PLATFORM, chat_id=chat_id, kind=kind.value, is_admin=False)
+            chat = Chat(platform=PLATFORM, chat_id=chat_id, kind=kind, is_admin=False)
             request = parse_command(chat, "/start")
             assert request is not None
-            reply = await dispatch(request, self._services)
+            reply = await self._commands.dispatch(request, self._services)
             await self.app.bot.send_message(change.chat.id, reply.text, parse_mode=ParseMode.HTML)
 
     async def _on_migrate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

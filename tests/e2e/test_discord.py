@@ -22,6 +22,7 @@ from bot.delivery import notifier as outcomes
 from bot.economics.history import DailyRow
 from bot.transports import discord as discord_transport
 from bot.transports.discord import outcome_of
+from handlers.router import COMMANDS as CHAT_COMMANDS
 from tests.e2e.market import move_price, price_polls, steady_history, store_daily
 from tests.e2e.process import bot_environment, start_run
 from tests.fakes.discord_api import (
@@ -111,7 +112,7 @@ async def bot(
             "source_timeout_s": 2.0,
         }
     )
-    app = BotApp(settings)
+    app = BotApp(settings, CHAT_COMMANDS)
     await app.start()
     assert app.discord is not None and app.console is None
     await fake_discord.wait_for(lambda: app.discord and app.discord.client.get_guild(GUILD_ID))

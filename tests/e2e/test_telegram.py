@@ -17,6 +17,7 @@ from bot.app import BotApp
 from bot.config import Settings
 from bot.economics.history import DailyRow
 from bot.render.charts import HEIGHT_PX, WIDTH_PX
+from handlers.router import COMMANDS
 from tests.e2e.market import move_price, price_polls, steady_history, store_daily
 from tests.e2e.process import bot_environment, start_run
 from tests.fakes.telegram_api import FakeTelegram, Fault, SentCall
@@ -63,7 +64,7 @@ async def bot(
             "source_timeout_s": 2.0,
         }
     )
-    app = BotApp(settings)
+    app = BotApp(settings, COMMANDS)
     await app.start()
     await telegram.wait_for(lambda: app.services is not None and telegram.calls("setMyCommands"), timeout=5)
     yield app

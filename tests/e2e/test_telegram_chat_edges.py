@@ -12,13 +12,14 @@ import pytest
 
 from bot.alerts.grammar import parse_rule
 from bot.alerts.rules import MAX_RULES_PER_CHAT
+from bot.chat.context import Chat
+from bot.chat.services import StoreServices
 from bot.config import Settings
 from bot.data import load_difficulty_regression
-from bot.services import StoreServices
 from bot.store.db import Store
 from bot.transports import telegram as telegram_transport
 from bot.transports.telegram import TelegramTransport
-from handlers.context import Chat
+from handlers.router import COMMANDS
 from tests.fakes.telegram_api import BOT_USERNAME, FakeTelegram, Fault, SentCall
 
 USER = 1001
@@ -58,7 +59,7 @@ async def bot(
     settings = Settings.model_validate(
         {"telegram_token": telegram.token, "telegram_base_url": telegram.base_url}
     )
-    transport = TelegramTransport(settings, services, store)
+    transport = TelegramTransport(settings, services, COMMANDS, store)
     await transport.connect()
     await telegram.wait_for(lambda: telegram.get_updates_calls, timeout=10)
     yield transport

@@ -13,8 +13,9 @@ import pytest
 
 from bot.app import BotApp
 from bot.config import Settings
-from bot.health import HealthServer, app_probe
+from bot.ops.health import HealthServer, app_probe
 from bot.transports.telegram import SILENCE_LIMIT_S
+from handlers.router import COMMANDS
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.upstreams import FakeUpstreams
 
@@ -51,7 +52,7 @@ async def test_an_outage_mid_run_turns_healthz_503_and_recovery_turns_it_back(
             "source_retries": 0,
         }
     )
-    app = BotApp(settings)
+    app = BotApp(settings, COMMANDS)
     await app.start()
     try:
         assert app.telegram is not None

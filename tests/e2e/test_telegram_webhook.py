@@ -11,6 +11,7 @@ import pytest
 
 from bot.app import BotApp
 from bot.config import Settings
+from handlers.router import COMMANDS
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.upstreams import FakeUpstreams
 
@@ -52,7 +53,7 @@ async def test_webhook_sets_and_checks_the_secret_and_asks_only_for_handled_upda
         secret = settings.webhook_secret()
         assert secret is not None and secret != telegram.token
         assert configured_secret in (None, secret)
-        app = BotApp(settings)
+        app = BotApp(settings, COMMANDS)
         await app.start()
         try:
             await telegram.wait_for(lambda: app.telegram and app.telegram.liveness.connected, timeout=15)

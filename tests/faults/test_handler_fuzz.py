@@ -18,15 +18,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.alerts.rules import MAX_RULES_PER_CHAT
+from bot.chat.commands import parse_command
+from bot.chat.context import Chat
+from bot.chat.reply import Reply
+from bot.chat.services import StoreServices
 from bot.config import Settings
 from bot.data import load_difficulty_regression, load_history
 from bot.render.i18n import SUPPORTED, t
-from bot.services import StoreServices
 from bot.store import Store
+from bot.store.chats import ChatKind
 from bot.store.snapshots import insert_snapshot, upsert_daily
-from handlers.context import Chat
-from handlers.reply import Reply
-from handlers.router import HANDLERS, dispatch, parse_command
+from handlers.router import HANDLERS, dispatch
 from tests.fakes.telegram_api import _parse_html
 from tests.faults.conftest import START, market_snapshot
 
@@ -36,8 +38,8 @@ PLANTED = ("<u>", "<s>", "<tg-spoiler>", '<a href="http://evil.example">', "<spa
 """Tags a user might type that no reply template uses: if one shows up in a reply, it was not escaped."""
 CHATS = (
     Chat(platform="telegram", chat_id="31"),
-    Chat(platform="telegram", chat_id="-1032", kind="supergroup", is_admin=True),
-    Chat(platform="telegram", chat_id="-1033", kind="group", is_admin=False),
+    Chat(platform="telegram", chat_id="-1032", kind=ChatKind.SUPERGROUP, is_admin=True),
+    Chat(platform="telegram", chat_id="-1033", kind=ChatKind.GROUP, is_admin=False),
 )
 
 INJECTIONS = st.sampled_from(

@@ -321,7 +321,7 @@ def test_a_bitcoind_url_with_a_password_is_reported_without_it(tmp_path: Path) -
 UNCAUGHT = """
 import asyncio, gc, threading, warnings
 from bot.config import Settings
-from bot.logs import setup_logging
+from bot.ops.logs import setup_logging
 
 setup_logging(Settings())
 secret = "correct-horse-battery-staple"

@@ -19,18 +19,19 @@ from telegram.ext import AIORateLimiter
 
 from bot.alerts.events import AlertEvent, EventKind
 from bot.app import TELEGRAM_SENDS_PER_S
+from bot.chat.services import StoreServices
 from bot.config import Settings
 from bot.data import load_difficulty_regression
 from bot.delivery.worker import OutboxWorker
-from bot.metrics import REGISTRY
+from bot.ops.metrics import REGISTRY
 from bot.render.alerts import render_event
-from bot.services import StoreServices
 from bot.store import Store
 from bot.store.chats import ChatKind, find_chat, upsert_chat
 from bot.store.outbox import NewMessage, OutboxStatus, counts, enqueue, next_due_at
 from bot.store.subscriptions import add_network
 from bot.transports import telegram as telegram_transport
 from bot.transports.telegram import TelegramTransport
+from handlers.router import COMMANDS
 from tests.fakes.telegram_api import FakeTelegram, Fault
 from tests.faults.conftest import VirtualTime
 
@@ -76,7 +77,9 @@ async def transport(
     settings = Settings.model_validate(
         {"telegram_token": telegram.token, "telegram_base_url": telegram.base_url}
     )
-    made = TelegramTransport(settings, StoreServices(store, settings, load_difficulty_regression()), store)
+    made = TelegramTransport(
+        settings, StoreServices(store, settings, load_difficulty_regression()), COMMANDS, store
+    )
     await made.connect()
     yield made
     await made.stop()

@@ -18,15 +18,16 @@ import httpx
 import pytest
 
 from bot.alerts.regime import RegimeParams
+from bot.chat.commands import parse_command
+from bot.chat.context import Chat
+from bot.chat.services import StoreServices
 from bot.config import Settings
 from bot.data import load_difficulty_regression
-from bot.poller import LivePoller
-from bot.services import StoreServices
+from bot.market.poller import LivePoller
 from bot.store import Store
 from bot.store.snapshots import latest_snapshot
-from bot.watch import Watch
-from handlers.context import Chat
-from handlers.router import dispatch, parse_command
+from bot.watch.loop import Watch
+from handlers.router import dispatch
 from tests.fakes.upstreams import FakeUpstreams, Fault
 from tests.faults.conftest import VirtualTime
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.backfill import backfill_daily
 from bot.config import Settings
 from bot.economics.history import DailyRow
+from bot.market.backfill import backfill_daily
 from bot.sources import mempool
 from bot.sources.aggregate import policy_for
 from bot.store import snapshots as snapshot_repo

@@ -14,12 +14,18 @@ import pytest
 
 from bot.alerts.grammar import parse_rule
 from bot.alerts.regime import RegimeParams
-from bot.backtest import S19_XP_J_PER_TH, BacktestEvent, add_backtest_parser, backtest_command, run_backtest
 from bot.data import load_difficulty_regression, load_history
 from bot.economics.history import format_daily_csv, supply_btc_at_end_of
 from bot.economics.machines import parse_machine
 from bot.economics.mining import MarketInputs, OperatingProfile, machine_day
 from bot.economics.regression import difficulty_regression_cost_usd_per_btc
+from bot.reports.backtest import (
+    S19_XP_J_PER_TH,
+    BacktestEvent,
+    add_backtest_parser,
+    backtest_command,
+    run_backtest,
+)
 
 KINDS = {
     "regime_capitulation",

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.alerts.rules import KeyedRule, KeyMetric, Metric, Op, Rule, RuleState
-from bot.dbtools import add_db_parser
+from bot.ops.dbtools import add_db_parser
 from bot.store.chats import ChatKind, find_chat, upsert_chat
 from bot.store.db import Store
 from bot.store.outbox import NewMessage, OutboxStatus, counts, enqueue, get_message

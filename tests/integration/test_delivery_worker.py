@@ -28,7 +28,7 @@ from bot.delivery import (
     TransientFailure,
 )
 from bot.delivery import worker as worker_module
-from bot.metrics import REGISTRY
+from bot.ops.metrics import REGISTRY
 from bot.store import Store
 from bot.store.chats import ChatKind, find_chat, get_chat, upsert_chat
 from bot.store.outbox import (

@@ -17,22 +17,24 @@ import pytest
 
 from bot.alerts.regime import RegimeParams
 from bot.alerts.rules import MAX_RULES_PER_CHAT, KeyMetric
+from bot.chat.commands import parse_command
+from bot.chat.context import Chat
+from bot.chat.reply import Reply
+from bot.chat.services import StoreServices
 from bot.config import Settings
 from bot.data import load_difficulty_regression, load_history
 from bot.economics.history import DailyRow
 from bot.economics.indicators import difficulty_ribbon_compression, puell_multiple, trailing_percentile_rank
 from bot.economics.mining import MarketInputs, hashprice_usd_per_ph_day
-from bot.services import StoreServices
 from bot.sources.aggregate import fetch_snapshot
 from bot.sources.snapshot import MarketSnapshot, NetworkState, PriceQuote, SourceOutcome
+from bot.store.chats import ChatKind
 from bot.store.db import Store
 from bot.store.outbox import claim_due
 from bot.store.snapshots import insert_snapshot, upsert_daily
 from bot.store.subscriptions import has_active_rules
-from bot.watch import Reading, decide, stress_value
-from handlers.context import Chat
-from handlers.reply import Reply
-from handlers.router import dispatch, parse_command
+from bot.watch.loop import Reading, decide, stress_value
+from handlers.router import dispatch
 from tests.fakes import RecordingSleep
 from tests.fakes.upstreams import FakeUpstreams, Fault
 
@@ -152,7 +154,7 @@ async def test_daily_rows_window_ends_at_the_latest_stored_day(services: StoreSe
 
 
 async def test_a_group_member_who_is_not_an_admin_cannot_subscribe(services: StoreServices) -> None:
-    member = Chat(platform="telegram", chat_id="-200", kind="supergroup", is_admin=False)
+    member = Chat(platform="telegram", chat_id="-200", kind=ChatKind.SUPERGROUP, is_admin=False)
     reply = await say(services, "/subscribe price below 60k", member)
     assert reply.error and "administrators" in reply.text
     assert await services.subscriptions(member) == []
@@ -172,7 +174,7 @@ async def test_subscribe_list_and_remove(services: StoreServices) -> None:
 async def test_an_unconfirmed_admin_is_asked_to_try_again_in_the_chat_language(
     services: StoreServices,
 ) -> None:
-    unknown = Chat(platform="telegram", chat_id="-300", kind="supergroup", is_admin=None)
+    unknown = Chat(platform="telegram", chat_id="-300", kind=ChatKind.SUPERGROUP, is_admin=None)
     reply = await say(services, "/subscribe price below 60k", unknown)
     assert reply.error and "could not check your admin rights" in reply.text
     assert await services.subscriptions(unknown) == []

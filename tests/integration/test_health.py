@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
-from bot import metrics
 from bot.config import Settings
 from bot.delivery.notifier import RetryAfter, Sent
-from bot.health import SNAPSHOT, HealthServer, Probe, TransportState, app_probe, serve_health
+from bot.ops import metrics
+from bot.ops.health import SNAPSHOT, HealthServer, Probe, TransportState, app_probe, serve_health
 from bot.sources.snapshot import MarketSnapshot, NetworkState, PriceQuote, SourceOutcome
 from bot.store.chats import ChatKind, upsert_chat
 from bot.store.db import Store

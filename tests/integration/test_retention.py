@@ -17,7 +17,7 @@ from sqlite_utils import Database
 from bot.app import _jobs
 from bot.config import Settings
 from bot.economics.history import DailyRow
-from bot.poller import LivePoller
+from bot.market.poller import LivePoller
 from bot.store.chats import ChatKind, upsert_chat
 from bot.store.db import Store, connect
 from bot.store.migrations import migrations

@@ -23,7 +23,7 @@ from bot.economics.indicators import (
     sma,
     trailing_percentile_rank,
 )
-from bot.poller import RIBBON_WINDOW_DAYS
+from bot.market.poller import RIBBON_WINDOW_DAYS
 
 START = date(2020, 1, 1)
 

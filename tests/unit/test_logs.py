@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from bot.config import Settings
-from bot.logs import RedactingFilter, RepeatFilter, configure, setup_logging
+from bot.ops.logs import RedactingFilter, RepeatFilter, configure, setup_logging
 
 TELEGRAM_TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 DISCORD_TOKEN = "MTA4NzQ1Njc4OTAxMjM0NTY3OA.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456789AB"

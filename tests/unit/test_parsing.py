@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.parsing import parse_percent, parse_positive, parse_power_usd_per_kwh, parse_price_usd
+from bot.chat.parsing import parse_percent, parse_positive, parse_power_usd_per_kwh, parse_price_usd
 
 
 @pytest.mark.parametrize(

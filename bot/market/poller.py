@@ -16,14 +16,14 @@ import httpx
 from bot.config import Settings
 from bot.economics.history import DailyRow, estimated_issuance_btc
 from bot.economics.mining import MarketInputs
-from bot.metrics import record_poll
+from bot.ops.metrics import record_poll
 from bot.render.i18n import missing_sources
 from bot.sources.aggregate import SourcesUnavailable, fetch_network, fetch_price
 from bot.sources.quorum import NetworkReference, check_price_jump, history_problem, price_quorum_problem
 from bot.sources.snapshot import MarketSnapshot, NetworkState, PriceQuote, SourceOutcome
 from bot.store import snapshots as snapshot_repo
 from bot.store.db import Store
-from bot.watch import Reading, Watch
+from bot.watch.loop import Reading, Watch
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +196,7 @@ class LivePoller:
         )
 
     async def _publish(self, stale_reason: str | None) -> None:
-        """Store the data's health for the replies (``bot.services``) when it changed."""
+        """Store the data's health for the replies (``bot.chat.services``) when it changed."""
         health = snapshot_repo.DataHealth(stale_reason, self.failing_sources())
         document = health.to_json()
         if document != self._published:

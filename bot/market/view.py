@@ -52,7 +52,7 @@ class MarketView:
     outcomes: tuple[SourceOutcome, ...] = ()
     overridden: tuple[str, ...] = field(default=())
     stale_reason: str | None = None
-    """Set when the live poller has paused alerts on this data (``bot.poller``)."""
+    """Set when the live poller has paused alerts on this data (``bot.market.poller``)."""
     failing: Mapping[str, datetime] = field(default_factory=dict)
     """Sources whose latest answer was not usable, with when that began."""
 

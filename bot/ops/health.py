@@ -6,7 +6,7 @@
   answered a call successfully within its ``silence_limit_s`` (Telegram: 120 s, while long polling gets an
   answer every 10 s; Discord: 120 s, about three gateway heartbeats), and the database file is the one
   opened (``Store.unavailable``), else 503.
-* ``GET /metrics``: ``bot.metrics`` in the Prometheus text format (data age, outbox depth and transport
+* ``GET /metrics``: ``bot.ops.metrics`` in the Prometheus text format (data age, outbox depth and transport
   liveness refreshed from the probe first).
 
 The server reads everything through a ``Probe`` of plain callables, so tests need no running bot.
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from bot import metrics
+from bot.ops import metrics
 from bot.store import outbox
 from bot.store import snapshots as snapshot_repo
 from bot.transports.lifecycle import Liveness

@@ -22,6 +22,7 @@ from bot.alerts.rules import (
     key_rule,
     margin_warning_rule,
 )
+from bot.chat.context import Chat, ChatProfile, SubscriptionView
 from bot.config import Settings
 from bot.economics.history import DailyRow
 from bot.economics.machines import Machine, parse_machine
@@ -29,32 +30,23 @@ from bot.economics.mining import MarketInputs, OperatingProfile
 from bot.economics.production_cost import regression_cost
 from bot.economics.regression import DifficultyRegression
 from bot.economics.stress import NotEnoughHistoryError, StressBaseline
-from bot.market import MarketView
+from bot.market.view import MarketView
 from bot.render.i18n import DEFAULT_LANGUAGE, t
 from bot.store import chats as chat_repo
 from bot.store import snapshots as snapshot_repo
 from bot.store import subscriptions as subscription_repo
-from bot.store.chats import ChatKind
 from bot.store.db import Store
 from bot.store.subscriptions import SubscriptionKind
-from bot.watch import cached_stress_baseline, stress_value
-from handlers.context import Chat, ChatProfile, SubscriptionView
+from bot.watch.loop import cached_stress_baseline, stress_value
 
 MARGIN_WARNING_RULE = Rule(Metric.MARGIN, Op.BELOW, 0.0, 1.0)
-
-
-def _kind(chat: Chat) -> ChatKind:
-    try:
-        return ChatKind(chat.kind)
-    except ValueError:
-        return ChatKind.CHANNEL if chat.is_group else ChatKind.PRIVATE
 
 
 def _ensure_chat(db: Database, chat: Chat, now: float) -> int:
     existing = chat_repo.find_chat(db, chat.platform, chat.chat_id)
     if existing is not None and existing.active:
         return existing.id
-    return chat_repo.upsert_chat(db, chat.platform, chat.chat_id, _kind(chat), now).id
+    return chat_repo.upsert_chat(db, chat.platform, chat.chat_id, chat.kind, now).id
 
 
 def daily_window(db: Database, days: int) -> list[DailyRow]:
@@ -84,7 +76,7 @@ def market_view(
 
 
 class StoreServices:
-    """``handlers.context.Services`` implemented over the SQLite store."""
+    """``bot.chat.context.Services`` implemented over the SQLite store."""
 
     def __init__(
         self,

@@ -45,6 +45,7 @@ from bot.alerts.events import AlertEvent, EventKind
 from bot.alerts.grammar import describe_rule, parse_rule
 from bot.alerts.regime import RegimeParams
 from bot.alerts.rules import Metric, Rule, RuleState, initial_state, key_rule, step
+from bot.chat.parsing import parse_power_usd_per_kwh
 from bot.data import load_difficulty_regression, load_history
 from bot.economics.history import DailyRow, height_at_end_of, parse_daily_csv
 from bot.economics.machines import parse_machine
@@ -52,7 +53,6 @@ from bot.economics.mining import MarketInputs, OperatingProfile
 from bot.economics.production_cost import regression_cost
 from bot.economics.regression import DifficultyRegression
 from bot.economics.stress import StressIndex, history_multiples, stress_series
-from bot.parsing import parse_power_usd_per_kwh
 from bot.render.alerts import render_event
 
 S19_XP_J_PER_TH = 3010 / 140

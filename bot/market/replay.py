@@ -15,11 +15,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from bot.economics.history import DailyRow, height_at_end_of
 from bot.economics.mining import MarketInputs
 from bot.economics.stress import HISTORY_DAYS
-from bot.poller import report_ribbons
+from bot.market.poller import report_ribbons
 from bot.sources.snapshot import MarketSnapshot, NetworkState, PriceQuote, SourceOutcome
 from bot.store import snapshots as snapshot_repo
 from bot.store.db import Store
-from bot.watch import Reading, Watch
+from bot.watch.loop import Reading, Watch
 
 REPLAY_START = date(2021, 1, 1)
 """Default first replayed day: the 2022 capitulation comes ~18 s in at 30 days/s, its recovery ~38 s."""

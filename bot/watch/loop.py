@@ -38,7 +38,7 @@ from bot.economics.stress import (
     stress_baseline,
     stress_for_market,
 )
-from bot.metrics import record_alerts
+from bot.ops.metrics import record_alerts
 from bot.render.alerts import render_event
 from bot.store import chats as chat_repo
 from bot.store import outbox

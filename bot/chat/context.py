@@ -13,9 +13,8 @@ from bot.economics.machines import Machine
 from bot.economics.mining import OperatingProfile
 from bot.economics.regression import DifficultyRegression
 from bot.economics.stress import NotEnoughHistoryError, StressBaseline
-from bot.market import MarketView
-
-GROUP_KINDS = frozenset({"group", "supergroup", "channel", "guild"})
+from bot.market.view import MarketView
+from bot.store.chats import GROUP_KINDS, ChatKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +27,7 @@ class Chat:
 
     platform: str
     chat_id: str
-    kind: str = "private"
+    kind: ChatKind = ChatKind.PRIVATE
     is_admin: bool | None = True
     language: str = "en"
 
@@ -57,7 +56,7 @@ class SubscriptionView:
 
 
 class Services(Protocol):
-    """Everything handlers need, implemented over the store by ``bot.services``."""
+    """Everything handlers need, implemented over the store by ``bot.chat.services``."""
 
     settings: Settings
     regression: DifficultyRegression

@@ -32,7 +32,7 @@ from bot.economics.production_cost import (
 from bot.economics.regression import DifficultyRegression, difficulty_multiple
 from bot.economics.stress import MIN_WINDOW_SAMPLES, WEIGHTS, Component, NotEnoughHistoryError, StressIndex
 from bot.economics.units import HASHES_PER_EH, HASHES_PER_PH, HASHES_PER_TH
-from bot.market import MarketView
+from bot.market.view import MarketView
 from bot.render import numbers as fmt
 from bot.render.i18n import model_name, plural, t
 from bot.sources.snapshot import AdjustmentEstimate

@@ -1,0 +1,1 @@
+"""Operating the bot: the health endpoint, Prometheus metrics, logging and the ``db`` maintenance tools."""
