@@ -142,7 +142,16 @@ def test_the_venv_holds_exactly_the_test_lock() -> None:
 
 
 def make(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["make", *args], cwd=folder, capture_output=True, text=True, check=False)
+    """``make ARGS`` in ``folder`` as a top-level make (also when the suite itself runs under `make test`)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    return subprocess.run(
+        ["make", "--no-print-directory", *args],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def test_make_builds_the_venv_from_the_lock_and_rebuilds_it_when_the_lock_changes(tmp_path: Path) -> None:
