@@ -31,7 +31,7 @@ from bot.delivery.notifier import Notifier
 from bot.delivery.worker import OutboxWorker
 from bot.health import HealthServer, serve_health
 from bot.poller import LivePoller
-from bot.replay import REPLAY_START, replay
+from bot.replay import DEFAULT_DAYS_PER_S, REPLAY_START, replay
 from bot.scheduler import JobSpec, JobStats, build_scheduler, finish_running_jobs
 from bot.services import StoreServices
 from bot.store import snapshots as snapshot_repo
@@ -59,7 +59,7 @@ class ReplayOptions:
     """``run --replay``: play the shipped history from ``start`` at ``days_per_s``."""
 
     start: date = REPLAY_START
-    days_per_s: float = 30.0
+    days_per_s: float = DEFAULT_DAYS_PER_S
 
 
 async def _seed_daily_history(store: Store) -> None:

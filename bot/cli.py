@@ -29,11 +29,11 @@ from bot.economics.machines import Machine, UnknownMachine, parse_machine
 from bot.economics.mining import OperatingProfile
 from bot.economics.production_cost import BottomUpAssumptions
 from bot.economics.stress import NotEnoughHistoryError, StressIndex, stress_baseline, stress_for_market
-from bot.logs import RedactingFilter, setup_logging
+from bot.logs import RedactingFilter, redact, setup_logging
 from bot.market import MarketView, Overrides, resolve_market
 from bot.parsing import parse_percent, parse_positive, parse_power_usd_per_kwh, parse_price_usd
 from bot.render.table import format_table
-from bot.replay import REPLAY_START
+from bot.replay import DEFAULT_DAYS_PER_S, REPLAY_START
 from bot.reports import (
     Report,
     breakeven_report,
@@ -48,6 +48,10 @@ from bot.store.db import StoreError
 from bot.transports.lifecycle import TokenRejectedError
 
 EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE = 0, 1, 2
+EXIT_BUG = 70
+"""An unexpected error (a bug): ``EX_SOFTWARE`` of BSD ``sysexits.h``."""
+EXIT_BROKEN_PIPE = 141
+"""The reader of stdout went away: 128 + SIGPIPE, what a shell reports for a process that signal ended."""
 
 
 class UsageError(Exception):
@@ -163,15 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--speed",
         type=_arg(lambda t: parse_positive(t, name="speed", example="30", high=1000)),
-        default=30.0,
-        help="replay speed, days per second (default 30)",
+        help=f"with --replay: days per second (default {DEFAULT_DAYS_PER_S:g})",
     )
     run.add_argument(
         "--from",
         dest="start",
         type=_date,
-        default=REPLAY_START,
-        help=f"first replayed day (default {REPLAY_START})",
+        help=f"with --replay: first replayed day (default {REPLAY_START})",
     )
     run.set_defaults(handler=_run)
 
@@ -279,9 +281,29 @@ async def _cost(args: argparse.Namespace, settings: Settings) -> Report:
     return cost_report(view, assumptions, load_difficulty_regression(), _now())
 
 
+def _replay_options(args: argparse.Namespace) -> ReplayOptions | None:
+    """``--replay`` with its ``--speed`` and ``--from``; either of those alone, or a day outside the shipped
+    history, is a ``UsageError``."""
+    if not args.replay:
+        given = [
+            flag for flag, value in (("--speed", args.speed), ("--from", args.start)) if value is not None
+        ]
+        if given:
+            verb = "are" if len(given) > 1 else "is"
+            example = "minerwatch run --replay --speed 60 --from 2022-01-01"
+            raise UsageError(f"{' and '.join(given)} {verb} for --replay only ({example})")
+        return None
+    start = args.start or REPLAY_START
+    rows = load_history()
+    first, last = rows[0].date, rows[-1].date
+    if not first <= start <= last:
+        raise UsageError(f"--from {start} is outside the shipped history ({first} to {last})")
+    return ReplayOptions(start=start, days_per_s=args.speed or DEFAULT_DAYS_PER_S)
+
+
 async def _run(args: argparse.Namespace, settings: Settings) -> None:
+    options = _replay_options(args)
     setup_logging(settings)
-    options = ReplayOptions(start=args.start, days_per_s=args.speed) if args.replay else None
     try:
         await run_bot(settings, options)
     except (StoreError, TokenRejectedError) as error:
@@ -324,11 +346,27 @@ def _settings() -> Settings:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``minerwatch`` console script; returns the process exit code."""
-    args = build_parser().parse_args(argv)
-    if getattr(args, "sync_handler", None):
-        return int(args.sync_handler(args))
+    """Entry point of the ``minerwatch`` console script; returns the process exit code.
+
+    Output cut short by a reader that went away (``minerwatch machines | head -1``) ends quietly with
+    ``EXIT_BROKEN_PIPE``: stdout is pointed at /dev/null so the interpreter's final flush cannot fail again
+    (https://docs.python.org/3/library/signal.html#note-on-sigpipe).
+    """
     try:
+        code = _main(argv)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if getattr(args, "sync_handler", None):
+            return int(args.sync_handler(args))
         settings = _settings()
         report = asyncio.run(args.handler(args, settings))
     except UsageError as error:
@@ -340,6 +378,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_UNAVAILABLE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        raise
+    except Exception as error:  # a bug: one line (secrets hidden) instead of a traceback
+        print(f"minerwatch: internal error, please report it: {redact(repr(error))}", file=sys.stderr)
+        return EXIT_BUG
     if report is not None:
         _print(report, args.json)
     return EXIT_OK

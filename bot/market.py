@@ -15,6 +15,7 @@ import httpx
 
 from bot.config import Settings
 from bot.economics.mining import MarketInputs
+from bot.economics.network import SUBSIDY_END_HEIGHT
 from bot.sources.aggregate import SourcesUnavailable, fetch_network, fetch_price
 from bot.sources.snapshot import AdjustmentEstimate, NetworkState, PriceQuote, SourceOutcome
 
@@ -84,6 +85,12 @@ def combine(
     if price_usd is None or difficulty is None or height is None:
         raise ValueError("price, difficulty and height are all needed")
     market = MarketInputs(price_usd=price_usd, difficulty=difficulty, height=height, fees_per_block_btc=fees)
+    if market.block_reward_btc == 0:
+        raise ValueError(
+            f"no subsidy left at height {height:,} (it ends at {SUBSIDY_END_HEIGHT:,}, after the 33rd "
+            "halving) and no fees: a block earns nothing, so there is no hashprice, cost or breakeven; "
+            "give --fees-per-block above 0"
+        )
     times = [t for t in (price.fetched_at if price else None, network.fetched_at if network else None) if t]
     keeps_network_state = network is not None and overrides.difficulty is None and overrides.height is None
     return MarketView(

@@ -23,6 +23,7 @@ from bot.watch import Reading, Watch
 
 REPLAY_START = date(2021, 1, 1)
 """Default first replayed day: the 2022 capitulation comes ~18 s in at 30 days/s, its recovery ~38 s."""
+DEFAULT_DAYS_PER_S = 30.0
 WARMUP_DAYS = HISTORY_DAYS
 """Days before the first replayed one stored up front: enough for the miner-stress index's 4-year ranks."""
 
