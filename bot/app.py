@@ -31,13 +31,15 @@ from bot.delivery.notifier import Notifier
 from bot.delivery.worker import OutboxWorker
 from bot.health import HealthServer, serve_health
 from bot.poller import LivePoller
-from bot.replay import DEFAULT_DAYS_PER_S, REPLAY_START, replay
+from bot.replay import DEFAULT_DAYS_PER_S, REPLAY_START, ReplayProgress, replay
 from bot.scheduler import JobSpec, JobStats, build_scheduler, finish_running_jobs
 from bot.services import StoreServices
+from bot.store import outbox as outbox_repo
 from bot.store import snapshots as snapshot_repo
 from bot.store.db import Store, default_db_path
+from bot.store.outbox import OutboxStatus
 from bot.store.retention import DAY_S, Retention, prune_store
-from bot.transports.console import CONSOLE_CHAT, ConsoleTransport
+from bot.transports.console import CONSOLE_CHAT, ConsoleTransport, live_stamp
 from bot.transports.discord import DiscordTransport
 from bot.transports.lifecycle import TokenRejectedError
 from bot.transports.telegram import TelegramTransport
@@ -49,6 +51,14 @@ DAILY_JOB_S = 6 * 3600
 JOB_FINISH_TIMEOUT_S = 10.0
 PRUNE_FIRST_AFTER = timedelta(minutes=10)
 """The retention job first runs this long after start (then daily), off the busy start-up."""
+OFFLINE_HELP = (
+    "  Without these sources: `minerwatch run --replay` plays the shipped history through this bot;\n"
+    "  `minerwatch status --price 60k --difficulty 1.2e14 --fees-per-block 0.02 --height 950000` (also\n"
+    "  breakeven, margin, cost) answers what-ifs with no network. Meanwhile the bot keeps asking."
+)
+"""What the console says once when a round of polls leaves no usable data."""
+DELIVERY_WAIT_S = 2.0
+"""Longest a replay waits for a day's alerts to be printed before playing on."""
 TELEGRAM_SENDS_PER_S = 29.0
 """Just under Telegram's ~30 messages/s per bot
 (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this)."""
@@ -74,6 +84,7 @@ class BotApp:
     def __init__(self, settings: Settings, replay_options: ReplayOptions | None = None) -> None:
         self.settings = settings
         self.replay_options = replay_options
+        self.replay_progress = ReplayProgress()
         self.stopping = asyncio.Event()
         self.stats = JobStats()
         self._tasks: list[asyncio.Task[None]] = []
@@ -110,7 +121,8 @@ class BotApp:
             self.discord = DiscordTransport(settings, services, store)
             notifiers[self.discord.platform] = self.discord
         if not notifiers or self.replay_options is not None:
-            self.console = ConsoleTransport(services)
+            stamp = self.replay_progress.stamp if self.replay_options is not None else live_stamp
+            self.console = ConsoleTransport(services, stamp=stamp)
             notifiers[self.console.platform] = self.console
             await services.subscribe_network(CONSOLE_CHAT)
         self.worker = OutboxWorker(
@@ -133,25 +145,47 @@ class BotApp:
         if self.console is not None:
             self._spawn(self.console.serve(self.stopping), "console")
         if self.replay_options is not None:
-            options = self.replay_options
-            self._spawn(
-                replay(
-                    store,
-                    watch,
-                    load_history(),
-                    start=options.start,
-                    days_per_s=options.days_per_s,
-                    stop=self.stopping,
-                ),
-                "replay",
-            )
+            self._spawn(self._replay(self.replay_options), "replay")
             return
         await _seed_daily_history(store)
         self._client = httpx.AsyncClient(timeout=settings.source_timeout_s)
         self._spawn(backfill_daily(store, self._client, settings, datetime.now(UTC).date()), "backfill")
-        poller = LivePoller(store, settings, watch, self._client)
+        on_unavailable = self._explain_offline if self.console is not None else None
+        poller = LivePoller(store, settings, watch, self._client, on_unavailable=on_unavailable)
         self._scheduler = build_scheduler(_jobs(settings, poller, store), self.stats)
         self._scheduler.start()
+
+    def _explain_offline(self, reason: str) -> None:
+        """Say once on the console which sources failed and how to go on without them."""
+        if self.console is not None:
+            self.console.announce(f"{reason}.\n{OFFLINE_HELP}")
+
+    async def _replay(self, options: ReplayOptions) -> None:
+        """Play the history, then say what it covered and raised (the console stays open on the last day)."""
+        progress = await replay(
+            self.store,
+            self.watch,
+            load_history(),
+            start=options.start,
+            days_per_s=options.days_per_s,
+            stop=self.stopping,
+            progress=self.replay_progress,
+            delivered=self._delivered,
+        )
+        if self.console is not None and not self.stopping.is_set():
+            await self._delivered()
+            self.console.announce(
+                f"{progress.summary()} Type commands on the last day's data; Ctrl-C to stop."
+            )
+
+    async def _delivered(self) -> None:
+        """Wait (at most ``DELIVERY_WAIT_S``) until no alert is waiting in the outbox."""
+        deadline = time.monotonic() + DELIVERY_WAIT_S
+        while time.monotonic() < deadline and not self.stopping.is_set():
+            counts = await self.store.run(outbox_repo.counts)
+            if not counts.get(OutboxStatus.PENDING) and not counts.get(OutboxStatus.SENDING):
+                return
+            await asyncio.sleep(0.01)
 
     async def _connect(self, transport: TelegramTransport | DiscordTransport) -> None:
         try:

@@ -43,11 +43,13 @@ from bot.reports import (
     status_report,
     stress_report,
 )
-from bot.sources.aggregate import SourcesUnavailable
+from bot.sources.aggregate import GiveUp, SourcesUnavailable
+from bot.sources.snapshot import SourceOutcome
 from bot.store.db import StoreError
 from bot.transports.lifecycle import TokenRejectedError
 
 EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE = 0, 1, 2
+DEFAULT_DEADLINE_S: float = Settings.model_fields["command_deadline_s"].default
 EXIT_BUG = 70
 """An unexpected error (a bug): ``EX_SOFTWARE`` of BSD ``sysexits.h``."""
 EXIT_BROKEN_PIPE = 141
@@ -113,9 +115,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     group.add_argument("--fees-per-block", type=_fees, help="average fees per block, BTC")
     group.add_argument("--height", type=_height, help="block height (sets the subsidy)")
+    what_if.add_argument(
+        "--deadline",
+        type=_arg(lambda t: parse_positive(t, name="deadline", example="10 (seconds)", high=300)),
+        help="seconds in all to wait for the sources; one still silent then is given up, with a line saying "
+        f"so (default MINERWATCH_COMMAND_DEADLINE_S, {DEFAULT_DEADLINE_S:g})",
+    )
     what_if.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
 
-    parser = argparse.ArgumentParser(prog="minerwatch", description="Do my Bitcoin miners make money?")
+    parser = argparse.ArgumentParser(
+        prog="minerwatch",
+        description="Do my Bitcoin miners make money? Market commands wait at most --deadline seconds "
+        f"(MINERWATCH_COMMAND_DEADLINE_S, default {DEFAULT_DEADLINE_S:g}) for the data sources, naming each "
+        "one given up.",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     status = commands.add_parser(
@@ -227,9 +240,23 @@ def _assumptions(
     )
 
 
+def _tell(told: list[str]) -> Callable[[SourceOutcome], None]:
+    """Print at once each source given up (``minerwatch: kraken: HTTP 503; going on without it``)."""
+
+    def tell(outcome: SourceOutcome) -> None:
+        line = outcome.error or outcome.dropped or f"{outcome.source}: no usable value"
+        told.append(line)
+        print(f"minerwatch: {line}; going on without it", file=sys.stderr, flush=True)
+
+    return tell
+
+
 async def _view(args: argparse.Namespace, settings: Settings) -> MarketView:
+    deadline_s = args.deadline or settings.command_deadline_s
     try:
-        return await resolve_market(_overrides(args), settings)
+        return await resolve_market(
+            _overrides(args), settings, give_up=GiveUp.after(deadline_s, _tell(args.told))
+        )
     except ValueError as error:
         raise UsageError(str(error)) from None
 
@@ -364,6 +391,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
+    args.told = []
     try:
         if getattr(args, "sync_handler", None):
             return int(args.sync_handler(args))
@@ -373,7 +401,9 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"minerwatch: {error}", file=sys.stderr)
         return EXIT_USAGE
     except SourcesUnavailable as error:
-        for line in str(error).splitlines():
+        summary, *lines = str(error).splitlines()
+        untold = [line for line in lines if line not in args.told]  # each source once: told as it failed
+        for line in [summary if untold else summary.rstrip(":"), *untold]:
             print(f"minerwatch: {line}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     except KeyboardInterrupt:

@@ -30,6 +30,11 @@ def plain_text(html_text: str) -> str:
     return html.unescape(_TAG.sub("", html_text))
 
 
+def live_stamp() -> str:
+    """The current UTC time, as pushed alerts are stamped outside a replay."""
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def render_reply(reply: Reply) -> str:
     """The reply's text, then its buttons as the commands they stand for."""
     lines = [plain_text(reply.text)]
@@ -50,12 +55,12 @@ class ConsoleTransport:
         services: Services,
         stdin: TextIO = sys.stdin,
         stdout: TextIO = sys.stdout,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        stamp: Callable[[], str] = live_stamp,
     ) -> None:
         self._services = services
         self._stdin = stdin
         self._stdout = stdout
-        self._clock = clock
+        self._stamp = stamp
         self._lines: asyncio.Queue[str | None] = asyncio.Queue()
 
     def _print(self, text: str) -> None:
@@ -63,10 +68,13 @@ class ConsoleTransport:
         self._stdout.flush()
 
     async def send(self, destination: Destination, message: OutboundMessage) -> SendOutcome:
-        """Print a pushed alert with its UTC timestamp."""
-        stamp = self._clock().strftime("%Y-%m-%d %H:%M:%S UTC")
-        self._print(f"[{stamp}] ALERT {plain_text(message.text)}")
+        """Print a pushed alert with its stamp (the UTC time; in a replay, the replayed day)."""
+        self._print(f"[{self._stamp()}] ALERT {plain_text(message.text)}")
         return Sent()
+
+    def announce(self, text: str) -> None:
+        """Print a line from the bot itself (not a reply, not an alert)."""
+        self._print(f"minerwatch: {text}")
 
     def _read_stdin(self, loop: asyncio.AbstractEventLoop) -> None:
         for line in self._stdin:

@@ -7,14 +7,17 @@ with what the README promises (one line on stderr, its exit code).
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from bot.cli import EXIT_BROKEN_PIPE, EXIT_USAGE
 from bot.data import load_history
+from tests.fakes.upstreams import FakeUpstreams, Fault
 
 WHAT_IF = ["--price", "60k", "--difficulty", "1.2e14", "--fees-per-block", "0", "--height", "950000"]
 
@@ -34,6 +37,12 @@ def minerwatch(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=60,
     )
+
+
+def against(fake: FakeUpstreams, tmp_path: Path, *settings: tuple[str, str]) -> dict[str, str]:
+    """The environment of a CLI run whose sources are the loopback fake, without retries."""
+    urls = {f"MINERWATCH_{name.upper()}": url for name, url in fake.settings_overrides().items()}
+    return {**environment(tmp_path), **urls, "MINERWATCH_SOURCE_RETRIES": "0", **dict(settings)}
 
 
 def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
@@ -167,3 +176,92 @@ def test_a_history_csv_that_cannot_be_backtested_is_one_line(tmp_path: Path, csv
     assert one_line_error(minerwatch(tmp_path, "backtest", "--history", str(history))) == (
         f"minerwatch: {history}: {expected}"
     )
+
+
+def test_a_source_that_never_answers_is_given_up_at_the_deadline_with_a_line(
+    tmp_path: Path, fake_upstreams: FakeUpstreams
+) -> None:
+    """mempool accepts the connection and says nothing: per-read timeout 60 s, but the command's deadline
+    (--deadline 2) gives it up, says so at once, and answers from blockchain.info."""
+    fake_upstreams.inject("mempool", Fault.TIMEOUT, times=None, hold_s=60)
+    env = against(fake_upstreams, tmp_path, ("MINERWATCH_SOURCE_TIMEOUT_S", "60"))
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "status", "--deadline", "2"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    line = process.stderr.readline()
+    told_after_s = time.monotonic() - started
+    out, rest = process.communicate(timeout=60)
+    assert line == "minerwatch: mempool: gave no answer in 2 s; going on without it\n"
+    assert 2 <= told_after_s < 10  # python's start-up and imports come on top of the 2 s
+    assert (process.returncode, rest) == (0, "")
+    assert "Bitcoin mining status" in out
+
+
+def test_the_deadline_is_a_setting_too_and_said_in_help(
+    tmp_path: Path, fake_upstreams: FakeUpstreams
+) -> None:
+    fake_upstreams.inject("coinbase", Fault.TIMEOUT, times=None, hold_s=60)
+    env = against(
+        fake_upstreams,
+        tmp_path,
+        ("MINERWATCH_SOURCE_TIMEOUT_S", "60"),
+        ("MINERWATCH_COMMAND_DEADLINE_S", "1.5"),
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "breakeven", "s19", "0.05", "--json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "minerwatch: coinbase: gave no answer in 1.5 s; going on without it\n"
+    help_text = minerwatch(tmp_path, "--help").stdout + minerwatch(tmp_path, "status", "--help").stdout
+    assert "MINERWATCH_COMMAND_DEADLINE_S" in help_text and "--deadline" in help_text
+
+
+def test_a_closed_port_is_told_once_and_the_other_sources_carry_on(
+    tmp_path: Path, fake_upstreams: FakeUpstreams
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}/"
+    env = against(fake_upstreams, tmp_path, ("MINERWATCH_BLOCKCHAIN_INFO_URL", closed))
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "cost"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("minerwatch: blockchain.info: connection failed")
+    assert lines[0].endswith("; going on without it")
+
+
+def test_every_source_down_names_each_once_and_exits_1(tmp_path: Path, fake_upstreams: FakeUpstreams) -> None:
+    for source in ("coinbase", "kraken", "bitstamp", "coingecko", "mempool", "blockchain.info"):
+        fake_upstreams.inject(source, Fault.HTTP_503, times=None)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "status"],
+        cwd=tmp_path,
+        env=against(fake_upstreams, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    for source in ("coinbase", "kraken", "bitstamp", "coingecko", "mempool", "blockchain.info"):
+        assert sum(line.startswith(f"minerwatch: {source}: HTTP 503") for line in lines) == 1, result.stderr
+    assert lines[-1] == "minerwatch: price and network data unavailable from every source"
