@@ -95,6 +95,8 @@ class BotApp:
         self.discord: DiscordTransport | None = None
         self.console: ConsoleTransport | None = None
         self.health: HealthServer | None = None
+        self.output_closed = False
+        """The console's reader went away; ``run_bot`` raises ``BrokenPipeError`` after a clean stop."""
         self.fatal: TokenRejectedError | None = None
         """Why the bot stopped on its own (a rejected token); ``run_bot`` raises it."""
         self._connections: list[asyncio.Task[None]] = []
@@ -144,6 +146,7 @@ class BotApp:
         self._spawn(self.worker.run(self.stopping), "outbox")
         if self.console is not None:
             self._spawn(self.console.serve(self.stopping), "console")
+            self._spawn(self._stop_when_output_closes(self.console), "console-output")
         if self.replay_options is not None:
             self._spawn(self._replay(self.replay_options), "replay")
             return
@@ -154,6 +157,11 @@ class BotApp:
         poller = LivePoller(store, settings, watch, self._client, on_unavailable=on_unavailable)
         self._scheduler = build_scheduler(_jobs(settings, poller, store), self.stats)
         self._scheduler.start()
+
+    async def _stop_when_output_closes(self, console: ConsoleTransport) -> None:
+        await console.closed.wait()
+        self.output_closed = True
+        self.stopping.set()
 
     def _explain_offline(self, reason: str) -> None:
         """Say once on the console which sources failed and how to go on without them."""
@@ -235,7 +243,7 @@ def _jobs(settings: Settings, poller: LivePoller, store: Store) -> list[JobSpec]
 
 
 async def run_bot(settings: Settings, replay_options: ReplayOptions | None = None) -> None:
-    """Run until Ctrl-C or SIGTERM."""
+    """Run until Ctrl-C or SIGTERM (or the console's reader goes away: ``BrokenPipeError``)."""
     app = BotApp(settings, replay_options)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -249,3 +257,5 @@ async def run_bot(settings: Settings, replay_options: ReplayOptions | None = Non
         await app.stop()
     if app.fatal is not None:
         raise app.fatal
+    if app.output_closed:
+        raise BrokenPipeError("the console's output was closed")

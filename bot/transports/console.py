@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TextIO
 
-from bot.delivery.notifier import Destination, OutboundMessage, SendOutcome, Sent
+from bot.delivery.notifier import Destination, OutboundMessage, SendOutcome, Sent, TransientFailure
 from handlers.context import Chat, Services
 from handlers.reply import Reply
 from handlers.router import dispatch, parse_command
@@ -62,15 +62,26 @@ class ConsoleTransport:
         self._stdout = stdout
         self._stamp = stamp
         self._lines: asyncio.Queue[str | None] = asyncio.Queue()
+        self.closed = asyncio.Event()
+        """Set when stdout's reader went away (``minerwatch run | head``): the bot should stop."""
 
-    def _print(self, text: str) -> None:
-        self._stdout.write(text + "\n")
-        self._stdout.flush()
+    def _print(self, text: str) -> bool:
+        """Write a line; ``False`` (and ``closed`` set) once the reader of stdout has gone away."""
+        if self.closed.is_set():
+            return False
+        try:
+            self._stdout.write(text + "\n")
+            self._stdout.flush()
+        except BrokenPipeError:
+            self.closed.set()
+            return False
+        return True
 
     async def send(self, destination: Destination, message: OutboundMessage) -> SendOutcome:
         """Print a pushed alert with its stamp (the UTC time; in a replay, the replayed day)."""
-        self._print(f"[{self._stamp()}] ALERT {plain_text(message.text)}")
-        return Sent()
+        if self._print(f"[{self._stamp()}] ALERT {plain_text(message.text)}"):
+            return Sent()
+        return TransientFailure("the console's output was closed")  # it waits in the outbox
 
     def announce(self, text: str) -> None:
         """Print a line from the bot itself (not a reply, not an alert)."""
