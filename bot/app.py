@@ -32,12 +32,14 @@ from bot.delivery.notifier import Notifier
 from bot.delivery.worker import OutboxWorker
 from bot.market.backfill import backfill_daily
 from bot.market.poller import LivePoller
-from bot.market.replay import REPLAY_START, replay
+from bot.market.replay import DEFAULT_DAYS_PER_S, REPLAY_START, ReplayProgress, replay
 from bot.ops.health import HealthServer, serve_health
+from bot.store import outbox as outbox_repo
 from bot.store import snapshots as snapshot_repo
 from bot.store.db import Store, default_db_path
+from bot.store.outbox import OutboxStatus
 from bot.store.retention import DAY_S, Retention, prune_store
-from bot.transports.console import CONSOLE_CHAT, ConsoleTransport
+from bot.transports.console import CONSOLE_CHAT, ConsoleTransport, live_stamp
 from bot.transports.discord import DiscordTransport
 from bot.transports.lifecycle import TokenRejectedError
 from bot.transports.telegram import TelegramTransport
@@ -50,6 +52,14 @@ DAILY_JOB_S = 6 * 3600
 JOB_FINISH_TIMEOUT_S = 10.0
 PRUNE_FIRST_AFTER = timedelta(minutes=10)
 """The retention job first runs this long after start (then daily), off the busy start-up."""
+OFFLINE_HELP = (
+    "  Without these sources: `minerwatch run --replay` plays the shipped history through this bot;\n"
+    "  `minerwatch status --price 60k --difficulty 1.2e14 --fees-per-block 0.02 --height 950000` (also\n"
+    "  breakeven, margin, cost) answers what-ifs with no network. Meanwhile the bot keeps asking."
+)
+"""What the console says once when a round of polls leaves no usable data."""
+DELIVERY_WAIT_S = 2.0
+"""Longest a replay waits for a day's alerts to be printed before playing on."""
 TELEGRAM_SENDS_PER_S = 29.0
 """Just under Telegram's ~30 messages/s per bot
 (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this)."""
@@ -60,7 +70,7 @@ class ReplayOptions:
     """``run --replay``: play the shipped history from ``start`` at ``days_per_s``."""
 
     start: date = REPLAY_START
-    days_per_s: float = 30.0
+    days_per_s: float = DEFAULT_DAYS_PER_S
 
 
 async def _seed_daily_history(store: Store) -> None:
@@ -78,6 +88,7 @@ class BotApp:
         self.settings = settings
         self.commands = commands
         self.replay_options = replay_options
+        self.replay_progress = ReplayProgress()
         self.stopping = asyncio.Event()
         self.stats = JobStats()
         self._tasks: list[asyncio.Task[None]] = []
@@ -88,6 +99,8 @@ class BotApp:
         self.discord: DiscordTransport | None = None
         self.console: ConsoleTransport | None = None
         self.health: HealthServer | None = None
+        self.output_closed = False
+        """The console's reader went away; ``run_bot`` raises ``BrokenPipeError`` after a clean stop."""
         self.fatal: TokenRejectedError | None = None
         """Why the bot stopped on its own (a rejected token); ``run_bot`` raises it."""
         self._connections: list[asyncio.Task[None]] = []
@@ -114,7 +127,8 @@ class BotApp:
             self.discord = DiscordTransport(settings, services, self.commands, store)
             notifiers[self.discord.platform] = self.discord
         if not notifiers or self.replay_options is not None:
-            self.console = ConsoleTransport(services, self.commands)
+            stamp = self.replay_progress.stamp if self.replay_options is not None else live_stamp
+            self.console = ConsoleTransport(services, self.commands, stamp=stamp)
             notifiers[self.console.platform] = self.console
             await services.subscribe_network(CONSOLE_CHAT)
         self.worker = OutboxWorker(
@@ -136,26 +150,54 @@ class BotApp:
         self._spawn(self.worker.run(self.stopping), "outbox")
         if self.console is not None:
             self._spawn(self.console.serve(self.stopping), "console")
+            self._spawn(self._stop_when_output_closes(self.console), "console-output")
         if self.replay_options is not None:
-            options = self.replay_options
-            self._spawn(
-                replay(
-                    store,
-                    watch,
-                    load_history(),
-                    start=options.start,
-                    days_per_s=options.days_per_s,
-                    stop=self.stopping,
-                ),
-                "replay",
-            )
+            self._spawn(self._replay(self.replay_options), "replay")
             return
         await _seed_daily_history(store)
         self._client = httpx.AsyncClient(timeout=settings.source_timeout_s)
         self._spawn(backfill_daily(store, self._client, settings, datetime.now(UTC).date()), "backfill")
-        poller = LivePoller(store, settings, watch, self._client)
+        on_unavailable = self._explain_offline if self.console is not None else None
+        poller = LivePoller(store, settings, watch, self._client, on_unavailable=on_unavailable)
         self._scheduler = build_scheduler(_jobs(settings, poller, store), self.stats)
         self._scheduler.start()
+
+    async def _stop_when_output_closes(self, console: ConsoleTransport) -> None:
+        await console.closed.wait()
+        self.output_closed = True
+        self.stopping.set()
+
+    def _explain_offline(self, reason: str) -> None:
+        """Say once on the console which sources failed and how to go on without them."""
+        if self.console is not None:
+            self.console.announce(f"{reason}.\n{OFFLINE_HELP}")
+
+    async def _replay(self, options: ReplayOptions) -> None:
+        """Play the history, then say what it covered and raised (the console stays open on the last day)."""
+        progress = await replay(
+            self.store,
+            self.watch,
+            load_history(),
+            start=options.start,
+            days_per_s=options.days_per_s,
+            stop=self.stopping,
+            progress=self.replay_progress,
+            delivered=self._delivered,
+        )
+        if self.console is not None and not self.stopping.is_set():
+            await self._delivered()
+            self.console.announce(
+                f"{progress.summary()} Type commands on the last day's data; Ctrl-C to stop."
+            )
+
+    async def _delivered(self) -> None:
+        """Wait (at most ``DELIVERY_WAIT_S``) until no alert is waiting in the outbox."""
+        deadline = time.monotonic() + DELIVERY_WAIT_S
+        while time.monotonic() < deadline and not self.stopping.is_set():
+            counts = await self.store.run(outbox_repo.counts)
+            if not counts.get(OutboxStatus.PENDING) and not counts.get(OutboxStatus.SENDING):
+                return
+            await asyncio.sleep(0.01)
 
     async def _connect(self, transport: TelegramTransport | DiscordTransport) -> None:
         try:
@@ -207,7 +249,7 @@ def _jobs(settings: Settings, poller: LivePoller, store: Store) -> list[JobSpec]
 async def run_bot(
     settings: Settings, commands: CommandSet, replay_options: ReplayOptions | None = None
 ) -> None:
-    """Serve ``commands`` until Ctrl-C or SIGTERM."""
+    """Serve ``commands`` until Ctrl-C or SIGTERM (or the console's reader goes away: ``BrokenPipeError``)."""
     app = BotApp(settings, commands, replay_options)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -221,3 +263,5 @@ async def run_bot(
         await app.stop()
     if app.fatal is not None:
         raise app.fatal
+    if app.output_closed:
+        raise BrokenPipeError("the console's output was closed")

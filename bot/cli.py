@@ -29,10 +29,10 @@ from bot.economics.machines import Machine, UnknownMachine, parse_machine
 from bot.economics.mining import OperatingProfile
 from bot.economics.production_cost import BottomUpAssumptions
 from bot.economics.stress import NotEnoughHistoryError, StressIndex, stress_baseline, stress_for_market
-from bot.market.replay import REPLAY_START
+from bot.market.replay import DEFAULT_DAYS_PER_S, REPLAY_START
 from bot.market.view import MarketView, Overrides, resolve_market
 from bot.ops.dbtools import add_db_parser
-from bot.ops.logs import RedactingFilter, setup_logging
+from bot.ops.logs import RedactingFilter, redact, setup_logging
 from bot.render.table import format_table
 from bot.reports.backtest import add_backtest_parser
 from bot.reports.figures import (
@@ -44,11 +44,17 @@ from bot.reports.figures import (
     status_report,
     stress_report,
 )
-from bot.sources.aggregate import SourcesUnavailable
+from bot.sources.aggregate import GiveUp, SourcesUnavailable
+from bot.sources.snapshot import SourceOutcome
 from bot.store.db import StoreError
 from bot.transports.lifecycle import TokenRejectedError
 
 EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE = 0, 1, 2
+DEFAULT_DEADLINE_S: float = Settings.model_fields["command_deadline_s"].default
+EXIT_BUG = 70
+"""An unexpected error (a bug): ``EX_SOFTWARE`` of BSD ``sysexits.h``."""
+EXIT_BROKEN_PIPE = 141
+"""The reader of stdout went away: 128 + SIGPIPE, what a shell reports for a process that signal ended."""
 
 
 class UsageError(Exception):
@@ -110,9 +116,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     group.add_argument("--fees-per-block", type=_fees, help="average fees per block, BTC")
     group.add_argument("--height", type=_height, help="block height (sets the subsidy)")
+    what_if.add_argument(
+        "--deadline",
+        type=_arg(lambda t: parse_positive(t, name="deadline", example="10 (seconds)", high=300)),
+        help="seconds in all to wait for the sources; one still silent then is given up, with a line saying "
+        f"so (default MINERWATCH_COMMAND_DEADLINE_S, {DEFAULT_DEADLINE_S:g})",
+    )
     what_if.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
 
-    parser = argparse.ArgumentParser(prog="minerwatch", description="Do my Bitcoin miners make money?")
+    parser = argparse.ArgumentParser(
+        prog="minerwatch",
+        description="Do my Bitcoin miners make money? Market commands wait at most --deadline seconds "
+        f"(MINERWATCH_COMMAND_DEADLINE_S, default {DEFAULT_DEADLINE_S:g}) for the data sources, naming each "
+        "one given up.",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     status = commands.add_parser(
@@ -164,15 +181,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--speed",
         type=_arg(lambda t: parse_positive(t, name="speed", example="30", high=1000)),
-        default=30.0,
-        help="replay speed, days per second (default 30)",
+        help=f"with --replay: days per second (default {DEFAULT_DAYS_PER_S:g})",
     )
     run.add_argument(
         "--from",
         dest="start",
         type=_date,
-        default=REPLAY_START,
-        help=f"first replayed day (default {REPLAY_START})",
+        help=f"with --replay: first replayed day (default {REPLAY_START})",
     )
     run.set_defaults(handler=_run)
 
@@ -226,9 +241,23 @@ def _assumptions(
     )
 
 
+def _tell(told: list[str]) -> Callable[[SourceOutcome], None]:
+    """Print at once each source given up (``minerwatch: kraken: HTTP 503; going on without it``)."""
+
+    def tell(outcome: SourceOutcome) -> None:
+        line = outcome.error or outcome.dropped or f"{outcome.source}: no usable value"
+        told.append(line)
+        print(f"minerwatch: {line}; going on without it", file=sys.stderr, flush=True)
+
+    return tell
+
+
 async def _view(args: argparse.Namespace, settings: Settings) -> MarketView:
+    deadline_s = args.deadline or settings.command_deadline_s
     try:
-        return await resolve_market(_overrides(args), settings)
+        return await resolve_market(
+            _overrides(args), settings, give_up=GiveUp.after(deadline_s, _tell(args.told))
+        )
     except ValueError as error:
         raise UsageError(str(error)) from None
 
@@ -280,9 +309,29 @@ async def _cost(args: argparse.Namespace, settings: Settings) -> Report:
     return cost_report(view, assumptions, load_difficulty_regression(), _now())
 
 
+def _replay_options(args: argparse.Namespace) -> ReplayOptions | None:
+    """``--replay`` with its ``--speed`` and ``--from``; either of those alone, or a day outside the shipped
+    history, is a ``UsageError``."""
+    if not args.replay:
+        given = [
+            flag for flag, value in (("--speed", args.speed), ("--from", args.start)) if value is not None
+        ]
+        if given:
+            verb = "are" if len(given) > 1 else "is"
+            example = "minerwatch run --replay --speed 60 --from 2022-01-01"
+            raise UsageError(f"{' and '.join(given)} {verb} for --replay only ({example})")
+        return None
+    start = args.start or REPLAY_START
+    rows = load_history()
+    first, last = rows[0].date, rows[-1].date
+    if not first <= start <= last:
+        raise UsageError(f"--from {start} is outside the shipped history ({first} to {last})")
+    return ReplayOptions(start=start, days_per_s=args.speed or DEFAULT_DAYS_PER_S)
+
+
 async def _run(args: argparse.Namespace, settings: Settings) -> None:
+    options = _replay_options(args)
     setup_logging(settings)
-    options = ReplayOptions(start=args.start, days_per_s=args.speed) if args.replay else None
     try:
         await run_bot(settings, installed_commands(), options)
     except (StoreError, TokenRejectedError, CommandsNotInstalledError) as error:
@@ -325,22 +374,46 @@ def _settings() -> Settings:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``minerwatch`` console script; returns the process exit code."""
-    args = build_parser().parse_args(argv)
-    if getattr(args, "sync_handler", None):
-        return int(args.sync_handler(args))
+    """Entry point of the ``minerwatch`` console script; returns the process exit code.
+
+    Output cut short by a reader that went away (``minerwatch machines | head -1``) ends quietly with
+    ``EXIT_BROKEN_PIPE``: stdout is pointed at /dev/null so the interpreter's final flush cannot fail again
+    (https://docs.python.org/3/library/signal.html#note-on-sigpipe).
+    """
     try:
+        code = _main(argv)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    args.told = []
+    try:
+        if getattr(args, "sync_handler", None):
+            return int(args.sync_handler(args))
         settings = _settings()
         report = asyncio.run(args.handler(args, settings))
     except UsageError as error:
         print(f"minerwatch: {error}", file=sys.stderr)
         return EXIT_USAGE
     except SourcesUnavailable as error:
-        for line in str(error).splitlines():
+        summary, *lines = str(error).splitlines()
+        untold = [line for line in lines if line not in args.told]  # each source once: told as it failed
+        for line in [summary if untold else summary.rstrip(":"), *untold]:
             print(f"minerwatch: {line}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        raise
+    except Exception as error:  # a bug: one line (secrets hidden) instead of a traceback
+        print(f"minerwatch: internal error, please report it: {redact(repr(error))}", file=sys.stderr)
+        return EXIT_BUG
     if report is not None:
         _print(report, args.json)
     return EXIT_OK

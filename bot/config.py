@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     source_deadline_s: float = Field(
         20.0, gt=0, le=300, description="total time one request may take with its retries, seconds"
     )
+    command_deadline_s: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="a command line gives up on sources still silent after this long, seconds (--deadline)",
+    )
     max_quote_deviation_pct: float = Field(
         2.0, gt=0, le=50, description="a price quote this far off the others' median is dropped"
     )

@@ -55,7 +55,10 @@ def _assumptions(services: Services) -> BottomUpAssumptions:
 
 def _age_footer(view: MarketView, services: Services, lang: str) -> str:
     """One italic line: how old the data is; when it is stale (``MarketView.is_stale``, the rule that
-    pauses alerts) a warning naming the sources that stopped answering and since when."""
+    pauses alerts) a warning naming the sources that stopped answering and since when. Replayed data says
+    which day it is instead."""
+    if view.is_replay:
+        return html_t(lang, "market.replayed", day=view.as_of.date().isoformat())
     now = services.now()
     age = fmt.duration(now - view.as_of, lang)
     if not view.is_stale(now, services.settings.stale_after_s):

@@ -102,11 +102,14 @@ def evaluate(
 
     Stale data yields one ``data_stale`` event per stale episode and nothing else (no regime step, no
     retarget); the first fresh observation after it yields ``data_fresh``, then is evaluated as usual.
+    Before any fresh observation, they carry ``no_data_yet`` and ``first_data``: nothing went stale.
     """
     if obs.stale:
         if state.stale:
             return state, []
         data: dict[str, Any] = {"reason": obs.stale_reason or "sources unavailable"}
+        if state.last_difficulty is None:
+            data["no_data_yet"] = True  # nothing fresh was ever seen: nothing went stale
         stale = AlertEvent(EventKind.DATA_STALE, f"data_stale:{utc_iso(obs.at)}", obs.at, data)
         return replace(state, stale_since=obs.at), [stale]
 
@@ -116,6 +119,8 @@ def evaluate(
             "stale_since": utc_iso(state.stale_since),
             "stale_seconds": int((obs.at - state.stale_since).total_seconds()),
         }
+        if state.last_difficulty is None:
+            data["first_data"] = True
         events.append(AlertEvent(EventKind.DATA_FRESH, f"data_fresh:{utc_iso(obs.at)}", obs.at, data))
         state = replace(state, stale_since=None)
 

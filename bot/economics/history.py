@@ -143,8 +143,9 @@ def _non_negative(value: float) -> bool:
     return value >= 0
 
 
-def parse_daily_csv(text: str) -> list[DailyRow]:
-    """Parse the daily history CSV into rows sorted by date.
+def parse_daily_csv(text: str, *, in_order: bool = False) -> list[DailyRow]:
+    """Parse the daily history CSV into rows sorted by date (with ``in_order``, a row dated before the row
+    above it is an error instead: a file assembled out of order is more likely a mistake than a choice).
 
     Header names are matched case-insensitively after stripping blanks, quotes and a UTF-8 BOM.
     Raises ``ValueError`` naming the line number and the field for a missing or repeated column, a
@@ -180,6 +181,11 @@ def parse_daily_csv(text: str) -> list[DailyRow]:
             raise ValueError(f"line {line}: date: not an ISO date (YYYY-MM-DD): {raw_date!r}") from None
         if day in seen:
             raise ValueError(f"line {line}: date: {day} repeats line {seen[day]}")
+        if in_order and rows and day < rows[-1].date:
+            previous = rows[-1].date
+            raise ValueError(
+                f"line {line}: date: {day} comes after {previous} (line {seen[previous]}); sort by date"
+            )
         seen[day] = line
         rows.append(
             DailyRow(

@@ -27,6 +27,9 @@ https://en.bitcoin.it/wiki/Difficulty)."""
 
 HALVING_INTERVAL_BLOCKS = 210_000
 INITIAL_SUBSIDY_SATS = 50 * SATS_PER_BTC
+SUBSIDY_END_HEIGHT = INITIAL_SUBSIDY_SATS.bit_length() * HALVING_INTERVAL_BLOCKS
+"""First height whose subsidy is 0: 6,930,000, after the 33rd halving, where 5,000,000,000 sats shifted right
+33 times rounds down to 0 (Bitcoin Core ``GetBlockSubsidy``, https://en.bitcoin.it/wiki/Controlled_supply)."""
 RETARGET_INTERVAL_BLOCKS = 2016
 TARGET_TIMESPAN_SECONDS = RETARGET_INTERVAL_BLOCKS * TARGET_BLOCK_SECONDS
 """Bitcoin Core ``nPowTargetTimespan`` = 1,209,600 s (14 days)."""

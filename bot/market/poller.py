@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import httpx
 
+from bot.alerts.events import AlertEvent
 from bot.config import Settings
 from bot.economics.history import DailyRow, estimated_issuance_btc
 from bot.economics.mining import MarketInputs
@@ -49,8 +50,12 @@ class LivePoller:
         watch: Watch,
         client: httpx.AsyncClient,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_unavailable: Callable[[str], None] | None = None,
     ) -> None:
         self._store = store
+        self._on_unavailable = on_unavailable
+        """Told once, the first time a complete round of polls leaves the data stale (the reason)."""
+        self._logged: dict[str, str | None] = {}
         self._settings = settings
         self._watch = watch
         self._client = client
@@ -88,7 +93,7 @@ class LivePoller:
             self._price_problem = str(error).splitlines()[0].rstrip(":")
             self._failing_price = _failing(self._failing_price, error.outcomes)
             record_poll(error.outcomes)
-            log.warning("%s", error)
+            self._log_problem("BTC price", str(error))
         else:
             record_poll(quote.outcomes)
             problem = self._price_verdict(quote)
@@ -97,8 +102,7 @@ class LivePoller:
             if problem is None:
                 self._price = quote
                 self._accepted_price_usd = quote.price_usd
-            else:
-                log.warning("price not accepted: %s", problem)
+            self._log_problem("BTC price", problem and f"price not accepted: {problem}")
         finally:
             self._tried.add("price")
         await self.evaluate()
@@ -126,7 +130,7 @@ class LivePoller:
             self._network_problem = str(error).splitlines()[0].rstrip(":")
             self._failing_network = _failing(self._failing_network, error.outcomes)
             record_poll(error.outcomes)
-            log.warning("%s", error)
+            self._log_problem("network data", str(error))
         else:
             record_poll(state.outcomes)
             problem = self._network_verdict(state)
@@ -135,11 +139,21 @@ class LivePoller:
             if problem is None:
                 self._network = state
                 self._reference = NetworkReference(state.difficulty, state.height, state.fetched_at)
-            else:
-                log.warning("network data not accepted: %s", problem)
+            self._log_problem("network data", problem and f"network data not accepted: {problem}")
         finally:
             self._tried.add("network")
         await self.evaluate()
+
+    def _log_problem(self, part: str, problem: str | None) -> None:
+        """Log what went wrong with ``part`` when that changes (not at every poll), and its recovery."""
+        before = self._logged.get(part)
+        if problem == before:
+            return
+        self._logged[part] = problem
+        if problem is not None:
+            log.warning("%s", problem)
+        else:
+            log.info("%s: the sources answer again", part)
 
     def _network_verdict(self, state: NetworkState) -> str | None:
         """A reading two sources agree on stands (it also replaces a wrong reference); a lone one must
@@ -174,6 +188,9 @@ class LivePoller:
         now = self._clock()
         reason = self._stale_reason(now)
         await self._publish(reason)
+        if reason is not None and self._on_unavailable is not None:
+            self._on_unavailable(reason)
+            self._on_unavailable = None
         if reason is not None or self._price is None or self._network is None:
             await self._watch.observe(Reading(at=now, market=None, stale_reason=reason))
             return
@@ -229,7 +246,7 @@ def _rejecting(state: NetworkState, problem: str | None) -> tuple[SourceOutcome,
     return tuple(replace(o, dropped=problem) if o.source == state.source else o for o in state.outcomes)
 
 
-async def report_ribbons(store: Store, watch: Watch, today: date) -> None:
-    """Run the Hash Ribbons check over the trailing window of daily rows."""
+async def report_ribbons(store: Store, watch: Watch, today: date) -> list[AlertEvent]:
+    """Run the Hash Ribbons check over the trailing window of daily rows; returns the events."""
     rows = await store.run(snapshot_repo.daily_range, today - timedelta(days=RIBBON_WINDOW_DAYS), today)
-    await watch.observe_daily(rows)
+    return await watch.observe_daily(rows)

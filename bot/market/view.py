@@ -15,8 +15,12 @@ import httpx
 
 from bot.config import Settings
 from bot.economics.mining import MarketInputs
-from bot.sources.aggregate import SourcesUnavailable, fetch_network, fetch_price
+from bot.economics.network import SUBSIDY_END_HEIGHT
+from bot.sources.aggregate import GiveUp, SourcesUnavailable, fetch_network, fetch_price
 from bot.sources.snapshot import AdjustmentEstimate, NetworkState, PriceQuote, SourceOutcome
+
+REPLAY_SOURCE = "replay"
+"""The source name of the snapshots ``minerwatch run --replay`` plays from the shipped history."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +60,11 @@ class MarketView:
     failing: Mapping[str, datetime] = field(default_factory=dict)
     """Sources whose latest answer was not usable, with when that began."""
 
+    @property
+    def is_replay(self) -> bool:
+        """Data played from the shipped history (``run --replay``): dated by its day, never stale."""
+        return bool(self.outcomes) and all(o.source == REPLAY_SOURCE for o in self.outcomes)
+
     def is_stale(self, now: datetime, stale_after_s: float) -> bool:
         """The one staleness rule replies share with the alerts: older than ``MINERWATCH_STALE_AFTER_S``,
         or alerts paused by the poller."""
@@ -84,6 +93,12 @@ def combine(
     if price_usd is None or difficulty is None or height is None:
         raise ValueError("price, difficulty and height are all needed")
     market = MarketInputs(price_usd=price_usd, difficulty=difficulty, height=height, fees_per_block_btc=fees)
+    if market.block_reward_btc == 0:
+        raise ValueError(
+            f"no subsidy left at height {height:,} (it ends at {SUBSIDY_END_HEIGHT:,}, after the 33rd "
+            "halving) and no fees: a block earns nothing, so there is no hashprice, cost or breakeven; "
+            "give --fees-per-block above 0"
+        )
     times = [t for t in (price.fetched_at if price else None, network.fetched_at if network else None) if t]
     keeps_network_state = network is not None and overrides.difficulty is None and overrides.height is None
     return MarketView(
@@ -96,8 +111,11 @@ def combine(
     )
 
 
-async def resolve_market(overrides: Overrides, settings: Settings, now: datetime | None = None) -> MarketView:
-    """Fetch what the overrides leave open (price and/or network, in parallel) and combine.
+async def resolve_market(
+    overrides: Overrides, settings: Settings, now: datetime | None = None, give_up: GiveUp | None = None
+) -> MarketView:
+    """Fetch what the overrides leave open (price and/or network, in parallel) and combine; with
+    ``give_up``, sources still silent at its deadline are given up (and each failure told at once).
 
     Raises ``bot.sources.aggregate.SourcesUnavailable`` when a needed part cannot be had from any source.
     """
@@ -107,8 +125,8 @@ async def resolve_market(overrides: Overrides, settings: Settings, now: datetime
     if overrides.needs_price or overrides.needs_network:
         async with httpx.AsyncClient(timeout=settings.source_timeout_s) as client:
             price_or_error, network_or_error = await asyncio.gather(
-                fetch_price(client, settings) if overrides.needs_price else _nothing(),
-                fetch_network(client, settings) if overrides.needs_network else _nothing(),
+                fetch_price(client, settings, give_up=give_up) if overrides.needs_price else _nothing(),
+                fetch_network(client, settings, give_up=give_up) if overrides.needs_network else _nothing(),
                 return_exceptions=True,
             )
         failures = [r for r in (price_or_error, network_or_error) if isinstance(r, BaseException)]

@@ -81,7 +81,9 @@ EN = Catalog(
             "hashprice {hashprice} → {next_hashprice}, your breakeven {breakeven}."
         ),
         "data_stale": "⏸ Data is stale ({reason}); alerts are paused until sources recover.",
+        "data_missing": "⏸ No market data yet ({reason}); alerts start once the sources answer.",
         "data_fresh": "▶️ Data is fresh again after {lasted}; alerts resumed.",
+        "data_first": "▶️ Market data arrived after {lasted} without; alerts are on.",
     },
     duration=spell_duration("en"),
 )
@@ -126,7 +128,11 @@ RU = Catalog(
         "data_stale": (
             "⏸ Данные устарели ({reason}); оповещения приостановлены, пока источники не восстановятся."
         ),
+        "data_missing": (
+            "⏸ Рыночных данных пока нет ({reason}); оповещения начнутся, когда источники ответят."
+        ),
         "data_fresh": "▶️ Данные снова свежие (перерыв длился {lasted}); оповещения возобновлены.",
+        "data_first": "▶️ Рыночные данные получены (ждали {lasted}); оповещения включены.",
     },
     duration=spell_duration("ru"),
     lang="ru",
@@ -230,8 +236,9 @@ def _fields(event: AlertEvent, catalog: Catalog) -> Fields:
     if kind is EventKind.MARGIN_WARNING:
         return _margin_warning(data, lang)
     if kind is EventKind.DATA_STALE:
-        return "data_stale", {"reason": str(data["reason"])}
-    return "data_fresh", {"lasted": catalog.duration(data["stale_seconds"])}
+        return "data_missing" if data.get("no_data_yet") else "data_stale", {"reason": str(data["reason"])}
+    lasted = catalog.duration(data["stale_seconds"])
+    return "data_first" if data.get("first_data") else "data_fresh", {"lasted": lasted}
 
 
 def render_event(event: AlertEvent, lang: str = "en") -> str:

@@ -65,8 +65,9 @@ EN: Mapping[str, str] = {
     "error.bad_power": "'{text}' is not a power price; write it like 0.055, $0.055 or 5.5c (up to $5/kWh).",
     "error.power_unknown": "Power of {name} is unknown; give it as 200TH@3500W (your machine's TH/s and W).",
     # market commands
-    "market.no_data": "No market data yet: the sources have not answered so far. Try again in a minute.",
+    "market.no_data": "No market data yet: no usable answer from the sources so far; the bot keeps asking.",
     "market.age": "<i>Data {age} old.</i>",
+    "market.replayed": "<i>Replay: data of {day}.</i>",
     "market.stale": "⚠️ <i>Data {age} old, not confirmed by the sources; alerts are paused.</i>",
     "market.stale_missing": "⚠️ <i>Data {age} old: {missing}; alerts are paused.</i>",
     "sources.missing": "{sources} not answering since {when} UTC",
@@ -350,8 +351,11 @@ RU: Mapping[str, str] = {
     "error.power_unknown": (
         "Мощность {name} неизвестна; укажите её так: 200TH@3500W (TH/s и Вт вашей машины)."
     ),
-    "market.no_data": ("Рыночных данных пока нет: источники ещё не ответили. Попробуйте через минуту."),
+    "market.no_data": (
+        "Рыночных данных пока нет: источники ещё не дали пригодного ответа; бот продолжает спрашивать."
+    ),
     "market.age": "<i>Возраст данных: {age}.</i>",
+    "market.replayed": "<i>Повтор истории: данные за {day}.</i>",
     "market.stale": "⚠️ <i>Возраст данных: {age}, источники их не подтвердили; оповещения приостановлены.</i>",
     "market.stale_missing": "⚠️ <i>Возраст данных: {age}: {missing}; оповещения приостановлены.</i>",
     "sources.missing": "{sources} не отвечают с {when} UTC",

@@ -167,24 +167,80 @@ def run_backtest(
 
 
 EVENT_GROUPS = ("ribbons", "regime", "retarget", "threshold", "stress")
-"""What ``--events`` selects: an event kind belongs to the group its name starts with; ``stress`` is the
+"""Groups ``--kind`` also takes: an event kind belongs to the group its name starts with; ``stress`` is the
 miner-stress index's yearly lows."""
+STRESS_LOW = "stress_low"
+"""The kind name of a yearly miner-stress low in the listing, the summary and ``--kind``."""
+LISTED_KINDS = (
+    EventKind.REGIME_CAPITULATION,
+    EventKind.REGIME_RECOVERY,
+    EventKind.RIBBONS_CAPITULATION,
+    EventKind.RIBBONS_RECOVERY,
+    EventKind.RIBBONS_BUY,
+    EventKind.RETARGET,
+    EventKind.THRESHOLD,
+)
+"""The event kinds a backtest can list (the live-only ones, data_stale or margin_warning, never occur)."""
+KIND_CHOICES = (*(kind.value for kind in LISTED_KINDS), STRESS_LOW)
 
 
-def event_group(kind: EventKind) -> str:
-    """``ribbons_buy`` -> ``ribbons``, ``retarget`` -> ``retarget``."""
-    return kind.value.split("_", 1)[0]
+def event_group(kind: str) -> str:
+    """``ribbons_buy`` -> ``ribbons``, ``retarget`` -> ``retarget``, ``stress_low`` -> ``stress``."""
+    return kind.split("_", 1)[0]
 
 
-def parse_event_groups(text: str) -> frozenset[str]:
-    """``"ribbons,regime"`` -> those groups; an unknown or empty name is a ValueError naming the choices."""
-    groups = frozenset(part.strip().lower() for part in text.split(","))
-    unknown = sorted(groups - set(EVENT_GROUPS))
+def parse_kinds(text: str) -> frozenset[str]:
+    """``"retarget"``, ``"ribbons,regime_capitulation"`` -> those kinds and groups; an unknown or empty name
+    is a ValueError naming the choices."""
+    names = frozenset(part.strip().lower() for part in text.split(","))
+    unknown = sorted(names - set(KIND_CHOICES) - set(EVENT_GROUPS))
     if unknown:
         raise ValueError(
-            f"unknown event group {', '.join(map(repr, unknown))}; choose from {', '.join(EVENT_GROUPS)}"
+            f"unknown kind {', '.join(map(repr, unknown))}; choose from {', '.join(KIND_CHOICES)} "
+            f"or a group: {', '.join(EVENT_GROUPS)}"
         )
-    return groups
+    return names
+
+
+def selected(kind: str, wanted: frozenset[str] | None) -> bool:
+    """Whether ``--kind`` (``None``: not given, everything) lists an event of ``kind``."""
+    return wanted is None or kind in wanted or event_group(kind) in wanted
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """What a backtest covered and found, printed before the events."""
+
+    first_day: date
+    last_day: date
+    counts: dict[str, int]
+    """Events (and yearly stress lows, ``stress_low``) per kind, in ``KIND_CHOICES`` order, all listed."""
+
+    @classmethod
+    def of(
+        cls, rows: Sequence[DailyRow], events: Sequence[BacktestEvent], lows: Sequence[StressLow]
+    ) -> Summary:
+        found = [event.event.kind.value for event in events] + [STRESS_LOW] * len(lows)
+        counts = {kind: found.count(kind) for kind in KIND_CHOICES if kind in found}
+        return cls(rows[0].date, rows[-1].date, counts)
+
+    @property
+    def days(self) -> int:
+        return (self.last_day - self.first_day).days + 1
+
+    def text(self) -> str:
+        """Two lines: the period and the number of events, then the count of each kind found."""
+        total = sum(self.counts.values())
+        found = ", ".join(f"{kind} {count:,}" for kind, count in self.counts.items()) or "none"
+        return f"{self.first_day} to {self.last_day} ({self.days:,} days): {total:,} events\n  {found}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "first_day": self.first_day.isoformat(),
+            "last_day": self.last_day.isoformat(),
+            "days": self.days,
+            "counts": self.counts,
+        }
 
 
 def _arg(parse: Callable[[str], T]) -> Callable[[str], T]:
@@ -227,10 +283,14 @@ def add_backtest_parser(
         help="$/kWh for margin/breakeven rules (default 0.05)",
     )
     parser.add_argument(
+        "--kind",
         "--events",
-        type=_arg(parse_event_groups),
-        metavar="GROUPS",
-        help=f"list only these comma-separated groups: {', '.join(EVENT_GROUPS)} (default: all)",
+        dest="kinds",
+        type=_arg(parse_kinds),
+        action="append",
+        metavar="KIND",
+        help=f"list only this kind or group (repeatable, or comma-separated): {', '.join(KIND_CHOICES)}; "
+        f"groups: {', '.join(EVENT_GROUPS)} (default: all)",
     )
     parser.add_argument("--json", action="store_true", help='print {"events": [...]}')
     parser.set_defaults(sync_handler=backtest_command)
@@ -245,13 +305,17 @@ def _history(path: Path | None) -> list[DailyRow]:
     except (OSError, UnicodeDecodeError) as error:
         raise ValueError(f"cannot read {path}: {error}") from None
     try:
-        return parse_daily_csv(text)
+        rows = parse_daily_csv(text, in_order=True)
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from None
+    if not rows:
+        raise ValueError(f"{path}: no daily rows after the header")
+    return rows
 
 
 def backtest_command(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Run ``minerwatch backtest``: events to ``out`` (a line each, or JSON), one-line errors to ``err``."""
+    """Run ``minerwatch backtest``: a summary line (period, events by kind), then the events ``--kind``
+    selects (a line each), or one JSON document; one-line errors to ``err``."""
     out, err = out or sys.stdout, err or sys.stderr
     try:
         machine = parse_machine(args.machine)
@@ -270,18 +334,23 @@ def backtest_command(args: argparse.Namespace, out: TextIO | None = None, err: T
     except (ValueError, LookupError) as error:
         print(f"minerwatch: {error}", file=err)
         return EXIT_USAGE
-    if args.events is not None:
-        events = [event for event in events if event_group(event.event.kind) in args.events]
-        lows = lows if "stress" in args.events else []
+    summary = Summary.of(rows, events, lows)
+    wanted = frozenset().union(*args.kinds) if args.kinds else None
+    events = [event for event in events if selected(event.event.kind.value, wanted)]
+    lows = lows if selected(STRESS_LOW, wanted) else []
     if args.json:
         document = {
+            "summary": summary.to_dict(),
             "events": [event.to_dict() for event in events],
             "stress_yearly_lows": [low.to_dict() for low in lows],
         }
         print(json.dumps(document, indent=2), file=out)
-    else:
-        for event in events:
-            print(f"{event.date.isoformat()}  {event.event.kind.value}  {event.text()}", file=out)
-        for low in lows:
-            print(f"{low.date.isoformat()}  stress_low  {low.text()}", file=out)
+        return EXIT_OK
+    print(summary.text(), file=out)
+    if wanted is not None:
+        print(f"listed: {len(events) + len(lows):,} ({', '.join(sorted(wanted))})", file=out)
+    for event in events:
+        print(f"{event.date.isoformat()}  {event.event.kind.value}  {event.text()}", file=out)
+    for low in lows:
+        print(f"{low.date.isoformat()}  {STRESS_LOW}  {low.text()}", file=out)
     return EXIT_OK

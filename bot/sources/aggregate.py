@@ -21,8 +21,9 @@ from __future__ import annotations
 import asyncio
 import statistics
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import partial
+from typing import TypeVar
 
 import httpx
 
@@ -53,6 +54,8 @@ from bot.sources.quorum import consensus
 from bot.sources.snapshot import MarketSnapshot, NetworkState, PriceQuote, SourceOutcome
 
 PriceFetcher = Callable[[httpx.AsyncClient, str, FetchPolicy], Awaitable[float]]
+OutcomeHook = Callable[[SourceOutcome], None]
+T = TypeVar("T")
 FALLBACK_PRICE_SOURCE: PriceSourceName = "coingecko"
 
 PRICE_FETCHERS: dict[PriceSourceName, PriceFetcher] = {
@@ -84,6 +87,37 @@ class SourcesDisagree(SourcesUnavailable):
     def __init__(self, what: str, outcomes: Sequence[SourceOutcome]) -> None:
         super().__init__(what, outcomes)
         self.args = ("\n".join([f"{what}: sources disagree:", *self.lines]),)
+
+
+@dataclass(frozen=True, slots=True)
+class GiveUp:
+    """A command's budget for the sources: each still silent at ``at`` (``loop.time()``) is given up, and
+    ``told`` hears every source that gave no usable answer as soon as it is known."""
+
+    at: float
+    budget_s: float
+    told: OutcomeHook
+
+    @classmethod
+    def after(cls, budget_s: float, told: OutcomeHook) -> GiveUp:
+        return cls(asyncio.get_running_loop().time() + budget_s, budget_s, told)
+
+
+async def _within(give_up: GiveUp | None, source: str, attempt: Awaitable[T]) -> T:
+    """``attempt``, or ``SourceError`` when ``give_up`` comes first."""
+    if give_up is None:
+        return await attempt
+    try:
+        async with asyncio.timeout_at(give_up.at):
+            return await attempt
+    except TimeoutError:
+        raise SourceError(source, f"gave no answer in {give_up.budget_s:g} s") from None
+
+
+def _told(give_up: GiveUp | None, outcome: SourceOutcome) -> SourceOutcome:
+    if give_up is not None and not outcome.used:
+        give_up.told(outcome)
+    return outcome
 
 
 def policy_for(settings: Settings, now: Clock = utc_now, sleep: SleepFn = asyncio.sleep) -> FetchPolicy:
@@ -128,30 +162,44 @@ def _drop_outliers(outcomes: Sequence[SourceOutcome], max_deviation_pct: float) 
 
 
 async def _quote(
-    name: PriceSourceName, client: httpx.AsyncClient, settings: Settings, policy: FetchPolicy
+    name: PriceSourceName,
+    client: httpx.AsyncClient,
+    settings: Settings,
+    policy: FetchPolicy,
+    give_up: GiveUp | None = None,
 ) -> SourceOutcome:
     base_url = str(getattr(settings, f"{name}_url"))
     try:
-        value = await PRICE_FETCHERS[name](client, base_url, policy)
+        value = await _within(give_up, name, PRICE_FETCHERS[name](client, base_url, policy))
     except AbsurdValueError as exc:
-        return SourceOutcome(name, policy.clock(), ok=True, value=exc.value, dropped=str(exc))
+        outcome = SourceOutcome(name, policy.clock(), ok=True, value=exc.value, dropped=str(exc))
     except SourceError as exc:
-        return SourceOutcome(name, policy.clock(), ok=False, error=str(exc))
+        outcome = SourceOutcome(name, policy.clock(), ok=False, error=str(exc))
     except PARSE_ERRORS as exc:
-        return SourceOutcome(name, policy.clock(), ok=False, error=str(malformed(name, exc)))
-    return SourceOutcome(name, policy.clock(), ok=True, value=value)
+        outcome = SourceOutcome(name, policy.clock(), ok=False, error=str(malformed(name, exc)))
+    else:
+        outcome = SourceOutcome(name, policy.clock(), ok=True, value=value)
+    return _told(give_up, outcome)
 
 
 async def fetch_price(
-    client: httpx.AsyncClient, settings: Settings, now: Clock = utc_now, *, sleep: SleepFn = asyncio.sleep
+    client: httpx.AsyncClient,
+    settings: Settings,
+    now: Clock = utc_now,
+    *,
+    sleep: SleepFn = asyncio.sleep,
+    give_up: GiveUp | None = None,
 ) -> PriceQuote:
-    """Median BTC/USD of the configured sources (rules in the module docstring); raises SourcesUnavailable."""
+    """Median BTC/USD of the configured sources (rules in the module docstring); raises SourcesUnavailable.
+
+    With ``give_up`` a source still silent at its deadline counts as failed, and each failure is told.
+    """
     policy = policy_for(settings, now, sleep)
     primary = [name for name in settings.price_sources if name != FALLBACK_PRICE_SOURCE]
-    raw = list(await asyncio.gather(*(_quote(name, client, settings, policy) for name in primary)))
+    raw = list(await asyncio.gather(*(_quote(name, client, settings, policy, give_up) for name in primary)))
     outcomes = _drop_outliers(raw, settings.max_quote_deviation_pct)
     if FALLBACK_PRICE_SOURCE in settings.price_sources and sum(o.used for o in outcomes) < 2:
-        raw.append(await _quote(FALLBACK_PRICE_SOURCE, client, settings, policy))
+        raw.append(await _quote(FALLBACK_PRICE_SOURCE, client, settings, policy, give_up))
         outcomes = _drop_outliers(raw, settings.max_quote_deviation_pct)
     survivors = [o.value for o in outcomes if o.used and o.value is not None]
     if not survivors:
@@ -183,29 +231,38 @@ def _network_chain(
 
 
 async def _network_attempt(
-    name: str, attempt: Callable[[], Awaitable[NetworkState]], now: Clock
+    name: str, attempt: Callable[[], Awaitable[NetworkState]], now: Clock, give_up: GiveUp | None = None
 ) -> NetworkState | SourceOutcome:
-    """One network source's reading, or the outcome saying why it gave none."""
+    """One network source's reading, or the outcome saying why it gave none (told to ``give_up``)."""
     try:
-        return await attempt()
+        return await _within(give_up, name, attempt())
     except AbsurdValueError as exc:
-        return SourceOutcome(name, now(), ok=True, value=exc.value, dropped=str(exc))
+        outcome = SourceOutcome(name, now(), ok=True, value=exc.value, dropped=str(exc))
     except SourceError as exc:
-        return SourceOutcome(name, now(), ok=False, error=str(exc))
+        outcome = SourceOutcome(name, now(), ok=False, error=str(exc))
     except PARSE_ERRORS as exc:
-        return SourceOutcome(name, now(), ok=False, error=str(malformed(name, exc)))
+        outcome = SourceOutcome(name, now(), ok=False, error=str(malformed(name, exc)))
+    return _told(give_up, outcome)
 
 
 async def fetch_network(
-    client: httpx.AsyncClient, settings: Settings, now: Clock = utc_now, *, sleep: SleepFn = asyncio.sleep
+    client: httpx.AsyncClient,
+    settings: Settings,
+    now: Clock = utc_now,
+    *,
+    sleep: SleepFn = asyncio.sleep,
+    give_up: GiveUp | None = None,
 ) -> NetworkState:
     """mempool, bitcoind (if configured) and blockchain.info in parallel, cross-checked (module docstring).
 
-    Raises SourcesDisagree when no majority agrees, SourcesUnavailable when no source answers.
+    Raises SourcesDisagree when no majority agrees, SourcesUnavailable when no source answers. With
+    ``give_up`` a source still silent at its deadline counts as failed, and each failure is told.
     """
     policy = policy_for(settings, now, sleep)
     chain = _network_chain(client, settings, policy)
-    results = await asyncio.gather(*(_network_attempt(name, attempt, now) for name, attempt in chain))
+    results = await asyncio.gather(
+        *(_network_attempt(name, attempt, now, give_up) for name, attempt in chain)
+    )
     states = [r for r in results if isinstance(r, NetworkState)]
     winner, problems = consensus(states)
     dropped = {s.source: p for s, p in zip(states, problems, strict=True) if p is not None}

@@ -18,7 +18,7 @@ from typing import TextIO
 from bot.chat.commands import CommandSet, parse_command
 from bot.chat.context import Chat, Services
 from bot.chat.reply import Reply
-from bot.delivery.notifier import Destination, OutboundMessage, SendOutcome, Sent
+from bot.delivery.notifier import Destination, OutboundMessage, SendOutcome, Sent, TransientFailure
 
 PLATFORM = "console"
 CONSOLE_CHAT = Chat(platform=PLATFORM, chat_id="console", is_admin=True)
@@ -28,6 +28,11 @@ _TAG = re.compile(r"<[^>]+>")
 def plain_text(html_text: str) -> str:
     """Telegram-style HTML to terminal text: tags dropped, entities unescaped."""
     return html.unescape(_TAG.sub("", html_text))
+
+
+def live_stamp() -> str:
+    """The current UTC time, as pushed alerts are stamped outside a replay."""
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def render_reply(reply: Reply) -> str:
@@ -51,24 +56,38 @@ class ConsoleTransport:
         commands: CommandSet,
         stdin: TextIO = sys.stdin,
         stdout: TextIO = sys.stdout,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        stamp: Callable[[], str] = live_stamp,
     ) -> None:
         self._services = services
         self._commands = commands
         self._stdin = stdin
         self._stdout = stdout
-        self._clock = clock
+        self._stamp = stamp
         self._lines: asyncio.Queue[str | None] = asyncio.Queue()
+        self.closed = asyncio.Event()
+        """Set when stdout's reader went away (``minerwatch run | head``): the bot should stop."""
 
-    def _print(self, text: str) -> None:
-        self._stdout.write(text + "\n")
-        self._stdout.flush()
+    def _print(self, text: str) -> bool:
+        """Write a line; ``False`` (and ``closed`` set) once the reader of stdout has gone away."""
+        if self.closed.is_set():
+            return False
+        try:
+            self._stdout.write(text + "\n")
+            self._stdout.flush()
+        except BrokenPipeError:
+            self.closed.set()
+            return False
+        return True
 
     async def send(self, destination: Destination, message: OutboundMessage) -> SendOutcome:
-        """Print a pushed alert with its UTC timestamp."""
-        stamp = self._clock().strftime("%Y-%m-%d %H:%M:%S UTC")
-        self._print(f"[{stamp}] ALERT {plain_text(message.text)}")
-        return Sent()
+        """Print a pushed alert with its stamp (the UTC time; in a replay, the replayed day)."""
+        if self._print(f"[{self._stamp()}] ALERT {plain_text(message.text)}"):
+            return Sent()
+        return TransientFailure("the console's output was closed")  # it waits in the outbox
+
+    def announce(self, text: str) -> None:
+        """Print a line from the bot itself (not a reply, not an alert)."""
+        self._print(f"minerwatch: {text}")
 
     def _read_stdin(self, loop: asyncio.AbstractEventLoop) -> None:
         for line in self._stdin:

@@ -177,7 +177,7 @@ def test_json_shape() -> None:
     code, out, _ = cli("--json", "--rule", "price below 30k")
     assert code == 0
     document = json.loads(out)
-    assert list(document) == ["events", "stress_yearly_lows"]
+    assert list(document) == ["summary", "events", "stress_yearly_lows"]
     assert document["events"]
     for item in document["events"]:
         assert list(item)[:2] == ["date", "kind"]
@@ -227,10 +227,13 @@ def test_json_shape() -> None:
     }
 
 
-def test_human_output_is_one_line_per_event(shipped: list[BacktestEvent]) -> None:
+def test_human_output_is_a_summary_then_one_line_per_event(shipped: list[BacktestEvent]) -> None:
     code, out, _ = cli()
     assert code == 0
-    lines = out.splitlines()
+    summary, lines = out.splitlines()[:2], out.splitlines()[2:]
+    assert summary[0] == f"2010-07-17 to 2025-06-02 (5,435 days): {len(shipped) + 13:,} events"
+    retargets = sum(found.event.kind == "retarget" for found in shipped)
+    assert f"retarget {retargets:,}, stress_low 13" in summary[1]
     assert len(lines) == len(shipped) + 13  # then the stress index's low of each year 2013-2025
     for line, found in zip(lines[: len(shipped)], shipped, strict=True):
         assert line == f"{found.date}  {found.event.kind}  {found.text()}"
@@ -321,7 +324,8 @@ def test_events_ribbons_lists_only_the_hash_ribbons_with_their_dates(shipped: li
     code, out, err = cli("--events", "ribbons")
     assert (code, err) == (0, "")
     ribbons = [found for found in shipped if found.event.kind.startswith("ribbons_")]
-    assert out.splitlines() == [f"{found.date}  {found.event.kind}  {found.text()}" for found in ribbons]
+    listed = out.splitlines()[3:]  # after the two summary lines and "listed: ..."
+    assert listed == [f"{found.date}  {found.event.kind}  {found.text()}" for found in ribbons]
     assert "2022-06-10  ribbons_capitulation  📉 Hash Ribbons capitulation:" in out
     assert "2022-08-20  ribbons_buy  🟢 Hash Ribbons buy signal:" in out
     code, out, _ = cli("--events", "ribbons,retarget", "--json")
@@ -335,6 +339,6 @@ def test_an_unknown_event_group_is_rejected_by_the_argument_parser(
     with pytest.raises(SystemExit) as raised:
         cli("--events", "ribbon")
     assert raised.value.code == 2
-    assert "unknown event group 'ribbon'; choose from ribbons, regime, retarget, threshold" in (
+    assert "unknown kind 'ribbon'; choose from regime_capitulation, regime_recovery" in (
         capsys.readouterr().err
     )

@@ -25,6 +25,7 @@ from bot.alerts.rules import KeyMetric, key_rule
 from bot.economics.history import DailyRow
 from bot.economics.indicators import hash_ribbon_events
 from bot.economics.mining import MarketInputs, OperatingProfile, hashprice_usd_per_ph_day
+from bot.render.alerts import render_event
 
 T0 = datetime(2026, 2, 5, 10, 0, tzinfo=UTC)
 PARAMS = RegimeParams()
@@ -147,6 +148,21 @@ def test_stale_then_fresh_once_each_and_nothing_else_while_stale() -> None:
 def test_a_new_stale_episode_gets_a_new_notice() -> None:
     _, events = run(EngineState(), [obs(0, stale=True), obs(1), obs(2, stale=True), obs(3, stale=True)])
     assert [e.kind for e in events] == [EventKind.DATA_STALE, EventKind.DATA_FRESH, EventKind.DATA_STALE]
+
+
+def test_before_any_fresh_data_the_notices_say_there_was_none_yet() -> None:
+    """A fresh start whose sources fail: nothing went stale; the first data 'arrived', not 'is fresh again'.
+    A later episode is a real one."""
+    _, events = run(EngineState(), [obs(0, stale=True), obs(5), obs(6, stale=True), obs(9)])
+    assert [e.data.get("no_data_yet") or e.data.get("first_data") for e in events] == [True, True, None, None]
+    texts = [render_event(e) for e in events]
+    assert texts[0] == (
+        "⏸ No market data yet (price sources disagree by 3.2%); alerts start once the sources answer."
+    )
+    assert texts[1] == "▶️ Market data arrived after 5 minutes without; alerts are on."
+    assert texts[2].startswith("⏸ Data is stale (") and texts[3].startswith("▶️ Data is fresh again after")
+    assert render_event(events[0], "ru").startswith("⏸ Рыночных данных пока нет (")
+    assert render_event(events[1], "ru").startswith("▶️ Рыночные данные получены (ждали 5 минут)")
 
 
 def test_regime_events_carry_price_cost_model_digits_and_the_recovery_level() -> None:
