@@ -65,11 +65,11 @@ def test_bad_power_prices_explain_with_both_units(text: str) -> None:
 def test_a_bare_power_price_says_how_it_was_read(text: str, reading: Reading | None) -> None:
     """Below 1 a bare number is dollars, from 1 up cents; only a value without its unit has a reading."""
     value, read = read_power_usd_per_kwh(text)
-    assert read == (
-        None if reading is None else Reading(reading.typed, reading.kind, pytest.approx(reading.value))
-    )
-    if reading is not None:
-        assert value == pytest.approx(reading.value)
+    if reading is None:
+        assert read is None
+    else:
+        assert read is not None and (read.typed, read.kind) == (reading.typed, reading.kind)
+        assert value == read.value == pytest.approx(reading.value)
 
 
 @pytest.mark.parametrize(
@@ -222,7 +222,8 @@ def test_a_bare_number_below_one_is_dollars_and_echoes_it(usd: object, rated: bo
     machine = "200@3500" if rated else "s19"
     typed = parse_machine_arguments(f"{machine} {usd}")
     assert typed.power_usd_per_kwh == pytest.approx(float(str(usd)))
-    assert typed.readings[-1] == Reading(str(usd), "usd_per_kwh", pytest.approx(float(str(usd))))
+    read = typed.readings[-1]
+    assert (read.typed, read.kind, read.value) == (str(usd), "usd_per_kwh", typed.power_usd_per_kwh)
 
 
 @given(st.decimals(min_value="1", max_value="500", places=1))
