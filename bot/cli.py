@@ -26,6 +26,7 @@ from bot.backtest import add_backtest_parser
 from bot.config import Settings, secret_settings
 from bot.data import load_difficulty_regression, load_history
 from bot.dbtools import add_db_parser
+from bot.economics.machines import parse_machine
 from bot.economics.mining import OperatingProfile
 from bot.economics.production_cost import BottomUpAssumptions
 from bot.economics.stress import NotEnoughHistoryError, StressIndex, stress_baseline, stress_for_market
@@ -198,9 +199,9 @@ def _add_machine_and_power(parser: argparse.ArgumentParser) -> None:
         "words",
         nargs="+",
         metavar="MACHINE [POWER]",
-        help="machine: a catalog name (s19xp, 'S21 Pro'), 21.5 (J/TH) or 200@3500 (TH/s at W); "
-        "power price: $0.06 or 6c, a bare number is $/kWh below 1 and cents from 1 up "
-        "(default MINERWATCH_POWER_USD_PER_KWH)",
+        help="machine: a catalog name (s19xp, 'S21 Pro'), 21.5 (J/TH) or 200@3500 (TH/s at W) "
+        "(default MINERWATCH_MACHINE); power price: $0.06 or 6c, a bare number is $/kWh below 1 and cents "
+        "from 1 up (default MINERWATCH_POWER_USD_PER_KWH)",
     )
 
 
@@ -291,17 +292,17 @@ async def _stress(args: argparse.Namespace, settings: Settings) -> Report:
 
 async def _breakeven(args: argparse.Namespace, settings: Settings) -> Report:
     typed = _machine_and_power(args)
-    assert typed.machine is not None  # argparse requires a word, so a machine was read or refused
+    machine = typed.machine or parse_machine(settings.machine)
     profile = _profile(args, settings, typed.power_usd_per_kwh or settings.power_usd_per_kwh)
-    report = breakeven_report(await _view(args, settings), typed.machine, profile, _now())
+    report = breakeven_report(await _view(args, settings), machine, profile, _now())
     return _with_readings(report, typed.readings)
 
 
 async def _margin(args: argparse.Namespace, settings: Settings) -> Report:
     typed = _machine_and_power(args)
-    assert typed.machine is not None  # argparse requires a word, so a machine was read or refused
+    machine = typed.machine or parse_machine(settings.machine)
     profile = _profile(args, settings, typed.power_usd_per_kwh or settings.power_usd_per_kwh)
-    report = margin_report(await _view(args, settings), typed.machine, profile, args.count, _now())
+    report = margin_report(await _view(args, settings), machine, profile, args.count, _now())
     return _with_readings(report, typed.readings)
 
 

@@ -146,6 +146,13 @@ _TH_AT_W = re.compile(
 _VALUE_LIKE = re.compile(r"^[-+$.,0-9¢]")
 """A token that starts like a number is never the tail of a machine name: it is the next argument."""
 _DIGITS_APART = re.compile(r"\d\s+\d")
+_UNIT_APART = re.compile(r"(?<=[0-9])\s+(c|¢|cents?|/kwh)(?=\s|$)", re.IGNORECASE)
+"""A power unit typed apart from its number (``5 cents``), joined back to it."""
+_POWER_ALONE = re.compile(
+    r"\$[0-9.,]+(?:\s*/\s*kwh)?|[0-9.,]+\s*(?:[c¢]|cents?|/kwh)|0?[.,][0-9]+", re.IGNORECASE
+)
+"""A lone word that can only be a power price (a unit, or a number below 1: no machine is under 3 J/TH);
+the machine is then the chat's own."""
 
 
 def read_machine(text: str, catalog: Sequence[Machine] | None = None) -> tuple[Machine, Reading | None]:
@@ -180,15 +187,19 @@ def _machine_error(error: Exception, text: str) -> ArgumentError:
 
 
 def parse_machine_arguments(text: str, catalog: Sequence[Machine] | None = None) -> MachineArguments:
-    """``MACHINE [POWER]``: ``s19 xp 5.5c``, ``21.5 0.06``, ``200@3500 6c``, ``"S21 Pro" $0.06``, or nothing.
+    """``[MACHINE] [POWER]``: ``s19 xp 5.5c``, ``21.5 0.06``, ``200@3500 6c``, ``"S21 Pro" $0.06``, ``5c``.
 
     The machine is the longest run of leading words that names one; the words after it must start like a
     number and are the power price, so ``s19 -1`` is an error about the power price ``-1``, while
     ``s19 banana`` is an unknown machine. Raises ``ArgumentError``.
     """
-    tokens = text.replace('"', " ").split()
+    glued = _UNIT_APART.sub(r"\1", text.replace('"', " "))
+    tokens = glued.split()
     if not tokens:
         return MachineArguments(None, None, ())
+    if _POWER_ALONE.fullmatch(" ".join(tokens)):
+        power, reading = read_power_usd_per_kwh(" ".join(tokens))
+        return MachineArguments(None, power, () if reading is None else (reading,))
     shortest = len(tokens)
     while shortest > 1 and _VALUE_LIKE.match(tokens[shortest - 1]):
         shortest -= 1

@@ -207,6 +207,7 @@ def test_machine_and_power_mistakes_are_one_line_exit_2(
         ),
         (["s19", "xp", "1"], "Antminer S19 XP", 0.01, ["1 → 1¢/kWh"]),
         (["S19 XP", "5.5c"], "Antminer S19 XP", 0.055, []),
+        (["0.07"], "Antminer S19 XP", 0.07, ["0.07 → $0.07/kWh"]),  # MINERWATCH_MACHINE's default
     ],
 )
 def test_breakeven_reads_the_chat_grammar_and_echoes_bare_values(

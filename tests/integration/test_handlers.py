@@ -522,3 +522,11 @@ async def test_a_bare_threshold_is_echoed_by_the_rule_as_read(
     await say(services, "/profile s19 5c")
     reply = await say(services, f"/subscribe {rule}")
     assert not reply.error and f"breakeven below {read}" in reply.text
+
+
+async def test_a_power_price_alone_keeps_the_profile_machine(services: StoreServices) -> None:
+    reply = await say(services, "/breakeven 5 cents")
+    assert (
+        not reply.error and "<b>Breakeven: Antminer S19 XP</b>" in reply.text and "$0.0500/kWh" in reply.text
+    )
+    assert "Read as" not in reply.text  # the unit was typed: nothing to echo

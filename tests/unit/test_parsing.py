@@ -134,6 +134,12 @@ S19, S19_XP, S21_PRO = "Antminer S19", "Antminer S19 XP", "Antminer S21 Pro"
     ("text", "machine", "j_per_th", "usd_per_kwh", "echo"),
     [
         ("", None, None, None, ""),
+        ("5.5c", None, None, 0.055, ""),  # the power price alone: the machine stays the chat's
+        ("$0.06", None, None, 0.06, ""),
+        ("5 cents", None, None, 0.05, ""),
+        ("s19 xp 5.5 ¢", S19_XP, 21.5, 0.055, ""),
+        ("0.06", None, None, 0.06, "Read as: 0.06 → $0.06/kWh."),
+        ("6", "custom 6 J/TH", 6.0, None, "Read as: 6 → 6 J/TH."),
         ("s19", S19, 34.2, None, ""),
         ("s19 xp", S19_XP, 21.5, None, ""),
         ("s19 xp 5.5c", S19_XP, 21.5, 0.055, ""),
