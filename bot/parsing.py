@@ -203,18 +203,21 @@ def parse_machine_arguments(text: str, catalog: Sequence[Machine] | None = None)
     shortest = len(tokens)
     while shortest > 1 and _VALUE_LIKE.match(tokens[shortest - 1]):
         shortest -= 1
-    for end in range(len(tokens), shortest - 1, -1):
+    for end in range(len(tokens), shortest, -1):
         machine_text = " ".join(tokens[:end])
         try:
             machine, reading = read_machine(machine_text, catalog)
-        except UnknownMachine as error:
-            if end > shortest:
-                continue  # the last word may be the power price: try the name without it
-            raise _machine_error(error, machine_text) from None
+        except UnknownMachine:
+            continue  # the last words may be the power price: try the name without them
         except ValueError as error:
             raise _machine_error(error, machine_text) from None
         return _with_power(machine, reading, tokens[end:])
-    raise AssertionError("unreachable: the shortest candidate returns or raises")  # pragma: no cover
+    machine_text = " ".join(tokens[:shortest])
+    try:
+        machine, reading = read_machine(machine_text, catalog)
+    except (UnknownMachine, ValueError) as error:
+        raise _machine_error(error, machine_text) from None
+    return _with_power(machine, reading, tokens[shortest:])
 
 
 def _with_power(machine: Machine, reading: Reading | None, rest: list[str]) -> MachineArguments:
