@@ -61,6 +61,8 @@ from bot.transports.lifecycle import TokenRejectedError
 
 EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE = 0, 1, 2
 _T = TypeVar("_T")
+_OPTIONS = "[--pool-fee PCT] [--uptime PCT] [--pue X] [what-if overrides] [--json]"
+"""The options of breakeven and margin, for a usage line that shows MACHINE [POWER] once."""
 
 
 class UsageError(Exception):
@@ -133,13 +135,21 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(handler=_status)
 
     breakeven = commands.add_parser(
-        "breakeven", parents=[what_if], help="breakeven power price and BTC price"
+        "breakeven",
+        parents=[what_if],
+        help="breakeven power price and BTC price",
+        usage=f"%(prog)s MACHINE [POWER] {_OPTIONS}",
     )
     _add_machine_and_power(breakeven)
     _add_profile_options(breakeven)
     breakeven.set_defaults(handler=_breakeven)
 
-    margin = commands.add_parser("margin", parents=[what_if], help="revenue, power cost and profit per day")
+    margin = commands.add_parser(
+        "margin",
+        parents=[what_if],
+        help="revenue, power cost and profit per day",
+        usage=f"%(prog)s MACHINE [POWER] [--count N] {_OPTIONS}",
+    )
     _add_machine_and_power(margin)
     margin.add_argument("--count", type=_count, default=1, help="number of machines")
     _add_profile_options(margin)
