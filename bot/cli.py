@@ -16,16 +16,26 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
+from typing import TypeVar
 
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
 from bot.app import ReplayOptions, run_bot
 from bot.chat.commands import CommandsNotInstalledError, installed_commands
-from bot.chat.parsing import parse_percent, parse_positive, parse_power_usd_per_kwh, parse_price_usd
+from bot.chat.parsing import (
+    ArgumentError,
+    MachineArguments,
+    Reading,
+    parse_machine_arguments,
+    parse_percent,
+    parse_positive,
+    parse_price_usd,
+    read_power_usd_per_kwh,
+)
 from bot.config import Settings, secret_settings
 from bot.data import load_difficulty_regression, load_history
-from bot.economics.machines import Machine, UnknownMachine, parse_machine
+from bot.economics.machines import parse_machine
 from bot.economics.mining import OperatingProfile
 from bot.economics.production_cost import BottomUpAssumptions
 from bot.economics.stress import NotEnoughHistoryError, StressIndex, stress_baseline, stress_for_market
@@ -33,6 +43,8 @@ from bot.market.replay import DEFAULT_DAYS_PER_S, REPLAY_START
 from bot.market.view import MarketView, Overrides, resolve_market
 from bot.ops.dbtools import add_db_parser
 from bot.ops.logs import RedactingFilter, redact, setup_logging
+from bot.render.i18n import t
+from bot.render.readings import read_as_data
 from bot.render.table import format_table
 from bot.reports.backtest import add_backtest_parser
 from bot.reports.figures import (
@@ -55,16 +67,19 @@ EXIT_BUG = 70
 """An unexpected error (a bug): ``EX_SOFTWARE`` of BSD ``sysexits.h``."""
 EXIT_BROKEN_PIPE = 141
 """The reader of stdout went away: 128 + SIGPIPE, what a shell reports for a process that signal ended."""
+_T = TypeVar("_T")
+_OPTIONS = "[--pool-fee PCT] [--uptime PCT] [--pue X] [what-if overrides] [--json]"
+"""The options of breakeven and margin, for a usage line that shows MACHINE [POWER] once."""
 
 
 class UsageError(Exception):
     """A bad value on the command line, reported as one line with exit code 2."""
 
 
-def _arg(parse: Callable[[str], float]) -> Callable[[str], float]:
+def _arg(parse: Callable[[str], _T]) -> Callable[[str], _T]:
     """Adapt a ``bot.chat.parsing`` parser for argparse, keeping its one-line message."""
 
-    def convert(text: str) -> float:
+    def convert(text: str) -> _T:
         try:
             return parse(text)
         except ValueError as error:
@@ -138,18 +153,22 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(handler=_status)
 
     breakeven = commands.add_parser(
-        "breakeven", parents=[what_if], help="breakeven power price and BTC price"
+        "breakeven",
+        parents=[what_if],
+        help="breakeven power price and BTC price",
+        usage=f"%(prog)s MACHINE [POWER] {_OPTIONS}",
     )
-    breakeven.add_argument("machine", help="catalog name (s19xp, 'S21 Pro'), 200TH@3500W or 17.5J/TH")
-    breakeven.add_argument(
-        "power_price", nargs="?", type=_arg(parse_power_usd_per_kwh), help="$/kWh: 0.055, 5.5c"
-    )
+    _add_machine_and_power(breakeven)
     _add_profile_options(breakeven)
     breakeven.set_defaults(handler=_breakeven)
 
-    margin = commands.add_parser("margin", parents=[what_if], help="revenue, power cost and profit per day")
-    margin.add_argument("machine", help="catalog name, 200TH@3500W or 17.5J/TH")
-    margin.add_argument("power_price", type=_arg(parse_power_usd_per_kwh), help="$/kWh: 0.055, $0.055, 5.5c")
+    margin = commands.add_parser(
+        "margin",
+        parents=[what_if],
+        help="revenue, power cost and profit per day",
+        usage=f"%(prog)s MACHINE [POWER] [--count N] {_OPTIONS}",
+    )
+    _add_machine_and_power(margin)
     margin.add_argument("--count", type=_count, default=1, help="number of machines")
     _add_profile_options(margin)
     margin.set_defaults(handler=_margin)
@@ -160,7 +179,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=_arg(lambda t: parse_positive(t, name="efficiency", example="20 (J/TH)", high=200)),
         help="fleet efficiency, J/TH",
     )
-    cost.add_argument("--power-price", type=_arg(parse_power_usd_per_kwh), help="fleet power price, $/kWh")
+    cost.add_argument(
+        "--power-price",
+        type=_arg(read_power_usd_per_kwh),
+        help="fleet power price: $0.06 or 6c (see breakeven)",
+    )
     cost.set_defaults(handler=_cost)
 
     stress = commands.add_parser(
@@ -197,6 +220,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_machine_and_power(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "words",
+        nargs="+",
+        metavar="MACHINE [POWER]",
+        help="machine: a catalog name (s19xp, 'S21 Pro'), 21.5 (J/TH) or 200@3500 (TH/s at W) "
+        "(default MINERWATCH_MACHINE); power price: $0.06 or 6c, a bare number is $/kWh below 1 and cents "
+        "from 1 up (default MINERWATCH_POWER_USD_PER_KWH)",
+    )
+
+
 def _add_profile_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--pool-fee",
@@ -215,13 +249,18 @@ def _overrides(args: argparse.Namespace) -> Overrides:
     return Overrides(args.price, args.difficulty, args.fees_per_block, args.height)
 
 
-def _machine(text: str) -> Machine:
+def _machine_and_power(args: argparse.Namespace) -> MachineArguments:
+    """``MACHINE [POWER]`` by the chat's grammar; a refusal is a usage error (one line, exit 2)."""
     try:
-        return parse_machine(text)
-    except UnknownMachine as error:
+        return parse_machine_arguments(" ".join(args.words))
+    except ArgumentError as error:
         raise UsageError(str(error)) from None
-    except ValueError as error:
-        raise UsageError(str(error)) from None
+
+
+def _with_readings(report: Report, readings: Sequence[Reading]) -> Report:
+    """``report`` whose data says how values typed without a unit were read (``read_as``)."""
+    report.data["read_as"] = read_as_data(readings)
+    return report
 
 
 def _profile(args: argparse.Namespace, settings: Settings, power_usd_per_kwh: float) -> OperatingProfile:
@@ -292,21 +331,27 @@ async def _stress(args: argparse.Namespace, settings: Settings) -> Report:
 
 
 async def _breakeven(args: argparse.Namespace, settings: Settings) -> Report:
-    machine = _machine(args.machine)
-    profile = _profile(args, settings, args.power_price or settings.power_usd_per_kwh)
-    return breakeven_report(await _view(args, settings), machine, profile, _now())
+    typed = _machine_and_power(args)
+    machine = typed.machine or parse_machine(settings.machine)
+    profile = _profile(args, settings, typed.power_usd_per_kwh or settings.power_usd_per_kwh)
+    report = breakeven_report(await _view(args, settings), machine, profile, _now())
+    return _with_readings(report, typed.readings)
 
 
 async def _margin(args: argparse.Namespace, settings: Settings) -> Report:
-    machine = _machine(args.machine)
-    profile = _profile(args, settings, args.power_price)
-    return margin_report(await _view(args, settings), machine, profile, args.count, _now())
+    typed = _machine_and_power(args)
+    machine = typed.machine or parse_machine(settings.machine)
+    profile = _profile(args, settings, typed.power_usd_per_kwh or settings.power_usd_per_kwh)
+    report = margin_report(await _view(args, settings), machine, profile, args.count, _now())
+    return _with_readings(report, typed.readings)
 
 
 async def _cost(args: argparse.Namespace, settings: Settings) -> Report:
     view = await _view(args, settings)
-    assumptions = _assumptions(settings, args.efficiency, args.power_price)
-    return cost_report(view, assumptions, load_difficulty_regression(), _now())
+    power, reading = args.power_price or (None, None)
+    assumptions = _assumptions(settings, args.efficiency, power)
+    report = cost_report(view, assumptions, load_difficulty_regression(), _now())
+    return _with_readings(report, [] if reading is None else [reading])
 
 
 def _replay_options(args: argparse.Namespace) -> ReplayOptions | None:
@@ -347,6 +392,9 @@ def _print(report: Report, as_json: bool) -> None:
         print(json.dumps(report.data, indent=2, sort_keys=True))
     else:
         print(format_table(report.rows, title=report.title))
+        read_as = report.data.get("read_as")
+        if read_as:
+            print(t("en", "read.line", readings=", ".join(item["read_as"] for item in read_as)))
 
 
 def _environment_secrets() -> list[str]:

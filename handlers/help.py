@@ -44,7 +44,7 @@ def help_text(lang: str) -> str:
         f"/{name} — {html_t(lang, f'command.{name}')}\n   <code>{html.escape(example)}</code>"
         for name, example in COMMANDS
     ]
-    lines += ["", html_t(lang, "help.rules")]
+    lines += ["", html_t(lang, "help.values"), html_t(lang, "help.rules")]
     return "\n".join(lines)
 
 

@@ -36,7 +36,7 @@ from bot.reports.figures import (
     status_report,
     stress_report,
 )
-from handlers.arguments import machine_and_power, split_machine_and_power
+from handlers.arguments import machine_and_power
 from handlers.format import html_t, report_html
 
 NetworkReport = Callable[[MarketView, BottomUpAssumptions, DifficultyRegression, datetime, str], Report]
@@ -79,8 +79,10 @@ async def _view_or_reply(services: Services, lang: str) -> MarketView | Reply:
     return view if view is not None else Reply(html_t(lang, "market.no_data"), error=True)
 
 
-def _chat_reply(report: Report, view: MarketView, services: Services, lang: str) -> Reply:
-    return Reply(report_html(_without_provenance(report, lang), _age_footer(view, services, lang)))
+def _chat_reply(report: Report, view: MarketView, services: Services, lang: str, read_as: str = "") -> Reply:
+    """The report's title and table, then the echo of bare values typed (if any) and the age footer."""
+    footer = "\n".join(line for line in (read_as, _age_footer(view, services, lang)) if line)
+    return Reply(report_html(_without_provenance(report, lang), footer))
 
 
 async def _network_report(request: Request, services: Services, build: NetworkReport) -> Reply:
@@ -149,19 +151,19 @@ async def _machine_command(request: Request, services: Services, *, margin: bool
     )
     if isinstance(parsed, Reply):
         return parsed
-    machine, power = parsed
     view = await _view_or_reply(services, lang)
     if isinstance(view, Reply):
         return view
-    operating = replace(profile.operating, power_usd_per_kwh=power)
+    machine = parsed.machine
+    operating = replace(profile.operating, power_usd_per_kwh=parsed.power_usd_per_kwh)
     now = services.now()
-    count = 1 if split_machine_and_power(request.args)[0] else profile.count
+    count = 1 if parsed.machine_typed else profile.count
     report = (
         margin_report(view, machine, operating, count, now, lang)
         if margin
         else breakeven_report(view, machine, operating, now, lang)
     )
-    return _chat_reply(report, view, services, lang)
+    return _chat_reply(report, view, services, lang, parsed.read_as_html(lang))
 
 
 async def cost(request: Request, services: Services) -> Reply:

@@ -101,13 +101,14 @@ async def profile(request: Request, services: Services) -> Reply:
     )
     if isinstance(parsed, Reply):
         return parsed
-    machine, power = parsed
-    typed = ChatProfile(machine, current.count, replace(current.operating, power_usd_per_kwh=power))
+    operating = replace(current.operating, power_usd_per_kwh=parsed.power_usd_per_kwh)
+    typed = ChatProfile(parsed.machine, current.count, operating)
     updated = _with_options(lang, typed, [(m[1], m[2]) for m in _OPTION.finditer(args)])
     if isinstance(updated, Reply):
         return updated
     await services.save_profile(request.chat, updated)
-    return Reply(f"{html_t(lang, 'profile.saved')}\n{describe_profile(updated, lang)}")
+    lines = (html_t(lang, "profile.saved"), describe_profile(updated, lang), parsed.read_as_html(lang))
+    return Reply("\n".join(line for line in lines if line))
 
 
 async def lang(request: Request, services: Services) -> Reply:

@@ -33,6 +33,8 @@ _RATED = re.compile(
     rf"(?P<hashrate>{_NUMBER})\s*(?P<hashrate_unit>th|ph)(?:/s)?\s*@\s*(?P<power>{_NUMBER})\s*(?P<power_unit>k?w)",
     re.IGNORECASE,
 )
+_NAME_CHARACTER = re.compile(r"[A-Za-z0-9+\-_.\s]")
+"""What a typed machine name may hold: the catalog's letters, digits and ``+``, and separators."""
 _EFFICIENCY = re.compile(rf"(?P<j_per_th>{_NUMBER})\s*[jw]\s*/\s*th", re.IGNORECASE)
 
 
@@ -65,12 +67,15 @@ class PowerUnknown(ValueError):  # noqa: N818 (reads as the condition, like Unkn
 
 
 class UnknownMachine(LookupError):  # noqa: N818 (public name fixed by the bot's API)
-    """No catalog machine matches ``text``; ``suggestions`` holds the 3 closest catalog names."""
+    """No catalog machine matches ``text``; ``suggestions`` holds the 3 closest catalog names and ``junk``
+    the characters of ``text`` that no machine name has (``"✓"`` in ``"s19✓"``)."""
 
-    def __init__(self, text: str, suggestions: tuple[str, ...]) -> None:
-        super().__init__(f"unknown machine {text!r}; closest: {', '.join(suggestions)}")
+    def __init__(self, text: str, suggestions: tuple[str, ...], junk: str = "") -> None:
+        refused = f" ({junk!r} is in no machine name)" if junk else ""
+        super().__init__(f"unknown machine {text!r}{refused}; closest: {', '.join(suggestions)}")
         self.text = text
         self.suggestions = suggestions
+        self.junk = junk
 
 
 def normalise_machine_name(text: str) -> str:
@@ -168,22 +173,31 @@ def list_machines(catalog: Sequence[Machine] | None = None) -> list[Machine]:
     return sorted(_catalog(catalog), key=lambda machine: (machine.j_per_th, machine.name))
 
 
+def closest_machine_names(text: str, catalog: Sequence[Machine] | None = None) -> tuple[str, ...]:
+    """The 3 catalog names closest to ``text`` by ``difflib`` ratio of their matching keys."""
+    key = normalise_machine_name(text)
+    scored: list[tuple[float, str]] = []
+    for machine in _catalog(catalog):
+        keys = [normalise_machine_name(name) for name in (machine.name, *machine.aliases)]
+        scored.append((max(difflib.SequenceMatcher(None, key, k).ratio() for k in keys), machine.name))
+    scored.sort(key=lambda item: -item[0])
+    return tuple(name for _, name in scored[:3])
+
+
 def find_machine(text: str, catalog: Sequence[Machine] | None = None) -> Machine:
     """Catalog machine whose name or alias matches ``text`` after ``normalise_machine_name``.
 
-    Only exact key matches resolve (a near miss could silently pick the wrong machine); otherwise raises
-    ``UnknownMachine`` with the 3 catalog names closest by ``difflib`` ratio.
+    Only exact key matches resolve (a near miss could silently pick the wrong machine), and only from text
+    whose every character may be in a name (``s19✓`` is not S19); otherwise raises ``UnknownMachine`` with
+    the 3 closest catalog names and the refused characters.
     """
-    machines = _catalog(catalog)
+    junk = "".join(dict.fromkeys(char for char in text if not _NAME_CHARACTER.fullmatch(char)))
     key = normalise_machine_name(text)
-    scored: list[tuple[float, str]] = []
-    for machine in machines:
-        keys = [normalise_machine_name(name) for name in (machine.name, *machine.aliases)]
-        if key and key in keys:
-            return machine
-        scored.append((max(difflib.SequenceMatcher(None, key, k).ratio() for k in keys), machine.name))
-    scored.sort(key=lambda item: -item[0])
-    raise UnknownMachine(text, tuple(name for _, name in scored[:3]))
+    if key and not junk:
+        for machine in _catalog(catalog):
+            if key in {normalise_machine_name(name) for name in (machine.name, *machine.aliases)}:
+                return machine
+    raise UnknownMachine(text, closest_machine_names(text, catalog), junk)
 
 
 def parse_machine(text: str, catalog: Sequence[Machine] | None = None) -> Machine:

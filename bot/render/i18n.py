@@ -28,6 +28,11 @@ EN: Mapping[str, str] = {
         "difficulty, for your machine and your power price."
     ),
     "help.start": "Start with /status, set your machine with /profile, then /subscribe.",
+    "help.values": (
+        "Machine: a name from /machines, 21.5 (J/TH) or 200@3500 (TH/s at W). Power price: $0.06 or 6c; "
+        "a number without a unit is dollars per kWh below 1 (0.06) and cents from 1 up (6), "
+        "and the reply says how it was read."
+    ),
     "help.rules": (
         "Rules: metric (price, hashprice, margin, breakeven, premium, difficulty, stress) below|above value."
     ),
@@ -59,10 +64,20 @@ EN: Mapping[str, str] = {
         "I could not check your admin rights just now; nothing was changed. Please try again."
     ),
     "error.unknown_machine": "Unknown machine '{text}'. Closest: {closest}.",
+    "error.machine_junk": "Unknown machine '{text}': no machine name has '{junk}'. Closest: {closest}.",
     "error.bad_machine": (
-        "'{text}' is not a machine I can use: give a name from /machines, 200TH@3500W or 17.5J/TH."
+        "'{text}' is not a machine I can use: give a name from /machines, 17.5 (J/TH) or 200@3500 (TH/s@W)."
     ),
-    "error.bad_power": "'{text}' is not a power price; write it like 0.055, $0.055 or 5.5c (up to $5/kWh).",
+    "error.bad_power": (
+        "'{text}' is not a power price: give $/kWh like 0.06 or cents like 6c (at most $5/kWh)."
+    ),
+    "error.extra_arguments": "After {machine} I expected one power price, not '{rest}'.",
+    # how a value typed without its unit was read (one line under a reply)
+    "read.line": "Read as: {readings}.",
+    "read.usd_per_kwh": "{typed} → ${usd}/kWh",
+    "read.cents_per_kwh": "{typed} → {cents}¢/kWh",
+    "read.j_per_th": "{typed} → {j} J/TH",
+    "read.th_at_w": "{typed} → {ths} TH/s at {w} W = {j} J/TH",
     "error.power_unknown": "Power of {name} is unknown; give it as 200TH@3500W (your machine's TH/s and W).",
     # market commands
     "market.no_data": "No market data yet: no usable answer from the sources so far; the bot keeps asking.",
@@ -310,6 +325,11 @@ RU: Mapping[str, str] = {
         "безубыточности и сложность — для вашей машины и вашей цены электроэнергии."
     ),
     "help.start": "Начните с /status, укажите свою машину через /profile, затем /subscribe.",
+    "help.values": (
+        "Машина: название из /machines, 21.5 (Дж/TH) или 200@3500 (TH/s при Вт). Тариф: $0.06 или 6c; "
+        "число без единиц меньше 1 — доллары за кВт·ч (0.06), от 1 — центы (6), "
+        "и ответ говорит, как оно понято."
+    ),
     "help.rules": (
         "Правила: метрика (price, hashprice, margin, breakeven, premium, difficulty, stress) "
         "below|above значение."
@@ -344,10 +364,21 @@ RU: Mapping[str, str] = {
         "Не удалось проверить ваши права администратора; ничего не изменено. Попробуйте ещё раз."
     ),
     "error.unknown_machine": "Неизвестная машина «{text}». Ближайшие: {closest}.",
-    "error.bad_machine": (
-        "«{text}» не похоже на машину: укажите название из /machines, 200TH@3500W или 17.5J/TH."
+    "error.machine_junk": (
+        "Неизвестная машина «{text}»: «{junk}» нет ни в одном названии. Ближайшие: {closest}."
     ),
-    "error.bad_power": "«{text}» не похоже на тариф; пишите 0.055, $0.055 или 5.5c (не больше 5 $/кВт·ч).",
+    "error.bad_machine": (
+        "«{text}» не похоже на машину: укажите название из /machines, 17.5 (Дж/TH) или 200@3500 (TH/s@Вт)."
+    ),
+    "error.bad_power": (
+        "«{text}» не похоже на тариф: пишите $/кВт·ч, как 0.06, или центы, как 6c (не больше 5 $/кВт·ч)."
+    ),
+    "error.extra_arguments": "После {machine} я ждал один тариф, а не «{rest}».",
+    "read.line": "Понято так: {readings}.",
+    "read.usd_per_kwh": "{typed} → {usd} $/кВт·ч",
+    "read.cents_per_kwh": "{typed} → {cents} ¢/кВт·ч",
+    "read.j_per_th": "{typed} → {j} Дж/TH",
+    "read.th_at_w": "{typed} → {ths} TH/s при {w} Вт = {j} Дж/TH",
     "error.power_unknown": (
         "Мощность {name} неизвестна; укажите её так: 200TH@3500W (TH/s и Вт вашей машины)."
     ),

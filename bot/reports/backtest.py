@@ -45,10 +45,9 @@ from bot.alerts.events import AlertEvent, EventKind
 from bot.alerts.grammar import describe_rule, parse_rule
 from bot.alerts.regime import RegimeParams
 from bot.alerts.rules import Metric, Rule, RuleState, initial_state, key_rule, step
-from bot.chat.parsing import parse_power_usd_per_kwh
+from bot.chat.parsing import parse_power_usd_per_kwh, read_machine
 from bot.data import load_difficulty_regression, load_history
 from bot.economics.history import DailyRow, height_at_end_of, parse_daily_csv
-from bot.economics.machines import parse_machine
 from bot.economics.mining import MarketInputs, OperatingProfile
 from bot.economics.production_cost import regression_cost
 from bot.economics.regression import DifficultyRegression
@@ -274,7 +273,9 @@ def add_backtest_parser(
         help="threshold rule, e.g. 'price below 30k' (repeatable)",
     )
     parser.add_argument(
-        "--machine", default="S19 XP", help="machine for margin/breakeven rules (default S19 XP)"
+        "--machine",
+        default="S19 XP",
+        help="machine for margin/breakeven rules: a name, 21.5 (J/TH) or 200@3500 (default S19 XP)",
     )
     parser.add_argument(
         "--power-price",
@@ -318,7 +319,7 @@ def backtest_command(args: argparse.Namespace, out: TextIO | None = None, err: T
     selects (a line each), or one JSON document; one-line errors to ``err``."""
     out, err = out or sys.stdout, err or sys.stderr
     try:
-        machine = parse_machine(args.machine)
+        machine, _ = read_machine(args.machine)  # a catalog name, 21.5 (J/TH) or 200@3500, as in chat
         profile = OperatingProfile(power_usd_per_kwh=args.power_price)
         rows = _history(args.history)
         regression = load_difficulty_regression()

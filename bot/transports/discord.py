@@ -417,8 +417,8 @@ class DiscordTransport:
 
     def _add_commands(self) -> None:
         tree, run = self.tree, self.run_command
-        machine_help = "catalog name (e.g. S19 XP), 200TH@3500W or 17.5J/TH"
-        power_help = "power price: 0.055, 5.5c or $0.055; default: this chat's /profile"
+        machine_help = "catalog name (e.g. S19 XP), 21.5 (J/TH) or 200@3500 (TH/s at W)"
+        power_help = "$0.06 or 6c; a bare number is $/kWh below 1, cents from 1 up; default: /profile"
         manage = app_commands.default_permissions(manage_channels=True)
 
         @tree.command(name="status", description=_description("status"))

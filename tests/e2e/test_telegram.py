@@ -191,7 +191,7 @@ async def test_cost_shows_the_difficulty_multiple_and_the_model_to_its_digits(
     [
         ("/breakeven s19 banana", "banana"),
         ("/breakeven antminer s99", "Closest"),
-        ("/margin s19 -5c", "write it like"),
+        ("/margin s19 -5c", "give $/kWh like 0.06 or cents like 6c"),
         ("/subscribe prise below 60k", "price"),
         ("/subscribe price below lots", "60k"),
         ("/unsubscribe seven", "/unsubscribe 3"),

@@ -342,3 +342,15 @@ def test_an_unknown_event_group_is_rejected_by_the_argument_parser(
     assert "unknown kind 'ribbon'; choose from regime_capitulation, regime_recovery" in (
         capsys.readouterr().err
     )
+
+
+def test_machine_is_read_as_in_chat() -> None:
+    """A bare J/TH and TH@W work as in /breakeven; junk in a name is one line, not a silent match."""
+    bare = cli("--machine", "21.5", "--rule", "margin below 80%", "--events", "threshold", "--json")
+    named = cli("--machine", "s19xp", "--rule", "margin below 80%", "--events", "threshold", "--json")
+    assert bare[0] == named[0] == 0
+    assert json.loads(bare[1]) == json.loads(named[1])  # an S19 XP is 21.5 J/TH
+    assert cli("--machine", "200@3500", "--rule", "margin below 0")[0] == 0
+    code, out, err = cli("--machine", "s19✓", "--rule", "margin below 0")
+    assert (code, out) == (2, "")
+    assert err.startswith("minerwatch: unknown machine 's19✓'") and err.count("\n") == 1

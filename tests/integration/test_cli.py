@@ -164,8 +164,6 @@ def test_unknown_machine_suggests_names(env: FakeUpstreams, capsys: pytest.Captu
     [
         (["breakeven", "s19", "--price", "-5"], "-5"),
         (["breakeven", "s19", "--price", "nan"], "nan"),
-        (["margin", "s19", "0"], "'0'"),
-        (["margin", "s19", "banana"], "banana"),
         (["cost", "--difficulty", "0"], "difficulty '0'"),
         (["margin", "s19", "0.05", "--count", "-1"], "count"),
     ],
@@ -178,6 +176,62 @@ def test_bad_values_exit_2_naming_the_value(
     assert exit_info.value.code == 2
     assert named in capsys.readouterr().err
     assert env.requests == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["margin", "s19", "0"], "'0' is not a power price: give $/kWh like 0.06 or cents like 6c"),
+        (["margin", "s19", "banana"], "Unknown machine 's19 banana'. Closest: Antminer S19"),
+        (["breakeven", "s19", "-1"], "'-1' is not a power price: give $/kWh like 0.06 or cents like 6c"),
+        (["breakeven", "s19✓", "5c"], "Unknown machine 's19✓': no machine name has '✓'."),
+    ],
+)
+def test_machine_and_power_mistakes_are_one_line_exit_2(
+    env: FakeUpstreams, capsys: pytest.CaptureFixture[str], argv: list[str], line: str
+) -> None:
+    code, out, err = run(capsys, *argv, *WHAT_IF)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"minerwatch: {line}") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "machine", "power", "read_as"),
+    [
+        (["21.5", "0.06"], "custom 21.5 J/TH", 0.06, ["21.5 → 21.5 J/TH", "0.06 → $0.06/kWh"]),
+        (
+            ["200@3500", "6c"],
+            "custom 200 TH/s @ 3500 W",
+            0.06,
+            ["200@3500 → 200 TH/s at 3,500 W = 17.5 J/TH"],
+        ),
+        (["s19", "xp", "1"], "Antminer S19 XP", 0.01, ["1 → 1¢/kWh"]),
+        (["S19 XP", "5.5c"], "Antminer S19 XP", 0.055, []),
+        (["0.07"], "Antminer S19 XP", 0.07, ["0.07 → $0.07/kWh"]),  # MINERWATCH_MACHINE's default
+    ],
+)
+def test_breakeven_reads_the_chat_grammar_and_echoes_bare_values(
+    env: FakeUpstreams,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    machine: str,
+    power: float,
+    read_as: list[str],
+) -> None:
+    code, out, _ = run(capsys, "breakeven", *argv, *WHAT_IF, "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["machine"] == machine
+    assert data["power_usd_per_kwh"] == pytest.approx(power)
+    assert [item["read_as"] for item in data["read_as"]] == read_as
+    code, out, _ = run(capsys, "breakeven", *argv, *WHAT_IF)
+    echo = [line for line in out.splitlines() if line.startswith("Read as: ")]
+    assert echo == ([f"Read as: {', '.join(read_as)}."] if read_as else [])
+
+
+def test_cost_echoes_a_bare_power_price(env: FakeUpstreams, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "cost", "--power-price", "7", *WHAT_IF)
+    assert code == 0 and out.rstrip().endswith("Read as: 7 → 7¢/kWh.")
 
 
 def test_every_source_down_is_one_line_each_exit_1(
@@ -249,4 +303,47 @@ def test_a_machine_with_unknown_power_is_refused(
 ) -> None:
     code, out, err = run(capsys, command, "Avalon A1366", "5c", *WHAT_IF)
     assert (code, out) == (2, "")
-    assert err == "minerwatch: power of Avalon A1366 is unknown; give it as 200TH@3500W\n"
+    assert err == (
+        "minerwatch: Power of Avalon A1366 is unknown; give it as 200TH@3500W (your machine's TH/s and W).\n"
+    )
+
+
+def _minerwatch(*argv: str) -> subprocess.CompletedProcess[str]:
+    """``minerwatch ARGV`` as a child process (what-if figures: no network)."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *argv, *WHAT_IF],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "machine_row", "echo"),
+    [
+        (["21.5", "0.06"], "custom 21.5 J/TH", "Read as: 21.5 → 21.5 J/TH, 0.06 → $0.06/kWh."),
+        (
+            ["200@3500", "6c"],
+            "custom 200 TH/s @ 3500 W",
+            "Read as: 200@3500 → 200 TH/s at 3,500 W = 17.5 J/TH.",
+        ),
+    ],
+)
+def test_breakeven_with_a_bare_efficiency_or_th_at_w_as_a_process(
+    env: FakeUpstreams, argv: list[str], machine_row: str, echo: str
+) -> None:
+    result = _minerwatch("breakeven", *argv)
+    assert (result.returncode, result.stderr) == (0, ""), result.stderr
+    lines = result.stdout.splitlines()
+    assert re.match(rf"Machine +{re.escape(machine_row)} ", lines[1])
+    assert re.search(r"Breakeven power +\$0\.0\d{3}/kWh", result.stdout)
+    assert lines[-1] == echo
+
+
+def test_breakeven_s19_minus_one_is_one_line_about_the_power_price_as_a_process(env: FakeUpstreams) -> None:
+    result = _minerwatch("breakeven", "s19", "-1")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        "minerwatch: '-1' is not a power price: give $/kWh like 0.06 or cents like 6c (at most $5/kWh).\n"
+    )

@@ -506,3 +506,29 @@ async def test_unknown_power_reads_unknown_and_is_never_costed(
         reply = await say(services, command)
         assert reply.error and refusal in reply.text, command
     assert (await services.profile(PRIVATE)).machine.name == "Antminer S19 XP"  # the profile is unchanged
+
+
+async def test_help_states_how_a_bare_power_price_is_read_in_both_languages(services: StoreServices) -> None:
+    assert "below 1 (0.06) and cents from 1 up (6)" in (await say(services, "/help")).text
+    await say(services, "/lang ru")
+    assert "меньше 1 — доллары за кВт·ч (0.06), от 1 — центы (6)" in (await say(services, "/help")).text
+
+
+@pytest.mark.parametrize(
+    ("rule", "read"), [("breakeven below 1", "$0.01/kWh"), ("breakeven below 0.5", "$0.5/kWh")]
+)
+async def test_a_bare_threshold_is_echoed_by_the_rule_as_read(
+    services: StoreServices, rule: str, read: str
+) -> None:
+    """/subscribe shows the rule in canonical units, so a bare power price's reading is visible."""
+    await say(services, "/profile s19 5c")
+    reply = await say(services, f"/subscribe {rule}")
+    assert not reply.error and f"breakeven below {read}" in reply.text
+
+
+async def test_a_power_price_alone_keeps_the_profile_machine(services: StoreServices) -> None:
+    reply = await say(services, "/breakeven 5 cents")
+    assert (
+        not reply.error and "<b>Breakeven: Antminer S19 XP</b>" in reply.text and "$0.0500/kWh" in reply.text
+    )
+    assert "Read as" not in reply.text  # the unit was typed: nothing to echo

@@ -211,3 +211,12 @@ def test_a_machine_whose_power_is_unknown_is_never_costed(name: str) -> None:
 def test_custom_machines_are_never_power_unknown() -> None:
     assert not parse_machine("17.5J/TH").power_unknown
     assert not parse_machine("200TH@3500W").power_unknown
+
+
+@pytest.mark.parametrize(("text", "junk"), [("s19✓", "✓"), ("S19 XP!", "!"), ("с19", "с"), ("s21<b>", "<>")])
+def test_a_character_no_name_has_is_refused_not_dropped(text: str, junk: str) -> None:
+    """Matching keys drop separators; they must not drop junk and so match ``s19✓`` to the S19."""
+    with pytest.raises(UnknownMachine) as refused:
+        find_machine(text)
+    assert refused.value.junk == junk
+    assert refused.value.suggestions and f"{junk!r} is in no machine name" in str(refused.value)
