@@ -297,6 +297,8 @@ def _print(report: Report, as_json: bool) -> None:
         print(json.dumps(report.data, indent=2, sort_keys=True))
     else:
         print(format_table(report.rows, title=report.title))
+        for note in report.notes:
+            print(note)
 
 
 def _environment_secrets() -> list[str]:

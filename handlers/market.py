@@ -36,7 +36,7 @@ from bot.reports import (
 )
 from handlers.arguments import machine_and_power, split_machine_and_power
 from handlers.context import Request, Services
-from handlers.format import html_t, report_html
+from handlers.format import html_t, table_reply
 from handlers.reply import Reply
 
 NetworkReport = Callable[[MarketView, BottomUpAssumptions, DifficultyRegression, datetime, str], Report]
@@ -77,7 +77,7 @@ async def _view_or_reply(services: Services, lang: str) -> MarketView | Reply:
 
 
 def _chat_reply(report: Report, view: MarketView, services: Services, lang: str) -> Reply:
-    return Reply(report_html(_without_provenance(report, lang), _age_footer(view, services, lang)))
+    return table_reply(_without_provenance(report, lang), _age_footer(view, services, lang))
 
 
 async def _network_report(request: Request, services: Services, build: NetworkReport) -> Reply:
@@ -259,4 +259,4 @@ def _miner_indicator_lines(rows: list[DailyRow], lang: str) -> list[str]:
 async def machines(request: Request, services: Services) -> Reply:
     """/machines — the catalog, most efficient first."""
     lang = request.chat.language
-    return Reply(report_html(machines_report(lang), html_t(lang, "market.machines_hint")))
+    return table_reply(machines_report(lang), html_t(lang, "market.machines_hint"))

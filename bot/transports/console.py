@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from bot.delivery.notifier import Destination, OutboundMessage, SendOutcome, Sent
+from bot.render.table import compact_table
 from handlers.context import Chat, Services
 from handlers.reply import Reply
 from handlers.router import dispatch, parse_command
@@ -31,8 +32,13 @@ def plain_text(html_text: str) -> str:
 
 
 def render_reply(reply: Reply) -> str:
-    """The reply's text, then its buttons as the commands they stand for."""
-    lines = [plain_text(reply.text)]
+    """The reply's text (a table as its title, aligned rows and notes), then its buttons as the commands
+    they stand for."""
+    table = reply.table
+    if table is None:
+        lines = [plain_text(reply.text)]
+    else:
+        lines = [table.title, compact_table(table.rows), *([plain_text(table.notes)] if table.notes else [])]
     for row in reply.buttons:
         lines.append("  " + "   ".join(f"[{button.label} → {button.data}]" for button in row))
     if reply.image_png is not None:

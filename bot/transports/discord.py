@@ -3,7 +3,9 @@
 Every handler is a slash command with typed options (machine names autocompleted, rules and alert numbers
 suggested, chart window/metric and language as choices); the options become the handlers' command text
 (``/breakeven machine:s19xp power:5.5c`` -> ``/breakeven s19xp 5.5c``). Replies are embeds (a bold first
-line is the title, the rest goes through ``markup``), charts are attachments, errors are ephemeral, and
+line is the title, the rest goes through ``markup``; a table reply's rows become inline fields, label ->
+value, so nothing is laid out in a monospace block a phone would wrap), charts are attachments, errors are
+ephemeral, and
 a reply's buttons are message buttons whose custom_id is the command they stand for: a press runs it
 like the slash command, with the presser's permissions (``on_interaction``, so buttons keep working
 after a restart). A chat is a channel: a server channel, or a DM for personal
@@ -49,9 +51,9 @@ from bot.transports.lifecycle import (
     pause,
     retry_soft,
 )
-from bot.transports.markup import split_title, to_markdown, truncate
+from bot.transports.markup import escape_text, split_title, table_fields, to_markdown, truncate
 from handlers.context import Chat, Services
-from handlers.reply import Reply
+from handlers.reply import Reply, Table
 from handlers.router import dispatch, parse_command
 from handlers.subscriptions import QUICK_RULES
 
@@ -78,6 +80,11 @@ DEFAULT_RETRY_AFTER_S = 5.0
 COLOUR, ERROR_COLOUR = 0xF7931A, 0xD9534F
 CHART_FILE = "chart.png"
 TITLE_LIMIT, DESCRIPTION_LIMIT, CHOICE_LIMIT = 256, 4096, 100
+MAX_FIELDS, FIELD_NAME_LIMIT, FIELD_VALUE_LIMIT, EMBEDS_TOTAL_LIMIT, MAX_EMBEDS = 25, 256, 1024, 6000, 10
+"""Embed limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits); the
+total counts every title, description, field name and value of all the embeds of one message."""
+EMPTY_FIELD = "\u200b"
+"""A field's name and value may not be empty: a zero-width space stands in."""
 MAX_CHOICES = 25
 BUTTON_PREFIX = "mw:"
 """A button's custom_id is this prefix and the command it runs (``mw:/unsubscribe all``)."""
@@ -111,6 +118,28 @@ def render(
     return embed, [discord.File(io.BytesIO(image_png), filename=CHART_FILE)]
 
 
+def _table_embeds(table: Table, *, error: bool) -> list[discord.Embed]:
+    """The table's rows as inline fields (25 to an embed, more embeds for longer tables), its notes as
+    the first embed's description; whatever would pass Discord's total of 6,000 characters is left out."""
+    colour = ERROR_COLOUR if error else COLOUR
+    title = table.title[:TITLE_LIMIT] or None
+    description = truncate(to_markdown(table.notes).strip(), DESCRIPTION_LIMIT) or None
+    embeds = [discord.Embed(title=title, description=description, colour=colour)]
+    budget = EMBEDS_TOTAL_LIMIT - len(title or "") - len(description or "")
+    for label, lines in table_fields(table.rows):
+        name = escape_text(label)[:FIELD_NAME_LIMIT] or EMPTY_FIELD
+        value = truncate("\n".join(escape_text(line) for line in lines), FIELD_VALUE_LIMIT) or EMPTY_FIELD
+        budget -= len(name) + len(value)
+        if budget < 0:
+            break
+        if len(embeds[-1].fields) == MAX_FIELDS:
+            if len(embeds) == MAX_EMBEDS:
+                break
+            embeds.append(discord.Embed(colour=colour))
+        embeds[-1].add_field(name=name, value=value, inline=True)
+    return embeds
+
+
 def buttons_view(reply: Reply) -> discord.ui.View:
     """The reply's buttons (rows of up to five); each custom_id carries the command the button runs.
 
@@ -126,9 +155,12 @@ def buttons_view(reply: Reply) -> discord.ui.View:
     return view
 
 
-def render_reply(reply: Reply) -> tuple[discord.Embed, list[discord.File], discord.ui.View]:
+def render_reply(reply: Reply) -> tuple[list[discord.Embed], list[discord.File], discord.ui.View]:
+    """The embeds (fields for a table reply), attachments and buttons of a reply."""
+    if reply.table is not None:
+        return _table_embeds(reply.table, error=reply.error), [], buttons_view(reply)
     embed, files = render(reply.text, reply.image_png, error=reply.error)
-    return embed, files, buttons_view(reply)
+    return [embed], files, buttons_view(reply)
 
 
 def _retry_after(error: discord.HTTPException) -> float:
@@ -184,7 +216,7 @@ def rule_choices(current: str) -> list[Choice[str]]:
 
 def _description(command: str) -> locale_str:
     key = f"command.{command}"
-    return locale_str(t("en", key)[:CHOICE_LIMIT], key=key)
+    return locale_str(t("en", key, PLATFORM)[:CHOICE_LIMIT], key=key)
 
 
 class _CatalogTranslator(app_commands.Translator):
@@ -197,7 +229,7 @@ class _CatalogTranslator(app_commands.Translator):
         language = locale.value.split("-")[0]
         if key is None or language == "en" or language not in SUPPORTED:
             return None
-        return t(language, key)[:CHOICE_LIMIT]
+        return t(language, key, PLATFORM)[:CHOICE_LIMIT]
 
 
 class DiscordTransport:
@@ -382,17 +414,17 @@ class DiscordTransport:
             await interaction.response.defer(thinking=True)
             await self._answer_late(interaction, await answer)
             return
-        embed, files, view = render_reply(reply)
-        await interaction.response.send_message(embed=embed, files=files, view=view, ephemeral=reply.error)
+        embeds, files, view = render_reply(reply)
+        await interaction.response.send_message(embeds=embeds, files=files, view=view, ephemeral=reply.error)
 
     @staticmethod
     async def _answer_late(interaction: Interaction, reply: Reply) -> None:
-        embed, files, view = render_reply(reply)
+        embeds, files, view = render_reply(reply)
         if reply.error:  # the deferred answer is public: replace it by a private one
             await interaction.delete_original_response()
-            await interaction.followup.send(embed=embed, files=files, view=view, ephemeral=True)
+            await interaction.followup.send(embeds=embeds, files=files, view=view, ephemeral=True)
         else:
-            await interaction.edit_original_response(embed=embed, attachments=files, view=view)
+            await interaction.edit_original_response(embeds=embeds, attachments=files, view=view)
 
     async def _machine_autocomplete(self, interaction: Interaction, current: str) -> list[Choice[str]]:
         return machine_choices(current)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterable
 from html.parser import HTMLParser
 
 INLINE_MARKS = {
@@ -175,3 +176,20 @@ def truncate(markdown: str, limit: int) -> str:
     if cut.count(FENCE) % 2:
         cut = markdown[: limit - len(FENCE) - 2] + "…\n" + FENCE
     return cut
+
+
+def table_fields(rows: Iterable[tuple[str, str]]) -> list[tuple[str, list[str]]]:
+    """``(label, value)`` rows as ``(name, lines)`` fields: a labelled row opens a field, a heading opens
+    one with no lines yet; a sub-row (label starting with a space) adds ``label: value`` to the open
+    field, a row without a label adds its value as the next line."""
+    fields: list[tuple[str, list[str]]] = []
+    for label, value in rows:
+        if not value:
+            fields.append((label.strip(), []))
+        elif not fields or (label and not label.startswith(" ")):
+            fields.append((label.strip(), [value]))
+        elif label:
+            fields[-1][1].append(f"{label.strip()}: {value}")
+        else:
+            fields[-1][1].append(value)
+    return fields
