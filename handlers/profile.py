@@ -129,4 +129,4 @@ async def lang(request: Request, services: Services) -> Reply:
     if refused:
         return refused
     await services.set_language(request.chat, choice)
-    return Reply(html_t(choice, "lang.set", name=LANGUAGE_NAMES[choice]))
+    return Reply(html_t(choice, "lang.set", request.chat.platform, name=LANGUAGE_NAMES[choice]))

@@ -89,7 +89,8 @@ async def subscribe(request: Request, services: Services) -> Reply:
         return Reply(text, buttons=subscribe_keyboard(lang))
     if args.lower() in NETWORK_WORDS:
         added = await services.subscribe_network(request.chat)
-        return Reply(html_t(lang, "subscribe.network_added" if added else "subscribe.network_already"))
+        key = "subscribe.network_added" if added else "subscribe.network_already"
+        return Reply(html_t(lang, key, request.chat.platform))
     try:
         rule = parse_rule(args)
     except ValueError:
@@ -144,7 +145,9 @@ async def unsubscribe(request: Request, services: Services) -> Reply:
         if args == "keep":
             return Reply(html_t(lang, "unsubscribe.kept", alerts=plural(lang, "unit.alert", count)))
         return Reply(
-            html_t(lang, "unsubscribe.confirm", alerts=plural(lang, "unit.alert", count)),
+            html_t(
+                lang, "unsubscribe.confirm", request.chat.platform, alerts=plural(lang, "unit.alert", count)
+            ),
             buttons=(
                 (Button(t(lang, "unsubscribe.yes"), REMOVE_ALL), Button(t(lang, "unsubscribe.no"), KEEP_ALL)),
             ),
@@ -153,7 +156,8 @@ async def unsubscribe(request: Request, services: Services) -> Reply:
         removed = await services.unsubscribe(request.chat, None)
         if not removed:
             return Reply(html_t(lang, "unsubscribe.nothing"))
-        return Reply(html_t(lang, "unsubscribe.all", alerts=plural(lang, "unit.alert", removed)))
+        alerts = plural(lang, "unit.alert", removed)
+        return Reply(html_t(lang, "unsubscribe.all", request.chat.platform, alerts=alerts))
     if not re.fullmatch(r"[0-9]+", args):
         return error_reply(lang, "unsubscribe.not_a_number", "/unsubscribe 3", value=request.args.strip())
     if not await services.unsubscribe(request.chat, int(args)):

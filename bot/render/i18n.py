@@ -178,6 +178,7 @@ EN: Mapping[str, str] = {
     "lang.current": "Language: {name}. Available: {options}.",
     "lang.unknown": "I do not speak '{value}' yet. Choose one of: {options}.",
     "lang.set": "Language: {name}. Replies and alerts in this chat are now in English.",
+    "lang.set@discord": "Language: {name}. Replies and alerts in this channel are now in English.",
     # /subscribe /alerts /unsubscribe
     "subscribe.network_button": "🔔 Capitulation & recovery",
     "subscribe.what": "What should I watch? Tap a button or write a rule, e.g. <code>{example}</code>.",
@@ -190,6 +191,9 @@ EN: Mapping[str, str] = {
     ),
     "subscribe.network_added": "✅ Subscribed to capitulation, recovery and difficulty-adjustment alerts.",
     "subscribe.network_already": "This chat already gets capitulation, recovery and difficulty news.",
+    "subscribe.network_already@discord": (
+        "This channel already gets capitulation, recovery and difficulty news."
+    ),
     "subscribe.added": "✅ Alert #{id}: {rule}.",
     "subscribe.holds_now": "That is already true now, so I will tell you at the next crossing.",
     "subscribe.remove_button": "Remove it",
@@ -226,10 +230,12 @@ EN: Mapping[str, str] = {
     "alerts.kind.margin_warning": "warning when the next adjustment would push your margin below 0",
     "unsubscribe.nothing": "No alerts to remove.",
     "unsubscribe.all": "Removed {alerts}. This chat gets no alerts now.",
+    "unsubscribe.all@discord": "Removed {alerts}. This channel gets no alerts now.",
     "unsubscribe.not_a_number": "'{value}' is not an alert number; see /alerts.",
     "unsubscribe.no_such": "No alert #{id} in this chat; see /alerts.",
     "unsubscribe.one": "Removed alert #{id}.",
     "unsubscribe.confirm": "Remove all {alerts} of this chat?",
+    "unsubscribe.confirm@discord": "Remove all {alerts} of this channel?",
     "unsubscribe.yes": "Yes, remove all",
     "unsubscribe.no": "No, keep them",
     "unsubscribe.kept": "Kept all {alerts}; nothing was removed.",
@@ -487,6 +493,7 @@ RU: Mapping[str, str] = {
     "lang.current": "Язык: {name}. Доступны: {options}.",
     "lang.unknown": "Язык «{value}» пока не поддерживается. Выберите: {options}.",
     "lang.set": "Язык: {name}. Ответы и оповещения в этом чате теперь на русском.",
+    "lang.set@discord": "Язык: {name}. Ответы и оповещения в этом канале теперь на русском.",
     "subscribe.network_button": "🔔 Капитуляция и восстановление",
     "subscribe.what": (
         "Что отслеживать? Нажмите кнопку или напишите правило, например <code>{example}</code>."
@@ -502,6 +509,9 @@ RU: Mapping[str, str] = {
         "✅ Вы подписаны на оповещения о капитуляции, восстановлении и корректировках сложности."
     ),
     "subscribe.network_already": "Этот чат уже получает новости о капитуляции, восстановлении и сложности.",
+    "subscribe.network_already@discord": (
+        "Этот канал уже получает новости о капитуляции, восстановлении и сложности."
+    ),
     "subscribe.added": "✅ Оповещение #{id}: {rule}.",
     "subscribe.holds_now": "Условие уже выполняется, поэтому я сообщу при следующем пересечении.",
     "subscribe.remove_button": "Удалить",
@@ -538,10 +548,12 @@ RU: Mapping[str, str] = {
     "alerts.kind.margin_warning": "предупреждение, если следующая корректировка уведёт вашу маржу ниже 0",
     "unsubscribe.nothing": "Удалять нечего: оповещений нет.",
     "unsubscribe.all": "Удалено: {alerts}. Теперь этот чат не получает оповещений.",
+    "unsubscribe.all@discord": "Удалено: {alerts}. Теперь этот канал не получает оповещений.",
     "unsubscribe.not_a_number": "«{value}» — не номер оповещения; см. /alerts.",
     "unsubscribe.no_such": "В этом чате нет оповещения #{id}; см. /alerts.",
     "unsubscribe.one": "Оповещение #{id} удалено.",
     "unsubscribe.confirm": "Удалить все оповещения этого чата ({alerts})?",
+    "unsubscribe.confirm@discord": "Удалить все оповещения этого канала ({alerts})?",
     "unsubscribe.yes": "Да, удалить все",
     "unsubscribe.no": "Нет, оставить",
     "unsubscribe.kept": "Ничего не удалено: оповещения ({alerts}) остались.",
