@@ -104,7 +104,7 @@ EN: Mapping[str, str] = {
         "200 days"
     ),
     "market.no_daily": "Puell multiple, difficulty ribbon: no daily series stored yet",
-    "market.machines_hint": "Use a name with /breakeven, e.g. /breakeven s21 5c",
+    "market.machines_hint": "Use a name with /breakeven, e.g. <code>/breakeven s21 5c</code>",
     # units and values
     "unit.block": "block|blocks",
     "unit.day": "day|days",
@@ -420,7 +420,7 @@ RU: Mapping[str, str] = {
         "Сжатие ленты сложности: неизвестно на {day}: в дневном ряду нет {missing} из последних 200 дней"
     ),
     "market.no_daily": "Мультипликатор Пуэлла, лента сложности: дневной ряд ещё не сохранён",
-    "market.machines_hint": "Используйте название в /breakeven, например /breakeven s21 5c",
+    "market.machines_hint": "Используйте название в /breakeven, например <code>/breakeven s21 5c</code>",
     "unit.block": "блок|блока|блоков",
     "unit.day": "день|дня|дней",
     "unit.hour": "час|часа|часов",

@@ -4,7 +4,8 @@ Every handler is a slash command with typed options (machine names autocompleted
 suggested, chart window/metric and language as choices); the options become the handlers' command text
 (``/breakeven machine:s19xp power:5.5c`` -> ``/breakeven s19xp 5.5c``). Replies are embeds (a bold first
 line is the title, the rest goes through ``markup``; a table reply's rows become inline fields, label ->
-value, so nothing is laid out in a monospace block a phone would wrap), charts are attachments, errors are
+value, so nothing is laid out in a monospace block a phone would wrap; typed examples read as the slash
+commands take them, ``/breakeven machine:s19xp power:5.5c``), charts are attachments, errors are
 ephemeral, and
 a reply's buttons are message buttons whose custom_id is the command they stand for: a press runs it
 like the slash command, with the presser's permissions (``on_interaction``, so buttons keep working
@@ -24,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Literal
 
@@ -51,7 +53,14 @@ from bot.transports.lifecycle import (
     pause,
     retry_soft,
 )
-from bot.transports.markup import escape_text, split_title, table_fields, to_markdown, truncate
+from bot.transports.markup import (
+    escape_text,
+    slash_examples,
+    split_title,
+    table_fields,
+    to_markdown,
+    truncate,
+)
 from handlers.context import Chat, Services
 from handlers.reply import Reply, Table
 from handlers.router import dispatch, parse_command
@@ -92,6 +101,8 @@ MAX_BUTTONS, LABEL_LIMIT, CUSTOM_ID_LIMIT = 25, 80, 100
 RULE_SUGGESTIONS = ("network", *QUICK_RULES)
 
 Interaction = discord.Interaction[discord.Client]
+SlashOptions = Mapping[str, Sequence[str]]
+"""Each slash command's option names in order: typed examples in replies are shown in this form."""
 
 
 def aim_discord_py(settings: Settings) -> None:
@@ -103,10 +114,12 @@ def aim_discord_py(settings: Settings) -> None:
 
 
 def render(
-    text: str, image_png: bytes | None = None, *, error: bool = False
+    text: str, image_png: bytes | None = None, *, error: bool = False, options: SlashOptions | None = None
 ) -> tuple[discord.Embed, list[discord.File]]:
-    """An embed for handler HTML (and the chart as an attachment shown in it)."""
+    """An embed for handler HTML (and the chart as an attachment shown in it); with ``options``, typed
+    examples read as the slash commands take them (``/breakeven machine:s19xp power:5.5c``)."""
     title, body = split_title(text)
+    body = slash_examples(body, options) if options else body
     embed = discord.Embed(
         title=title[:TITLE_LIMIT] if title else None,
         description=truncate(to_markdown(body).strip(), DESCRIPTION_LIMIT) or None,
@@ -118,12 +131,13 @@ def render(
     return embed, [discord.File(io.BytesIO(image_png), filename=CHART_FILE)]
 
 
-def _table_embeds(table: Table, *, error: bool) -> list[discord.Embed]:
+def _table_embeds(table: Table, *, error: bool, options: SlashOptions | None) -> list[discord.Embed]:
     """The table's rows as inline fields (25 to an embed, more embeds for longer tables), its notes as
     the first embed's description; whatever would pass Discord's total of 6,000 characters is left out."""
     colour = ERROR_COLOUR if error else COLOUR
     title = table.title[:TITLE_LIMIT] or None
-    description = truncate(to_markdown(table.notes).strip(), DESCRIPTION_LIMIT) or None
+    notes = slash_examples(table.notes, options) if options else table.notes
+    description = truncate(to_markdown(notes).strip(), DESCRIPTION_LIMIT) or None
     embeds = [discord.Embed(title=title, description=description, colour=colour)]
     budget = EMBEDS_TOTAL_LIMIT - len(title or "") - len(description or "")
     for label, lines in table_fields(table.rows):
@@ -155,11 +169,14 @@ def buttons_view(reply: Reply) -> discord.ui.View:
     return view
 
 
-def render_reply(reply: Reply) -> tuple[list[discord.Embed], list[discord.File], discord.ui.View]:
-    """The embeds (fields for a table reply), attachments and buttons of a reply."""
+def render_reply(
+    reply: Reply, options: SlashOptions | None = None
+) -> tuple[list[discord.Embed], list[discord.File], discord.ui.View]:
+    """The embeds (fields for a table reply), attachments and buttons of a reply; ``options`` as in
+    ``render``."""
     if reply.table is not None:
-        return _table_embeds(reply.table, error=reply.error), [], buttons_view(reply)
-    embed, files = render(reply.text, reply.image_png, error=reply.error)
+        return _table_embeds(reply.table, error=reply.error, options=options), [], buttons_view(reply)
+    embed, files = render(reply.text, reply.image_png, error=reply.error, options=options)
     return [embed], files, buttons_view(reply)
 
 
@@ -270,6 +287,11 @@ class DiscordTransport:
             self.client.event(handler)
         self.tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(self.client)
         self._add_commands()
+        self.slash_options: SlashOptions = {
+            command.name: tuple(parameter.name for parameter in command.parameters)
+            for command in self.tree.get_commands()
+            if isinstance(command, app_commands.Command)
+        }
 
     async def run(self, stop: asyncio.Event, backoff: Backoff = BACKOFF) -> None:
         """Log in and keep the gateway connected until ``stop``, with back-off between failed sessions;
@@ -414,12 +436,11 @@ class DiscordTransport:
             await interaction.response.defer(thinking=True)
             await self._answer_late(interaction, await answer)
             return
-        embeds, files, view = render_reply(reply)
+        embeds, files, view = render_reply(reply, self.slash_options)
         await interaction.response.send_message(embeds=embeds, files=files, view=view, ephemeral=reply.error)
 
-    @staticmethod
-    async def _answer_late(interaction: Interaction, reply: Reply) -> None:
-        embeds, files, view = render_reply(reply)
+    async def _answer_late(self, interaction: Interaction, reply: Reply) -> None:
+        embeds, files, view = render_reply(reply, self.slash_options)
         if reply.error:  # the deferred answer is public: replace it by a private one
             await interaction.delete_original_response()
             await interaction.followup.send(embeds=embeds, files=files, view=view, ephemeral=True)

@@ -244,7 +244,14 @@ async def test_commands_answer_with_the_right_numbers(bot: BotApp, fake_discord:
     machines = embed_text(await ask(fake_discord, "machines"))
     assert "Antminer S21 XP Hyd" in machines and "Whatsminer M66S+" in machines
     assert "Avalon A1346\n110 TH/s, power unknown, 30.0 J/TH" in machines and " 0 W" not in machines
-    assert "/subscribe" in embed_text(await ask(fake_discord, "help"))
+    help_text = embed_text(await ask(fake_discord, "help"))  # examples as the slash commands take them
+    assert (
+        "`/breakeven machine:s19xp power:5.5c`" in help_text
+        and "`/subscribe rule:price below 60k`" in help_text
+    )
+    assert "`/chart window:1y metric:price`" in help_text and "`/status`" in help_text
+    mistake = embed_text(await ask(fake_discord, "margin", {"machine": "antminer s99"}))
+    assert "Example: `/margin machine:s19xp power:5.5c`" in mistake
     assert "<b>" not in status and "<code>" not in status
 
 
@@ -347,7 +354,7 @@ async def test_unsubscribe_without_an_alert_asks_first(bot: BotApp, fake_discord
     await subscribe(fake_discord, "price below 60k")
     await subscribe(fake_discord, "price below 50k")
     question = await ask(fake_discord, "unsubscribe", user_id=ADMIN)
-    assert "Remove all 2 alerts of this chat?" in embed_text(question) and not question.ephemeral
+    assert "Remove all 2 alerts of this channel?" in embed_text(question) and not question.ephemeral
     assert custom_ids(question) == ["mw:/unsubscribe all", "mw:/unsubscribe keep"]
     kept = await press(fake_discord, question, "mw:/unsubscribe keep", user_id=ADMIN)
     assert "nothing was removed" in embed_text(kept)
