@@ -392,6 +392,8 @@ def _print(report: Report, as_json: bool) -> None:
         print(json.dumps(report.data, indent=2, sort_keys=True))
     else:
         print(format_table(report.rows, title=report.title))
+        for note in report.notes:
+            print(note)
         read_as = report.data.get("read_as")
         if read_as:
             print(t("en", "read.line", readings=", ".join(item["read_as"] for item in read_as)))

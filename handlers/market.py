@@ -37,7 +37,7 @@ from bot.reports.figures import (
     stress_report,
 )
 from handlers.arguments import machine_and_power
-from handlers.format import html_t, report_html
+from handlers.format import html_t, table_reply
 
 NetworkReport = Callable[[MarketView, BottomUpAssumptions, DifficultyRegression, datetime, str], Report]
 
@@ -80,9 +80,9 @@ async def _view_or_reply(services: Services, lang: str) -> MarketView | Reply:
 
 
 def _chat_reply(report: Report, view: MarketView, services: Services, lang: str, read_as: str = "") -> Reply:
-    """The report's title and table, then the echo of bare values typed (if any) and the age footer."""
+    """The report's table, then the echo of bare values typed (if any) and the age footer."""
     footer = "\n".join(line for line in (read_as, _age_footer(view, services, lang)) if line)
-    return Reply(report_html(_without_provenance(report, lang), footer))
+    return table_reply(_without_provenance(report, lang), footer)
 
 
 async def _network_report(request: Request, services: Services, build: NetworkReport) -> Reply:
@@ -264,4 +264,4 @@ def _miner_indicator_lines(rows: list[DailyRow], lang: str) -> list[str]:
 async def machines(request: Request, services: Services) -> Reply:
     """/machines — the catalog, most efficient first."""
     lang = request.chat.language
-    return Reply(report_html(machines_report(lang), html_t(lang, "market.machines_hint")))
+    return table_reply(machines_report(lang), html_t(lang, "market.machines_hint"))

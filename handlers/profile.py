@@ -15,7 +15,9 @@ from handlers.arguments import machine_and_power
 from handlers.format import error_reply, html_t
 from handlers.subscriptions import refuse_non_admin
 
-PROFILE_EXAMPLE = "/profile s19xp 5.5c count 3 fee 2 uptime 97"
+PROFILE_EXAMPLE = "/profile s19xp 5.5c count 3"
+OPTION_EXAMPLES = {"count": "count 3", "fee": "fee 2", "uptime": "uptime 97", "pue": "pue 1.05"}
+"""Each option as typed after the machine; an example stays within a phone's 32 monospace characters."""
 _OPTION = re.compile(r"\b(count|fee|uptime|pue)\s*[=:]?\s*(\S+)", re.IGNORECASE)
 
 
@@ -80,7 +82,8 @@ def _with_options(lang: str, profile: ChatProfile, options: list[tuple[str, str]
         try:
             profile = _OPTIONS[option](profile, value)
         except ValueError:
-            return error_reply(lang, f"profile.bad_{option}", PROFILE_EXAMPLE, value=value)
+            example = f"/profile {OPTION_EXAMPLES[option]}"
+            return error_reply(lang, f"profile.bad_{option}", example, value=value)
     return profile
 
 
@@ -90,7 +93,8 @@ async def profile(request: Request, services: Services) -> Reply:
     current = await services.profile(request.chat)
     args = request.args.strip()
     if not args:
-        change = html_t(lang, "profile.change", example=PROFILE_EXAMPLE)
+        options = " ".join(OPTION_EXAMPLES[name] for name in ("fee", "uptime", "pue"))
+        change = html_t(lang, "profile.change", example=PROFILE_EXAMPLE, options=options)
         return Reply(f"{describe_profile(current, lang)}\n{change}")
     refused = refuse_non_admin(request)
     if refused:
@@ -126,4 +130,4 @@ async def lang(request: Request, services: Services) -> Reply:
     if refused:
         return refused
     await services.set_language(request.chat, choice)
-    return Reply(html_t(choice, "lang.set", name=LANGUAGE_NAMES[choice]))
+    return Reply(html_t(choice, "lang.set", request.chat.platform, name=LANGUAGE_NAMES[choice]))

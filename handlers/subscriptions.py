@@ -9,14 +9,17 @@ from __future__ import annotations
 import difflib
 import re
 
-from bot.alerts.grammar import EXAMPLE, GRAMMARS, OPS, describe_rule, parse_rule
+from bot.alerts.grammar import EXAMPLE, GRAMMARS, OPS, parse_rule
 from bot.alerts.rules import Metric, TooManyRulesError
 from bot.chat.context import Request, Services
 from bot.chat.reply import Button, Reply
+from bot.render.alerts import describe_rule_in
 from bot.render.i18n import plural, t
 from handlers.format import error_reply, html_t
 
 SUBSCRIBE_EXAMPLE = "/subscribe price below 60k"
+OPTIONS_EXAMPLE = "/subscribe price < 60k every 6h"
+"""A rule with an option, short enough for a phone's 32 monospace characters."""
 ALERTS_LIST_CHARS = 3500
 """Room for the list within Telegram's 4,096 characters, leaving space for the "and N more" line."""
 QUICK_RULES = (
@@ -37,7 +40,7 @@ def refuse_non_admin(request: Request) -> Reply | None:
     if not request.chat.is_group or request.chat.is_admin:
         return None
     key = "error.admin_check_failed" if request.chat.is_admin is None else "error.admins_only"
-    return Reply(html_t(request.chat.language, key), error=True)
+    return Reply(html_t(request.chat.language, key, request.chat.platform), error=True)
 
 
 def subscribe_keyboard(lang: str) -> tuple[tuple[Button, ...], ...]:
@@ -71,7 +74,7 @@ def _rule_error(lang: str, text: str) -> Reply:
         if len(words) < 3:
             return error_reply(lang, "rule.value_missing", example, noun=noun)
         return error_reply(lang, "rule.value", example, noun=noun, value=words[2])
-    return error_reply(lang, "rule.options", f"{example} repeat every 6h", rest=" ".join(words[3:]))
+    return error_reply(lang, "rule.options", OPTIONS_EXAMPLE, rest=" ".join(words[3:]))
 
 
 async def subscribe(request: Request, services: Services) -> Reply:
@@ -82,11 +85,12 @@ async def subscribe(request: Request, services: Services) -> Reply:
         return refused
     args = request.args.strip()
     if not args:
-        text = html_t(lang, "subscribe.what", example=SUBSCRIBE_EXAMPLE)
+        text = html_t(lang, "subscribe.what", request.chat.platform, example=SUBSCRIBE_EXAMPLE)
         return Reply(text, buttons=subscribe_keyboard(lang))
     if args.lower() in NETWORK_WORDS:
         added = await services.subscribe_network(request.chat)
-        return Reply(html_t(lang, "subscribe.network_added" if added else "subscribe.network_already"))
+        key = "subscribe.network_added" if added else "subscribe.network_already"
+        return Reply(html_t(lang, key, request.chat.platform))
     try:
         rule = parse_rule(args)
     except ValueError:
@@ -96,8 +100,9 @@ async def subscribe(request: Request, services: Services) -> Reply:
     except TooManyRulesError as full:
         return error_reply(lang, "subscribe.limit", "/unsubscribe 3", limit=full.limit)
     except ValueError:
-        return error_reply(lang, "subscribe.needs_profile", "/profile s19xp 5.5c", rule=describe_rule(rule))
-    text = html_t(lang, "subscribe.added", id=subscription_id, rule=describe_rule(rule))
+        described = describe_rule_in(rule, lang)
+        return error_reply(lang, "subscribe.needs_profile", "/profile s19xp 5.5c", rule=described)
+    text = html_t(lang, "subscribe.added", id=subscription_id, rule=describe_rule_in(rule, lang))
     if holds_now and not rule.repeat:
         text += " " + html_t(lang, "subscribe.holds_now")
     button = Button(t(lang, "subscribe.remove_button"), f"/unsubscribe {subscription_id}")
@@ -110,7 +115,7 @@ async def alerts(request: Request, services: Services) -> Reply:
     views = await services.subscriptions(request.chat)
     if not views:
         return Reply(html_t(lang, "alerts.none"), buttons=subscribe_keyboard(lang))
-    lines = [html_t(lang, "alerts.title")]
+    lines = [html_t(lang, "alerts.title", request.chat.platform)]
     for shown, view in enumerate(views):
         key = "alerts.item" if view.armed else "alerts.item_waiting"
         line = html_t(lang, key, id=view.id, description=view.description)
@@ -140,7 +145,9 @@ async def unsubscribe(request: Request, services: Services) -> Reply:
         if args == "keep":
             return Reply(html_t(lang, "unsubscribe.kept", alerts=plural(lang, "unit.alert", count)))
         return Reply(
-            html_t(lang, "unsubscribe.confirm", alerts=plural(lang, "unit.alert", count)),
+            html_t(
+                lang, "unsubscribe.confirm", request.chat.platform, alerts=plural(lang, "unit.alert", count)
+            ),
             buttons=(
                 (Button(t(lang, "unsubscribe.yes"), REMOVE_ALL), Button(t(lang, "unsubscribe.no"), KEEP_ALL)),
             ),
@@ -149,7 +156,8 @@ async def unsubscribe(request: Request, services: Services) -> Reply:
         removed = await services.unsubscribe(request.chat, None)
         if not removed:
             return Reply(html_t(lang, "unsubscribe.nothing"))
-        return Reply(html_t(lang, "unsubscribe.all", alerts=plural(lang, "unit.alert", removed)))
+        alerts = plural(lang, "unit.alert", removed)
+        return Reply(html_t(lang, "unsubscribe.all", request.chat.platform, alerts=alerts))
     if not re.fullmatch(r"[0-9]+", args):
         return error_reply(lang, "unsubscribe.not_a_number", "/unsubscribe 3", value=request.args.strip())
     if not await services.unsubscribe(request.chat, int(args)):

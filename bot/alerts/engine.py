@@ -17,7 +17,7 @@ from itertools import pairwise
 from typing import Any
 
 from bot.alerts import regime
-from bot.alerts.events import AlertEvent, EventKind, utc_iso
+from bot.alerts.events import AlertEvent, EventKind, StaleReason, utc_iso
 from bot.alerts.grammar import describe_rule
 from bot.alerts.regime import RegimeParams, RegimeState, premium_pct
 from bot.alerts.rules import KeyMetric, Metric, Rule
@@ -45,7 +45,7 @@ class Observation:
     cost_model: str
     key_values: dict[KeyMetric, float] = field(default_factory=dict, hash=False)
     stale: bool = False
-    stale_reason: str | None = None
+    stale_reason: StaleReason | None = None
     cost_significant_digits: int = 2
     """Digits the cost model supports (``ProductionCost.significant_digits``; 2 for both shipped models)."""
 
@@ -107,7 +107,9 @@ def evaluate(
     if obs.stale:
         if state.stale:
             return state, []
-        data: dict[str, Any] = {"reason": obs.stale_reason or "sources unavailable"}
+        data: dict[str, Any] = (
+            obs.stale_reason.data() if obs.stale_reason else {"reason": "sources unavailable"}
+        )
         if state.last_difficulty is None:
             data["no_data_yet"] = True  # nothing fresh was ever seen: nothing went stale
         stale = AlertEvent(EventKind.DATA_STALE, f"data_stale:{utc_iso(obs.at)}", obs.at, data)
@@ -285,6 +287,9 @@ def threshold_event(rule: Rule, value: float, at: datetime) -> AlertEvent:
         "metric": rule.metric.value,
         "op": rule.op.value,
         "threshold": rule.threshold,
+        "band": rule.band,
+        "repeat": rule.repeat,
+        "min_interval_s": rule.min_interval_s,
         "value": value,
     }
     return AlertEvent(EventKind.THRESHOLD, f"threshold:{text}:{utc_iso(at)}", at, data)

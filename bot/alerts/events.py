@@ -8,10 +8,11 @@ unique index drops the repeat. ``data`` holds JSON-able figures (numbers, string
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 
 class EventKind(StrEnum):
@@ -32,6 +33,22 @@ def utc_iso(at: datetime) -> str:
     if at.tzinfo is None:
         raise ValueError(f"time must be timezone-aware, got {at!r}")
     return at.astimezone(UTC).isoformat()
+
+
+@dataclass(frozen=True, slots=True)
+class StaleReason:
+    """Why the market data may not drive alerts: ``text`` in English as operators read it (logs,
+    /healthz), and the parts a chat's language spells: which half of the data is missing and each source
+    that stopped giving a usable answer, with since when."""
+
+    text: str
+    missing: Literal["price", "network"]
+    failing: Mapping[str, datetime] = field(default_factory=dict)
+
+    def data(self) -> dict[str, Any]:
+        """The ``data_stale`` event's fields (JSON-able)."""
+        failing = {source: utc_iso(since) for source, since in sorted(self.failing.items())}
+        return {"reason": self.text, "missing": self.missing, "failing": failing}
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,6 @@ from datetime import UTC, date, datetime, timedelta
 from sqlite_utils import Database
 
 from bot.alerts.engine import key_values
-from bot.alerts.grammar import describe_rule
 from bot.alerts.rules import (
     PER_CHAT_METRICS,
     Metric,
@@ -31,6 +30,7 @@ from bot.economics.production_cost import regression_cost
 from bot.economics.regression import DifficultyRegression
 from bot.economics.stress import NotEnoughHistoryError, StressBaseline
 from bot.market.view import MarketView
+from bot.render.alerts import describe_rule_in
 from bot.render.i18n import DEFAULT_LANGUAGE, t
 from bot.store import chats as chat_repo
 from bot.store import snapshots as snapshot_repo
@@ -209,7 +209,8 @@ class StoreServices:
         views = []
         for subscription in await self._store.run(load):
             if subscription.kind is SubscriptionKind.THRESHOLD:
-                description = describe_rule(subscription.rule) if subscription.rule else "rule"
+                rule = subscription.rule
+                description = describe_rule_in(rule, chat.language) if rule else "rule"
             else:
                 description = t(chat.language, f"alerts.kind.{subscription.kind.value}")
             armed = subscription.state.armed if subscription.state else True

@@ -10,10 +10,11 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from typing import Literal
 
 import httpx
 
-from bot.alerts.events import AlertEvent
+from bot.alerts.events import AlertEvent, StaleReason
 from bot.config import Settings
 from bot.economics.history import DailyRow, estimated_issuance_btc
 from bot.economics.mining import MarketInputs
@@ -163,18 +164,19 @@ class LivePoller:
         problem = history_problem(self._reference, state)
         return None if problem is None else f"{state.source}: {problem}"
 
-    def _stale_reason(self, now: datetime) -> str | None:
+    def _stale_reason(self, now: datetime) -> StaleReason | None:
         limit = timedelta(seconds=self._settings.stale_after_s)
         network_limit = limit + timedelta(seconds=2 * self._settings.network_poll_s)
         if self._price is None or now - self._price.fetched_at > limit:
-            return self._explained(self._price_problem or "no confirmed BTC price", now)
+            return self._explained("price", self._price_problem or "no confirmed BTC price", now)
         if self._network is None or now - self._network.fetched_at > network_limit:
-            return self._explained(self._network_problem or "no confirmed network data", now)
+            return self._explained("network", self._network_problem or "no confirmed network data", now)
         return None
 
-    def _explained(self, problem: str, now: datetime) -> str:
+    def _explained(self, missing: Literal["price", "network"], problem: str, now: datetime) -> StaleReason:
         failing = self.failing_sources()
-        return f"{problem}; {missing_sources('en', failing, now)}" if failing else problem
+        text = f"{problem}; {missing_sources('en', failing, now)}" if failing else problem
+        return StaleReason(text, missing, failing)
 
     def failing_sources(self) -> dict[str, datetime]:
         """Each source whose latest answer was not usable, with when that began."""
@@ -187,9 +189,9 @@ class LivePoller:
             return  # the first round of polls is not complete yet
         now = self._clock()
         reason = self._stale_reason(now)
-        await self._publish(reason)
+        await self._publish(None if reason is None else reason.text)
         if reason is not None and self._on_unavailable is not None:
-            self._on_unavailable(reason)
+            self._on_unavailable(reason.text)
             self._on_unavailable = None
         if reason is not None or self._price is None or self._network is None:
             await self._watch.observe(Reading(at=now, market=None, stale_reason=reason))

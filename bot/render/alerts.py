@@ -5,6 +5,10 @@ differ by language: 1 day / 2 days, 1 день / 2 дня / 5 дней) and whic
 model names. A language without a catalog, or a catalog without some message, falls back to English.
 Every field is passed through ``html.escape`` (reasons, machine names and rule texts come from users and
 upstreams), so the text is safe for Telegram's and Discord's HTML-ish modes and plain terminals.
+
+English shows a threshold rule in the grammar a user types (``price below $60,000``); another language
+spells it in its own words and number formats (``цена BTC ниже 60 000 $``), and says why data is stale
+from the event's parts instead of the upstreams' English diagnosis.
 """
 
 from __future__ import annotations
@@ -12,23 +16,27 @@ from __future__ import annotations
 import html
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from bot.alerts.events import AlertEvent, EventKind
-from bot.alerts.rules import Metric
+from bot.alerts.grammar import DEFAULT_MIN_INTERVAL_S, describe_rule
+from bot.alerts.rules import Metric, Op, Rule, default_band
 from bot.economics.indicators import RIBBONS_MIN_CAPITULATION_DAYS
 from bot.render import numbers as fmt
-from bot.render.i18n import model_name, plural, t
+from bot.render.i18n import missing_sources, model_name, plural, t
 
 
 @dataclass(frozen=True, slots=True)
 class Catalog:
-    """One language: message templates by id, how to spell a duration given in seconds, and the language
-    whose number formats and model names fill the templates."""
+    """One language: message templates by id, how to spell a duration given in seconds, the language
+    whose number formats and model names fill the templates, and the words that spell a threshold rule
+    (none: the rule grammar itself, as in English)."""
 
     templates: Mapping[str, str]
     duration: Callable[[float], str]
     lang: str = "en"
+    rule_words: Mapping[str, str] | None = None
 
 
 def spell_duration(lang: str) -> Callable[[float], str]:
@@ -84,6 +92,9 @@ EN = Catalog(
         "data_missing": "⏸ No market data yet ({reason}); alerts start once the sources answer.",
         "data_fresh": "▶️ Data is fresh again after {lasted}; alerts resumed.",
         "data_first": "▶️ Market data arrived after {lasted} without; alerts are on.",
+        "stale_price": "no confirmed BTC price",
+        "stale_network": "no confirmed network data",
+        "stale_unknown": "sources unavailable",
     },
     duration=spell_duration("en"),
 )
@@ -133,9 +144,26 @@ RU = Catalog(
         ),
         "data_fresh": "▶️ Данные снова свежие (перерыв длился {lasted}); оповещения возобновлены.",
         "data_first": "▶️ Рыночные данные получены (ждали {lasted}); оповещения включены.",
+        "stale_price": "нет подтверждённой цены BTC",
+        "stale_network": "нет подтверждённых данных сети",
+        "stale_unknown": "источники недоступны",
     },
     duration=spell_duration("ru"),
     lang="ru",
+    rule_words={
+        "price": "цена BTC",
+        "hashprice": "хешпрайс",
+        "margin": "маржа",
+        "breakeven": "безубыточный тариф",
+        "premium": "премия к себестоимости",
+        "difficulty": "следующая корректировка сложности",
+        "stress": "индекс стресса майнеров",
+        "below": "ниже",
+        "above": "выше",
+        "band": "возврат за {band} от порога",
+        "repeat": "с повтором",
+        "every": "не чаще раза в {interval}",
+    },
 )
 CATALOGS: dict[str, Catalog] = {"en": EN, "ru": RU}
 
@@ -206,11 +234,60 @@ def _retarget(data: dict[str, Any], lang: str) -> Fields:
     return "retarget", {**fields, "height": fmt.number(data["height"], 0, lang)}
 
 
-def _threshold(data: dict[str, Any], lang: str) -> Fields:
+def describe_rule_in(rule: Rule, lang: str) -> str:
+    """``rule`` as a chat in ``lang`` reads it: the rule grammar in English (``describe_rule``), words and
+    the language's number formats elsewhere; options only when not the default, as ``describe_rule``."""
+    catalog = CATALOGS.get(lang, EN)
+    words = catalog.rule_words
+    if words is None:
+        return describe_rule(rule)
+    value = _RULE_VALUE[rule.metric]
+    text = f"{words[rule.metric.value]} {words[rule.op.value]} {value(rule.threshold, catalog.lang)}"
+    options = []
+    if rule.band != default_band(rule.metric, rule.threshold):
+        options.append(words["band"].format(band=value(rule.band, catalog.lang).lstrip("+")))
+    if rule.repeat:
+        options.append(words["repeat"])
+    if rule.min_interval_s != DEFAULT_MIN_INTERVAL_S:
+        options.append(words["every"].format(interval=catalog.duration(rule.min_interval_s)))
+    return ", ".join([text, *options])
+
+
+def _event_rule(data: dict[str, Any]) -> Rule:
+    """The rule a threshold event fired for (events stored before options travelled take the defaults)."""
+    metric, threshold = Metric(data["metric"]), float(data["threshold"])
+    return Rule(
+        metric,
+        Op(data["op"]),
+        threshold,
+        float(data.get("band", default_band(metric, threshold))),
+        bool(data.get("repeat", False)),
+        int(data.get("min_interval_s", DEFAULT_MIN_INTERVAL_S)),
+    )
+
+
+def _threshold(data: dict[str, Any], catalog: Catalog) -> Fields:
+    rule = (
+        str(data["rule"]) if catalog.rule_words is None else describe_rule_in(_event_rule(data), catalog.lang)
+    )
     return "threshold", {
-        "rule": str(data["rule"]),
-        "value": _RULE_VALUE[Metric(data["metric"])](data["value"], lang),
+        "rule": rule,
+        "value": _RULE_VALUE[Metric(data["metric"])](data["value"], catalog.lang),
     }
+
+
+def _stale(data: dict[str, Any], catalog: Catalog, at: datetime) -> Fields:
+    """English keeps the operators' diagnosis; another language says what is missing and which sources
+    stopped answering since when."""
+    if catalog.rule_words is None:
+        return "data_stale", {"reason": str(data["reason"])}
+    missing = data.get("missing")
+    template = catalog.templates.get(f"stale_{missing}" if missing else "stale_unknown", "")
+    reason = template or catalog.templates["stale_unknown"]
+    failing = {source: datetime.fromisoformat(since) for source, since in data.get("failing", {}).items()}
+    if failing:
+        reason += "; " + missing_sources(catalog.lang, failing, at)
+    return "data_stale", {"reason": reason}
 
 
 def _margin_warning(data: dict[str, Any], lang: str) -> Fields:
@@ -232,11 +309,12 @@ def _fields(event: AlertEvent, catalog: Catalog) -> Fields:
     if kind is EventKind.RETARGET:
         return _retarget(data, lang)
     if kind is EventKind.THRESHOLD:
-        return _threshold(data, lang)
+        return _threshold(data, catalog)
     if kind is EventKind.MARGIN_WARNING:
         return _margin_warning(data, lang)
     if kind is EventKind.DATA_STALE:
-        return "data_missing" if data.get("no_data_yet") else "data_stale", {"reason": str(data["reason"])}
+        message, fields = _stale(data, catalog, event.occurred_at)
+        return ("data_missing" if data.get("no_data_yet") else message), fields
     lasted = catalog.duration(data["stale_seconds"])
     return "data_first" if data.get("first_data") else "data_fresh", {"lasted": lasted}
 

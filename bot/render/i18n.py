@@ -4,7 +4,8 @@
 unknown language or a key missing from its catalog falls back to English. ``t`` does not escape: templates
 used as HTML (handler replies) are filled through ``handlers.format.html_t``, which escapes every value;
 report labels are plain text escaped as a whole. Command names and the rule grammar stay English in every
-language. ``unit.*`` entries are plural forms separated by ``|`` (English: one|other; Russian:
+language. A key may have a platform's own wording under ``key@platform`` (``subscribe.what@discord``).
+``unit.*`` entries are plural forms separated by ``|`` (English: one|other; Russian:
 one|few|many, as in 1 день / 2 дня / 5 дней), spelled by ``plural``. Alert templates live in
 ``bot.render.alerts``.
 """
@@ -45,8 +46,10 @@ EN: Mapping[str, str] = {
     "command.chart": "chart of BTC price vs production cost, hashprice or miner stress (30d, 90d, 1y)",
     "command.machines": "the machine catalog",
     "command.profile": "this chat's machine, power price, pool fee, uptime",
+    "command.profile@discord": "this channel's machine, power price, pool fee, uptime",
     "command.subscribe": "capitulation/recovery news or your own threshold",
     "command.alerts": "this chat's alerts",
+    "command.alerts@discord": "this channel's alerts",
     "command.unsubscribe": "remove an alert (or all)",
     "command.lang": "reply language: en or ru",
     "command.help": "this list",
@@ -60,6 +63,10 @@ EN: Mapping[str, str] = {
     "error.unknown_command_close": "Unknown command /{command}. Did you mean /{close}? See /help.",
     "error.too_long": "That is too long for /{command}; see /help for examples.",
     "error.admins_only": "In groups only administrators can change this chat's alerts, profile and language.",
+    "error.admins_only@discord": (
+        "In servers only members with the Manage Channels permission can change this channel's alerts, "
+        "profile and language."
+    ),
     "error.admin_check_failed": (
         "I could not check your admin rights just now; nothing was changed. Please try again."
     ),
@@ -113,7 +120,7 @@ EN: Mapping[str, str] = {
         "200 days"
     ),
     "market.no_daily": "Puell multiple, difficulty ribbon: no daily series stored yet",
-    "market.machines_hint": "Use a name with /breakeven, e.g. /breakeven s21 5c",
+    "market.machines_hint": "Use a name with /breakeven, e.g. <code>/breakeven s21 5c</code>",
     # units and values
     "unit.block": "block|blocks",
     "unit.day": "day|days",
@@ -129,29 +136,23 @@ EN: Mapping[str, str] = {
     "report.difficulty": "Difficulty",
     "report.height": "Height",
     "report.hashrate": "Hashrate",
-    "report.hashrate_implied": "Hashrate (implied)",
-    "report.fees": "Fees per block",
-    "report.fees_value": "{fees} BTC (subsidy {subsidy})",
+    "report.hashrate_implied": "{ehs} EH/s, implied",
+    "report.fees": "Fees/block",
     "report.fees_unknown": "fees unknown, subsidy only",
     "report.hashprice": "Hashprice",
-    "report.hashprice_value": "{usd}/PH/day  {sats} sats/TH/day",
-    "report.cost": "Cost/BTC ({model})",
-    "report.cost_premium": "{cost}  price {premium} premium",
-    "report.cost_discount": "{cost}  price {premium} discount",
-    "report.assumptions": "  assumptions",
-    "report.assumptions_bottom_up": "fleet {j} J/TH, {power}, electricity {share} of cash cost",
-    "report.assumptions_regression": (
-        "market cap ~ difficulty^{b} / supply, fitted {start}..{end} (n={n}, r²={r2}); "
-        "price ×/÷ {band} of it on 2 days in 3"
+    "report.assumptions_bottom_up": (
+        "Bottom-up: a fleet at {j} J/TH paying {power}, electricity {share} of the cash cost."
     ),
-    "report.difficulty_multiple": "Difficulty multiple",
-    "report.difficulty_multiple_value": "{multiple} (price ÷ difficulty-regression cost; < 1: below cost)",
-    "report.electricity_only": "  electricity only",
-    "report.next_adjustment": "Next adjustment",
-    "report.next_adjustment_value": "{change} at block {height} ({blocks}{eta})",
-    "report.eta": ", ETA {when} UTC",
-    "report.eta_in": " (in {left})",
-    "report.no_adjustment": "n/a (no epoch data from the sources)",
+    "report.assumptions_regression": (
+        "Regression: market cap ~ difficulty^{b} / supply, fitted {start}..{end} (n={n}, r²={r2}); the "
+        "price stays within ×/÷ {band} of it on 2 days in 3."
+    ),
+    "report.difficulty_multiple": " multiple",
+    "report.electricity_only": " power only",
+    "report.next_adjustment": "Next adj.",
+    "report.eta": " ETA",
+    "report.eta_in": " in",
+    "report.no_adjustment": "no estimate",
     "report.data_age": "Data age",
     "report.sources": "Sources",
     "report.none": "none",
@@ -159,32 +160,19 @@ EN: Mapping[str, str] = {
     "report.what_if": "What-if",
     "report.breakeven_title": "Breakeven: {machine}",
     "report.machine": "Machine",
-    "report.machine_rated": "{name} ({ths} TH/s, {j} J/TH)",
-    "report.machine_efficiency": "{name} ({j} J/TH)",
-    "report.hashprice_at": "{usd}/PH/day at {price}",
-    "report.breakeven_power": "Breakeven power",
-    "report.breakeven_price_at": "Breakeven BTC price @ {power}",
-    "report.breakeven_efficiency_at": "Breakeven efficiency @ {power}",
+    "report.machine_rated": "{ths} TH/s, {j} J/TH",
     "report.j_per_th": "{j} J/TH",
-    "report.profile": "Profile",
-    "report.profile_value": "pool fee {fee}, uptime {uptime}, PUE {pue}",
     "report.margin_title": "Margin: {machine}",
     "report.power_price": "Power price",
-    "report.fleet_machine": "{count} × machine",
     "report.fleet_ph": "{count} × PH/s",
-    "report.per_machine": "per machine",
-    "report.per_ph": "per PH/s",
-    "report.revenue": "Revenue/day ({fleet})",
-    "report.revenue_value": "{usd}  ({sats} sats)",
-    "report.power_cost": "Power cost/day ({fleet})",
-    "report.power_cost_value": "{usd}  ({kwh} kWh)",
-    "report.profit": "Profit/day ({fleet})",
-    "report.profit_30": "Profit/30 days",
+    "report.revenue": " revenue",
+    "report.power_cost": " power cost",
+    "report.profit": " profit",
+    "report.profit_30": "Profit/30d",
     "report.margin": "Margin",
-    "report.breakeven_price": "Breakeven BTC price",
     "report.cost_title": "Network production cost per BTC",
     "report.machines_title": "Machine catalog (nameplate, stock mode)",
-    "report.machine_row": "{ths}  {w}  {j} J/TH",
+    "report.machine_row": "{ths}, {w}, {j} J/TH",
     "report.machine_ths": "{ths} TH/s",
     "report.machine_w": "{w} W",
     "report.hashrate_unknown": "TH/s unknown",
@@ -197,7 +185,7 @@ EN: Mapping[str, str] = {
     "profile.describe": (
         "<b>{name}</b> ({j} J/TH) × {count}\nPower {power} · pool fee {fee} · uptime {uptime} · PUE {pue}"
     ),
-    "profile.change": "Change it: <code>{example}</code>",
+    "profile.change": "Change it: <code>{example}</code>; more options: {options}",
     "profile.saved": "✅ Profile saved.",
     "profile.bad_count": "count '{value}' must be a whole number from 1 to 1,000,000.",
     "profile.bad_fee": "pool fee '{value}' must be a percentage from 0 to 50.",
@@ -206,11 +194,22 @@ EN: Mapping[str, str] = {
     "lang.current": "Language: {name}. Available: {options}.",
     "lang.unknown": "I do not speak '{value}' yet. Choose one of: {options}.",
     "lang.set": "Language: {name}. Replies and alerts in this chat are now in English.",
+    "lang.set@discord": "Language: {name}. Replies and alerts in this channel are now in English.",
     # /subscribe /alerts /unsubscribe
     "subscribe.network_button": "🔔 Capitulation & recovery",
     "subscribe.what": "What should I watch? Tap a button or write a rule, e.g. <code>{example}</code>.",
+    "subscribe.what@console": (
+        "What should I watch? Type one of the commands below, or a rule, e.g. <code>{example}</code>."
+    ),
+    "subscribe.what@discord": (
+        "What should I watch? Press a button below, or run /subscribe again with a rule, e.g. "
+        "<code>{example}</code>."
+    ),
     "subscribe.network_added": "✅ Subscribed to capitulation, recovery and difficulty-adjustment alerts.",
     "subscribe.network_already": "This chat already gets capitulation, recovery and difficulty news.",
+    "subscribe.network_already@discord": (
+        "This channel already gets capitulation, recovery and difficulty news."
+    ),
     "subscribe.added": "✅ Alert #{id}: {rule}.",
     "subscribe.holds_now": "That is already true now, so I will tell you at the next crossing.",
     "subscribe.remove_button": "Remove it",
@@ -238,6 +237,7 @@ EN: Mapping[str, str] = {
     "rule.noun.difficulty": "difficulty change, a percentage from -75 to 300",
     "alerts.none": "No alerts yet. Try <code>/subscribe</code>.",
     "alerts.title": "<b>Alerts in this chat</b>",
+    "alerts.title@discord": "<b>Alerts in this channel</b>",
     "alerts.item": "#{id} {description}",
     "alerts.item_waiting": "#{id} {description} (waiting to re-arm)",
     "alerts.more": "… and {count} more; remove some with /unsubscribe N",
@@ -246,10 +246,12 @@ EN: Mapping[str, str] = {
     "alerts.kind.margin_warning": "warning when the next adjustment would push your margin below 0",
     "unsubscribe.nothing": "No alerts to remove.",
     "unsubscribe.all": "Removed {alerts}. This chat gets no alerts now.",
+    "unsubscribe.all@discord": "Removed {alerts}. This channel gets no alerts now.",
     "unsubscribe.not_a_number": "'{value}' is not an alert number; see /alerts.",
     "unsubscribe.no_such": "No alert #{id} in this chat; see /alerts.",
     "unsubscribe.one": "Removed alert #{id}.",
     "unsubscribe.confirm": "Remove all {alerts} of this chat?",
+    "unsubscribe.confirm@discord": "Remove all {alerts} of this channel?",
     "unsubscribe.yes": "Yes, remove all",
     "unsubscribe.no": "No, keep them",
     "unsubscribe.kept": "Kept all {alerts}; nothing was removed.",
@@ -274,25 +276,21 @@ EN: Mapping[str, str] = {
     "chart.hashprice": "Hashprice (subsidy only)",
     "chart.months": "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec",
     # /stress: the open miner-stress index (a proxy, never called CryptoQuant's)
-    "stress.title": "Miner-stress index (open proxy, 0 = extreme stress, 100 = euphoria)",
+    "stress.title": "Miner-stress index (open proxy)",
     "stress.index": "Index",
-    "stress.index_value": "{value} / 100, {band}",
-    "stress.status_value": "{value} / 100, {band} (open proxy)",
-    "stress.multiple": "Difficulty multiple",
-    "stress.multiple_value": "{multiple}× (price ÷ regression cost) → {score}",
-    "stress.hashprice": "Hashprice (subsidy only)",
-    "stress.hashprice_value": "{usd}/PH/day, percentile → {score}",
-    "stress.puell": "Puell multiple",
-    "stress.puell_value": "{puell}, percentile → {score}",
-    "stress.weights": "Weights",
-    "stress.weights_value": "⅓ each (equal)",
-    "stress.window": "Ranked against",
-    "stress.window_value": "{start}..{end} ({days} of daily history)",
-    "stress.bands": "Bands",
-    "stress.bands_value": "<25 capitulation, 25-45 stress, 45-60 neutral, 60-80 healthy, ≥80 euphoria",
-    "stress.proxy": "Note",
-    "stress.proxy_value": "an open proxy from public data, not CryptoQuant's index",
-    "stress.unavailable": "n/a: {days} of the {need} days of history it needs",
+    "stress.index_value": "{value}/100, {band}",
+    "stress.multiple": " multiple",
+    "stress.hashprice": " hashprice",
+    "stress.puell": " Puell",
+    "stress.window": "Window",
+    "stress.bands_value": (
+        "Bands: under 25 capitulation, 25-45 stress, 45-60 neutral, 60-80 healthy, 80 and over euphoria."
+    ),
+    "stress.proxy_value": (
+        "Miner stress is an open proxy from public data (0 = extreme stress, 100 = euphoria), not "
+        "CryptoQuant's index."
+    ),
+    "stress.unavailable": "n/a: {days} of {need} days",
     "stress.no_history": (
         "No miner-stress index yet: it ranks today against at least {need} days of daily history before "
         "it, and the stored series has {days} of them."
@@ -302,7 +300,7 @@ EN: Mapping[str, str] = {
     "stress.band.neutral": "neutral",
     "stress.band.healthy": "healthy",
     "stress.band.euphoria": "euphoria",
-    "report.stress": "Miner stress",
+    "report.stress": "Stress",
     "command.stress": "open miner-stress index, 0-100 (proxy): difficulty multiple, hashprice, Puell",
     "rule.noun.stress": "miner-stress index from 0 to 100",
     "chart.stress_caption": (
@@ -315,6 +313,40 @@ EN: Mapping[str, str] = {
     "chart.stress_capitulation": "Capitulation (below 25)",
     "chart.stress_no_data": (
         "No miner-stress index in the last {days}: each day needs 2 years of daily history before it."
+    ),
+    "value.sats_per_th": "{sats} sats/TH/day",
+    "value.btc": "{btc} BTC",
+    "value.sats": "{sats} sats",
+    "value.kwh": "{kwh} kWh",
+    "unit.machine": "machine|machines",
+    "report.hashrate_value": "{ehs} EH/s",
+    "report.subsidy": "Subsidy",
+    "report.subsidy_only": "n/a (subsidy only)",
+    "report.cost_heading": "Cost per BTC",
+    "report.cost.bottom-up": " bottom-up",
+    "report.cost.difficulty-regression": " regression",
+    "report.cost_value": "{cost}, price {premium}",
+    "report.multiple_value": "{multiple}×",
+    "report.multiple_note": "Multiple: price ÷ regression cost; below 1 the price is under the cost.",
+    "report.at_block": " at block",
+    "report.blocks_left": " left",
+    "report.at_price": "at BTC {price}",
+    "report.breaks_even": "Breaks even at",
+    "report.be_power": " power",
+    "report.be_price": " BTC price",
+    "report.be_efficiency": " efficiency",
+    "report.breakeven_note": (
+        "Breaks even: the power price, BTC price or efficiency at which the profit is zero, all else as now."
+    ),
+    "report.pool_fee": "Pool fee",
+    "report.uptime": "Uptime",
+    "report.per_day": "Per day, {fleet}",
+    "stress.components": "Components → score",
+    "stress.scored": "{reading} → {score}",
+    "stress.components_note": (
+        "Multiple: price ÷ difficulty-regression cost; hashprice: subsidy only, no fees; Puell: the "
+        "day's issuance value ÷ its 365-day average. Each is ranked as a percentile of the window (score "
+        "0-100); the index weights them ⅓ each."
     ),
 }
 
@@ -343,8 +375,10 @@ RU: Mapping[str, str] = {
     "command.chart": "график цены BTC и себестоимости, хешпрайса или стресса майнеров (30d, 90d, 1y)",
     "command.machines": "каталог машин",
     "command.profile": "машина чата, тариф, комиссия пула, аптайм",
+    "command.profile@discord": "машина канала, тариф, комиссия пула, аптайм",
     "command.subscribe": "новости о капитуляции и восстановлении или свой порог",
     "command.alerts": "оповещения этого чата",
+    "command.alerts@discord": "оповещения этого канала",
     "command.unsubscribe": "удалить оповещение (или все)",
     "command.lang": "язык ответов: en или ru",
     "command.help": "этот список",
@@ -360,6 +394,9 @@ RU: Mapping[str, str] = {
     ),
     "error.too_long": "Слишком длинный запрос для /{command}; примеры в /help.",
     "error.admins_only": "В группах оповещения, профиль и язык чата меняют только администраторы.",
+    "error.admins_only@discord": (
+        "На серверах оповещения, профиль и язык канала меняют только участники с правом «Управлять каналами»."
+    ),
     "error.admin_check_failed": (
         "Не удалось проверить ваши права администратора; ничего не изменено. Попробуйте ещё раз."
     ),
@@ -387,7 +424,9 @@ RU: Mapping[str, str] = {
     ),
     "market.age": "<i>Возраст данных: {age}.</i>",
     "market.replayed": "<i>Повтор истории: данные за {day}.</i>",
-    "market.stale": "⚠️ <i>Возраст данных: {age}, источники их не подтвердили; оповещения приостановлены.</i>",
+    "market.stale": (
+        "⚠️ <i>Возраст данных: {age}, источники их не подтвердили; оповещения приостановлены.</i>"
+    ),
     "market.stale_missing": "⚠️ <i>Возраст данных: {age}: {missing}; оповещения приостановлены.</i>",
     "sources.missing": "{sources} не отвечают с {when} UTC",
     "market.hashprice": (
@@ -416,7 +455,7 @@ RU: Mapping[str, str] = {
         "Сжатие ленты сложности: неизвестно на {day}: в дневном ряду нет {missing} из последних 200 дней"
     ),
     "market.no_daily": "Мультипликатор Пуэлла, лента сложности: дневной ряд ещё не сохранён",
-    "market.machines_hint": "Используйте название в /breakeven, например /breakeven s21 5c",
+    "market.machines_hint": "Используйте название в /breakeven, например <code>/breakeven s21 5c</code>",
     "unit.block": "блок|блока|блоков",
     "unit.day": "день|дня|дней",
     "unit.hour": "час|часа|часов",
@@ -430,31 +469,24 @@ RU: Mapping[str, str] = {
     "report.difficulty": "Сложность",
     "report.height": "Высота",
     "report.hashrate": "Хешрейт",
-    "report.hashrate_implied": "Хешрейт (расчётный)",
-    "report.fees": "Комиссии за блок",
-    "report.fees_value": "{fees} BTC (субсидия {subsidy})",
+    "report.hashrate_implied": "{ehs} EH/s (оценка)",
+    "report.fees": "Комиссии",
     "report.fees_unknown": "комиссии неизвестны, только субсидия",
     "report.hashprice": "Хешпрайс",
-    "report.hashprice_value": "{usd}/PH/сутки  {sats} сат/TH/сутки",
-    "report.cost": "Себестоимость BTC ({model})",
-    "report.cost_premium": "{cost}  премия цены {premium}",
-    "report.cost_discount": "{cost}  дисконт цены {premium}",
-    "report.assumptions": "  допущения",
-    "report.assumptions_bottom_up": "парк {j} Дж/TH, {power}, электроэнергия — {share} денежных затрат",
+    "report.assumptions_bottom_up": (
+        "Затраты (расчёт снизу вверх): парк {j} Дж/TH по тарифу {power}, электроэнергия — {share} "
+        "денежных затрат."
+    ),
     "report.assumptions_regression": (
-        "капитализация ~ сложность^{b} / предложение, подгонка {start}..{end} (n={n}, r²={r2}); "
-        "цена в пределах ×/÷ {band} от неё 2 дня из 3"
+        "Регрессия: капитализация ~ сложность^{b} / предложение, подгонка {start}..{end} (n={n}, "
+        "r²={r2}); цена держится в пределах ×/÷ {band} от неё 2 дня из 3."
     ),
-    "report.difficulty_multiple": "Мультипликатор сложности",
-    "report.difficulty_multiple_value": (
-        "{multiple} (цена ÷ себестоимость по регрессии; ниже 1 — цена ниже себестоимости)"
-    ),
-    "report.electricity_only": "  только электроэнергия",
-    "report.next_adjustment": "Следующая корректировка",
-    "report.next_adjustment_value": "{change} на блоке {height} (через {blocks}{eta})",
-    "report.eta": ", ожидается {when} UTC",
-    "report.eta_in": " (через {left})",
-    "report.no_adjustment": "н/д (источники не дали данных об эпохе)",
+    "report.difficulty_multiple": " кратность",
+    "report.electricity_only": " энергия",
+    "report.next_adjustment": "Пересчёт",
+    "report.eta": " ожидается",
+    "report.eta_in": " через",
+    "report.no_adjustment": "нет оценки",
     "report.data_age": "Возраст данных",
     "report.sources": "Источники",
     "report.none": "нет",
@@ -462,32 +494,19 @@ RU: Mapping[str, str] = {
     "report.what_if": "Что если",
     "report.breakeven_title": "Безубыточность: {machine}",
     "report.machine": "Машина",
-    "report.machine_rated": "{name} ({ths} TH/s, {j} Дж/TH)",
-    "report.machine_efficiency": "{name} ({j} Дж/TH)",
-    "report.hashprice_at": "{usd}/PH/сутки при {price}",
-    "report.breakeven_power": "Безубыточный тариф",
-    "report.breakeven_price_at": "Безубыточная цена BTC при {power}",
-    "report.breakeven_efficiency_at": "Безубыточная эффективность при {power}",
+    "report.machine_rated": "{ths} TH/s, {j} Дж/TH",
     "report.j_per_th": "{j} Дж/TH",
-    "report.profile": "Профиль",
-    "report.profile_value": "комиссия пула {fee}, аптайм {uptime}, PUE {pue}",
     "report.margin_title": "Маржа: {machine}",
     "report.power_price": "Тариф",
-    "report.fleet_machine": "{count} × машина",
     "report.fleet_ph": "{count} × PH/s",
-    "report.per_machine": "на машину",
-    "report.per_ph": "на PH/s",
-    "report.revenue": "Выручка/сутки ({fleet})",
-    "report.revenue_value": "{usd}  ({sats} сат)",
-    "report.power_cost": "Электроэнергия/сутки ({fleet})",
-    "report.power_cost_value": "{usd}  ({kwh} кВт·ч)",
-    "report.profit": "Прибыль/сутки ({fleet})",
-    "report.profit_30": "Прибыль/30 дней",
+    "report.revenue": " выручка",
+    "report.power_cost": " энергия",
+    "report.profit": " прибыль",
+    "report.profit_30": "Прибыль/30д",
     "report.margin": "Маржа",
-    "report.breakeven_price": "Безубыточная цена BTC",
     "report.cost_title": "Себестоимость добычи 1 BTC в сети",
     "report.machines_title": "Каталог машин (паспортные данные, штатный режим)",
-    "report.machine_row": "{ths}  {w}  {j} Дж/TH",
+    "report.machine_row": "{ths}, {w}, {j} Дж/TH",
     "report.machine_ths": "{ths} TH/s",
     "report.machine_w": "{w} Вт",
     "report.hashrate_unknown": "TH/s неизв.",
@@ -500,7 +519,7 @@ RU: Mapping[str, str] = {
         "<b>{name}</b> ({j} Дж/TH) × {count}\n"
         "Тариф {power} · комиссия пула {fee} · аптайм {uptime} · PUE {pue}"
     ),
-    "profile.change": "Изменить: <code>{example}</code>",
+    "profile.change": "Изменить: <code>{example}</code>; ещё параметры: {options}",
     "profile.saved": "✅ Профиль сохранён.",
     "profile.bad_count": "Количество «{value}» должно быть целым числом от 1 до 1 000 000.",
     "profile.bad_fee": "Комиссия пула «{value}» должна быть в процентах от 0 до 50.",
@@ -509,14 +528,25 @@ RU: Mapping[str, str] = {
     "lang.current": "Язык: {name}. Доступны: {options}.",
     "lang.unknown": "Язык «{value}» пока не поддерживается. Выберите: {options}.",
     "lang.set": "Язык: {name}. Ответы и оповещения в этом чате теперь на русском.",
+    "lang.set@discord": "Язык: {name}. Ответы и оповещения в этом канале теперь на русском.",
     "subscribe.network_button": "🔔 Капитуляция и восстановление",
     "subscribe.what": (
         "Что отслеживать? Нажмите кнопку или напишите правило, например <code>{example}</code>."
+    ),
+    "subscribe.what@console": (
+        "Что отслеживать? Введите одну из команд ниже или правило, например <code>{example}</code>."
+    ),
+    "subscribe.what@discord": (
+        "Что отслеживать? Нажмите кнопку ниже или снова вызовите /subscribe с правилом, например "
+        "<code>{example}</code>."
     ),
     "subscribe.network_added": (
         "✅ Вы подписаны на оповещения о капитуляции, восстановлении и корректировках сложности."
     ),
     "subscribe.network_already": "Этот чат уже получает новости о капитуляции, восстановлении и сложности.",
+    "subscribe.network_already@discord": (
+        "Этот канал уже получает новости о капитуляции, восстановлении и сложности."
+    ),
     "subscribe.added": "✅ Оповещение #{id}: {rule}.",
     "subscribe.holds_now": "Условие уже выполняется, поэтому я сообщу при следующем пересечении.",
     "subscribe.remove_button": "Удалить",
@@ -544,6 +574,7 @@ RU: Mapping[str, str] = {
     "rule.noun.difficulty": "величина изменения сложности в процентах, от −75 до 300",
     "alerts.none": "Оповещений пока нет. Попробуйте <code>/subscribe</code>.",
     "alerts.title": "<b>Оповещения в этом чате</b>",
+    "alerts.title@discord": "<b>Оповещения в этом канале</b>",
     "alerts.item": "#{id} {description}",
     "alerts.item_waiting": "#{id} {description} (сработало, ждёт возврата за порог)",
     "alerts.more": "… и ещё {count}; лишние удалите командой /unsubscribe N",
@@ -552,10 +583,12 @@ RU: Mapping[str, str] = {
     "alerts.kind.margin_warning": "предупреждение, если следующая корректировка уведёт вашу маржу ниже 0",
     "unsubscribe.nothing": "Удалять нечего: оповещений нет.",
     "unsubscribe.all": "Удалено: {alerts}. Теперь этот чат не получает оповещений.",
+    "unsubscribe.all@discord": "Удалено: {alerts}. Теперь этот канал не получает оповещений.",
     "unsubscribe.not_a_number": "«{value}» — не номер оповещения; см. /alerts.",
     "unsubscribe.no_such": "В этом чате нет оповещения #{id}; см. /alerts.",
     "unsubscribe.one": "Оповещение #{id} удалено.",
     "unsubscribe.confirm": "Удалить все оповещения этого чата ({alerts})?",
+    "unsubscribe.confirm@discord": "Удалить все оповещения этого канала ({alerts})?",
     "unsubscribe.yes": "Да, удалить все",
     "unsubscribe.no": "Нет, оставить",
     "unsubscribe.kept": "Ничего не удалено: оповещения ({alerts}) остались.",
@@ -580,25 +613,21 @@ RU: Mapping[str, str] = {
     "chart.hashprice": "Хешпрайс (только субсидия)",
     "chart.months": "янв фев мар апр май июн июл авг сен окт ноя дек",
     # /stress
-    "stress.title": "Индекс стресса майнеров (открытый прокси, 0 = крайний стресс, 100 = эйфория)",
+    "stress.title": "Индекс стресса майнеров (открытый прокси)",
     "stress.index": "Индекс",
-    "stress.index_value": "{value} / 100, {band}",
-    "stress.status_value": "{value} / 100, {band} (открытый прокси)",
-    "stress.multiple": "Мультипликатор сложности",
-    "stress.multiple_value": "{multiple}× (цена ÷ себестоимость по регрессии) → {score}",
-    "stress.hashprice": "Хешпрайс (только субсидия)",
-    "stress.hashprice_value": "{usd}/PH/сутки, перцентиль → {score}",
-    "stress.puell": "Мультипликатор Пуэлла",
-    "stress.puell_value": "{puell}, перцентиль → {score}",
-    "stress.weights": "Веса",
-    "stress.weights_value": "по ⅓ (равные)",
-    "stress.window": "Сравнение с",
-    "stress.window_value": "{start}..{end} ({days} дневной истории)",
-    "stress.bands": "Зоны",
-    "stress.bands_value": "<25 капитуляция, 25-45 стресс, 45-60 нейтрально, 60-80 здорово, ≥80 эйфория",
-    "stress.proxy": "Примечание",
-    "stress.proxy_value": "открытый прокси по публичным данным, не индекс CryptoQuant",
-    "stress.unavailable": "н/д: {days} из {need} нужных дней истории",
+    "stress.index_value": "{value}/100, {band}",
+    "stress.multiple": " кратность",
+    "stress.hashprice": " хешпрайс",
+    "stress.puell": " Пуэлл",
+    "stress.window": "Окно",
+    "stress.bands_value": (
+        "Зоны: ниже 25 капитуляция, 25–45 стресс, 45–60 нейтрально, 60–80 здорово, от 80 эйфория."
+    ),
+    "stress.proxy_value": (
+        "Стресс майнеров — открытый прокси по публичным данным (0 = крайний стресс, 100 = эйфория), не "
+        "индекс CryptoQuant."
+    ),
+    "stress.unavailable": "н/д: {days} из {need} дн.",
     "stress.no_history": (
         "Индекса стресса майнеров пока нет: он сравнивает сегодняшний день как минимум с {need} днями "
         "дневной истории до него, а в сохранённом ряду их {days}."
@@ -608,7 +637,7 @@ RU: Mapping[str, str] = {
     "stress.band.neutral": "нейтрально",
     "stress.band.healthy": "здорово",
     "stress.band.euphoria": "эйфория",
-    "report.stress": "Стресс майнеров",
+    "report.stress": "Стресс",
     "command.stress": "открытый индекс стресса майнеров, 0-100 (прокси): сложность, хешпрайс, Пуэлл",
     "rule.noun.stress": "индекс стресса майнеров от 0 до 100",
     "chart.stress_caption": (
@@ -622,6 +651,41 @@ RU: Mapping[str, str] = {
     "chart.stress_no_data": (
         "Индекса стресса майнеров за {days} нет: каждому дню нужны 2 года дневной истории до него."
     ),
+    "value.sats_per_th": "{sats} сат/TH/сутки",
+    "value.btc": "{btc} BTC",
+    "value.sats": "{sats} сат",
+    "value.kwh": "{kwh} кВт·ч",
+    "unit.machine": "машина|машины|машин",
+    "report.hashrate_value": "{ehs} EH/s",
+    "report.subsidy": "Субсидия",
+    "report.subsidy_only": "н/д, только субсидия",
+    "report.cost_heading": "Себестоимость 1 BTC",
+    "report.cost.bottom-up": " затраты",
+    "report.cost.difficulty-regression": " регрессия",
+    "report.cost_value": "{cost}, цена {premium}",
+    "report.multiple_value": "{multiple}×",
+    "report.multiple_note": "Кратность: цена ÷ себестоимость по регрессии; ниже 1 — цена ниже себестоимости.",
+    "report.at_block": " блок",
+    "report.blocks_left": " осталось",
+    "report.at_price": "при BTC {price}",
+    "report.breaks_even": "Безубыточно при",
+    "report.be_power": " тарифе",
+    "report.be_price": " цене BTC",
+    "report.be_efficiency": " эффективн.",
+    "report.breakeven_note": (
+        "Безубыточность: тариф, цена BTC или эффективность, при которых прибыль равна нулю, а всё "
+        "остальное как сейчас."
+    ),
+    "report.pool_fee": "Ком. пула",
+    "report.uptime": "Аптайм",
+    "report.per_day": "В сутки, {fleet}",
+    "stress.components": "Составляющие → балл",
+    "stress.scored": "{reading} → {score}",
+    "stress.components_note": (
+        "Кратность: цена ÷ себестоимость по регрессии сложности; хешпрайс: только субсидия, без "
+        "комиссий; Пуэлл: стоимость эмиссии за день ÷ её среднее за 365 дней. Каждая составляющая "
+        "ранжируется перцентилем в окне (балл 0–100); индекс берёт их с весом по ⅓."
+    ),
 }
 
 CATALOGS: dict[str, Mapping[str, str]] = {"en": EN, "ru": RU}
@@ -632,12 +696,16 @@ def resolve_language(lang: str | None) -> str:
     return lang if lang is not None and lang in CATALOGS else DEFAULT_LANGUAGE
 
 
-def t(lang: str, key: str, **values: object) -> str:
+def t(lang: str, key: str, platform: str | None = None, /, **values: object) -> str:
     """The text ``key`` in ``lang`` filled with ``values`` (English when ``lang`` or its entry is missing).
 
+    With ``platform``, its wording ``key@platform`` comes first where the catalog has one (Discord has no
+    "administrators", a console no buttons to tap).
     Raises ``KeyError`` for a key that is not in the English catalog: that is a bug, not a translation gap.
     """
-    template = CATALOGS.get(lang, EN).get(key, EN[key])
+    catalog = CATALOGS.get(lang, EN)
+    variant = f"{key}@{platform}"
+    template = catalog.get(variant) or catalog.get(key) or EN.get(variant) or EN[key]
     return template.format(**values)
 
 

@@ -1,7 +1,9 @@
 """Pure report builders: the numbers behind ``status``, ``breakeven``, ``margin``, ``cost`` and ``machines``.
 
 Each returns a ``Report``: rows for a human table (titles, labels and numbers in ``lang``; the CLI uses
-English) and a JSON-ready dict whose keys carry their units. No I/O here; the CLI and the chat handlers
+English), notes that explain them, and a JSON-ready dict whose keys carry their units. Labels and values
+are short enough for a phone's 32-character monospace line (``bot.render.table.compact_table``); what
+explains a figure goes into the notes, shown after the table. No I/O here; the CLI and the chat handlers
 both render these.
 """
 
@@ -34,7 +36,7 @@ from bot.economics.stress import MIN_WINDOW_SAMPLES, WEIGHTS, Component, NotEnou
 from bot.economics.units import HASHES_PER_EH, HASHES_PER_PH, HASHES_PER_TH
 from bot.market.view import MarketView
 from bot.render import numbers as fmt
-from bot.render.i18n import model_name, plural, t
+from bot.render.i18n import plural, t
 from bot.sources.snapshot import AdjustmentEstimate
 
 Row = tuple[str, str]
@@ -42,11 +44,17 @@ Row = tuple[str, str]
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    """A titled table for people and the same figures as a dict for machines."""
+    """A titled table for people and the same figures as a dict for machines.
+
+    Rows follow ``bot.render.table``: an empty value makes a heading, a label starting with a space a
+    sub-row of the heading above, an empty label a second line of the value above. ``notes`` are plain
+    sentences printed after the table.
+    """
 
     title: str
     rows: list[Row]
     data: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 def _inputs_data(view: MarketView) -> dict[str, Any]:
@@ -64,7 +72,7 @@ def _inputs_data(view: MarketView) -> dict[str, Any]:
 
 def _fees_unknown_rows(market: MarketInputs, lang: str) -> list[Row]:
     """The notice every report built on hashprice carries while no source knows the fees."""
-    return [] if market.fees_known else [(t(lang, "report.fees"), t(lang, "report.fees_unknown"))]
+    return [] if market.fees_known else [(t(lang, "report.fees"), t(lang, "report.subsidy_only"))]
 
 
 def _provenance(view: MarketView, now: datetime, lang: str) -> tuple[list[Row], dict[str, Any]]:
@@ -97,9 +105,10 @@ def _provenance(view: MarketView, now: datetime, lang: str) -> tuple[list[Row], 
     return rows, data
 
 
-def _assumptions_text(
+def _assumptions_note(
     model: str, assumptions: BottomUpAssumptions, regression: DifficultyRegression, lang: str
 ) -> str:
+    """What a cost model assumes, one sentence beginning with the model's table label."""
     if model == BOTTOM_UP:
         return t(
             lang,
@@ -125,10 +134,10 @@ def _regression_cost(costs: list[ProductionCost]) -> ProductionCost:
 
 
 def _multiple_text(multiple: float, significant_digits: int, lang: str) -> str:
-    """The multiple to the cost's digits (2 -> ``0.79``, ``1.3``)."""
+    """The multiple to the cost's digits (2 -> ``0.79×``, ``1.3×``)."""
     exponent = math.floor(math.log10(multiple)) if multiple > 0 else 0
     decimals = max(0, significant_digits - 1 - exponent)
-    return t(lang, "report.difficulty_multiple_value", multiple=fmt.number(multiple, decimals, lang))
+    return t(lang, "report.multiple_value", multiple=fmt.number(multiple, decimals, lang))
 
 
 def _cost_rows(
@@ -137,37 +146,37 @@ def _cost_rows(
     assumptions: BottomUpAssumptions,
     regression: DifficultyRegression,
     lang: str,
-) -> list[Row]:
-    """One row per model, its cost and the price's premium to the model's digits, then its assumptions;
-    after the difficulty regression, its difficulty multiple."""
-    rows: list[Row] = []
+) -> tuple[list[Row], list[str]]:
+    """Under a "cost per BTC" heading, one row per model with its cost and the price's premium to the
+    model's digits (the bottom-up model's electricity share after it in ``cost_report``), then the
+    difficulty multiple; the notes say what each model assumes and what the multiple means."""
+    rows: list[Row] = [(t(lang, "report.cost_heading"), "")]
+    notes: list[str] = []
     for cost in costs:
         premium = cost.premium_fraction(price_usd)
         value = t(
             lang,
-            "report.cost_premium" if premium >= 0 else "report.cost_discount",
+            "report.cost_value",
             cost=fmt.usd_approx(cost.usd_per_btc, cost.significant_digits, lang),
             premium=fmt.percent(premium, 0, lang=lang),
         )
-        rows.append((t(lang, "report.cost", model=model_name(lang, cost.model)), value))
-        rows.append(
-            (t(lang, "report.assumptions"), _assumptions_text(cost.model, assumptions, regression, lang))
+        rows.append((t(lang, f"report.cost.{cost.model}"), value))
+        notes.append(_assumptions_note(cost.model, assumptions, regression, lang))
+    multiple = difficulty_multiple(price_usd, _regression_cost(costs).usd_per_btc)
+    rows.append(
+        (
+            t(lang, "report.difficulty_multiple"),
+            _multiple_text(multiple, _regression_cost(costs).significant_digits, lang),
         )
-        if cost.model == DIFFICULTY_REGRESSION:
-            multiple = difficulty_multiple(price_usd, cost.usd_per_btc)
-            rows.append(
-                (
-                    t(lang, "report.difficulty_multiple"),
-                    _multiple_text(multiple, cost.significant_digits, lang),
-                )
-            )
-    return rows
+    )
+    notes.append(t(lang, "report.multiple_note"))
+    return rows, notes
 
 
 def production_costs(
     view: MarketView, assumptions: BottomUpAssumptions, regression: DifficultyRegression
 ) -> list[ProductionCost]:
-    """Both labelled production-cost models at this market."""
+    """Both labelled production-cost models at this market, the difficulty regression last."""
     return [bottom_up_cost(view.market, assumptions), regression_cost(view.market, regression)]
 
 
@@ -185,28 +194,32 @@ def _costs_data(costs: list[ProductionCost], price_usd: float) -> list[dict[str,
     ]
 
 
-def _hashprice_text(market: MarketInputs, lang: str) -> str:
-    return t(
-        lang,
-        "report.hashprice_value",
-        usd=fmt.usd(hashprice_usd_per_ph_day(market), 2, lang),
-        sats=fmt.number(hashprice_sats_per_th_day(market), 1, lang),
-    )
+def _hashprice_rows(market: MarketInputs, lang: str) -> list[Row]:
+    """Hashprice in USD per PH/s per day, then in sats per TH/s per day on the next line."""
+    return [
+        (
+            t(lang, "report.hashprice"),
+            t(lang, "value.hashprice", usd=fmt.usd(hashprice_usd_per_ph_day(market), 2, lang)),
+        ),
+        ("", t(lang, "value.sats_per_th", sats=fmt.number(hashprice_sats_per_th_day(market), 1, lang))),
+    ]
 
 
-def _adjustment_text(adj: AdjustmentEstimate, now: datetime, lang: str) -> str:
+def _adjustment_rows(adj: AdjustmentEstimate | None, now: datetime, lang: str) -> list[Row]:
+    """The estimated next difficulty change, then its block, the blocks left and when (UTC) it is due."""
+    if adj is None:
+        return [(t(lang, "report.next_adjustment"), t(lang, "report.no_adjustment"))]
+    rows: list[Row] = [
+        (t(lang, "report.next_adjustment"), fmt.percent(adj.difficulty_change_pct / 100, 2, lang=lang)),
+        (t(lang, "report.at_block"), fmt.number(adj.next_retarget_height, 0, lang)),
+        (t(lang, "report.blocks_left"), plural(lang, "unit.block", adj.remaining_blocks)),
+    ]
     eta = adj.estimated_retarget_at
-    eta_text = t(lang, "report.eta", when=f"{eta:%Y-%m-%d %H:%M}") if eta else ""
-    if eta and eta > now:
-        eta_text += t(lang, "report.eta_in", left=fmt.duration(eta - now, lang))
-    return t(
-        lang,
-        "report.next_adjustment_value",
-        change=fmt.percent(adj.difficulty_change_pct / 100, 2, lang=lang),
-        height=fmt.number(adj.next_retarget_height, 0, lang),
-        blocks=plural(lang, "unit.block", adj.remaining_blocks),
-        eta=eta_text,
-    )
+    if eta:
+        rows.append((t(lang, "report.eta"), f"{eta:%Y-%m-%d %H:%M} UTC"))
+        if eta > now:
+            rows.append((t(lang, "report.eta_in"), fmt.duration(eta - now, lang)))
+    return rows
 
 
 def status_report(
@@ -221,34 +234,34 @@ def status_report(
     with ``stress``, the miner-stress index in one line (or how much history it lacks)."""
     market = view.market
     hashrate_hs = view.hashrate_hs or implied_hashrate_hs(market.difficulty)
-    hashrate_label = t(lang, "report.hashrate" if view.hashrate_hs else "report.hashrate_implied")
+    ehs = fmt.number(hashrate_hs / HASHES_PER_EH, 1, lang)
+    hashrate = t(lang, "report.hashrate_value" if view.hashrate_hs else "report.hashrate_implied", ehs=ehs)
     costs = production_costs(view, assumptions, regression)
+    subsidy = t(lang, "value.btc", btc=fmt.number(market.subsidy_btc, None, lang))
     fees = (
-        t(lang, "report.fees_unknown")
+        t(lang, "report.subsidy_only")
         if market.fees_per_block_btc is None
-        else t(
-            lang,
-            "report.fees_value",
-            fees=fmt.number(market.fees_per_block_btc, 4, lang),
-            subsidy=fmt.number(market.subsidy_btc, None, lang),
-        )
+        else t(lang, "value.btc", btc=fmt.number(market.fees_per_block_btc, 4, lang))
     )
+    cost_rows, notes = _cost_rows(costs, market.price_usd, assumptions, regression, lang)
     rows: list[Row] = [
         (t(lang, "report.btc_price"), fmt.usd(market.price_usd, 0, lang)),
         (t(lang, "report.difficulty"), fmt.big(market.difficulty, "", lang)),
         (t(lang, "report.height"), fmt.number(market.height, 0, lang)),
-        (hashrate_label, f"{fmt.number(hashrate_hs / HASHES_PER_EH, 1, lang)} EH/s"),
+        (t(lang, "report.hashrate"), hashrate),
         (t(lang, "report.fees"), fees),
-        (t(lang, "report.hashprice"), _hashprice_text(market, lang)),
-        *_cost_rows(costs, market.price_usd, assumptions, regression, lang),
+        (t(lang, "report.subsidy"), subsidy),
+        *_hashprice_rows(market, lang),
+        *cost_rows,
     ]
     if stress is not None:
         rows.append((t(lang, "report.stress"), _stress_line(stress, lang)))
+        notes.append(t(lang, "stress.proxy_value"))
+    rows += _adjustment_rows(view.adjustment, now, lang)
     adjustment_data: dict[str, Any] | None = None
     if view.adjustment:
         adj = view.adjustment
         eta = adj.estimated_retarget_at
-        rows.append((t(lang, "report.next_adjustment"), _adjustment_text(adj, now, lang)))
         adjustment_data = {
             "difficulty_change_pct": adj.difficulty_change_pct,
             "next_retarget_height": adj.next_retarget_height,
@@ -257,8 +270,6 @@ def status_report(
             "estimated_retarget_at": eta.isoformat() if eta else None,
             "previous_retarget_pct": adj.previous_retarget_pct,
         }
-    else:
-        rows.append((t(lang, "report.next_adjustment"), t(lang, "report.no_adjustment")))
     provenance_rows, provenance = _provenance(view, now, lang)
     rows.extend(provenance_rows)
     data = {
@@ -274,20 +285,24 @@ def status_report(
     }
     if isinstance(stress, StressIndex):
         data["stress_index_0_100"] = stress.value
-    return Report(t(lang, "report.status_title"), rows, data)
+    return Report(t(lang, "report.status_title"), rows, data, notes)
 
 
-def _machine_label(machine: Machine, lang: str) -> str:
+def _machine_value(machine: Machine, lang: str) -> str:
+    """``200 TH/s, 17.5 J/TH`` (the name is in the title), or the efficiency alone."""
+    j = fmt.number(machine.j_per_th, 1, lang)
     if machine.hashrate_ths is None:
-        j = fmt.number(machine.j_per_th, None, lang)
-        return t(lang, "report.machine_efficiency", name=machine.name, j=j)
-    return t(
-        lang,
-        "report.machine_rated",
-        name=machine.name,
-        ths=fmt.number(machine.hashrate_ths, None, lang),
-        j=fmt.number(machine.j_per_th, 1, lang),
-    )
+        return t(lang, "report.j_per_th", j=fmt.number(machine.j_per_th, None, lang))
+    return t(lang, "report.machine_rated", ths=fmt.number(machine.hashrate_ths, None, lang), j=j)
+
+
+def _machine_rows(machine: Machine, market: MarketInputs, profile: OperatingProfile, lang: str) -> list[Row]:
+    """The machine, the power price it runs at and the fee notice: the head of breakeven and margin."""
+    return [
+        (t(lang, "report.machine"), _machine_value(machine, lang)),
+        (t(lang, "report.power_price"), fmt.usd_per_kwh(profile.power_usd_per_kwh, lang)),
+        *_fees_unknown_rows(market, lang),
+    ]
 
 
 def breakeven_report(
@@ -296,24 +311,18 @@ def breakeven_report(
     """Breakeven power price, BTC price (at the profile's power price) and efficiency for one machine."""
     market = view.market
     day = machine_day(market, profile, machine.hashrate_ths or 1.0, machine.j_per_th)
-    power = fmt.usd_per_kwh(profile.power_usd_per_kwh, lang)
-    hashprice = t(
-        lang,
-        "report.hashprice_at",
-        usd=fmt.usd(hashprice_usd_per_ph_day(market), 2, lang),
-        price=fmt.usd(market.price_usd, 0, lang),
-    )
     rows: list[Row] = [
-        (t(lang, "report.machine"), _machine_label(machine, lang)),
-        (t(lang, "report.hashprice"), hashprice),
-        *_fees_unknown_rows(market, lang),
-        (t(lang, "report.breakeven_power"), fmt.usd_per_kwh(day.breakeven_power_usd_per_kwh, lang)),
-        (t(lang, "report.breakeven_price_at", power=power), fmt.usd(day.breakeven_price_usd, 0, lang)),
+        *_machine_rows(machine, market, profile, lang),
+        *_hashprice_rows(market, lang)[:1],
+        ("", t(lang, "report.at_price", price=fmt.usd(market.price_usd, 0, lang))),
+        (t(lang, "report.breaks_even"), ""),
+        (t(lang, "report.be_power"), fmt.usd_per_kwh(day.breakeven_power_usd_per_kwh, lang)),
+        (t(lang, "report.be_price"), fmt.usd(day.breakeven_price_usd, 0, lang)),
         (
-            t(lang, "report.breakeven_efficiency_at", power=power),
+            t(lang, "report.be_efficiency"),
             t(lang, "report.j_per_th", j=fmt.number(day.breakeven_j_per_th, 1, lang)),
         ),
-        (t(lang, "report.profile"), _profile_text(profile, lang)),
+        *_profile_rows(profile, lang),
     ]
     provenance_rows, provenance = _provenance(view, now, lang)
     rows.extend(provenance_rows)
@@ -331,17 +340,16 @@ def breakeven_report(
         "inputs": _inputs_data(view),
         **provenance,
     }
-    return Report(t(lang, "report.breakeven_title", machine=machine.name), rows, data)
+    notes = [t(lang, "report.breakeven_note")]
+    return Report(t(lang, "report.breakeven_title", machine=machine.name), rows, data, notes)
 
 
-def _profile_text(profile: OperatingProfile, lang: str) -> str:
-    return t(
-        lang,
-        "report.profile_value",
-        fee=fmt.percent(profile.pool_fee_fraction, None, signed=False, lang=lang),
-        uptime=fmt.percent(profile.uptime_fraction, None, signed=False, lang=lang),
-        pue=fmt.number(profile.pue, None, lang),
-    )
+def _profile_rows(profile: OperatingProfile, lang: str) -> list[Row]:
+    return [
+        (t(lang, "report.pool_fee"), fmt.percent(profile.pool_fee_fraction, None, signed=False, lang=lang)),
+        (t(lang, "report.uptime"), fmt.percent(profile.uptime_fraction, None, signed=False, lang=lang)),
+        ("PUE", fmt.number(profile.pue, None, lang)),
+    ]
 
 
 def _profile_data(profile: OperatingProfile) -> dict[str, float]:
@@ -369,32 +377,25 @@ def margin_report(
     unit_ths = machine.hashrate_ths if machine.hashrate_ths is not None else HASHES_PER_PH / HASHES_PER_TH
     per_unit = "machine" if machine.hashrate_ths is not None else "PH/s"
     day = machine_day(market, profile, unit_ths, machine.j_per_th)
-    unit = "machine" if machine.hashrate_ths is not None else "ph"
-    fleet = t(lang, f"report.fleet_{unit}" if count > 1 else f"report.per_{unit}", count=count)
-    revenue = t(
-        lang,
-        "report.revenue_value",
-        usd=fmt.usd(day.revenue_usd_per_day * count, 2, lang),
-        sats=fmt.number(day.btc_per_day * count * 1e8, 0, lang),
-    )
-    power_cost = t(
-        lang,
-        "report.power_cost_value",
-        usd=fmt.usd(day.power_cost_usd_per_day * count, 2, lang),
-        kwh=fmt.number(day.kwh_per_day * count, 1, lang),
+    fleet = (
+        plural(lang, "unit.machine", count)
+        if machine.hashrate_ths is not None
+        else t(lang, "report.fleet_ph", count=fmt.number(count, 0, lang))
     )
     rows: list[Row] = [
-        (t(lang, "report.machine"), _machine_label(machine, lang)),
-        (t(lang, "report.power_price"), fmt.usd_per_kwh(profile.power_usd_per_kwh, lang)),
-        *_fees_unknown_rows(market, lang),
-        (t(lang, "report.revenue", fleet=fleet), revenue),
-        (t(lang, "report.power_cost", fleet=fleet), power_cost),
-        (t(lang, "report.profit", fleet=fleet), fmt.usd(day.profit_usd_per_day * count, 2, lang)),
+        *_machine_rows(machine, market, profile, lang),
+        (t(lang, "report.per_day", fleet=fleet), ""),
+        (t(lang, "report.revenue"), fmt.usd(day.revenue_usd_per_day * count, 2, lang)),
+        ("", t(lang, "value.sats", sats=fmt.number(day.btc_per_day * count * 1e8, 0, lang))),
+        (t(lang, "report.power_cost"), fmt.usd(day.power_cost_usd_per_day * count, 2, lang)),
+        ("", t(lang, "value.kwh", kwh=fmt.number(day.kwh_per_day * count, 1, lang))),
+        (t(lang, "report.profit"), fmt.usd(day.profit_usd_per_day * count, 2, lang)),
         (t(lang, "report.profit_30"), fmt.usd(day.profit_usd_per_day * count * 30, 2, lang)),
         (t(lang, "report.margin"), fmt.percent(day.margin_fraction, lang=lang)),
-        (t(lang, "report.breakeven_power"), fmt.usd_per_kwh(day.breakeven_power_usd_per_kwh, lang)),
-        (t(lang, "report.breakeven_price"), fmt.usd(day.breakeven_price_usd, 0, lang)),
-        (t(lang, "report.profile"), _profile_text(profile, lang)),
+        (t(lang, "report.breaks_even"), ""),
+        (t(lang, "report.be_power"), fmt.usd_per_kwh(day.breakeven_power_usd_per_kwh, lang)),
+        (t(lang, "report.be_price"), fmt.usd(day.breakeven_price_usd, 0, lang)),
+        *_profile_rows(profile, lang),
     ]
     provenance_rows, provenance = _provenance(view, now, lang)
     rows.extend(provenance_rows)
@@ -428,15 +429,16 @@ def cost_report(
 ) -> Report:
     """Network production cost per BTC under both models, with their assumptions and the price's premium."""
     costs = production_costs(view, assumptions, regression)
-    rows: list[Row] = [
-        (t(lang, "report.btc_price"), fmt.usd(view.market.price_usd, 0, lang)),
-        *_cost_rows(costs, view.market.price_usd, assumptions, regression, lang),
-    ]
+    cost_rows, notes = _cost_rows(costs, view.market.price_usd, assumptions, regression, lang)
     electricity = costs[0].electricity_usd_per_btc
     if electricity is not None:
         digits = costs[0].significant_digits
-        rows.insert(2, (t(lang, "report.electricity_only"), fmt.usd_approx(electricity, digits, lang)))
-    rows.extend(_fees_unknown_rows(view.market, lang))
+        cost_rows.insert(2, (t(lang, "report.electricity_only"), fmt.usd_approx(electricity, digits, lang)))
+    rows: list[Row] = [
+        (t(lang, "report.btc_price"), fmt.usd(view.market.price_usd, 0, lang)),
+        *cost_rows,
+        *_fees_unknown_rows(view.market, lang),
+    ]
     provenance_rows, provenance = _provenance(view, now, lang)
     rows.extend(provenance_rows)
     data = {
@@ -447,11 +449,11 @@ def cost_report(
         "inputs": _inputs_data(view),
         **provenance,
     }
-    return Report(t(lang, "report.cost_title"), rows, data)
+    return Report(t(lang, "report.cost_title"), rows, data, notes)
 
 
 def machines_report(lang: str = "en") -> Report:
-    """The shipped catalog, most efficient first."""
+    """The shipped catalog, most efficient first: each name, then its hashrate, power and efficiency."""
     catalog = list_machines()
 
     def ths(m: Machine) -> str:
@@ -464,19 +466,10 @@ def machines_report(lang: str = "en") -> Report:
             return t(lang, "report.power_unknown")
         return t(lang, "report.machine_w", w=fmt.number(m.power_w, 0, lang))
 
-    rows: list[Row] = [
-        (
-            m.name,
-            t(
-                lang,
-                "report.machine_row",
-                ths=f"{ths(m):>12}",
-                w=f"{watts(m):>15}",
-                j=f"{fmt.number(m.j_per_th, 1, lang):>5}",
-            ),
-        )
-        for m in catalog
-    ]
+    rows: list[Row] = []
+    for m in catalog:
+        j = fmt.number(m.j_per_th, 1, lang)
+        rows += [(m.name, ""), ("", t(lang, "report.machine_row", ths=ths(m), w=watts(m), j=j))]
     data = {
         "machines": [
             {
@@ -498,64 +491,35 @@ def _stress_line(stress: StressIndex | NotEnoughHistoryError, lang: str) -> str:
         days, need = fmt.number(stress.days, 0, lang), fmt.number(MIN_WINDOW_SAMPLES, 0, lang)
         return t(lang, "stress.unavailable", days=days, need=need)
     band = t(lang, f"stress.band.{stress.band}")
-    return t(lang, "stress.status_value", value=fmt.number(stress.value, 0, lang), band=band)
+    return t(lang, "stress.index_value", value=fmt.number(stress.value, 0, lang), band=band)
 
 
 def stress_report(view: MarketView, stress: StressIndex, now: datetime, lang: str = "en") -> Report:
-    """The open miner-stress index with each component's reading, score and weight, and the window."""
+    """The open miner-stress index with each component's reading and score, and the window it ranks in;
+    the notes say what the components are, how they are weighted and what the bands mean."""
     multiple = stress.component(Component.DIFFICULTY_MULTIPLE)
     hashprice = stress.component(Component.HASHPRICE)
     puell = stress.component(Component.PUELL)
+
+    def scored(reading: str, score: float) -> str:
+        return t(lang, "stress.scored", reading=reading, score=fmt.number(score, 0, lang))
+
     rows: list[Row] = [
-        (
-            t(lang, "stress.index"),
-            t(
-                lang,
-                "stress.index_value",
-                value=fmt.number(stress.value, 0, lang),
-                band=t(lang, f"stress.band.{stress.band}"),
-            ),
-        ),
+        (t(lang, "stress.index"), _stress_line(stress, lang)),
+        (t(lang, "stress.components"), ""),
         (
             t(lang, "stress.multiple"),
-            t(
-                lang,
-                "stress.multiple_value",
-                multiple=fmt.number(multiple.value, 2, lang),
-                score=fmt.number(multiple.score, 0, lang),
+            scored(
+                t(lang, "report.multiple_value", multiple=fmt.number(multiple.value, 2, lang)), multiple.score
             ),
         ),
         (
             t(lang, "stress.hashprice"),
-            t(
-                lang,
-                "stress.hashprice_value",
-                usd=fmt.usd(hashprice.value, 2, lang),
-                score=fmt.number(hashprice.score, 0, lang),
-            ),
+            scored(t(lang, "value.hashprice", usd=fmt.usd(hashprice.value, 2, lang)), hashprice.score),
         ),
-        (
-            t(lang, "stress.puell"),
-            t(
-                lang,
-                "stress.puell_value",
-                puell=fmt.number(puell.value, 2, lang),
-                score=fmt.number(puell.score, 0, lang),
-            ),
-        ),
-        (t(lang, "stress.weights"), t(lang, "stress.weights_value")),
-        (
-            t(lang, "stress.window"),
-            t(
-                lang,
-                "stress.window_value",
-                start=stress.window_start,
-                end=stress.window_end,
-                days=plural(lang, "unit.day", stress.window_samples),
-            ),
-        ),
-        (t(lang, "stress.bands"), t(lang, "stress.bands_value")),
-        (t(lang, "stress.proxy"), t(lang, "stress.proxy_value")),
+        (t(lang, "stress.puell"), scored(fmt.number(puell.value, 2, lang), puell.score)),
+        (t(lang, "stress.window"), plural(lang, "unit.day", stress.window_samples)),
+        ("", f"{stress.window_start} – {stress.window_end}"),
     ]
     provenance_rows, provenance = _provenance(view, now, lang)
     rows.extend(provenance_rows)
@@ -576,4 +540,5 @@ def stress_report(view: MarketView, stress: StressIndex, now: datetime, lang: st
         "inputs": _inputs_data(view),
         **provenance,
     }
-    return Report(t(lang, "stress.title"), rows, data)
+    notes = [t(lang, "stress.components_note"), t(lang, "stress.bands_value"), t(lang, "stress.proxy_value")]
+    return Report(t(lang, "stress.title"), rows, data, notes)

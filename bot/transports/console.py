@@ -19,6 +19,7 @@ from bot.chat.commands import CommandSet, parse_command
 from bot.chat.context import Chat, Services
 from bot.chat.reply import Reply
 from bot.delivery.notifier import Destination, OutboundMessage, SendOutcome, Sent, TransientFailure
+from bot.render.table import compact_table
 
 PLATFORM = "console"
 CONSOLE_CHAT = Chat(platform=PLATFORM, chat_id="console", is_admin=True)
@@ -36,8 +37,13 @@ def live_stamp() -> str:
 
 
 def render_reply(reply: Reply) -> str:
-    """The reply's text, then its buttons as the commands they stand for."""
-    lines = [plain_text(reply.text)]
+    """The reply's text (a table as its title, aligned rows and notes), then its buttons as the commands
+    they stand for."""
+    table = reply.table
+    if table is None:
+        lines = [plain_text(reply.text)]
+    else:
+        lines = [table.title, compact_table(table.rows), *([plain_text(table.notes)] if table.notes else [])]
     for row in reply.buttons:
         lines.append("  " + "   ".join(f"[{button.label} → {button.data}]" for button in row))
     if reply.image_png is not None:

@@ -3,7 +3,10 @@
 Every handler is a slash command with typed options (machine names autocompleted, rules and alert numbers
 suggested, chart window/metric and language as choices); the options become the handlers' command text
 (``/breakeven machine:s19xp power:5.5c`` -> ``/breakeven s19xp 5.5c``). Replies are embeds (a bold first
-line is the title, the rest goes through ``markup``), charts are attachments, errors are ephemeral, and
+line is the title, the rest goes through ``markup``; a table reply's rows become inline fields, label ->
+value, so nothing is laid out in a monospace block a phone would wrap; typed examples read as the slash
+commands take them, ``/breakeven machine:s19xp power:5.5c``), charts are attachments, errors are
+ephemeral, and
 a reply's buttons are message buttons whose custom_id is the command they stand for: a press runs it
 like the slash command, with the presser's permissions (``on_interaction``, so buttons keep working
 after a restart). A chat is a channel: a server channel, or a DM for personal
@@ -22,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Literal
 
@@ -36,7 +40,7 @@ from discord.gateway import DiscordWebSocket
 from bot.chat.commands import CommandSet, parse_command
 from bot.chat.context import Chat, Services
 from bot.chat.membership import chat_left
-from bot.chat.reply import Reply
+from bot.chat.reply import Reply, Table
 from bot.config import Settings
 from bot.delivery import notifier as outcomes
 from bot.delivery.notifier import Destination, OutboundMessage, SendOutcome
@@ -53,7 +57,14 @@ from bot.transports.lifecycle import (
     pause,
     retry_soft,
 )
-from bot.transports.markup import split_title, to_markdown, truncate
+from bot.transports.markup import (
+    escape_text,
+    slash_examples,
+    split_title,
+    table_fields,
+    to_markdown,
+    truncate,
+)
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +89,19 @@ DEFAULT_RETRY_AFTER_S = 5.0
 COLOUR, ERROR_COLOUR = 0xF7931A, 0xD9534F
 CHART_FILE = "chart.png"
 TITLE_LIMIT, DESCRIPTION_LIMIT, CHOICE_LIMIT = 256, 4096, 100
+MAX_FIELDS, FIELD_NAME_LIMIT, FIELD_VALUE_LIMIT, EMBEDS_TOTAL_LIMIT, MAX_EMBEDS = 25, 256, 1024, 6000, 10
+"""Embed limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits); the
+total counts every title, description, field name and value of all the embeds of one message."""
+EMPTY_FIELD = "\u200b"
+"""A field's name and value may not be empty: a zero-width space stands in."""
 MAX_CHOICES = 25
 BUTTON_PREFIX = "mw:"
 """A button's custom_id is this prefix and the command it runs (``mw:/unsubscribe all``)."""
 MAX_BUTTONS, LABEL_LIMIT, CUSTOM_ID_LIMIT = 25, 80, 100
 
 Interaction = discord.Interaction[discord.Client]
+SlashOptions = Mapping[str, Sequence[str]]
+"""Each slash command's option names in order: typed examples in replies are shown in this form."""
 
 
 def aim_discord_py(settings: Settings) -> None:
@@ -95,10 +113,12 @@ def aim_discord_py(settings: Settings) -> None:
 
 
 def render(
-    text: str, image_png: bytes | None = None, *, error: bool = False
+    text: str, image_png: bytes | None = None, *, error: bool = False, options: SlashOptions | None = None
 ) -> tuple[discord.Embed, list[discord.File]]:
-    """An embed for handler HTML (and the chart as an attachment shown in it)."""
+    """An embed for handler HTML (and the chart as an attachment shown in it); with ``options``, typed
+    examples read as the slash commands take them (``/breakeven machine:s19xp power:5.5c``)."""
     title, body = split_title(text)
+    body = slash_examples(body, options) if options else body
     embed = discord.Embed(
         title=title[:TITLE_LIMIT] if title else None,
         description=truncate(to_markdown(body).strip(), DESCRIPTION_LIMIT) or None,
@@ -108,6 +128,29 @@ def render(
         return embed, []
     embed.set_image(url=f"attachment://{CHART_FILE}")
     return embed, [discord.File(io.BytesIO(image_png), filename=CHART_FILE)]
+
+
+def _table_embeds(table: Table, *, error: bool, options: SlashOptions | None) -> list[discord.Embed]:
+    """The table's rows as inline fields (25 to an embed, more embeds for longer tables), its notes as
+    the first embed's description; whatever would pass Discord's total of 6,000 characters is left out."""
+    colour = ERROR_COLOUR if error else COLOUR
+    title = table.title[:TITLE_LIMIT] or None
+    notes = slash_examples(table.notes, options) if options else table.notes
+    description = truncate(to_markdown(notes).strip(), DESCRIPTION_LIMIT) or None
+    embeds = [discord.Embed(title=title, description=description, colour=colour)]
+    budget = EMBEDS_TOTAL_LIMIT - len(title or "") - len(description or "")
+    for label, lines in table_fields(table.rows):
+        name = escape_text(label)[:FIELD_NAME_LIMIT] or EMPTY_FIELD
+        value = truncate("\n".join(escape_text(line) for line in lines), FIELD_VALUE_LIMIT) or EMPTY_FIELD
+        budget -= len(name) + len(value)
+        if budget < 0:
+            break
+        if len(embeds[-1].fields) == MAX_FIELDS:
+            if len(embeds) == MAX_EMBEDS:
+                break
+            embeds.append(discord.Embed(colour=colour))
+        embeds[-1].add_field(name=name, value=value, inline=True)
+    return embeds
 
 
 def buttons_view(reply: Reply) -> discord.ui.View:
@@ -125,9 +168,15 @@ def buttons_view(reply: Reply) -> discord.ui.View:
     return view
 
 
-def render_reply(reply: Reply) -> tuple[discord.Embed, list[discord.File], discord.ui.View]:
-    embed, files = render(reply.text, reply.image_png, error=reply.error)
-    return embed, files, buttons_view(reply)
+def render_reply(
+    reply: Reply, options: SlashOptions | None = None
+) -> tuple[list[discord.Embed], list[discord.File], discord.ui.View]:
+    """The embeds (fields for a table reply), attachments and buttons of a reply; ``options`` as in
+    ``render``."""
+    if reply.table is not None:
+        return _table_embeds(reply.table, error=reply.error, options=options), [], buttons_view(reply)
+    embed, files = render(reply.text, reply.image_png, error=reply.error, options=options)
+    return [embed], files, buttons_view(reply)
 
 
 def _retry_after(error: discord.HTTPException) -> float:
@@ -184,7 +233,7 @@ def rule_choices(current: str, quick_rules: tuple[str, ...]) -> list[Choice[str]
 
 def _description(command: str) -> locale_str:
     key = f"command.{command}"
-    return locale_str(t("en", key)[:CHOICE_LIMIT], key=key)
+    return locale_str(t("en", key, PLATFORM)[:CHOICE_LIMIT], key=key)
 
 
 class _CatalogTranslator(app_commands.Translator):
@@ -197,7 +246,7 @@ class _CatalogTranslator(app_commands.Translator):
         language = locale.value.split("-")[0]
         if key is None or language == "en" or language not in SUPPORTED:
             return None
-        return t(language, key)[:CHOICE_LIMIT]
+        return t(language, key, PLATFORM)[:CHOICE_LIMIT]
 
 
 class DiscordTransport:
@@ -239,6 +288,11 @@ class DiscordTransport:
             self.client.event(handler)
         self.tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(self.client)
         self._add_commands()
+        self.slash_options: SlashOptions = {
+            command.name: tuple(parameter.name for parameter in command.parameters)
+            for command in self.tree.get_commands()
+            if isinstance(command, app_commands.Command)
+        }
 
     async def run(self, stop: asyncio.Event, backoff: Backoff = BACKOFF) -> None:
         """Log in and keep the gateway connected until ``stop``, with back-off between failed sessions;
@@ -383,17 +437,16 @@ class DiscordTransport:
             await interaction.response.defer(thinking=True)
             await self._answer_late(interaction, await answer)
             return
-        embed, files, view = render_reply(reply)
-        await interaction.response.send_message(embed=embed, files=files, view=view, ephemeral=reply.error)
+        embeds, files, view = render_reply(reply, self.slash_options)
+        await interaction.response.send_message(embeds=embeds, files=files, view=view, ephemeral=reply.error)
 
-    @staticmethod
-    async def _answer_late(interaction: Interaction, reply: Reply) -> None:
-        embed, files, view = render_reply(reply)
+    async def _answer_late(self, interaction: Interaction, reply: Reply) -> None:
+        embeds, files, view = render_reply(reply, self.slash_options)
         if reply.error:  # the deferred answer is public: replace it by a private one
             await interaction.delete_original_response()
-            await interaction.followup.send(embed=embed, files=files, view=view, ephemeral=True)
+            await interaction.followup.send(embeds=embeds, files=files, view=view, ephemeral=True)
         else:
-            await interaction.edit_original_response(embed=embed, attachments=files, view=view)
+            await interaction.edit_original_response(embeds=embeds, attachments=files, view=view)
 
     async def _machine_autocomplete(self, interaction: Interaction, current: str) -> list[Choice[str]]:
         return machine_choices(current)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from html.parser import HTMLParser
 
 INLINE_MARKS = {
@@ -175,3 +176,44 @@ def truncate(markdown: str, limit: int) -> str:
     if cut.count(FENCE) % 2:
         cut = markdown[: limit - len(FENCE) - 2] + "…\n" + FENCE
     return cut
+
+
+def table_fields(rows: Iterable[tuple[str, str]]) -> list[tuple[str, list[str]]]:
+    """``(label, value)`` rows as ``(name, lines)`` fields: a labelled row opens a field, a heading opens
+    one with no lines yet; a sub-row (label starting with a space) adds ``label: value`` to the open
+    field, a row without a label adds its value as the next line."""
+    fields: list[tuple[str, list[str]]] = []
+    for label, value in rows:
+        if not value:
+            fields.append((label.strip(), []))
+        elif not fields or (label and not label.startswith(" ")):
+            fields.append((label.strip(), [value]))
+        elif label:
+            fields[-1][1].append(f"{label.strip()}: {value}")
+        else:
+            fields[-1][1].append(value)
+    return fields
+
+
+_EXAMPLE = re.compile(r"<code>/(?P<command>[a-z]+) (?P<args>[^<]+)</code>")
+
+
+def slash_examples(html_text: str, options: Mapping[str, Sequence[str]]) -> str:
+    """Typed examples in ``<code>`` (``/breakeven s19xp 5.5c``) as a slash command's options
+    (``/breakeven machine:s19xp power:5.5c``): with one option it takes all the words; with two, a single
+    word goes to the first, more words to the first but the last, which goes to the second (the handlers'
+    examples of two-option commands give both). A command without options stays as it is."""
+
+    def rewrite(match: re.Match[str]) -> str:
+        names = options.get(match["command"], ())
+        words = match["args"].split()
+        if not names or not words:
+            return match.group()
+        if len(names) == 1 or len(words) == 1:
+            values = [" ".join(words)]
+        else:
+            values = [" ".join(words[:-1]), words[-1]]
+        filled = " ".join(f"{name}:{value}" for name, value in zip(names, values, strict=False))
+        return f"<code>/{match['command']} {filled}</code>"
+
+    return _EXAMPLE.sub(rewrite, html_text)

@@ -24,7 +24,7 @@ from bot.alerts.engine import (
     rule_value,
     threshold_event,
 )
-from bot.alerts.events import AlertEvent, EventKind
+from bot.alerts.events import AlertEvent, EventKind, StaleReason
 from bot.alerts.regime import RegimeParams
 from bot.alerts.rules import KeyMetric
 from bot.economics.history import DailyRow
@@ -72,7 +72,7 @@ class Reading:
     difficulty_change_pct: float | None = None
     next_retarget_height: int | None = None
     height_known: bool = True
-    stale_reason: str | None = None
+    stale_reason: StaleReason | None = None
 
 
 def operating_profile(profile: chat_repo.Profile) -> OperatingProfile:

@@ -47,7 +47,7 @@ def test_console_answers_commands_and_pushes_a_threshold_alert(
     bot.type("/status")
     bot.wait_for("85,864")  # median of the recorded Coinbase/Kraken/Bitstamp quotes
     bot.type("/breakeven s19xp 0.05")
-    bot.wait_for("Breakeven power")
+    bot.wait_for("Breaks even at")
     bot.type("/subscribe price below 80k")
     bot.wait_for("Alert #")
     for source in ("coinbase", "kraken", "bitstamp"):

@@ -121,7 +121,17 @@ async def bot(
 
 
 def embed_text(call: Call) -> str:
-    return "\n".join(f"{e.get('title') or ''}\n{e.get('description') or ''}" for e in call.embeds)
+    """Every embed's title, description and fields (``name`` and ``value`` on lines of their own)."""
+    parts = []
+    for embed in call.embeds:
+        parts += [embed.get("title") or "", embed.get("description") or ""]
+        parts += [f"{field['name']}\n{field['value']}" for field in embed.get("fields", [])]
+    return "\n".join(parts)
+
+
+def fields(call: Call) -> dict[str, str]:
+    """The embeds' fields, name -> value."""
+    return {field["name"]: field["value"] for embed in call.embeds for field in embed.get("fields", [])}
 
 
 async def ask(fake: FakeDiscord, command: str, options: dict[str, Any] | None = None, **where: Any) -> Call:
@@ -218,22 +228,31 @@ async def test_commands_are_registered_with_typed_options(bot: BotApp, fake_disc
 async def test_commands_answer_with_the_right_numbers(bot: BotApp, fake_discord: FakeDiscord) -> None:
     await market_ready(fake_discord)
     status = embed_text(await ask(fake_discord, "status"))
-    assert "$85,864" in status and "132.72 T" in status and "difficulty-regression" in status
+    assert "$85,864" in status and "132.72 T" in status and "regression: $80k" in status
     breakeven = await ask(fake_discord, "breakeven", {"machine": "s19xp", "power": "0.055"})
     # recorded market: $85,864, D 132.716e12, fees 0.1312 BTC/block; 2 % pool fee -> $0.0805/kWh.
     (embed,) = breakeven.embeds
-    assert "Antminer S19 XP" in embed["title"] and "$0.0805/kWh" in embed["description"]
-    assert "```" in embed["description"] and "<pre>" not in embed["description"]
+    assert "Antminer S19 XP" in embed["title"] and "```" not in embed["description"]
+    assert all(field["inline"] for field in embed["fields"])  # label -> value, side by side on a wide screen
+    shown = fields(breakeven)
+    assert shown["Power price"] == "$0.0550/kWh" and shown["Machine"] == "140 TH/s, 21.5 J/TH"
+    assert shown["Breaks even at"].startswith("power: $0.0805/kWh\nBTC price: $")
+    assert "Breaks even: the power price" in embed["description"]
     margin = embed_text(await ask(fake_discord, "margin", {"machine": "Antminer S21", "power": "6c"}))
-    assert re.search(r"Power cost/day.*\$5\.04", margin)  # 200 TH/s x 17.5 J/TH x 24 h = 84 kWh at $0.06
-    assert "Cost/BTC (bottom-up)" in embed_text(await ask(fake_discord, "cost"))
+    assert "power cost: $5.04\n84.0 kWh" in margin  # 200 TH/s x 17.5 J/TH x 24 h = 84 kWh at $0.06
+    assert "Cost per BTC\nbottom-up: $" in embed_text(await ask(fake_discord, "cost"))
     assert "-1.91%" in embed_text(await ask(fake_discord, "difficulty"))
     machines = embed_text(await ask(fake_discord, "machines"))
     assert "Antminer S21 XP Hyd" in machines and "Whatsminer M66S+" in machines
+    assert "Avalon A1346\n110 TH/s, power unknown, 30.0 J/TH" in machines and " 0 W" not in machines
+    help_text = embed_text(await ask(fake_discord, "help"))  # examples as the slash commands take them
     assert (
-        re.search(r"Avalon A1346 +110 TH/s +power unknown +30\.0 J/TH", machines) and " 0 W" not in machines
+        "`/breakeven machine:s19xp power:5.5c`" in help_text
+        and "`/subscribe rule:price below 60k`" in help_text
     )
-    assert "/subscribe" in embed_text(await ask(fake_discord, "help"))
+    assert "`/chart window:1y metric:price`" in help_text and "`/status`" in help_text
+    mistake = embed_text(await ask(fake_discord, "margin", {"machine": "antminer s99"}))
+    assert "Example: `/margin machine:s19xp power:5.5c`" in mistake
     assert "<b>" not in status and "<code>" not in status
 
 
@@ -243,9 +262,9 @@ async def test_stress_through_the_command_tree(bot: BotApp, fake_discord: FakeDi
     reply = await ask(fake_discord, "stress")
     (embed,) = reply.embeds
     assert "Miner-stress index (open proxy" in embed["title"] and not reply.ephemeral
-    text = embed["description"]
-    assert re.search(r"Puell multiple +1\.07, percentile → 100", text) and "not CryptoQuant" in text
-    assert re.search(r"Index +\d+ / 100, \w+", text) and "<pre>" not in text
+    shown = fields(reply)
+    assert "\nPuell: 1.07 → 100" in shown["Components → score"] and "not CryptoQuant" in embed["description"]
+    assert re.fullmatch(r"\d+/100, \w+", shown["Index"]) and "```" not in embed["description"]
     chart = await ask(fake_discord, "chart", {"window": "90d", "metric": "stress"})
     assert "Miner-stress index (open proxy) on the last day" in embed_text(chart)
 
@@ -310,7 +329,15 @@ async def test_autocomplete_offers_matching_machines_rules_and_alerts(
 
 async def test_server_changes_need_manage_channels(bot: BotApp, fake_discord: FakeDiscord) -> None:
     refused = await ask(fake_discord, "subscribe", {"rule": "price below 60k"}, user_id=MINER)
-    assert refused.flags & EPHEMERAL and "administrators" in embed_text(refused)
+    refusal = embed_text(refused)
+    assert (
+        refused.flags & EPHEMERAL
+        and "Manage Channels permission" in refusal
+        and "administrators" not in refusal
+    )
+    choices = await ask(fake_discord, "subscribe", user_id=ADMIN)  # no rule: the choices, as buttons
+    assert "Press a button below" in embed_text(choices) and "Tap" not in embed_text(choices)
+    assert "mw:/subscribe network" in custom_ids(choices)
     refused = await ask(fake_discord, "lang", {"language": "ru"}, user_id=MINER)
     assert refused.ephemeral
     accepted = await ask(fake_discord, "subscribe", {"rule": "price below 60k"}, user_id=ADMIN)
@@ -320,7 +347,7 @@ async def test_server_changes_need_manage_channels(bot: BotApp, fake_discord: Fa
     assert "mw:/unsubscribe 1" in custom_ids(listing)  # buttons carry the command they run
     assert listing.message_id is not None
     pressed = await press(fake_discord, listing, "mw:/unsubscribe 1", user_id=MINER)
-    assert pressed.ephemeral and "administrators" in embed_text(pressed)  # a press needs the same right
+    assert pressed.ephemeral and "Manage Channels" in embed_text(pressed)  # a press needs the same right
     assert "price below $60,000" in embed_text(await ask(fake_discord, "alerts", user_id=MINER))
 
 
@@ -328,7 +355,7 @@ async def test_unsubscribe_without_an_alert_asks_first(bot: BotApp, fake_discord
     await subscribe(fake_discord, "price below 60k")
     await subscribe(fake_discord, "price below 50k")
     question = await ask(fake_discord, "unsubscribe", user_id=ADMIN)
-    assert "Remove all 2 alerts of this chat?" in embed_text(question) and not question.ephemeral
+    assert "Remove all 2 alerts of this channel?" in embed_text(question) and not question.ephemeral
     assert custom_ids(question) == ["mw:/unsubscribe all", "mw:/unsubscribe keep"]
     kept = await press(fake_discord, question, "mw:/unsubscribe keep", user_id=ADMIN)
     assert "nothing was removed" in embed_text(kept)

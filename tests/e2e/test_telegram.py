@@ -4,6 +4,7 @@ with the real store, watch, outbox worker and sources polling the fake upstreams
 from __future__ import annotations
 
 import asyncio
+import html
 import re
 import signal
 import struct
@@ -100,13 +101,16 @@ def alerts(telegram: FakeTelegram, chat_id: int) -> list[str]:
 async def test_commands_answer_with_the_right_numbers(bot: BotApp, telegram: FakeTelegram) -> None:
     await market_ready(telegram, USER)
     status = (await ask(telegram, USER, "/status")).text or ""
-    assert "$85,864" in status and "132.72 T" in status and "difficulty-regression" in status
+    assert "$85,864" in status and "132.72 T" in status and "\n regression " in status
+    table = status.split("<pre>")[1].split("</pre>")[0]  # the monospace block, as Telegram shows it
+    assert max(len(html.unescape(line)) for line in table.split("\n")) <= 32
+    assert "Cost per BTC" in table and "Regression: market cap" in status.split("</pre>")[1]
     breakeven = (await ask(telegram, USER, "/breakeven s19xp 0.055")).text or ""
     # recorded market: $85,864, D 132.716e12, fees 0.1312 BTC/block; 2 % pool fee -> $0.0805/kWh.
     assert "$0.0805/kWh" in breakeven and "Antminer S19 XP" in breakeven
     margin = (await ask(telegram, USER, "/margin s21 6c")).text or ""
-    assert re.search(r"Power cost/day.*\$5\.04", margin)  # 200 TH/s x 17.5 J/TH x 24 h = 84 kWh at $0.06
-    assert "Cost/BTC (bottom-up)" in ((await ask(telegram, USER, "/cost")).text or "")
+    assert re.search(r"\n power cost +\$5\.04\n", margin)  # 200 TH/s x 17.5 J/TH x 24 h = 84 kWh at $0.06
+    assert "Cost per BTC\n bottom-up " in ((await ask(telegram, USER, "/cost")).text or "")
     assert "-1.91%" in ((await ask(telegram, USER, "/difficulty")).text or "")
     assert "Antminer S21 XP Hyd" in ((await ask(telegram, USER, "/machines")).text or "")
     assert "/subscribe" in ((await ask(telegram, USER, "/help")).text or "")
@@ -123,12 +127,12 @@ async def test_stress_shows_its_components_and_alerts_when_the_price_falls(
     stress = (await ask(telegram, USER, "/stress")).text or ""
     assert "Miner-stress index (open proxy" in stress and "not CryptoQuant" in stress
     # above every post-halving day of the window, below the days of the 6.25 BTC subsidy before 2024-04-20
-    assert re.search(r"Hashprice \(subsidy only\) +\$40\.67/PH/day, percentile → \d+", stress)
-    assert re.search(r"Puell multiple +1\.07, percentile → 100", stress)
-    index = re.search(r"Index +(\d+) / 100, (\w+)", stress)
+    assert re.search(r"\n hashprice +\$40\.67/PH/day → \d+\n", stress)
+    assert re.search(r"\n Puell +1\.07 → 100\n", stress)
+    index = re.search(r"Index +(\d+)/100, (\w+)", stress)
     assert index is not None and int(index[1]) > 26, stress
     status = (await ask(telegram, USER, "/status")).text or ""
-    assert f"{index[1]} / 100, {index[2]} (open proxy)" in status
+    assert f"{index[1]}/100, {index[2]}\n" in status and "open proxy" in status
 
     created = (await ask(telegram, USER, "/subscribe stress below 25")).text or ""
     assert created.startswith("✅ Alert #") and "already true" not in created
@@ -170,19 +174,19 @@ async def test_cost_shows_the_difficulty_multiple_and_the_model_to_its_digits(
     multiple 1.078 (1.1); at $60,000 the multiple is 0.753 (0.75) and the price trades at a discount."""
     await market_ready(telegram, USER)
     cost = (await ask(telegram, USER, "/cost")).text or ""
-    assert re.search(r"Cost/BTC \(difficulty-regression\)\s+\$80k\s+price \+8% premium", cost)
-    assert re.search(r"Difficulty multiple\s+1\.1 \(price ÷ difficulty-regression cost", cost)
+    assert re.search(r"\n regression +\$80k, price \+8%\n", cost)
+    assert re.search(r"\n multiple +1\.1×", cost) and "Multiple: price ÷ regression cost" in cost
     assert "$79,680" not in cost and "79,68" not in cost
     status = (await ask(telegram, USER, "/status")).text or ""
-    assert re.search(r"Difficulty multiple\s+1\.1 ", status)
+    assert re.search(r"\n multiple +1\.1×", status)
     move_price(fake_upstreams, 60_000.0)
     await price_polls(telegram, fake_upstreams, 3)
     cost = (await ask(telegram, USER, "/cost")).text or ""
-    assert re.search(r"Difficulty multiple\s+0\.75 ", cost)
-    assert re.search(r"\$80k\s+price -25% discount", cost)
+    assert re.search(r"\n multiple +0\.75×", cost)
+    assert re.search(r"\$80k, price -25%", cost)
     await ask(telegram, USER, "/lang ru")
     russian = (await ask(telegram, USER, "/cost")).text or ""
-    assert "Мультипликатор сложности" in russian and "0,75" in russian
+    assert " кратность " in russian and "0,75×" in russian
     assert "80\u00a0тыс.\u00a0$" in russian
 
 
@@ -362,7 +366,7 @@ def test_run_as_a_process_answers_and_pushes(tmp_path: Path, fake_upstreams: Fak
             for _ in range(20):
                 telegram.send_user_message(USER, "/breakeven s19xp 0.055")
                 reply = telegram.wait_for_sync(lambda: telegram.messages_to(USER), timeout=10)[-1]
-                if "Breakeven" in (reply.text or ""):
+                if "Breaks even at" in (reply.text or ""):
                     break
                 time.sleep(0.5)
             assert "$0.0805/kWh" in (telegram.messages_to(USER)[-1].text or "")

@@ -186,7 +186,18 @@ def test_json_shape() -> None:
     kinds = {item["kind"] for item in document["events"]}
     assert kinds == KINDS
     sample = {item["kind"]: item for item in document["events"]}
-    assert set(sample["threshold"]) == {"date", "kind", "rule", "metric", "op", "threshold", "value"}
+    assert set(sample["threshold"]) == {
+        "date",
+        "kind",
+        "rule",
+        "metric",
+        "op",
+        "threshold",
+        "band",
+        "repeat",
+        "min_interval_s",
+        "value",
+    }
     assert set(sample["retarget"]) == {
         "date",
         "kind",

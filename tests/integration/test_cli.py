@@ -49,7 +49,7 @@ def test_breakeven_table_for_s19xp_with_cents(env: FakeUpstreams, capsys: pytest
     code, out, _ = run(capsys, "breakeven", "S19 XP", "5.5c", *WHAT_IF, "--pool-fee", "0")
     assert code == 0
     assert "Antminer S19 XP" in out
-    breakeven_line = next(line for line in out.splitlines() if line.startswith("Breakeven power"))
+    breakeven_line = next(line for line in out.splitlines() if line.startswith(" power "))
     assert breakeven_line.split()[-1] == "$0.0645/kWh"
 
 
@@ -79,7 +79,8 @@ def test_status_table_names_sources_and_models(
     code, out, _ = run(capsys, "status")
     assert code == 0
     assert "BTC price" in out and "$85,864" in out
-    assert "Cost/BTC (bottom-up)" in out and "Cost/BTC (difficulty-regression)" in out
+    assert "Cost per BTC\n bottom-up " in out and "\n regression " in out
+    assert "Bottom-up: a fleet at" in out and "Regression: market cap ~ difficulty" in out
     assert "Sources" in out and "mempool" in out
 
 
@@ -100,7 +101,7 @@ def test_stress_on_the_seed_day_is_capitulation_with_each_component(
     assert env.requests == []
     code, out, _ = run(capsys, "stress", "--date", "2026-02-05", *WHAT_IF)
     assert code == 0
-    assert "24 / 100, capitulation" in out and "open proxy" in out
+    assert "24/100, capitulation" in out and "open proxy" in out
 
 
 def test_stress_without_two_years_of_history_exits_2(
@@ -118,8 +119,8 @@ def test_status_shows_the_stress_index_in_one_line(
     monkeypatch.setattr(cli, "_now", lambda: datetime(2026, 2, 5, 12, tzinfo=UTC))
     code, out, _ = run(capsys, "status", *WHAT_IF)
     assert code == 0
-    line = next(line for line in out.splitlines() if line.startswith("Miner stress"))
-    assert line.endswith("/ 100, capitulation (open proxy)")
+    line = next(line for line in out.splitlines() if line.startswith("Stress "))
+    assert line.endswith("/100, capitulation") and "Miner stress is an open proxy" in out
 
 
 def test_price_what_if_still_fetches_the_network(
@@ -265,7 +266,7 @@ def test_no_fee_source_says_subsidy_only(env: FakeUpstreams, capsys: pytest.Capt
     env.inject("mempool", Fault.HTTP_503, times=None)
     for command in (["status"], ["breakeven", "s19", "5c"], ["margin", "s19", "5c"], ["cost"]):
         code, out, _ = run(capsys, *command)
-        assert code == 0 and "fees unknown, subsidy only" in out, command
+        assert code == 0 and re.search(r"^Fees/block +n/a \(subsidy only\)$", out, re.MULTILINE), command
         code, out, _ = run(capsys, *command, "--json")
         inputs = json.loads(out)["inputs"]
         assert (code, inputs["fees_per_block_btc"], inputs["fees_known"]) == (0, None, False), command
@@ -289,8 +290,8 @@ def test_machines_list_unknown_power_as_unknown(
 ) -> None:
     code, out, _ = run(capsys, "machines")
     assert code == 0 and " 0 W" not in out
-    assert re.search(r"^Avalon A1346 +110 TH/s +power unknown +30\.0 J/TH$", out, re.MULTILINE)
-    assert re.search(r"^Whatsminer M66S\+ +314 TH/s +5,338 W +17\.0 J/TH$", out, re.MULTILINE)
+    assert re.search(r"^Avalon A1346\n +110 TH/s, power unknown, 30\.0 J/TH$", out, re.MULTILINE)
+    assert re.search(r"^Whatsminer M66S\+\n +314 TH/s, 5,338 W, 17\.0 J/TH$", out, re.MULTILINE)
     code, out, _ = run(capsys, "machines", "--json")
     rows = {m["name"]: m for m in json.loads(out)["machines"]}
     assert (rows["Avalon A1346"]["power_w"], rows["Avalon A1346"]["power_known"]) == (None, False)

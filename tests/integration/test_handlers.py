@@ -86,10 +86,11 @@ async def test_breakeven_in_english(services: StoreServices) -> None:
     reply = await say(services, "/breakeven s19 0.05")
     assert not reply.error
     assert "<b>Breakeven: Antminer S19</b>" in reply.text
-    assert re.search(rf"Breakeven power +\${BREAKEVEN_USD_PER_KWH:.4f}/kWh", reply.text)
-    assert f"Breakeven BTC price @ $0.0500/kWh   ${BREAKEVEN_PRICE_AT_5C:,.0f}" in reply.text
-    assert "$33.31/PH/day at $66,680" in reply.text
-    assert "pool fee 2%" in reply.text
+    assert "Power price $0.0500/kWh" in reply.text and "Breaks even at\n" in reply.text
+    assert re.search(rf"\n power +\${BREAKEVEN_USD_PER_KWH:.4f}/kWh\n", reply.text)
+    assert re.search(rf"\n BTC price +\${BREAKEVEN_PRICE_AT_5C:,.0f}\n", reply.text)
+    assert re.search(r"Hashprice +\$33\.31/PH/day\n +at BTC \$66,680\n", reply.text)
+    assert re.search(r"Pool fee +2%\n", reply.text)
     assert reply.text.endswith("<i>Data 5m 0s old.</i>")
     assert "Sources" not in reply.text
 
@@ -102,23 +103,24 @@ async def test_lang_ru_switches_every_reply_to_russian(services: StoreServices) 
     reply = await say(services, "/breakeven s19 0.05")
     power = f"{BREAKEVEN_USD_PER_KWH:.4f}".replace(".", ",")
     assert "<b>Безубыточность: Antminer S19</b>" in reply.text
-    assert re.search(rf"Безубыточный тариф +{power}{NBSP}\$/кВт·ч", reply.text)
+    assert re.search(rf"Безубыточно при\n тарифе +{power}{NBSP}\$/кВт·ч\n", reply.text)
     price = f"{BREAKEVEN_PRICE_AT_5C:,.0f}".replace(",", NBSP)
-    assert re.search(rf"Безубыточная цена BTC при 0,0500{NBSP}\$/кВт·ч +{price}{NBSP}\$", reply.text)
-    assert f"33,31{NBSP}$/PH/сутки при 66{NBSP}680{NBSP}$" in reply.text
+    assert re.search(rf"Тариф +0,0500{NBSP}\$/кВт·ч\n", reply.text)
+    assert re.search(rf"\n цене BTC +{price}{NBSP}\$\n", reply.text)
+    assert re.search(rf"33,31{NBSP}\$/PH/сутки\n +при BTC 66{NBSP}680{NBSP}\$", reply.text)
     assert "Breakeven" not in reply.text
     assert reply.text.endswith(f"<i>Возраст данных: 5{NBSP}мин 0{NBSP}с.</i>")
 
     status = await say(services, "/status")
     assert "Цена BTC" in status.text and f"66{NBSP}680{NBSP}$" in status.text
-    assert "регрессия по сложности" in status.text
+    assert " регрессия " in status.text and "Регрессия: капитализация" in status.text
 
     error = await say(services, "/breakeven s19 banana")
     assert error.error and "Неизвестная машина «s19 banana»" in error.text and "Пример:" in error.text
 
     back = await say(services, "/lang en")
     assert back.text.startswith("Language: English")
-    assert "Breakeven power" in (await say(services, "/breakeven s19 0.05")).text
+    assert "Breaks even at" in (await say(services, "/breakeven s19 0.05")).text
 
 
 async def test_chart_1y_is_a_png_of_the_window_ending_at_the_last_stored_day(services: StoreServices) -> None:
@@ -234,13 +236,13 @@ async def test_a_command_without_a_name_is_help(services: StoreServices, line: s
         ),
         ("/breakeven s19 600c", "'600c' is not a power price", "/breakeven s19xp 5.5c"),
         ("/margin 99999J/TH", "is not a machine I can use", "/margin s19xp 5.5c"),
-        ("/profile s19 fee 80", "pool fee '80' must be a percentage from 0 to 50", "/profile s19xp"),
-        ("/profile s19 count x", "count 'x' must be a whole number", "/profile s19xp"),
+        ("/profile s19 fee 80", "pool fee '80' must be a percentage from 0 to 50", "/profile fee 2"),
+        ("/profile s19 count x", "count 'x' must be a whole number", "/profile count 3"),
         ("/subscribe prise below 60k", "Unknown metric 'prise' (did you mean price?)", "/subscribe price"),
         ("/subscribe price sideways 60k", "After price write below or above", "/subscribe price below"),
         ("/subscribe price below banana", "'banana' is not a BTC price", "/subscribe price below 60k"),
         ("/subscribe margin below", "The rule needs a value: a margin", "/subscribe margin below 0"),
-        ("/subscribe price below 60k louder", "I could not read 'louder'", "repeat every 6h"),
+        ("/subscribe price below 60k louder", "I could not read 'louder'", "every 6h"),
         ("/unsubscribe x", "'x' is not an alert number", "/unsubscribe 3"),
         ("/unsubscribe 42", "No alert #42 in this chat", "/unsubscribe 3"),
         ("/chart 2x", "I could not read '2x'", "/chart 1y price"),
@@ -295,34 +297,36 @@ async def test_after_lang_ru_alerts_are_listed_and_pushed_in_russian(
 ) -> None:
     await say(services, "/lang ru")
     await say(services, "/subscribe network")
-    assert (await say(services, "/subscribe price above 70k")).text.startswith("✅ Оповещение #")
+    added = (await say(services, "/subscribe price above 70k")).text
+    assert re.match(rf"✅ Оповещение #\d+: цена BTC выше 70{NBSP}000{NBSP}\$\.", added)
     listed = await say(services, "/alerts")
     assert "новости о капитуляции, восстановлении и корректировках сложности" in listed.text
+    assert f" цена BTC выше 70{NBSP}000{NBSP}$" in listed.text and "price" not in listed.text
 
     reading = Reading(NOW, MarketInputs(71_000.0, 125.86e12, 935_000, 0.0))
     await store.atomic(decide, reading, load_difficulty_regression(), RegimeParams(), NOW.timestamp())
     [message] = await store.run(claim_due, NOW.timestamp() + 1, 10)
-    assert message.text == f"🔔 price above $70,000: сейчас 71{NBSP}000{NBSP}$."
+    assert message.text == f"🔔 цена BTC выше 70{NBSP}000{NBSP}$: сейчас 71{NBSP}000{NBSP}$."
 
 
 async def test_stress_shows_the_index_with_each_component(services: StoreServices) -> None:
     reply = await say(services, "/stress")
     assert not reply.error
     assert "Miner-stress index (open proxy" in reply.text
-    assert re.search(r"Index +24 / 100, capitulation", reply.text)  # the seed day, see tests/unit
-    assert re.search(r"Difficulty multiple +0\.87× \(price ÷ regression cost\) → 40", reply.text)
-    assert re.search(r"Hashprice \(subsidy only\) +\$33\.31/PH/day, percentile → 0", reply.text)
-    assert re.search(r"Puell multiple +0\.82, percentile → 34", reply.text)
-    assert "2022-02-05..2025-06-02 (1,214 days of daily history)" in reply.text
-    assert "not CryptoQuant&#x27;s index" in reply.text
+    assert re.search(r"Index +24/100, capitulation\n", reply.text)  # the seed day, see tests/unit
+    assert re.search(r"\n multiple +0\.87× → 40\n", reply.text)
+    assert re.search(r"\n hashprice +\$33\.31/PH/day → 0\n", reply.text)
+    assert re.search(r"\n Puell +0\.82 → 34\n", reply.text)
+    assert re.search(r"Window +1,214 days\n +2022-02-05 –\n +2025-06-02</pre>", reply.text)
+    assert "hashprice: subsidy only" in reply.text and "not CryptoQuant&#x27;s index" in reply.text
     assert reply.text.endswith("<i>Data 5m 0s old.</i>") and "Sources" not in reply.text
     status = await say(services, "/status")
-    assert re.search(r"Miner stress +24 / 100, capitulation \(open proxy\)", status.text)
+    assert re.search(r"Stress +24/100, capitulation\n", status.text) and "open proxy" in status.text
 
     await say(services, "/lang ru")
     russian = await say(services, "/stress")
-    assert "Индекс стресса майнеров" in russian.text and "24 / 100, капитуляция" in russian.text
-    assert "Стресс майнеров" in (await say(services, "/status")).text
+    assert "Индекс стресса майнеров" in russian.text and "24/100, капитуляция" in russian.text
+    assert "Стресс майнеров — открытый прокси" in (await say(services, "/status")).text
 
 
 async def test_stress_without_two_years_of_daily_history(store: Store) -> None:
@@ -335,7 +339,7 @@ async def test_stress_without_two_years_of_daily_history(store: Store) -> None:
     assert reply.error and "No miner-stress index yet" in reply.text
     assert "at least 730 days of daily history before it, and the stored series has 136 of them" in reply.text
     status = await say(services, "/status")
-    assert not status.error and re.search(r"Miner stress +n/a: 136 of the 730 days of history", status.text)
+    assert not status.error and re.search(r"Stress +n/a: 136 of 730 days\n", status.text)
     chart = await say(services, "/chart 90d stress")
     assert (
         chart.error and chart.image_png is None and "No miner-stress index in the last 90 days" in chart.text
@@ -439,9 +443,7 @@ async def test_difficulty_without_a_daily_series(store: Store) -> None:
 HASHPRICE_COMMANDS = ("/status", "/hashprice", "/breakeven s19 5c", "/margin s19 5c", "/cost")
 
 
-@pytest.mark.parametrize(
-    ("lang", "notice"), [("en", "fees unknown, subsidy only"), ("ru", "комиссии неизвестны, только субсидия")]
-)
+@pytest.mark.parametrize(("lang", "notice"), [("en", "subsidy only"), ("ru", "только субсидия")])
 async def test_with_no_fee_source_every_hashprice_reply_says_subsidy_only(
     store: Store,
     fake_upstreams: FakeUpstreams,
@@ -466,7 +468,7 @@ async def test_with_no_fee_source_every_hashprice_reply_says_subsidy_only(
 
 async def test_known_fees_carry_no_notice(services: StoreServices) -> None:
     for command in HASHPRICE_COMMANDS:
-        assert "fees unknown" not in (await say(services, command)).text, command
+        assert "subsidy only" not in (await say(services, command)).text, command
 
 
 async def test_hashprice_alerts_wait_while_fees_are_unknown(store: Store, services: StoreServices) -> None:
@@ -501,7 +503,7 @@ async def test_unknown_power_reads_unknown_and_is_never_costed(
 ) -> None:
     await say(services, f"/lang {lang}")
     listing = (await say(services, "/machines")).text
-    assert re.search(rf"Avalon A1346 +110 TH/s +{unknown} ", listing)
+    assert re.search(rf"Avalon A1346\n 110 TH/s, {unknown}, ", listing)
     for command in ("/breakeven a1346 5c", "/margin Avalon A1346", "/profile a1346 5c"):
         reply = await say(services, command)
         assert reply.error and refusal in reply.text, command

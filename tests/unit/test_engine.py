@@ -18,7 +18,7 @@ from bot.alerts.engine import (
     rule_value,
     threshold_event,
 )
-from bot.alerts.events import AlertEvent, EventKind
+from bot.alerts.events import AlertEvent, EventKind, StaleReason
 from bot.alerts.grammar import parse_rule
 from bot.alerts.regime import Regime, RegimeParams, RegimeState
 from bot.alerts.rules import KeyMetric, key_rule
@@ -41,7 +41,8 @@ def obs(
     cost: float = 80_000.0,
     stale: bool = False,
 ) -> Observation:
-    reason = "price sources disagree by 3.2%" if stale else None
+    disagree = "price sources disagree by 3.2%"
+    reason = StaleReason(disagree, "price", {"kraken": T0}) if stale else None
     at = T0 + timedelta(minutes=minutes)
     return Observation(
         at, price, difficulty, height, cost, "difficulty-regression", stale=stale, stale_reason=reason
@@ -126,7 +127,11 @@ def test_stale_then_fresh_once_each_and_nothing_else_while_stale() -> None:
         (
             EventKind.DATA_STALE,
             "data_stale:2026-02-05T10:10:00+00:00",
-            {"reason": "price sources disagree by 3.2%"},
+            {
+                "reason": "price sources disagree by 3.2%",
+                "missing": "price",
+                "failing": {"kraken": "2026-02-05T10:00:00+00:00"},
+            },
         )
     ]
     assert replace(state, stale_since=None) == capitulating
@@ -302,6 +307,9 @@ def test_threshold_event() -> None:
             "metric": "price",
             "op": "below",
             "threshold": 60_000.0,
+            "band": 600.0,
+            "repeat": False,
+            "min_interval_s": 3600,
             "value": 59_412.0,
         },
     )

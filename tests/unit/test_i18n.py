@@ -172,3 +172,18 @@ def test_model_outputs_print_to_their_significant_digits(value: float, digits: i
 def test_significant_digits_must_be_positive() -> None:
     with pytest.raises(ValueError, match="significant_digits"):
         fmt.usd_approx(86_943.0, 0)
+
+
+def test_a_platform_wording_overrides_its_text_in_each_language() -> None:
+    variants = [key for key in EN if "@" in key]
+    assert variants
+    for key in variants:
+        base, platform = key.split("@")
+        assert base in EN and platform in {"telegram", "discord", "console"}, key
+        assert placeholders(EN[key]) == placeholders(EN[base]), key
+    example = {"example": "/subscribe price below 60k"}
+    assert t("en", "subscribe.what", "discord", **example).startswith("What should I watch? Press a button")
+    assert t("ru", "subscribe.what", "discord", **example).startswith("Что отслеживать? Нажмите кнопку ниже")
+    assert t("en", "subscribe.what", "telegram", **example) == t("en", "subscribe.what", **example)
+    assert t("xx", "subscribe.what", "console", **example) == t("en", "subscribe.what", "console", **example)
+    assert t("ru", "help.start", "discord") == RU["help.start"]  # no Discord wording: the common one

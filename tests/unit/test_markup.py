@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.transports.markup import escape_text, split_title, to_markdown, truncate
+from bot.transports.markup import escape_text, slash_examples, split_title, to_markdown, truncate
 
 
 @pytest.mark.parametrize(
@@ -88,3 +88,32 @@ def test_truncate_keeps_code_blocks_closed() -> None:
     assert truncate("abcdefghijk", 5) == "abcd…"
     cut = truncate("intro\n```\n" + "row\n" * 50 + "```", 30)
     assert len(cut) <= 30 and cut.endswith("…\n```") and cut.count("```") == 2
+
+
+SLASH = {
+    "breakeven": ("machine", "power"),
+    "profile": ("settings",),
+    "chart": ("window", "metric"),
+    "status": (),
+}
+
+
+@pytest.mark.parametrize(
+    ("example", "slash"),
+    [
+        ("/breakeven s19xp 5.5c", "/breakeven machine:s19xp power:5.5c"),
+        ("/breakeven Antminer S21 Pro 5c", "/breakeven machine:Antminer S21 Pro power:5c"),
+        ("/breakeven s19", "/breakeven machine:s19"),
+        ("/profile s19xp 5.5c count 3", "/profile settings:s19xp 5.5c count 3"),
+        ("/chart 1y price", "/chart window:1y metric:price"),
+        ("/status", "/status"),
+        ("/unknown x", "/unknown x"),
+    ],
+)
+def test_examples_become_slash_command_options(example: str, slash: str) -> None:
+    assert slash_examples(f"Example: <code>{example}</code>.", SLASH) == f"Example: <code>{slash}</code>."
+
+
+def test_only_examples_in_code_are_rewritten() -> None:
+    text = "/breakeven s19 5c, e.g. <b>/breakeven s19 5c</b>"
+    assert slash_examples(text, SLASH) == text

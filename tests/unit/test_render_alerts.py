@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import string
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.alerts.engine import margin_warning_event, threshold_event
-from bot.alerts.events import AlertEvent, EventKind
-from bot.alerts.grammar import parse_rule
+from bot.alerts.events import AlertEvent, EventKind, StaleReason
+from bot.alerts.grammar import GRAMMARS, parse_rule
+from bot.alerts.rules import Metric
 from bot.render import alerts
 from bot.render.alerts import Catalog, render_event
 
@@ -230,16 +232,79 @@ def test_recovery_in_russian_spells_the_duration_with_the_right_plural(seconds: 
 @pytest.mark.parametrize(
     ("rule", "value", "text"),
     [
-        ("price below 60k", 59_412.4, f"🔔 price below $60,000: сейчас 59{NBSP}412{NBSP}$."),
-        ("hashprice below 35", 34.2, f"🔔 hashprice below $35/PH/day: сейчас 34,20{NBSP}$/PH/сутки."),
-        ("margin below 0", -3.24, f"🔔 margin below 0%: сейчас −3,2{NBSP}%."),
-        ("breakeven below 5c", 0.04061, f"🔔 breakeven below $0.05/kWh: сейчас 0,0406{NBSP}$/кВт·ч."),
-        ("difficulty above 5%", 5.5, f"🔔 difficulty above +5%: сейчас +5,50{NBSP}%."),
-        ("stress below 25", 20.89, "🔔 stress below 25: сейчас 20,9 / 100."),
+        ("price below 60k", 59_412.4, f"🔔 цена BTC ниже 60{NBSP}000{NBSP}$: сейчас 59{NBSP}412{NBSP}$."),
+        (
+            "hashprice below 35",
+            34.2,
+            f"🔔 хешпрайс ниже 35,00{NBSP}$/PH/сутки: сейчас 34,20{NBSP}$/PH/сутки.",
+        ),
+        ("margin below 0", -3.24, f"🔔 маржа ниже 0,0{NBSP}%: сейчас −3,2{NBSP}%."),
+        (
+            "breakeven below 5c",
+            0.04061,
+            f"🔔 безубыточный тариф ниже 0,0500{NBSP}$/кВт·ч: сейчас 0,0406{NBSP}$/кВт·ч.",
+        ),
+        (
+            "difficulty above 5%",
+            5.5,
+            f"🔔 следующая корректировка сложности выше +5,00{NBSP}%: сейчас +5,50{NBSP}%.",
+        ),
+        ("stress below 25", 20.89, "🔔 индекс стресса майнеров ниже 25,0 / 100: сейчас 20,9 / 100."),
+        (
+            "premium below -10% band 2 repeat every 6h",
+            -12.0,
+            f"🔔 премия к себестоимости ниже −10,0{NBSP}%, возврат за 2,0{NBSP}% от порога, с повтором, "
+            f"не чаще раза в 6 часов: сейчас −12,0{NBSP}%.",
+        ),
     ],
 )
 def test_threshold_in_russian(rule: str, value: float, text: str) -> None:
     assert render_event(threshold_event(parse_rule(rule), value, T0), "ru") == text
+
+
+RULE_WORDS = re.compile(
+    r"\b(price|hashprice|margin|breakeven|premium|difficulty|stress|below|above|under|over|band|repeat|every)\b"
+)
+"""The rule grammar's English words (the grammar itself stays English: these are what a user types)."""
+
+
+@pytest.mark.parametrize("metric", list(Metric))
+@pytest.mark.parametrize("op", ["below", "above"])
+def test_no_english_rule_word_remains_in_a_russian_alert(metric: Metric, op: str) -> None:
+    example = GRAMMARS[metric].example.split()[-1]
+    rule = parse_rule(f"{metric.value} {op} {example} band {GRAMMARS[metric].band_example} repeat every 2d")
+    english = render_event(threshold_event(rule, rule.threshold, T0))
+    russian = render_event(threshold_event(rule, rule.threshold, T0), "ru")
+    assert RULE_WORDS.search(english) and RULE_WORDS.search(russian) is None, russian
+
+
+def test_an_alert_stored_before_rules_carried_their_options_still_reads_in_russian() -> None:
+    stored = event(
+        EventKind.THRESHOLD, rule="price below $60,000", metric="price", op="below", threshold=60_000.0
+    )
+    stored.data["value"] = 59_000.0
+    assert render_event(stored, "ru") == f"🔔 цена BTC ниже 60{NBSP}000{NBSP}$: сейчас 59{NBSP}000{NBSP}$."
+
+
+def test_the_stale_reason_in_russian_names_what_is_missing_and_who_stopped_answering() -> None:
+    reason = StaleReason(
+        "price sources disagree by 3.2%; coinbase, kraken not answering since 09:58 UTC",
+        "price",
+        {"kraken": T0 - timedelta(minutes=2), "coinbase": T0 - timedelta(minutes=2)},
+    )
+    stale = AlertEvent(EventKind.DATA_STALE, "data_stale:x", T0, reason.data())
+    assert render_event(stale) == (
+        "⏸ Data is stale (price sources disagree by 3.2%; coinbase, kraken not answering since 09:58 UTC); "
+        "alerts are paused until sources recover."
+    )
+    assert render_event(stale, "ru") == (
+        "⏸ Данные устарели (нет подтверждённой цены BTC; coinbase, kraken не отвечают с 09:58 UTC); "
+        "оповещения приостановлены, пока источники не восстановятся."
+    )
+    network = StaleReason("no confirmed network data", "network", {"mempool": T0 - timedelta(days=1)})
+    russian = render_event(AlertEvent(EventKind.DATA_STALE, "data_stale:y", T0, network.data()), "ru")
+    assert "нет подтверждённых данных сети; mempool не отвечают с 2026-02-04 10:00 UTC" in russian
+    assert re.search(r"[A-Za-z]{4,}", russian.replace("mempool", "").replace("UTC", "")) is None
 
 
 def test_retarget_and_escaping_in_russian() -> None:
@@ -247,5 +312,9 @@ def test_retarget_and_escaping_in_russian() -> None:
     assert render_event(event(EventKind.RETARGET, **data, height=935_136), "ru") == (
         f"⛏ Сложность изменилась на −11,16{NBSP}% на блоке 935{NBSP}136: 141,67 T → 125,86 T."
     )
-    stale = event(EventKind.DATA_STALE, reason="<coinbase> & co")
-    assert "(&lt;coinbase&gt; &amp; co)" in render_event(stale, "ru")
+    stale = event(
+        EventKind.DATA_STALE, reason="x", missing="price", failing={"<coinbase> & co": T0.isoformat()}
+    )
+    assert "(нет подтверждённой цены BTC; &lt;coinbase&gt; &amp; co не отвечают с 10:00 UTC)" in render_event(
+        stale, "ru"
+    )
