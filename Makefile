@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.economics
 	$(BIN)/python -m benchmarks.alerts
 	$(BIN)/python -m benchmarks.upstream_budget --hours 24 --chats 100
+	$(BIN)/python -m benchmarks.startup
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache

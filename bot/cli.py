@@ -16,11 +16,11 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
-from bot.app import ReplayOptions, run_bot
 from bot.backtest import add_backtest_parser
 from bot.config import Settings, secret_settings
 from bot.data import load_difficulty_regression, load_history
@@ -43,9 +43,10 @@ from bot.reports import (
     status_report,
     stress_report,
 )
-from bot.sources.aggregate import SourcesUnavailable
-from bot.store.db import StoreError
 from bot.transports.lifecycle import TokenRejectedError
+
+if TYPE_CHECKING:
+    from bot.sources.aggregate import SourcesUnavailable
 
 EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE = 0, 1, 2
 
@@ -280,6 +281,10 @@ async def _cost(args: argparse.Namespace, settings: Settings) -> Report:
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> None:
+    # The chat platforms' libraries and the store load only when the bot runs (see _sources_unavailable).
+    from bot.app import ReplayOptions, run_bot
+    from bot.store.db import StoreError
+
     setup_logging(settings)
     options = ReplayOptions(start=args.start, days_per_s=args.speed) if args.replay else None
     try:
@@ -323,6 +328,14 @@ def _settings() -> Settings:
         ) from None
 
 
+def _sources_unavailable() -> type[SourcesUnavailable]:
+    """The exception class, imported only when an exception is being matched: the sources (and httpx) then
+    load only for a command that fetches, so a what-if command starts in a fraction of a second."""
+    from bot.sources.aggregate import SourcesUnavailable
+
+    return SourcesUnavailable
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``minerwatch`` console script; returns the process exit code."""
     args = build_parser().parse_args(argv)
@@ -334,7 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         print(f"minerwatch: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except SourcesUnavailable as error:
+    except _sources_unavailable() as error:
         for line in str(error).splitlines():
             print(f"minerwatch: {line}", file=sys.stderr)
         return EXIT_UNAVAILABLE

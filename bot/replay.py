@@ -11,15 +11,16 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 
 from bot.economics.history import DailyRow, height_at_end_of
 from bot.economics.mining import MarketInputs
 from bot.economics.stress import HISTORY_DAYS
-from bot.poller import report_ribbons
 from bot.sources.snapshot import MarketSnapshot, NetworkState, PriceQuote, SourceOutcome
-from bot.store import snapshots as snapshot_repo
-from bot.store.db import Store
-from bot.watch import Reading, Watch
+
+if TYPE_CHECKING:
+    from bot.store.db import Store
+    from bot.watch import Watch
 
 REPLAY_START = date(2021, 1, 1)
 """Default first replayed day: the 2022 capitulation comes ~18 s in at 30 days/s, its recovery ~38 s."""
@@ -45,6 +46,12 @@ async def replay(
     stop: asyncio.Event,
 ) -> None:
     """Play ``rows`` from ``start`` at ``days_per_s``; the days before it only warm up the daily series."""
+    # Loaded here, not at import: the command line reads REPLAY_START on every start, and the store
+    # (sqlite-utils, which loads numpy) would cost a what-if command a tenth of a second.
+    from bot.poller import report_ribbons
+    from bot.store import snapshots as snapshot_repo
+    from bot.watch import Reading
+
     warmup = [row for row in rows if start - timedelta(days=WARMUP_DAYS) <= row.date < start]
     await store.run(snapshot_repo.upsert_daily, warmup, "replay")
     for row in (r for r in rows if r.date >= start):

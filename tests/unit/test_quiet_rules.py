@@ -111,7 +111,7 @@ def test_migration_leaves_a_rule_that_fired_before_it_quiet_until_its_period_end
     old = Database(tmp_path / "old.db")
     migrations.apply(old, stop_before="m007_quiet_rules_out_of_the_scan")
     old.execute(
-        "INSERT INTO chats (id, platform, chat_id, kind, created_at) VALUES (1, 'telegram', '1', 'private', 0)"
+        "INSERT INTO chats (id, platform, chat_id, kind, created_at) VALUES (1, 'x', '1', 'private', 0)"
     )
     old.execute(
         """INSERT INTO subscriptions (chat_ref, kind, metric, op, threshold, band, repeat, min_interval_s,
