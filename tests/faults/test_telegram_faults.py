@@ -56,7 +56,8 @@ SENDS = "minerwatch_sends_total"
 
 
 def unlimited_rate_limiter(max_retries: int, **_pacing: float) -> AIORateLimiter:
-    """PTB's limiter without its real-time 30/s and 20/min buckets (the worker paces on virtual time)."""
+    """PTB's limiter without its real-time 30/s and 20/min buckets, in place of the transport's real-time
+    ``ChatPacer`` (the worker paces on virtual time)."""
     return AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=max_retries)
 
 
@@ -72,7 +73,7 @@ async def transport(
 ) -> AsyncIterator[TelegramTransport]:
     monkeypatch.setenv("PTB_TIMEDELTA", "true")
     monkeypatch.setattr(telegram_transport, "REQUEST_TIMEOUT_S", READ_TIMEOUT_S)
-    monkeypatch.setattr(telegram_transport, "AIORateLimiter", unlimited_rate_limiter)
+    monkeypatch.setattr(telegram_transport, "ChatPacer", unlimited_rate_limiter)
     settings = Settings.model_validate(
         {"telegram_token": telegram.token, "telegram_base_url": telegram.base_url}
     )
