@@ -337,6 +337,7 @@ class DiscordTransport:
         else:
             self._shards_up.discard(shard_id)
         count = self.client.shard_count
+        self.liveness.shards = count
         self.liveness.connected = count is not None and len(self._shards_up) >= count
 
     async def send(self, destination: Destination, message: OutboundMessage) -> SendOutcome:

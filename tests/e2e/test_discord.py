@@ -12,6 +12,7 @@ from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from unittest.mock import ANY
 
 import discord
 import pytest
@@ -20,8 +21,9 @@ from bot.app import BotApp
 from bot.config import Settings
 from bot.delivery import notifier as outcomes
 from bot.economics.history import DailyRow
+from bot.health import TransportState, app_probe
 from bot.transports import discord as discord_transport
-from bot.transports.discord import outcome_of
+from bot.transports.discord import SILENCE_LIMIT_S, outcome_of
 from tests.e2e.market import move_price, price_polls, steady_history, store_daily
 from tests.e2e.process import bot_environment, start_run
 from tests.fakes.discord_api import (
@@ -276,6 +278,7 @@ async def test_two_shards_each_serve_their_servers(
         assert "/subscribe" in embed_text(await ask(fake_discord, "help", **where)), where
     await fake_discord.wait_for(lambda: app_discord(bot).liveness.connected and fake_discord.connected == 2)
     await fake_discord.wait_for(lambda: "on 2 shard(s)" in logged(discord_info_logs))
+    assert app_probe(bot).transports()["discord"] == TransportState(True, ANY, SILENCE_LIMIT_S, shards=2)
 
 
 def app_discord(app: BotApp) -> discord_transport.DiscordTransport:

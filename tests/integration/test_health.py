@@ -94,6 +94,13 @@ async def test_fresh_data_and_a_live_transport_is_200(serve: Server) -> None:
     }
 
 
+async def test_a_sharded_transport_shows_its_shards(serve: Server) -> None:
+    sharded = TransportState(connected=True, last_success_at=NOW - 4, silence_limit_s=LIMIT_S, shards=3)
+    base = await serve(probe({SNAPSHOT: 1.0}, {"discord": sharded}))
+    discord = (await get(f"{base}/healthz")).json()["transports"]["discord"]
+    assert (discord["connected"], discord["shards"]) == (True, 3)
+
+
 @pytest.mark.parametrize(
     ("ages", "transports", "problem"),
     [
