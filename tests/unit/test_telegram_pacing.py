@@ -14,6 +14,7 @@ import pytest
 from telegram import Update
 from telegram.error import RetryAfter
 
+from bot.transports import telegram_pacing
 from bot.transports.telegram_pacing import ChatPacer, PerChatUpdates
 
 
@@ -176,3 +177,13 @@ async def test_updates_of_one_chat_run_in_order_and_other_chats_do_not_wait(cloc
     await clock.run(*(processor.process_update(_update(u, chat), handle(u, s)) for u, chat, s in updates))
     assert (1, "end", 2.0) in log and (2, "start", 2.0) in log  # chat 10: the second after the first
     assert (3, "start", 0.0) in log and (3, "end", 0.1) in log  # chat 20 did not wait for chat 10
+
+
+async def test_idle_chats_are_forgotten(clock: Timeline, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(telegram_pacing, "TRACKED_CHATS", 4)
+    api, pacer = FakeApi(clock), pacer_on(clock)
+    await clock.run(*(send(pacer, api, str(chat)) for chat in range(4)))
+    clock.now += 1.0  # their second is over: idle
+    await clock.run(send(pacer, api, "99"), send(pacer, api, "99"))
+    assert set(pacer._chats) == {"99"}
+    assert api.starts("99") == [1.0, 2.0]  # the chat being forgotten was not its own
