@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.economics
 	$(BIN)/python -m benchmarks.alerts
 	$(BIN)/python -m benchmarks.upstream_budget --hours 24 --chats 100
+	$(BIN)/python -m benchmarks.startup
 
 $(UV): requirements/lock-tool.txt
 	$(PYTHON) -m venv --clear $(LOCK_VENV)

@@ -1,11 +1,15 @@
 """Alert evaluation speed: ``evaluate_thresholds`` over N stored rules for one new snapshot.
 
-Run: ``.venv/bin/python -m benchmarks.alerts [--subscriptions N] [--snapshots K] [--json]``.
+Run: ``.venv/bin/python -m benchmarks.alerts [--subscriptions N] [--snapshots K] [--quiet-repeat Q]
+[--json]``.
 Builds N rules in a temporary database (every key metric, both ops, thresholds spread ±20 % around the
 current values, re-arm band 1 %; rules that hold, or are still inside their band, are disarmed; 5 % repeat
 hourly, their last firing spread over the past hour), then evaluates K snapshots 60 s apart, each moving
 every key metric by up to ±1 % from the current values (far more than a minute's usual move), and
 reports the median wall time per snapshot (one committed transaction) and the peak RSS.
+
+``--quiet-repeat Q`` adds Q ``repeat`` rules that hold and fired in the ten minutes before the first
+snapshot with a one-day minimum interval: resting in their quiet period, they must cost nothing per snapshot.
 """
 
 from __future__ import annotations
@@ -104,6 +108,66 @@ def build(db_path: Path, count: int, seed: int) -> None:
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             _rows(count, rng),
         )
+        db.execute("UPDATE subscriptions SET quiet = 1 WHERE quiet_until > 0")  # as add_threshold marks them
+    db.execute("ANALYZE")
+    db.close()
+
+
+QUIET_INTERVAL_S = 86_400
+
+
+def _quiet_rows(count: int, first_chat: int, rng: random.Random) -> Iterator[tuple[Any, ...]]:
+    """Repeat rules that hold at ``CURRENT`` (and through a 1 % move) and last fired within 10 minutes."""
+    keys = list(CURRENT)
+    for i in range(count):
+        key = keys[i % len(keys)]
+        op = rng.choice((Op.BELOW, Op.ABOVE))
+        distance = rng.uniform(0.02, 0.20)
+        gap = distance * 100 if key in PERCENT_KEYS else abs(CURRENT[key]) * distance
+        threshold = CURRENT[key] + gap if op is Op.BELOW else CURRENT[key] - gap
+        band = 1.0 if key in PERCENT_KEYS else abs(threshold) * 0.01
+        rearm = threshold + band if op is Op.BELOW else threshold - band
+        fired_at = START - rng.uniform(0, 600)
+        yield (
+            first_chat + i // RULES_PER_CHAT,
+            "threshold",
+            SHOWN_AS[key].value,
+            op.value,
+            threshold,
+            band,
+            1,
+            QUIET_INTERVAL_S,
+            key.value,
+            op.value,
+            threshold,
+            rearm,
+            0,
+            fired_at + QUIET_INTERVAL_S,
+            1,
+            fired_at,
+            START - 86_400,
+        )
+
+
+def add_quiet_repeat(db_path: Path, count: int, seed: int) -> None:
+    """Add ``count`` quiet repeat rules (``_quiet_rows``) for new chats to a database ``build`` made."""
+    db = connect(db_path)
+    rng = random.Random(seed + 2)
+    first_chat = db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM chats").fetchone()[0]
+    chats = -(-count // RULES_PER_CHAT)
+    with db.atomic():
+        db.conn.executemany(
+            """INSERT INTO chats (id, platform, chat_id, kind, created_at)
+               VALUES (?, 'telegram', ?, 'private', 0)""",
+            ((i, str(i)) for i in range(first_chat, first_chat + chats)),
+        )
+        db.conn.executemany(
+            """INSERT INTO subscriptions (chat_ref, kind, metric, op, threshold, band, repeat, min_interval_s,
+                   key_metric, key_op, key_threshold, key_rearm, armed, quiet_until, quiet, last_fired_at,
+                   created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            _quiet_rows(count, first_chat, rng),
+        )
     db.execute("ANALYZE")
     db.close()
 
@@ -132,6 +196,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--subscriptions", type=int, default=100_000, help="rules to create")
     parser.add_argument("--snapshots", type=int, default=9, help="snapshots to evaluate (median reported)")
+    parser.add_argument("--quiet-repeat", type=int, default=0, help="quiet repeat rules to add")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
@@ -140,17 +205,22 @@ def main() -> None:
         db_path = Path(tmp) / "alerts.db"
         started = time.perf_counter()
         build(db_path, args.subscriptions, args.seed)
+        if args.quiet_repeat:
+            add_quiet_repeat(db_path, args.quiet_repeat, args.seed)
         build_s = time.perf_counter() - started
         timings, fired = measure(db_path, args.snapshots, args.seed)
     median_ms = statistics.median(timings)
     rss = peak_rss_mb()
     figures = {
         "subscriptions": args.subscriptions,
+        "quiet_repeat": args.quiet_repeat,
+        "fired_per_snapshot": statistics.median(fired),
         "ms_per_snapshot": round(median_ms, 2),
         "peak_rss_mb": round(rss, 1),
     }
     rows = [
         ("subscriptions", f"{args.subscriptions:,}"),
+        ("quiet repeat rules", f"{args.quiet_repeat:,}"),
         ("build (s)", f"{build_s:.1f}"),
         ("snapshots", f"{args.snapshots}"),
         ("ms per snapshot, median", f"{median_ms:.1f}"),

@@ -1,12 +1,14 @@
 """Command latency: N users send /breakeven and /status at once through the fake Bot API.
 
 Run: ``.venv/bin/python -m benchmarks.commands --users N [--json]``.
-The real ``TelegramTransport`` (python-telegram-bot: long polling, handlers, ``AIORateLimiter``) answers
+The real ``TelegramTransport`` (python-telegram-bot: long polling, handlers, ``ChatPacer``) answers
 from a ``StoreServices`` over a temporary database holding one stored snapshot (no pollers). The fake Bot
 API runs in its own process and enforces Telegram's limits. Every user's /breakeven is queued first, then
 every user's /status (as fast as the control endpoint takes them); a command's latency runs from its
 update being queued to its reply being recorded by the fake. ``lost`` counts replies that never came
-(the transport drops a reply Telegram answers with 429).
+(a reply still refused after its retries is dropped). Telegram allows one message a second in a private
+chat, so each user's second reply cannot come sooner than a second after the first: the floor for the
+slowest replies is 1 s.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ COMMANDS = {"breakeven": "/breakeven s19xp 5c", "status": "/status"}
 REPLY_MARKER = "Breakeven"
 """Text only the /breakeven reply carries (its title), telling the two replies of a chat apart."""
 SECONDS_PER_REPLY = 1 / 25
-"""How long to wait for the replies: Telegram allows 30 messages/s, PTB's limiter paces at 30/s."""
+"""How long to wait for the replies: Telegram allows 30 messages/s, ``ChatPacer`` keeps to that."""
 
 
 def snapshot() -> MarketSnapshot:

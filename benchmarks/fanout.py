@@ -28,13 +28,14 @@ from telegram.error import TelegramError
 from benchmarks._common import FakeTelegramProcess, print_figures
 from bot.alerts.events import AlertEvent, EventKind
 from bot.app import TELEGRAM_SENDS_PER_S
+from bot.chat.kinds import ChatKind
 from bot.chat.services import StoreServices
 from bot.data import load_difficulty_regression
 from bot.delivery.notifier import Destination, OutboundMessage, SendOutcome, Sent
 from bot.delivery.worker import OutboxWorker
 from bot.render.alerts import render_event
 from bot.store import Store
-from bot.store.chats import ChatKind, upsert_chat
+from bot.store.chats import upsert_chat
 from bot.store.outbox import NewMessage, OutboxStatus, counts, enqueue
 from bot.store.subscriptions import add_network
 from bot.transports.telegram import TelegramTransport, outcome_of

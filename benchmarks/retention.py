@@ -24,11 +24,12 @@ from sqlite_utils import Database
 from benchmarks._common import print_figures
 from bot.alerts.engine import threshold_event
 from bot.alerts.rules import Metric, Op, Rule
+from bot.chat.kinds import ChatKind
 from bot.economics.history import DailyRow
 from bot.render.alerts import render_event
 from bot.sources.snapshot import AdjustmentEstimate, MarketSnapshot, NetworkState, PriceQuote, SourceOutcome
 from bot.store import connect
-from bot.store.chats import ChatKind, upsert_chat
+from bot.store.chats import upsert_chat
 from bot.store.outbox import NewMessage, enqueue
 from bot.store.retention import DAY_S, Cutoffs, Retention, prune_chunk
 from bot.store.snapshots import insert_snapshot, upsert_daily

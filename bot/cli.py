@@ -16,12 +16,11 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
-from bot.app import ReplayOptions, run_bot
 from bot.chat.commands import CommandsNotInstalledError, installed_commands
 from bot.chat.parsing import (
     ArgumentError,
@@ -56,10 +55,12 @@ from bot.reports.figures import (
     status_report,
     stress_report,
 )
-from bot.sources.aggregate import GiveUp, SourcesUnavailable
 from bot.sources.snapshot import SourceOutcome
-from bot.store.db import StoreError
 from bot.transports.lifecycle import TokenRejectedError
+
+if TYPE_CHECKING:
+    from bot.app import ReplayOptions
+    from bot.sources.aggregate import GiveUp, SourcesUnavailable
 
 EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE = 0, 1, 2
 DEFAULT_DEADLINE_S: float = Settings.model_fields["command_deadline_s"].default
@@ -293,10 +294,11 @@ def _tell(told: list[str]) -> Callable[[SourceOutcome], None]:
 
 async def _view(args: argparse.Namespace, settings: Settings) -> MarketView:
     deadline_s = args.deadline or settings.command_deadline_s
+    overrides = _overrides(args)
+    fetches = overrides.needs_price or overrides.needs_network
+    give_up = _give_up(deadline_s, args.told) if fetches else None
     try:
-        return await resolve_market(
-            _overrides(args), settings, give_up=GiveUp.after(deadline_s, _tell(args.told))
-        )
+        return await resolve_market(overrides, settings, give_up=give_up)
     except ValueError as error:
         raise UsageError(str(error)) from None
 
@@ -371,11 +373,17 @@ def _replay_options(args: argparse.Namespace) -> ReplayOptions | None:
     first, last = rows[0].date, rows[-1].date
     if not first <= start <= last:
         raise UsageError(f"--from {start} is outside the shipped history ({first} to {last})")
+    from bot.app import ReplayOptions
+
     return ReplayOptions(start=start, days_per_s=args.speed or DEFAULT_DAYS_PER_S)
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> None:
     options = _replay_options(args)
+    # The chat platforms' libraries and the store load only when the bot runs (see _sources_unavailable).
+    from bot.app import run_bot
+    from bot.store.db import StoreError
+
     setup_logging(settings)
     try:
         await run_bot(settings, installed_commands(), options)
@@ -423,6 +431,21 @@ def _settings() -> Settings:
         ) from None
 
 
+def _give_up(deadline_s: float, told: list[str]) -> GiveUp:
+    """The command's deadline for the sources (imported here: only a command that fetches loads them)."""
+    from bot.sources.aggregate import GiveUp
+
+    return GiveUp.after(deadline_s, _tell(told))
+
+
+def _sources_unavailable() -> type[SourcesUnavailable]:
+    """The exception class, imported only when an exception is being matched: the sources (and httpx) then
+    load only for a command that fetches, so a what-if command starts in a fraction of a second."""
+    from bot.sources.aggregate import SourcesUnavailable
+
+    return SourcesUnavailable
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``minerwatch`` console script; returns the process exit code.
 
@@ -451,7 +474,7 @@ def _main(argv: Sequence[str] | None) -> int:
     except UsageError as error:
         print(f"minerwatch: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except SourcesUnavailable as error:
+    except _sources_unavailable() as error:
         summary, *lines = str(error).splitlines()
         untold = [line for line in lines if line not in args.told]  # each source once: told as it failed
         for line in [summary if untold else summary.rstrip(":"), *untold]:

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 from bot.alerts.rules import Rule
+from bot.chat.kinds import GROUP_KINDS, ChatKind
 from bot.config import Settings
 from bot.economics.history import DailyRow
 from bot.economics.machines import Machine
@@ -14,7 +15,6 @@ from bot.economics.mining import OperatingProfile
 from bot.economics.regression import DifficultyRegression
 from bot.economics.stress import NotEnoughHistoryError, StressBaseline
 from bot.market.view import MarketView
-from bot.store.chats import GROUP_KINDS, ChatKind
 
 
 @dataclass(frozen=True, slots=True)

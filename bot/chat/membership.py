@@ -9,9 +9,9 @@ import time
 
 from sqlite_utils import Database
 
+from bot.chat.kinds import ChatKind
 from bot.store import chats as chat_repo
 from bot.store import outbox
-from bot.store.chats import ChatKind
 from bot.store.db import Store
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.store.chats import ChatKind
+from bot.chat.kinds import ChatKind
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from typing import assert_never
 
 from sqlite_utils import Database
 
+from bot.chat.kinds import GROUP_KINDS, ChatKind
 from bot.delivery.notifier import (
     ChatGone,
     ChatMoved,
@@ -42,7 +43,7 @@ from bot.delivery.notifier import (
 )
 from bot.ops.metrics import record_expired, record_send
 from bot.store import Store
-from bot.store.chats import GROUP_KINDS, ChatKind, deactivate_chat, migrate_chat
+from bot.store.chats import deactivate_chat, migrate_chat
 from bot.store.outbox import (
     OutboxMessage,
     claim_due,

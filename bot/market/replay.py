@@ -13,16 +13,17 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 
 from bot.economics.history import DailyRow, height_at_end_of
 from bot.economics.mining import MarketInputs
 from bot.economics.stress import HISTORY_DAYS
-from bot.market.poller import report_ribbons
 from bot.market.view import REPLAY_SOURCE
 from bot.sources.snapshot import MarketSnapshot, NetworkState, PriceQuote, SourceOutcome
-from bot.store import snapshots as snapshot_repo
-from bot.store.db import Store
-from bot.watch.loop import Reading, Watch
+
+if TYPE_CHECKING:
+    from bot.store.db import Store
+    from bot.watch.loop import Watch
 
 REPLAY_START = date(2021, 1, 1)
 """Default first replayed day: the 2022 capitulation comes ~18 s in at 30 days/s, its recovery ~38 s."""
@@ -79,6 +80,12 @@ async def replay(
     ``progress`` follows the days and counts the alerts; after a day that raised alerts ``delivered`` is
     awaited, so they are out (and stamped with their own day) before the next day is played.
     """
+    # Loaded here, not at import: the command line reads REPLAY_START on every start, and the store
+    # (sqlite-utils, which loads numpy) would cost a what-if command a tenth of a second.
+    from bot.market.poller import report_ribbons
+    from bot.store import snapshots as snapshot_repo
+    from bot.watch.loop import Reading
+
     progress = progress or ReplayProgress()
     warmup = [row for row in rows if start - timedelta(days=WARMUP_DAYS) <= row.date < start]
     await store.run(snapshot_repo.upsert_daily, warmup, REPLAY_SOURCE)

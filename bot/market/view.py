@@ -10,14 +10,15 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-
-import httpx
+from typing import TYPE_CHECKING
 
 from bot.config import Settings
 from bot.economics.mining import MarketInputs
 from bot.economics.network import SUBSIDY_END_HEIGHT
-from bot.sources.aggregate import GiveUp, SourcesUnavailable, fetch_network, fetch_price
 from bot.sources.snapshot import AdjustmentEstimate, NetworkState, PriceQuote, SourceOutcome
+
+if TYPE_CHECKING:
+    from bot.sources.aggregate import GiveUp
 
 REPLAY_SOURCE = "replay"
 """The source name of the snapshots ``minerwatch run --replay`` plays from the shipped history."""
@@ -123,21 +124,34 @@ async def resolve_market(
     price: PriceQuote | None = None
     network: NetworkState | None = None
     if overrides.needs_price or overrides.needs_network:
-        async with httpx.AsyncClient(timeout=settings.source_timeout_s) as client:
-            price_or_error, network_or_error = await asyncio.gather(
-                fetch_price(client, settings, give_up=give_up) if overrides.needs_price else _nothing(),
-                fetch_network(client, settings, give_up=give_up) if overrides.needs_network else _nothing(),
-                return_exceptions=True,
-            )
-        failures = [r for r in (price_or_error, network_or_error) if isinstance(r, BaseException)]
-        if len(failures) == 2 and all(isinstance(f, SourcesUnavailable) for f in failures):
-            outcomes = [o for f in failures if isinstance(f, SourcesUnavailable) for o in f.outcomes]
-            raise SourcesUnavailable("price and network data", outcomes)
-        if failures:
-            raise failures[0]
-        price = price_or_error if isinstance(price_or_error, PriceQuote) else None
-        network = network_or_error if isinstance(network_or_error, NetworkState) else None
+        price, network = await _fetch(overrides, settings, give_up)
     return combine(overrides, price, network, now)
+
+
+async def _fetch(
+    overrides: Overrides, settings: Settings, give_up: GiveUp | None
+) -> tuple[PriceQuote | None, NetworkState | None]:
+    # The HTTP client and the sources load here, not at import: a what-if command that fetches nothing
+    # (``minerwatch breakeven ... --price --difficulty --fees-per-block --height``) starts without them.
+    import httpx
+
+    from bot.sources.aggregate import SourcesUnavailable, fetch_network, fetch_price
+
+    async with httpx.AsyncClient(timeout=settings.source_timeout_s) as client:
+        price_or_error, network_or_error = await asyncio.gather(
+            fetch_price(client, settings, give_up=give_up) if overrides.needs_price else _nothing(),
+            fetch_network(client, settings, give_up=give_up) if overrides.needs_network else _nothing(),
+            return_exceptions=True,
+        )
+    failures = [r for r in (price_or_error, network_or_error) if isinstance(r, BaseException)]
+    if len(failures) == 2 and all(isinstance(f, SourcesUnavailable) for f in failures):
+        outcomes = [o for f in failures if isinstance(f, SourcesUnavailable) for o in f.outcomes]
+        raise SourcesUnavailable("price and network data", outcomes)
+    if failures:
+        raise failures[0]
+    price = price_or_error if isinstance(price_or_error, PriceQuote) else None
+    network = network_or_error if isinstance(network_or_error, NetworkState) else None
+    return price, network
 
 
 async def _nothing() -> None:

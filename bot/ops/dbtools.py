@@ -28,9 +28,6 @@ from typing import Any, TextIO
 from pydantic import ValidationError
 
 from bot.config import Settings
-from bot.store.db import StoreError, connect, default_db_path
-from bot.store.outbox import OutboxStatus
-from bot.store.retention import Cutoffs, Retention, count_prunable, prune
 
 EXIT_OK, EXIT_USAGE = 0, 2  # as bot.cli
 EXPORTS = {
@@ -115,7 +112,11 @@ def database_path(args: argparse.Namespace) -> Path:
     if args.db is not None:
         return Path(args.db).expanduser()
     configured = _settings().db
-    return configured.expanduser() if configured else default_db_path()
+    if configured:
+        return configured.expanduser()
+    from bot.store.db import default_db_path  # the store loads with a db command only (see prune_command)
+
+    return default_db_path()
 
 
 @contextmanager
@@ -198,6 +199,8 @@ def stats(path: Path) -> dict[str, Any]:
         ]
         tables = {name: connection.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0] for name in names}
         found = dict(connection.execute("SELECT status, COUNT(*) FROM outbox GROUP BY 1"))
+    from bot.store.outbox import OutboxStatus
+
     outbox = {status.value: found.get(status.value, 0) for status in OutboxStatus}
     wal = path.with_name(path.name + "-wal")
     size = path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
@@ -217,6 +220,12 @@ def _iso(unix_s: float) -> str:
 
 
 def prune_command(args: argparse.Namespace, out: TextIO) -> None:
+    # The store (sqlite-utils, which loads numpy) is imported by the db commands that use it, not when the
+    # command line starts: every ``minerwatch`` command registers ``db`` and would pay for it.
+    from bot.store.db import StoreError, connect
+    from bot.store.outbox import OutboxStatus
+    from bot.store.retention import Cutoffs, Retention, count_prunable, prune
+
     path = database_path(args)
     if not path.is_file():
         raise DbToolError(f"database {path} does not exist (set MINERWATCH_DB or pass --db)")

@@ -1,7 +1,8 @@
 """The optional HTTP endpoint (``MINERWATCH_HTTP_PORT``, bound to ``MINERWATCH_HTTP_HOST``, 127.0.0.1):
 
 * ``GET /healthz``: JSON ``{status, problems, stale_after_s, data_age_s: {source: s}, transports: {name:
-  {connected, last_success_at, last_success_age_s, silence_limit_s}}}``; 200 when the latest stored
+  {connected, last_success_at, last_success_age_s, silence_limit_s[, shards]}}}`` (``shards``: Discord's
+  gateway shards); 200 when the latest stored
   snapshot is younger than ``stale_after_s``, at least one transport is connected and every chat platform
   answered a call successfully within its ``silence_limit_s`` (Telegram: 120 s, while long polling gets an
   answer every 10 s; Discord: 120 s, about three gateway heartbeats), and the database file is the one
@@ -46,10 +47,12 @@ class TransportState:
     last_success_at: float | None = None
     """Unix seconds of the last successful API call; None: none yet."""
     silence_limit_s: float | None = None
+    shards: int | None = None
+    """Gateway shards (Discord); None where the platform has none."""
 
     @classmethod
     def of(cls, liveness: Liveness) -> TransportState:
-        return cls(liveness.connected, liveness.last_success_at, liveness.silence_limit_s)
+        return cls(liveness.connected, liveness.last_success_at, liveness.silence_limit_s, liveness.shards)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +96,7 @@ def assess(
 
 def _transport_json(state: TransportState, now: float) -> dict[str, object]:
     at = state.last_success_at
-    return {
+    shown: dict[str, object] = {
         "connected": state.connected,
         "last_success_at": None
         if at is None
@@ -101,6 +104,9 @@ def _transport_json(state: TransportState, now: float) -> dict[str, object]:
         "last_success_age_s": None if at is None else round(now - at, 1),
         "silence_limit_s": state.silence_limit_s,
     }
+    if state.shards is not None:
+        shown["shards"] = state.shards
+    return shown
 
 
 class HealthServer:

@@ -3,7 +3,9 @@
 Every chart is exactly ``WIDTH_PX`` × ``HEIGHT_PX`` = 1200 × 675 pixels (16:9, 8 × 4.5 inches at 150 dpi),
 with its title, legend and axis labels in the chat's language. A day missing from the daily series leaves
 a gap in the line instead of a straight segment across it. Rendering holds one lock: matplotlib's font and
-text caches are shared between threads.
+text caches are shared between threads. matplotlib is imported by the first chart drawn (in the drawing
+thread), not with this module: it takes longer to load than the rest of the bot, whose start and command
+line do not need it.
 """
 
 from __future__ import annotations
@@ -11,17 +13,18 @@ from __future__ import annotations
 import io
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
-
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, MaxNLocator
+from typing import TYPE_CHECKING
 
 from bot.economics.history import DailyRow
 from bot.render import numbers as fmt
 from bot.render.i18n import t
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
 
 WIDTH_PX, HEIGHT_PX, DPI = 1200, 675, 150
 PRICE_COLOUR, COST_COLOUR, HASHPRICE_COLOUR, CAPITULATION_COLOUR = "#f7931a", "#1f4e79", "#2a9d8f", "#d62828"
@@ -55,10 +58,20 @@ def _date_formatter(lang: str, span_days: int) -> FuncFormatter:
         month = months[day.month - 1]
         return f"{day.day} {month}" if span_days <= 120 else f"{month} {day.year}"
 
+    return _formatter(label)
+
+
+def _formatter(label: Callable[[float, int | None], str]) -> FuncFormatter:
+    from matplotlib.ticker import FuncFormatter
+
     return FuncFormatter(label)
 
 
 def _axes(lang: str, days: Sequence[date], title: str, ylabel: str) -> tuple[Figure, Axes]:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
     figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, facecolor="white")
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
@@ -68,7 +81,7 @@ def _axes(lang: str, days: Sequence[date], title: str, ylabel: str) -> tuple[Fig
     axes.tick_params(labelsize=8)
     axes.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
     axes.xaxis.set_major_formatter(_date_formatter(lang, (days[-1] - days[0]).days))
-    axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: fmt.usd(value, 0, lang)))
+    axes.yaxis.set_major_formatter(_formatter(lambda value, _: fmt.usd(value, 0, lang)))
     axes.set_xlim(days[0].toordinal(), days[-1].toordinal())
     return figure, axes
 
@@ -145,7 +158,7 @@ def stress_png(
         figure, axes = _axes(
             lang, days, title or _window(lang, "chart.stress_title", days), t(lang, "chart.stress_axis")
         )
-        axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: fmt.number(value, 0, lang)))
+        axes.yaxis.set_major_formatter(_formatter(lambda value, _: fmt.number(value, 0, lang)))
         axes.axhspan(
             0,
             STRESS_CAPITULATION_BELOW,

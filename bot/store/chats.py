@@ -7,24 +7,12 @@ vanished) switches its subscriptions off in the same transaction, so alert evalu
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from sqlite_utils import Database
 
+from bot.chat.kinds import ChatKind
 from bot.store import outbox
-
-
-class ChatKind(StrEnum):
-    PRIVATE = "private"
-    GROUP = "group"
-    SUPERGROUP = "supergroup"
-    CHANNEL = "channel"
-    DM = "dm"
-    CONSOLE = "console"
-
-
-GROUP_KINDS = frozenset({ChatKind.GROUP, ChatKind.SUPERGROUP, ChatKind.CHANNEL})
 
 
 @dataclass(frozen=True, slots=True)

@@ -195,3 +195,27 @@ def m006_outbox_expired(db: Database) -> None:
         "CREATE INDEX outbox_chat ON outbox (chat_ref, status)",
         "CREATE INDEX outbox_sent ON outbox (status, sent_at)",
     )
+
+
+@migrations()
+def m007_quiet_rules_out_of_the_scan(db: Database) -> None:
+    """Rules inside their minimum interval leave the firing indexes, so evaluation costs what fires.
+
+    ``quiet = 1`` marks a rule whose ``quiet_until`` may still be ahead; each evaluation first clears it on
+    the rules whose quiet period has ended (partial index ``subscriptions_quiet``, ordered by time). The
+    firing indexes are partial on ``quiet = 0``: a rule resting in its quiet period (a holding ``repeat``
+    rule between two firings) is no longer read on every snapshot. Rules that ever fired start quiet and
+    are woken by the first evaluation after their ``quiet_until``.
+    """
+    _run(
+        db,
+        "ALTER TABLE subscriptions ADD COLUMN quiet INTEGER NOT NULL DEFAULT 0 CHECK (quiet IN (0, 1))",
+        "UPDATE subscriptions SET quiet = 1 WHERE quiet_until > 0",
+        "DROP INDEX subscriptions_fire",
+        "DROP INDEX subscriptions_repeat",
+        """CREATE INDEX subscriptions_armed_due ON subscriptions (key_metric, key_op, key_threshold)
+            WHERE active = 1 AND armed = 1 AND quiet = 0""",
+        """CREATE INDEX subscriptions_repeat_due ON subscriptions (key_metric, key_op, key_threshold)
+            WHERE repeat = 1 AND active = 1 AND armed = 0 AND quiet = 0""",
+        "CREATE INDEX subscriptions_quiet ON subscriptions (quiet_until) WHERE quiet = 1",
+    )

@@ -1,10 +1,13 @@
 """Subscriptions and the indexed threshold evaluation.
 
 ``evaluate_thresholds`` applies ``bot.alerts.rules.step`` to every active rule of the key metrics it is
-given, in SQL: per (key metric, op) three UPDATE statements, each a range scan on an index, touch only the
-rules that fire or re-arm. They agree with ``step`` because a stored rule's re-arm level is never on its
-firing side (checked on write): a value at which a rule holds never re-arms it, so the rules that fire and
-the rules that re-arm are disjoint.
+given, in SQL: one UPDATE wakes the rules whose quiet period (minimum interval) has ended, then per
+(key metric, op) three UPDATE statements, each a range scan on an index, touch only the rules that fire or
+re-arm. Quiet rules are outside the firing indexes (column ``quiet``), so a million ``repeat`` rules resting
+between two firings cost nothing per snapshot: the work grows with the rules that fire, re-arm or wake.
+They agree with ``step`` because a stored rule's re-arm level is never on its firing side (checked on
+write): a value at which a rule holds never re-arms it, so the rules that fire and the rules that re-arm are
+disjoint.
 """
 
 from __future__ import annotations
@@ -90,8 +93,8 @@ def _insert_rule(
     check_keyed(keyed)
     cursor = db.execute(
         """INSERT INTO subscriptions (chat_ref, kind, metric, op, threshold, band, repeat, min_interval_s,
-               key_metric, key_op, key_threshold, key_rearm, armed, quiet_until, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+               key_metric, key_op, key_threshold, key_rearm, armed, quiet_until, quiet, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [
             chat_ref,
             kind.value,
@@ -107,6 +110,7 @@ def _insert_rule(
             keyed.key_rearm,
             int(state.armed),
             state.quiet_until,
+            int(state.quiet_until > 0),
             now,
         ],
     )
@@ -236,8 +240,12 @@ def network_chats(db: Database) -> list[int]:
     ]
 
 
-_FIRE = """armed = 0, quiet_until = :now + min_interval_s, last_fired_at = :now,
+_FIRE = """armed = 0, quiet_until = :now + min_interval_s, quiet = min_interval_s > 0, last_fired_at = :now,
     fire_count = fire_count + 1"""
+# A rule is quiet (out of the firing indexes) from a firing with a minimum interval until the first
+# evaluation at or after its quiet_until; the firing statements still test quiet_until themselves.
+_WAKE = """UPDATE subscriptions INDEXED BY subscriptions_quiet SET quiet = 0
+    WHERE quiet = 1 AND quiet_until <= :now"""
 _RETURNING = "RETURNING id, chat_ref, kind, metric, op, threshold, fire_count"
 # Per op: the comparison under which a rule holds, and under which it re-arms (rules.holds / rules.rearms).
 _HOLDS = {Op.BELOW: "key_threshold > :value", Op.ABOVE: "key_threshold < :value"}
@@ -246,10 +254,11 @@ _REARMS = {Op.BELOW: "key_rearm <= :value", Op.ABOVE: "key_rearm >= :value"}
 
 def _statements(op: Op) -> tuple[str, str, str]:
     scope = "key_metric = :metric AND key_op = :op AND active = 1"
-    repeat_fire = f"""UPDATE subscriptions INDEXED BY subscriptions_repeat SET {_FIRE}
-        WHERE {scope} AND repeat = 1 AND armed = 0 AND {_HOLDS[op]} AND quiet_until <= :now {_RETURNING}"""
-    armed_fire = f"""UPDATE subscriptions INDEXED BY subscriptions_fire SET {_FIRE}
-        WHERE {scope} AND armed = 1 AND {_HOLDS[op]} AND quiet_until <= :now {_RETURNING}"""
+    due = f"quiet = 0 AND {_HOLDS[op]} AND quiet_until <= :now"
+    repeat_fire = f"""UPDATE subscriptions INDEXED BY subscriptions_repeat_due SET {_FIRE}
+        WHERE {scope} AND repeat = 1 AND armed = 0 AND {due} {_RETURNING}"""
+    armed_fire = f"""UPDATE subscriptions INDEXED BY subscriptions_armed_due SET {_FIRE}
+        WHERE {scope} AND armed = 1 AND {due} {_RETURNING}"""
     rearm = f"""UPDATE subscriptions INDEXED BY subscriptions_rearm SET armed = 1
         WHERE {scope} AND armed = 0 AND {_REARMS[op]}"""
     return repeat_fire, armed_fire, rearm
@@ -271,6 +280,7 @@ def evaluate_thresholds(db: Database, values: Mapping[KeyMetric, float], now: fl
             raise ValueError(f"{metric}: value must be finite, got {value!r}")
     fired: list[Fired] = []
     with db.atomic():
+        db.execute(_WAKE, {"now": now})
         for metric, value in values.items():
             for op, (repeat_fire, armed_fire, rearm) in _STATEMENTS.items():
                 params = {"metric": metric.value, "op": op.value, "value": value, "now": now}

@@ -1,5 +1,9 @@
 """Discord transport: a discord.py 2.7 client with slash commands, sharing the bot's one event loop.
 
+The client is discord.py's ``AutoShardedClient``: it runs as many gateway shards as Discord recommends
+(``GET /gateway/bot``, https://discord.com/developers/docs/topics/gateway#sharding; Discord refuses a
+session that would hold more than 2,500 servers), all in this process; the log says how many.
+
 Every handler is a slash command with typed options (machine names autocompleted, rules and alert numbers
 suggested, chart window/metric and language as choices); the options become the handlers' command text
 (``/breakeven machine:s19xp power:5.5c`` -> ``/breakeven s19xp 5.5c``). Replies are embeds (a bold first
@@ -39,6 +43,7 @@ from discord.gateway import DiscordWebSocket
 
 from bot.chat.commands import CommandSet, parse_command
 from bot.chat.context import Chat, Services
+from bot.chat.kinds import ChatKind
 from bot.chat.membership import chat_left
 from bot.chat.reply import Reply, Table
 from bot.config import Settings
@@ -46,7 +51,6 @@ from bot.delivery import notifier as outcomes
 from bot.delivery.notifier import Destination, OutboundMessage, SendOutcome
 from bot.economics.machines import list_machines, normalise_machine_name
 from bot.render.i18n import LANGUAGE_NAMES, SUPPORTED, t
-from bot.store.chats import ChatKind
 from bot.store.db import Store
 from bot.transports.lifecycle import (
     BACKOFF,
@@ -270,7 +274,8 @@ class DiscordTransport:
 
     def _new_client(self) -> None:
         """A fresh client and command tree (a discord.py client that failed or closed is not reused)."""
-        self.client = discord.Client(
+        self._shards_up: set[int] = set()
+        self.client = discord.AutoShardedClient(
             intents=discord.Intents.default(),
             guild_ready_timeout=GUILD_READY_TIMEOUT_S,
             allowed_mentions=discord.AllowedMentions.none(),
@@ -282,8 +287,9 @@ class DiscordTransport:
             self.on_guild_channel_delete,
             self.on_socket_raw_receive,
             self.on_ready,
-            self.on_resumed,
-            self.on_disconnect,
+            self.on_shard_ready,
+            self.on_shard_resumed,
+            self.on_shard_disconnect,
         ):
             self.client.event(handler)
         self.tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(self.client)
@@ -367,14 +373,27 @@ class DiscordTransport:
         self.liveness.succeeded()
 
     async def on_ready(self) -> None:
-        self.liveness.connected = True
-        log.info("discord: connected as %s", self.client.user)
+        """Every shard is up (once per client; a shard coming back later reports ``on_shard_*``)."""
+        log.info("discord: connected as %s on %d shard(s)", self.client.user, self.client.shard_count or 1)
 
-    async def on_resumed(self) -> None:
-        self.liveness.connected = True
+    async def on_shard_ready(self, shard_id: int) -> None:
+        self._shard_changed(shard_id, up=True)
 
-    async def on_disconnect(self) -> None:
-        self.liveness.connected = False
+    async def on_shard_resumed(self, shard_id: int) -> None:
+        self._shard_changed(shard_id, up=True)
+
+    async def on_shard_disconnect(self, shard_id: int) -> None:
+        self._shard_changed(shard_id, up=False)
+
+    def _shard_changed(self, shard_id: int, *, up: bool) -> None:
+        """Connected means every shard is: a shard down leaves its servers without commands."""
+        if up:
+            self._shards_up.add(shard_id)
+        else:
+            self._shards_up.discard(shard_id)
+        count = self.client.shard_count
+        self.liveness.shards = count
+        self.liveness.connected = count is not None and len(self._shards_up) >= count
 
     async def send(self, destination: Destination, message: OutboundMessage) -> SendOutcome:
         """Deliver one outbox message as an embed; discord.py errors become typed outcomes."""

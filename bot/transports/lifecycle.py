@@ -58,6 +58,8 @@ class Liveness:
         self.connected = False
         self.last_success_at: float | None = None
         """Unix seconds of the last successful API call; None: none yet."""
+        self.shards: int | None = None
+        """Gateway shards the transport runs (Discord); None where the platform has none."""
         self._clock = clock
 
     def succeeded(self) -> None:

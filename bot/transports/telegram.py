@@ -10,7 +10,9 @@ another chat may not; anyone else is looked up with getChatMember. As the outbox
 Telegram's errors (https://core.telegram.org/bots/api#responseparameters) to typed outcomes: RetryAfter ->
 retry, ChatMigrated -> moved, Forbidden and "chat not found" -> gone, timeouts and network errors ->
 transient, other bad requests -> permanent. The Application runs with the manual lifecycle (not
-``run_polling``) and without PTB's JobQueue: our own scheduler owns time.
+``run_polling``) and without PTB's JobQueue: our own scheduler owns time. Sends are paced per chat and
+overall (``bot.transports.telegram_pacing``); updates of different chats are handled concurrently, those
+of one chat in order.
 
 ``run`` connects in the background with back-off (the bot serves everything else meanwhile); every 200
 answer from the Bot API refreshes ``liveness``. Telegram is asked only for the update types the registered
@@ -48,7 +50,6 @@ from telegram.error import (
     TelegramError,
 )
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     BaseHandler,
@@ -62,13 +63,13 @@ from telegram.request import HTTPXRequest
 
 from bot.chat.commands import CommandSet, parse_command, split_command
 from bot.chat.context import Chat, Services
+from bot.chat.kinds import ChatKind
 from bot.chat.membership import chat_joined, chat_left, chat_moved
 from bot.chat.reply import Reply
 from bot.config import Settings
 from bot.delivery import notifier as outcomes
 from bot.delivery.notifier import Destination, OutboundMessage, SendOutcome
 from bot.render.i18n import SUPPORTED
-from bot.store.chats import ChatKind
 from bot.store.db import Store
 from bot.transports.lifecycle import (
     BACKOFF,
@@ -79,6 +80,7 @@ from bot.transports.lifecycle import (
     pause,
     retry_soft,
 )
+from bot.transports.telegram_pacing import ChatPacer, PerChatUpdates, retry_after_s
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +89,13 @@ MUTATING_COMMANDS = frozenset({"subscribe", "unsubscribe", "profile", "lang"})
 ADMIN_STATUSES = frozenset({ChatMember.ADMINISTRATOR, ChatMember.OWNER})
 GONE_STATUSES = frozenset({ChatMember.BANNED, ChatMember.LEFT})
 CAPTION_LIMIT = 1024
-REPLIES_PER_S = 29
+SENDS_PER_S = 30
+"""Telegram's overall limit; ``ChatPacer`` counts each send until a second after its answer, so network
+jitter cannot crowd more than this into any second at Telegram."""
 REPLY_RETRIES = 3
 """A reply that meets a 429 waits and retries (the outbox handles retries for alerts itself)."""
+CONCURRENT_UPDATES = 256
+"""Updates handled at once, one chat's in order (``PerChatUpdates``)."""
 REQUEST_TIMEOUT_S = 5.0
 """Connect/read/write timeout of one Bot API call (PTB's default); getUpdates adds ``POLL_TIMEOUT_S``."""
 POLL_TIMEOUT_S = 10.0
@@ -136,14 +142,10 @@ def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(rows)
 
 
-def _seconds(value: int | timedelta) -> float:
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
-
-
 def outcome_of(error: TelegramError) -> SendOutcome:
     """Telegram's error for one send as the outbox's typed outcome."""
     if isinstance(error, RetryAfter):
-        return outcomes.RetryAfter(_seconds(error.retry_after))
+        return outcomes.RetryAfter(retry_after_s(error))
     if isinstance(error, ChatMigrated):
         return outcomes.ChatMoved(str(error.new_chat_id))
     if isinstance(error, Forbidden):
@@ -238,11 +240,8 @@ class TelegramTransport:
             .base_url(settings.telegram_base_url)
             .request(_TrackedRequest(self.liveness, **timeouts))
             .get_updates_request(_TrackedRequest(self.liveness, connection_pool_size=1, **timeouts))
-            .rate_limiter(
-                # Smooth pacing (one request per 1/29 s) instead of a 30-request burst, so replies to a
-                # crowd of users stay under Telegram's 30/s instead of drawing 429s.
-                AIORateLimiter(overall_max_rate=1, overall_time_period=1 / REPLIES_PER_S, max_retries=0)
-            )
+            .rate_limiter(ChatPacer(overall_per_s=SENDS_PER_S, max_retries=0))
+            .concurrent_updates(PerChatUpdates(CONCURRENT_UPDATES))
             .job_queue(None)
             .build()
         )

@@ -17,8 +17,9 @@ from collections import Counter
 from pathlib import Path
 
 from bot.alerts.rules import KeyedRule, KeyMetric, Metric, Op, Rule, RuleState
+from bot.chat.kinds import ChatKind
 from bot.store import connect
-from bot.store.chats import ChatKind, upsert_chat
+from bot.store.chats import upsert_chat
 from bot.store.outbox import NewMessage, OutboxStatus, counts, enqueue
 from bot.store.subscriptions import add_threshold, get_subscription
 

@@ -12,6 +12,7 @@ from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from unittest.mock import ANY
 
 import discord
 import pytest
@@ -20,8 +21,9 @@ from bot.app import BotApp
 from bot.config import Settings
 from bot.delivery import notifier as outcomes
 from bot.economics.history import DailyRow
+from bot.ops.health import TransportState, app_probe
 from bot.transports import discord as discord_transport
-from bot.transports.discord import outcome_of
+from bot.transports.discord import SILENCE_LIMIT_S, outcome_of
 from handlers.router import COMMANDS as CHAT_COMMANDS
 from tests.e2e.market import move_price, price_polls, steady_history, store_daily
 from tests.e2e.process import bot_environment, start_run
@@ -64,8 +66,17 @@ MESSAGES = "POST /channels/{channel_id}/messages"
 
 
 @pytest.fixture
-def fake_discord() -> Iterator[FakeDiscord]:
-    with FakeDiscord() as fake, configure_discord_py(fake):  # restores discord.py's globals afterwards
+def discord_shards() -> int:
+    """Shards the fake recommends (``GET /gateway/bot``); GUILD_ID is on shard 1 of 2."""
+    return 1
+
+
+@pytest.fixture
+def fake_discord(discord_shards: int) -> Iterator[FakeDiscord]:
+    with (
+        FakeDiscord(shards=discord_shards) as fake,
+        configure_discord_py(fake),
+    ):  # restores discord.py's globals
         fake.guild(
             GUILD_ID,
             "Hash House",
@@ -254,6 +265,45 @@ async def test_commands_answer_with_the_right_numbers(bot: BotApp, fake_discord:
     mistake = embed_text(await ask(fake_discord, "margin", {"machine": "antminer s99"}))
     assert "Example: `/margin machine:s19xp power:5.5c`" in mistake
     assert "<b>" not in status and "<code>" not in status
+
+
+SHARD_0_GUILD, SHARD_0_CHANNEL = GUILD_ID + (1 << 22), 900000000000000021
+
+
+@pytest.fixture
+def discord_info_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """The transport's INFO lines, from before the bot starts (name this fixture before ``bot``)."""
+    caplog.set_level("INFO", logger="bot.transports.discord")
+    return caplog
+
+
+def logged(caplog: pytest.LogCaptureFixture) -> str:
+    return "\n".join(r.getMessage() for phase in ("setup", "call") for r in caplog.get_records(phase))
+
+
+@pytest.mark.parametrize("discord_shards", [2])
+async def test_two_shards_each_serve_their_servers(
+    discord_info_logs: pytest.LogCaptureFixture, bot: BotApp, fake_discord: FakeDiscord
+) -> None:
+    """The client runs the shards Discord recommends; a server on either answers, DMs come on shard 0."""
+    assert sorted(identify["shard"] for identify in fake_discord.identifies) == [[0, 2], [1, 2]]
+    fake_discord.guild(SHARD_0_GUILD, "Other House", channels=[channel(SHARD_0_CHANNEL, "mining")])
+    assert app_discord(bot).client.shard_count == 2
+    places: list[dict[str, Any]] = [
+        {"channel_id": ALERTS},
+        {"channel_id": SHARD_0_CHANNEL},
+        {"dm_user_id": MINER},
+    ]
+    for where in places:
+        assert "/subscribe" in embed_text(await ask(fake_discord, "help", **where)), where
+    await fake_discord.wait_for(lambda: app_discord(bot).liveness.connected and fake_discord.connected == 2)
+    await fake_discord.wait_for(lambda: "on 2 shard(s)" in logged(discord_info_logs))
+    assert app_probe(bot).transports()["discord"] == TransportState(True, ANY, SILENCE_LIMIT_S, shards=2)
+
+
+def app_discord(app: BotApp) -> discord_transport.DiscordTransport:
+    assert app.discord is not None
+    return app.discord
 
 
 @pytest.mark.parametrize("daily_history", [steady_history(80_000.0)])

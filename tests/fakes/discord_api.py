@@ -358,8 +358,12 @@ class FakeDiscord(Waiting):
         application_id: int = APPLICATION_ID,
         bot_user_id: int = BOT_USER_ID,
         heartbeat_interval_ms: int = 41250,
+        shards: int = 1,
     ) -> None:
         self._port = port
+        self.shards = shards
+        """The shard count ``GET /gateway/bot`` recommends; each session covers the guilds of the shard it
+        identified as (``(guild_id >> 22) % count``, DMs on shard 0)."""
         self.token = token
         self.application_id = application_id
         self.bot_user_id = bot_user_id
@@ -1605,7 +1609,7 @@ class FakeDiscord(Waiting):
 
     def _get_gateway_bot(self, req: _Request, m: re.Match[str]) -> tuple[int, Any]:
         limit = {"total": 1000, "remaining": 999, "reset_after": 86_400_000, "max_concurrency": 1}
-        return 200, {"url": self.gateway_url, "shards": 1, "session_start_limit": limit}
+        return 200, {"url": self.gateway_url, "shards": self.shards, "session_start_limit": limit}
 
     def _get_me(self, req: _Request, m: re.Match[str]) -> tuple[int, Any]:
         return 200, self.bot_user
@@ -2099,6 +2103,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0 = any free port)")
     parser.add_argument("--token", default=TOKEN)
+    parser.add_argument("--shards", type=int, default=1, help="shard count GET /gateway/bot recommends")
     parser.add_argument(
         "--run", metavar="MODULE_OR_PATH", help="run this module (or .py file) aimed at --fake"
     )
@@ -2119,7 +2124,7 @@ def main(argv: list[str] | None = None) -> None:
     done = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: done.set())
-    with FakeDiscord(args.port, token=args.token) as fake:
+    with FakeDiscord(args.port, token=args.token, shards=args.shards) as fake:
         print(f"ROOT={fake.root_url}")
         print(f"API_BASE={fake.api_base}")
         print(f"GATEWAY={fake.gateway_url}")

@@ -20,13 +20,13 @@ from hypothesis import strategies as st
 from bot.alerts.rules import MAX_RULES_PER_CHAT
 from bot.chat.commands import parse_command
 from bot.chat.context import Chat
+from bot.chat.kinds import ChatKind
 from bot.chat.reply import Reply
 from bot.chat.services import StoreServices
 from bot.config import Settings
 from bot.data import load_difficulty_regression, load_history
 from bot.render.i18n import SUPPORTED, t
 from bot.store import Store
-from bot.store.chats import ChatKind
 from bot.store.snapshots import insert_snapshot, upsert_daily
 from handlers.router import HANDLERS, dispatch
 from tests.fakes.telegram_api import _parse_html

@@ -18,10 +18,11 @@ import pytest
 
 from bot.alerts.events import AlertEvent, EventKind
 from bot.alerts.rules import KeyedRule, KeyMetric, Metric, Op, Rule, RuleState
+from bot.chat.kinds import ChatKind
 from bot.data import load_history
 from bot.render.alerts import render_event
 from bot.store import connect
-from bot.store.chats import ChatKind, upsert_chat
+from bot.store.chats import upsert_chat
 from bot.store.outbox import NewMessage, OutboxStatus, counts, enqueue
 from bot.store.snapshots import upsert_daily
 from bot.store.subscriptions import add_network, add_threshold

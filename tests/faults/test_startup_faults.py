@@ -14,8 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.chat.kinds import ChatKind
 from bot.store import connect
-from bot.store.chats import ChatKind, upsert_chat
+from bot.store.chats import upsert_chat
 from bot.store.outbox import NewMessage, OutboxStatus, counts, enqueue
 from tests.e2e.process import ROOT, bot_environment
 from tests.fakes.discord_api import FakeDiscord, channel, member

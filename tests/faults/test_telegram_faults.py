@@ -19,6 +19,7 @@ from telegram.ext import AIORateLimiter
 
 from bot.alerts.events import AlertEvent, EventKind
 from bot.app import TELEGRAM_SENDS_PER_S
+from bot.chat.kinds import ChatKind
 from bot.chat.services import StoreServices
 from bot.config import Settings
 from bot.data import load_difficulty_regression
@@ -26,7 +27,7 @@ from bot.delivery.worker import OutboxWorker
 from bot.ops.metrics import REGISTRY
 from bot.render.alerts import render_event
 from bot.store import Store
-from bot.store.chats import ChatKind, find_chat, upsert_chat
+from bot.store.chats import find_chat, upsert_chat
 from bot.store.outbox import NewMessage, OutboxStatus, counts, enqueue, next_due_at
 from bot.store.subscriptions import add_network
 from bot.transports import telegram as telegram_transport
@@ -57,7 +58,8 @@ SENDS = "minerwatch_sends_total"
 
 
 def unlimited_rate_limiter(max_retries: int, **_pacing: float) -> AIORateLimiter:
-    """PTB's limiter without its real-time 30/s and 20/min buckets (the worker paces on virtual time)."""
+    """PTB's limiter without its real-time 30/s and 20/min buckets, in place of the transport's real-time
+    ``ChatPacer`` (the worker paces on virtual time)."""
     return AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=max_retries)
 
 
@@ -73,7 +75,7 @@ async def transport(
 ) -> AsyncIterator[TelegramTransport]:
     monkeypatch.setenv("PTB_TIMEDELTA", "true")
     monkeypatch.setattr(telegram_transport, "REQUEST_TIMEOUT_S", READ_TIMEOUT_S)
-    monkeypatch.setattr(telegram_transport, "AIORateLimiter", unlimited_rate_limiter)
+    monkeypatch.setattr(telegram_transport, "ChatPacer", unlimited_rate_limiter)
     settings = Settings.model_validate(
         {"telegram_token": telegram.token, "telegram_base_url": telegram.base_url}
     )

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from bot.alerts.rules import KeyedRule, KeyMetric, Metric, Op, Rule, RuleState
+from bot.chat.kinds import ChatKind
 from bot.ops.dbtools import add_db_parser
-from bot.store.chats import ChatKind, find_chat, upsert_chat
+from bot.store.chats import find_chat, upsert_chat
 from bot.store.db import Store
 from bot.store.outbox import NewMessage, OutboxStatus, counts, enqueue, get_message
 from bot.store.subscriptions import add_network, add_threshold, list_for_chat

@@ -15,6 +15,7 @@ import pytest
 from sqlite_utils import Database
 
 from bot.alerts.rules import KeyedRule, KeyMetric, Metric, Op, Rule, RuleState
+from bot.chat.kinds import ChatKind
 from bot.delivery import (
     ChatGone,
     ChatMoved,
@@ -30,7 +31,7 @@ from bot.delivery import (
 from bot.delivery import worker as worker_module
 from bot.ops.metrics import REGISTRY
 from bot.store import Store
-from bot.store.chats import ChatKind, find_chat, get_chat, upsert_chat
+from bot.store.chats import find_chat, get_chat, upsert_chat
 from bot.store.outbox import (
     NewMessage,
     OutboxStatus,

@@ -19,6 +19,7 @@ from bot.alerts.regime import RegimeParams
 from bot.alerts.rules import MAX_RULES_PER_CHAT, KeyMetric
 from bot.chat.commands import parse_command
 from bot.chat.context import Chat
+from bot.chat.kinds import ChatKind
 from bot.chat.reply import Reply
 from bot.chat.services import StoreServices
 from bot.config import Settings
@@ -28,7 +29,6 @@ from bot.economics.indicators import difficulty_ribbon_compression, puell_multip
 from bot.economics.mining import MarketInputs, hashprice_usd_per_ph_day
 from bot.sources.aggregate import fetch_snapshot
 from bot.sources.snapshot import MarketSnapshot, NetworkState, PriceQuote, SourceOutcome
-from bot.store.chats import ChatKind
 from bot.store.db import Store
 from bot.store.outbox import claim_due
 from bot.store.snapshots import insert_snapshot, upsert_daily

@@ -13,12 +13,13 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.chat.kinds import ChatKind
 from bot.config import Settings
 from bot.delivery.notifier import RetryAfter, Sent
 from bot.ops import metrics
 from bot.ops.health import SNAPSHOT, HealthServer, Probe, TransportState, app_probe, serve_health
 from bot.sources.snapshot import MarketSnapshot, NetworkState, PriceQuote, SourceOutcome
-from bot.store.chats import ChatKind, upsert_chat
+from bot.store.chats import upsert_chat
 from bot.store.db import Store
 from bot.store.outbox import NewMessage, enqueue
 from bot.store.snapshots import insert_snapshot
@@ -92,6 +93,13 @@ async def test_fresh_data_and_a_live_transport_is_200(serve: Server) -> None:
             },
         },
     }
+
+
+async def test_a_sharded_transport_shows_its_shards(serve: Server) -> None:
+    sharded = TransportState(connected=True, last_success_at=NOW - 4, silence_limit_s=LIMIT_S, shards=3)
+    base = await serve(probe({SNAPSHOT: 1.0}, {"discord": sharded}))
+    discord = (await get(f"{base}/healthz")).json()["transports"]["discord"]
+    assert (discord["connected"], discord["shards"]) == (True, 3)
 
 
 @pytest.mark.parametrize(

@@ -15,13 +15,13 @@ import pytest
 
 from bot.chat.commands import parse_command
 from bot.chat.context import Chat, Request
+from bot.chat.kinds import ChatKind
 from bot.chat.reply import Reply
 from bot.chat.services import StoreServices
 from bot.config import Settings
 from bot.data import load_difficulty_regression, load_history
 from bot.render.table import PHONE_WIDTH, compact_table
 from bot.sources.snapshot import AdjustmentEstimate, MarketSnapshot, NetworkState, PriceQuote, SourceOutcome
-from bot.store.chats import ChatKind
 from bot.store.db import Store
 from bot.store.snapshots import insert_snapshot, upsert_daily
 from bot.transports import console

@@ -15,10 +15,11 @@ import pytest
 from sqlite_utils import Database
 
 from bot.app import _jobs
+from bot.chat.kinds import ChatKind
 from bot.config import Settings
 from bot.economics.history import DailyRow
 from bot.market.poller import LivePoller
-from bot.store.chats import ChatKind, upsert_chat
+from bot.store.chats import upsert_chat
 from bot.store.db import Store, connect
 from bot.store.migrations import migrations
 from bot.store.outbox import NewMessage, OutboxStatus, counts, enqueue, expire, get_message, mark_sent

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
+from bot.chat.kinds import ChatKind
 from bot.store import StorageUnavailable, Store, StoreError
-from bot.store.chats import ChatKind, find_chat, upsert_chat
+from bot.store.chats import find_chat, upsert_chat
 from bot.store.snapshots import get_state, set_state
 
 

@@ -9,9 +9,9 @@ import pytest
 from sqlite_utils import Database
 
 from bot.alerts.rules import KeyedRule, KeyMetric, Metric, Op, Rule, RuleState
+from bot.chat.kinds import ChatKind
 from bot.store import connect
 from bot.store.chats import (
-    ChatKind,
     Profile,
     deactivate_chat,
     find_chat,

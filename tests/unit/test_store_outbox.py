@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
+from bot.chat.kinds import ChatKind
 from bot.store import connect
-from bot.store.chats import ChatKind, upsert_chat
+from bot.store.chats import upsert_chat
 from bot.store.outbox import (
     NewMessage,
     OutboxMessage,

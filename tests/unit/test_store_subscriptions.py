@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from sqlite_utils import Database
 
 from bot.alerts.rules import KeyedRule, KeyMetric, Metric, Op, Rule, RuleState, step
+from bot.chat.kinds import ChatKind
 from bot.store import connect
-from bot.store.chats import ChatKind, deactivate_chat, upsert_chat
+from bot.store.chats import deactivate_chat, upsert_chat
 from bot.store.subscriptions import (
     Fired,
     SubscriptionKind,

@@ -1,0 +1,228 @@
+"""Telegram pacing per chat: no chat's burst draws a 429 or holds up the other chats.
+
+Telegram allows a bot about 30 messages per second overall, one per second in a private chat and 20 per
+minute in a group (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this).
+python-telegram-bot's ``AIORateLimiter`` paces the overall rate and groups but not private chats, and a 429
+makes it halt every request for the retry period
+(https://docs.python-telegram-bot.org/en/stable/telegram.ext.aioratelimiter.html): two quick commands from
+one user drew a 429 on the second reply, and every send, alerts included, then waited about a second.
+
+``ChatPacer`` (PTB's ``BaseRateLimiter``) instead keeps each chat under its own limit and the bot under the
+overall one:
+
+* per chat, one request at a time, each starting at least ``PRIVATE_PERIOD_S`` after the previous one to
+  that chat *finished* (groups and channels: ``GROUP_MAX`` per ``GROUP_PERIOD_S``): measured from the
+  answer, the gap Telegram sees is never shorter, whatever the network delay;
+* overall, ``overall_per_s`` slots, each held from a request's start until one second after its answer:
+  Telegram never sees more than that many in any second, whatever the network delay, while a burst of
+  replies to different users goes out at once (a fan-out then runs at ``overall_per_s / (1 s + latency)``);
+  messages sent with ``allow_paid_broadcast`` have their own ``PAID_BROADCAST_PER_S`` slots;
+* a 429 pauses only the chat that drew it, for the period Telegram names, then the request is retried
+  ``rate_limit_args`` times (default ``max_retries``); other chats go on.
+
+``PerChatUpdates`` (PTB's ``BaseUpdateProcessor``) runs updates of different chats concurrently and those
+of one chat in order, so a reply waiting for its chat's slot holds up no one else's commands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from telegram import Update
+from telegram.error import RetryAfter
+from telegram.ext import BaseRateLimiter, BaseUpdateProcessor
+
+log = logging.getLogger(__name__)
+
+JSONResult = bool | dict[str, Any] | list[dict[str, Any]]
+PRIVATE_PERIOD_S = 1.0
+GROUP_MAX, GROUP_PERIOD_S = 20, 60.0
+PAID_BROADCAST_PER_S = 1000
+"""Telegram's ceiling for messages sent with ``allow_paid_broadcast`` (https://core.telegram.org/bots/api#sendmessage)."""
+TRACKED_CHATS = 4096
+"""Idle chats are forgotten once more than this many are tracked."""
+
+
+class Window:
+    """At most ``count`` events in any ``period_s``: the times of the last ``count`` events."""
+
+    def __init__(self, count: int, period_s: float) -> None:
+        self.period_s = period_s
+        self._times: deque[float] = deque(maxlen=count)
+
+    def free_at(self, now: float) -> float:
+        """When the next event may happen (``now`` or later)."""
+        full = len(self._times) == self._times.maxlen
+        return max(now, self._times[0] + self.period_s) if full else now
+
+    def record(self, at: float) -> None:
+        self._times.append(at)
+
+
+class Slots:
+    """``count`` slots, each taken for one request and usable again ``period_s`` after it is given back."""
+
+    def __init__(
+        self,
+        count: int,
+        period_s: float,
+        clock: Callable[[], float],
+        sleep: Callable[[float], Awaitable[None]],
+    ) -> None:
+        self._ready: deque[float] = deque([-math.inf] * count)
+        """When each idle slot may be taken, earliest first (slots come back in time order)."""
+        self._period_s = period_s
+        self._clock = clock
+        self._sleep = sleep
+        self._returned = asyncio.Event()
+
+    async def take(self) -> None:
+        while True:
+            if not self._ready:
+                self._returned.clear()
+                await self._returned.wait()
+                continue
+            delay = self._ready[0] - self._clock()
+            if delay <= 0:
+                self._ready.popleft()
+                return
+            await self._sleep(delay)
+
+    def give_back(self) -> None:
+        self._ready.append(self._clock() + self._period_s)
+        self._returned.set()
+
+
+@dataclass
+class _Chat:
+    window: Window
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    paused_until: float = 0.0
+
+
+class ChatPacer(BaseRateLimiter[int]):
+    """The rate limiter described in the module docstring; ``clock``/``sleep`` are monotonic seconds."""
+
+    def __init__(
+        self,
+        overall_per_s: int,
+        max_retries: int = 0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._overall = Slots(overall_per_s, 1.0, clock, sleep)
+        self._paid = Slots(PAID_BROADCAST_PER_S, 1.0, clock, sleep)
+        self._max_retries = max_retries
+        self._clock = clock
+        self._sleep = sleep
+        self._chats: dict[str, _Chat] = {}
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to release."""
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, JSONResult]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> JSONResult:
+        """Run one Bot API call: calls naming no chat (getUpdates, answerCallbackQuery) at once."""
+        chat_id = data.get("chat_id")
+        if chat_id is None:
+            return await callback(*args, **kwargs)
+        retries = self._max_retries if rate_limit_args is None else rate_limit_args
+        overall = self._paid if data.get("allow_paid_broadcast") else self._overall
+        chat = self._chat(str(chat_id))
+        attempt = 0
+        async with chat.lock:
+            while True:
+                await self._wait_until(max(chat.window.free_at(self._clock()), chat.paused_until))
+                await overall.take()
+                try:
+                    return await callback(*args, **kwargs)
+                except RetryAfter as error:
+                    wait_s = retry_after_s(error)
+                    chat.paused_until = self._clock() + wait_s
+                    if attempt == retries:
+                        raise
+                    attempt += 1
+                    log.info("telegram: chat %s rate limited; retrying in %.1f s", chat_id, wait_s)
+                finally:
+                    overall.give_back()
+                    chat.window.record(self._clock())
+
+    async def _wait_until(self, at: float) -> None:
+        delay = at - self._clock()
+        if delay > 0:
+            await self._sleep(delay)
+
+    def _chat(self, chat_id: str) -> _Chat:
+        chat = self._chats.get(chat_id)
+        if chat is None:
+            if len(self._chats) >= TRACKED_CHATS:
+                self._forget_idle()
+            is_group = chat_id.startswith(("-", "@"))  # negative ids and @channelusernames
+            window = Window(GROUP_MAX, GROUP_PERIOD_S) if is_group else Window(1, PRIVATE_PERIOD_S)
+            chat = self._chats[chat_id] = _Chat(window)
+        return chat
+
+    def _forget_idle(self) -> None:
+        now = self._clock()
+        for chat_id, chat in list(self._chats.items()):
+            if not chat.lock.locked() and chat.window.free_at(now) <= now and chat.paused_until <= now:
+                del self._chats[chat_id]
+
+
+def retry_after_s(error: RetryAfter) -> float:
+    """The wait a 429 asks for, in seconds (PTB gives an int or, with ``PTB_TIMEDELTA``, a timedelta)."""
+    value: int | timedelta = error.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class PerChatUpdates(BaseUpdateProcessor):
+    """Updates of one chat in arrival order, different chats concurrently (at most ``max_concurrent``)."""
+
+    def __init__(self, max_concurrent: int) -> None:
+        super().__init__(max_concurrent)
+        self._locks: dict[int | None, tuple[asyncio.Lock, int]] = {}
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        chat = update.effective_chat if isinstance(update, Update) else None
+        async with self._turn(chat.id if chat is not None else None):
+            await coroutine
+
+    @asynccontextmanager
+    async def _turn(self, key: int | None) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,189 @@
+"""ChatPacer on virtual time: each chat under its own limit, the overall limit counted from the answers, and a
+429 pausing only the chat that drew it."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from telegram import Update
+from telegram.error import RetryAfter
+
+from bot.transports import telegram_pacing
+from bot.transports.telegram_pacing import ChatPacer, PerChatUpdates
+
+
+class Timeline:
+    """Virtual monotonic time for concurrent tasks: ``run`` lets every task go as far as it can, then jumps
+    the clock to the earliest sleeper's wake-up time, in order, until all tasks are done."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self.now + seconds, next(self._order), woken))
+        await woken
+
+    async def run(self, *work: Coroutine[Any, Any, object]) -> None:
+        tasks = [asyncio.create_task(job) for job in work]
+        while not all(task.done() for task in tasks):
+            for _ in range(20):  # let every runnable task reach its next sleep
+                await asyncio.sleep(0)
+            if self._sleepers:
+                wake, _, woken = heapq.heappop(self._sleepers)
+                self.now = max(self.now, wake)
+                woken.set_result(None)
+            elif not all(task.done() for task in tasks):
+                raise AssertionError("deadlock: tasks wait and nobody sleeps")
+        for task in tasks:
+            task.result()
+
+
+class FakeApi:
+    """Records (chat, start time) of each call; answers 429 to the chats scripted to get one."""
+
+    def __init__(self, clock: Timeline, latency_s: float = 0.0) -> None:
+        self.clock = clock
+        self.latency_s = latency_s
+        self.calls: list[tuple[str, float]] = []
+        self.refuse: dict[str, list[int]] = {}
+        """Chat -> retry_after answers to give, in order, before answering normally."""
+
+    def call(self, chat_id: str) -> Callable[[], Coroutine[Any, Any, bool]]:
+        async def send() -> bool:
+            self.calls.append((chat_id, self.clock.now))
+            if self.latency_s:
+                await self.clock.sleep(self.latency_s)
+            if self.refuse.get(chat_id):
+                raise RetryAfter(timedelta(seconds=self.refuse[chat_id].pop(0)))
+            return True
+
+        return send
+
+    def starts(self, chat_id: str) -> list[float]:
+        return [at for chat, at in self.calls if chat == chat_id]
+
+
+def send(pacer: ChatPacer, api: FakeApi, chat_id: str, *, retries: int | None = None, **extra: Any) -> Any:
+    data = {"chat_id": chat_id, **extra}
+    return pacer.process_request(api.call(chat_id), (), {}, "sendMessage", data, retries)
+
+
+@pytest.fixture(autouse=True)
+def _timedelta_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+
+
+@pytest.fixture
+def clock() -> Timeline:
+    return Timeline()
+
+
+def pacer_on(clock: Timeline, overall_per_s: int = 30, max_retries: int = 0) -> ChatPacer:
+    return ChatPacer(overall_per_s, max_retries, clock=clock, sleep=clock.sleep)
+
+
+async def test_a_private_chat_gets_one_message_a_second_and_others_are_not_held_up(clock: Timeline) -> None:
+    api, pacer = FakeApi(clock, latency_s=0.05), pacer_on(clock)
+    await clock.run(*(send(pacer, api, "1") for _ in range(3)), send(pacer, api, "2"), send(pacer, api, "3"))
+    assert api.starts("1") == pytest.approx([0.0, 1.05, 2.10])  # a second after each answer
+    assert api.starts("2") == api.starts("3") == [0.0]
+
+
+async def test_a_group_gets_twenty_a_minute(clock: Timeline) -> None:
+    api, pacer = FakeApi(clock), pacer_on(clock)
+    await clock.run(*(send(pacer, api, "-100") for _ in range(22)))
+    assert api.starts("-100") == [0.0] * 20 + [60.0, 60.0]
+
+
+async def test_overall_slots_come_back_a_second_after_each_answer(clock: Timeline) -> None:
+    api, pacer = FakeApi(clock, latency_s=0.2), pacer_on(clock, overall_per_s=3)
+    await clock.run(*(send(pacer, api, str(chat)) for chat in range(7)))
+    starts = sorted(at for _, at in api.calls)
+    assert starts == pytest.approx([0.0, 0.0, 0.0, 1.2, 1.2, 1.2, 2.4])
+    for i, at in enumerate(starts):  # never more than 3 calls answered-or-running within any second
+        assert sum(1 for other in starts[i + 1 :] if other < at + 1.2) <= 2
+
+
+async def test_paid_broadcast_has_its_own_ceiling(clock: Timeline) -> None:
+    api, pacer = FakeApi(clock), pacer_on(clock, overall_per_s=2)
+    await clock.run(*(send(pacer, api, str(chat), allow_paid_broadcast=True) for chat in range(50)))
+    assert {at for _, at in api.calls} == {0.0}
+
+
+async def test_a_429_pauses_only_its_chat_and_the_request_is_retried(clock: Timeline) -> None:
+    api, pacer = FakeApi(clock), pacer_on(clock)
+    api.refuse["1"] = [3]
+    results = []
+
+    async def reply(chat_id: str) -> None:
+        results.append((chat_id, await send(pacer, api, chat_id, retries=2), clock.now))
+
+    await clock.run(reply("1"), reply("2"), reply("2"))
+    assert api.starts("1") == [0.0, 3.0]
+    assert api.starts("2") == [0.0, 1.0]
+    assert sorted(results) == [("1", True, 3.0), ("2", True, 0.0), ("2", True, 1.0)]
+
+
+async def test_without_retries_the_429_reaches_the_caller_and_the_chat_waits(clock: Timeline) -> None:
+    api, pacer = FakeApi(clock), pacer_on(clock)
+    api.refuse["1"] = [5]
+    refused: list[float] = []
+
+    async def first() -> None:
+        with pytest.raises(RetryAfter):
+            await send(pacer, api, "1")
+        refused.append(clock.now)
+
+    await clock.run(first())
+    await clock.run(send(pacer, api, "1"))
+    assert refused == [0.0] and api.starts("1") == [0.0, 5.0]
+
+
+def _update(update_id: int, chat_id: int) -> Update:
+    return Update.de_json(
+        {
+            "update_id": update_id,
+            "message": {"message_id": update_id, "date": 0, "chat": {"id": chat_id, "type": "private"}},
+        },
+        None,
+    )
+
+
+async def test_updates_of_one_chat_run_in_order_and_other_chats_do_not_wait(clock: Timeline) -> None:
+    processor = PerChatUpdates(16)
+    log: list[tuple[int, str, float]] = []
+
+    def handle(update_id: int, seconds: float) -> Awaitable[None]:
+        async def work() -> None:
+            log.append((update_id, "start", clock.now))
+            await clock.sleep(seconds)
+            log.append((update_id, "end", clock.now))
+
+        return work()
+
+    updates = [(1, 10, 2.0), (2, 10, 0.5), (3, 20, 0.1)]
+    await clock.run(*(processor.process_update(_update(u, chat), handle(u, s)) for u, chat, s in updates))
+    assert (1, "end", 2.0) in log and (2, "start", 2.0) in log  # chat 10: the second after the first
+    assert (3, "start", 0.0) in log and (3, "end", 0.1) in log  # chat 20 did not wait for chat 10
+
+
+async def test_idle_chats_are_forgotten(clock: Timeline, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(telegram_pacing, "TRACKED_CHATS", 4)
+    api, pacer = FakeApi(clock), pacer_on(clock)
+    await clock.run(*(send(pacer, api, str(chat)) for chat in range(4)))
+    clock.now += 1.0  # their second is over: idle
+    await clock.run(send(pacer, api, "99"), send(pacer, api, "99"))
+    assert set(pacer._chats) == {"99"}
+    assert api.starts("99") == [1.0, 2.0]  # the chat being forgotten was not its own
