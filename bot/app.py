@@ -4,8 +4,9 @@ outbox before it is sent, and the worker resumes where it left off on the next s
 
 Start-up never waits on a chat platform: /healthz and /metrics listen first, then each transport connects
 in the background with back-off while the watch loop, the console and the other transports run (alerts for
-a platform not connected yet wait in the outbox). A token the platform rejects stops the bot:
-``run_bot`` raises ``TokenRejectedError`` after a clean stop.
+a platform not connected yet wait in the outbox). The optional exchange price stream
+(``MINERWATCH_PRICE_STREAM``) connects in the background the same way. A token the platform rejects stops
+the bot: ``run_bot`` raises ``TokenRejectedError`` after a clean stop.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from bot.delivery.notifier import Notifier
 from bot.delivery.worker import OutboxWorker
 from bot.health import HealthServer, serve_health
 from bot.poller import LivePoller
+from bot.price_stream import PriceStream
 from bot.replay import REPLAY_START, replay
 from bot.scheduler import JobSpec, JobStats, build_scheduler, finish_running_jobs
 from bot.services import StoreServices
@@ -84,6 +86,7 @@ class BotApp:
         self.discord: DiscordTransport | None = None
         self.console: ConsoleTransport | None = None
         self.health: HealthServer | None = None
+        self.price_stream: PriceStream | None = None
         self.fatal: TokenRejectedError | None = None
         """Why the bot stopped on its own (a rejected token); ``run_bot`` raises it."""
         self._connections: list[asyncio.Task[None]] = []
@@ -150,6 +153,9 @@ class BotApp:
         self._client = httpx.AsyncClient(timeout=settings.source_timeout_s)
         self._spawn(backfill_daily(store, self._client, settings, datetime.now(UTC).date()), "backfill")
         poller = LivePoller(store, settings, watch, self._client)
+        if settings.price_stream:  # connects in the background; the polls never wait on it
+            self.price_stream = PriceStream(settings, poller.fresh_price_usd, watch.observe_price)
+            self._spawn(self.price_stream.run(self.stopping), "price-stream")
         self._scheduler = build_scheduler(_jobs(settings, poller, store), self.stats)
         self._scheduler.start()
 

@@ -1,0 +1,127 @@
+"""Price alerts between polls: the exchange WebSocket tickers feed the price-threshold rules.
+
+``PriceStream.run`` keeps the Coinbase and Kraken feeds connected (``bot.sources.exchange_ws``) and, at
+most once per ``min_interval_s``, checks the live quotes against the latest polled price
+(``bot.sources.stream_quorum``); a price that passes and differs from the last one evaluated goes to
+``evaluate`` (the watch's price-only evaluation). Only price rules are evaluated this way: every other
+metric needs the polled network data. While the polled data is stale there is no witness, so streamed
+quotes drive nothing. A feed that is down simply stops contributing; polling never depends on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+import aiohttp
+
+from bot.config import Settings
+from bot.sources.exchange_ws import ExchangeFeed, coinbase_feed, follow, kraken_feed
+from bot.sources.stream_quorum import StreamVerdict, stream_verdict
+from bot.transports.lifecycle import BACKOFF, Backoff, pause
+
+log = logging.getLogger(__name__)
+
+MIN_EVALUATION_INTERVAL_S = 1.0
+"""Streamed prices are evaluated at most this often (ticks in between are coalesced into the latest)."""
+
+
+def feeds_for(settings: Settings) -> list[ExchangeFeed]:
+    return [coinbase_feed(str(settings.coinbase_ws_url)), kraken_feed(str(settings.kraken_ws_url))]
+
+
+class PriceStream:
+    """The live quotes of the feeds, checked and handed to ``evaluate`` (throttled)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        reference: Callable[[], float | None],
+        evaluate: Callable[[float], Awaitable[object]],
+        *,
+        feeds: Sequence[ExchangeFeed] | None = None,
+        min_interval_s: float = MIN_EVALUATION_INTERVAL_S,
+        backoff: Backoff = BACKOFF,
+    ) -> None:
+        self._settings = settings
+        self._reference = reference
+        self._evaluate = evaluate
+        self._feeds = list(feeds) if feeds is not None else feeds_for(settings)
+        self._min_interval_s = min_interval_s
+        self._backoff = backoff
+        self._changed = asyncio.Event()
+        self.quotes: dict[str, float] = {}
+        """The last price of each connected feed."""
+        self.last_verdict: StreamVerdict | None = None
+        self.evaluated_usd: float | None = None
+        """The last streamed price handed to ``evaluate``."""
+        self.checks = 0
+        """How many times the live quotes were checked (tests wait on it)."""
+
+    def tick(self, source: str, price_usd: float) -> None:
+        self.quotes[source] = price_usd
+        self._changed.set()
+
+    def down(self, source: str) -> None:
+        self.quotes.pop(source, None)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Follow every feed and evaluate their quotes until ``stop`` is set (or the task is cancelled)."""
+        async with aiohttp.ClientSession() as session:
+            followers = [
+                asyncio.create_task(
+                    follow(
+                        feed,
+                        session,
+                        self,
+                        stop,
+                        stall_s=self._settings.price_stream_stall_s,
+                        backoff=self._backoff,
+                    ),
+                    name=f"{feed.source}-price-stream",
+                )
+                for feed in self._feeds
+            ]
+            try:
+                await self._evaluations(stop)
+            finally:
+                for follower in followers:
+                    follower.cancel()
+                await asyncio.gather(*followers, return_exceptions=True)
+
+    async def _evaluations(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            waiting = asyncio.ensure_future(self._changed.wait())
+            stopping = asyncio.ensure_future(stop.wait())
+            try:
+                await asyncio.wait((waiting, stopping), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for future in (waiting, stopping):
+                    future.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await future
+            if stop.is_set():
+                return
+            self._changed.clear()
+            await self.check()
+            if await pause(stop, self._min_interval_s):
+                return
+
+    async def check(self) -> None:
+        """Check the live quotes against the polled witness; evaluate a new agreed price."""
+        verdict = stream_verdict(
+            self.quotes,
+            self._reference(),
+            max_deviation_pct=self._settings.max_quote_deviation_pct,
+            max_jump_pct=self._settings.max_price_jump_pct,
+        )
+        if verdict.problem != (self.last_verdict.problem if self.last_verdict else None) and verdict.problem:
+            log.info("streamed price not used: %s", verdict.problem)
+        self.last_verdict = verdict
+        self.checks += 1
+        if verdict.price_usd is None or verdict.price_usd == self.evaluated_usd:
+            return
+        self.evaluated_usd = verdict.price_usd
+        await self._evaluate(verdict.price_usd)
