@@ -218,9 +218,11 @@ def _fire_thresholds(
     now: float,
     events: list[AlertEvent],
     messages: list[outbox.NewMessage],
+    *,
+    rearm: bool = True,
 ) -> None:
     """Step the threshold rules on ``values``; append each firing's event and outbox message."""
-    for fired in subscription_repo.evaluate_thresholds(db, values, now):
+    for fired in subscription_repo.evaluate_thresholds(db, values, now, rearm=rearm):
         fired_event = _fired_event(db, fired, reading)
         if fired_event is not None:
             events.append(fired_event)
@@ -235,11 +237,14 @@ def _record(db: Database, events: list[AlertEvent], messages: list[outbox.NewMes
 
 
 def decide_price(db: Database, price_usd: float, at: datetime, now: float) -> list[AlertEvent]:
-    """Evaluate only the price rules at a streamed ``price_usd`` (``bot.price_stream``), writing their
-    outbox rows; the regime, the data-health notices and every other rule wait for the polls."""
+    """Fire the price rules a streamed ``price_usd`` crosses (``bot.price_stream``), writing their outbox
+    rows. Re-arming, the regime, the data-health notices and every other rule wait for the polls: the
+    stream speeds up a cross, it never decides alone that a rule may fire again."""
     events: list[AlertEvent] = []
     messages: list[outbox.NewMessage] = []
-    _fire_thresholds(db, {KeyMetric.PRICE_USD: price_usd}, Reading(at=at, market=None), now, events, messages)
+    reading = Reading(at=at, market=None)
+    values = {KeyMetric.PRICE_USD: price_usd}
+    _fire_thresholds(db, values, reading, now, events, messages, rearm=False)
     _record(db, events, messages, now)
     return events
 

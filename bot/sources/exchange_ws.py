@@ -16,7 +16,8 @@ Two feeds, each read by ``follow`` over one aiohttp WebSocket connection:
 A feed that closes, errs, or says nothing for ``stall_s`` seconds (heartbeats included) is down: its
 quote is withdrawn (``TickSink.down``), one warning line is logged, and it reconnects after a jittered
 back-off (``bot.transports.lifecycle.Backoff``), which starts over once a connection has delivered a
-message. Nothing else depends on a feed: the polled sources go on either way.
+price (a feed that connects but refuses the subscription backs off further each time). Nothing else
+depends on a feed: the polled sources go on either way.
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ def kraken_feed(url: str) -> ExchangeFeed:
 
 
 class _Connection:
-    """One connection's reading; ``heard`` tells whether any message arrived (the back-off then resets)."""
+    """One connection's reading; ``heard`` tells whether it delivered a price (the back-off then resets)."""
 
     def __init__(self, feed: ExchangeFeed, sink: TickSink, stall_s: float) -> None:
         self.feed = feed
@@ -136,7 +137,6 @@ class _Connection:
                     return f"no message for {self.stall_s:g} s"
                 if message.type is not aiohttp.WSMsgType.TEXT:
                     return f"connection closed, code {ws.close_code}"
-                self.heard = True
                 self._read(message.data)
 
     def _read(self, text: str) -> None:
@@ -148,9 +148,12 @@ class _Connection:
         if price is None:
             return
         try:
-            self.sink.tick(self.feed.source, PRICE_USD.check(self.feed.source, price))
+            checked = PRICE_USD.check(self.feed.source, price)
         except AbsurdValueError as error:
             log.debug("%s stream: %s", self.feed.source, error)
+            return
+        self.heard = True
+        self.sink.tick(self.feed.source, checked)
 
 
 async def follow(
