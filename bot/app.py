@@ -17,6 +17,7 @@ import logging
 import signal
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -156,7 +157,7 @@ class BotApp:
         if settings.price_stream:  # connects in the background; the polls never wait on it
             self.price_stream = PriceStream(settings, poller.fresh_price_usd, watch.observe_price)
             self._spawn(self.price_stream.run(self.stopping), "price-stream")
-        self._scheduler = build_scheduler(_jobs(settings, poller, store), self.stats)
+        self._scheduler = build_scheduler(_jobs(settings, poller, store, self.price_stream), self.stats)
         self._scheduler.start()
 
     async def _connect(self, transport: TelegramTransport | DiscordTransport) -> None:
@@ -195,12 +196,25 @@ class BotApp:
             self._temp_dir.cleanup()
 
 
-def _jobs(settings: Settings, poller: LivePoller, store: Store) -> list[JobSpec]:
+def _jobs(
+    settings: Settings, poller: LivePoller, store: Store, stream: PriceStream | None = None
+) -> list[JobSpec]:
     now = datetime.now(UTC)
     retention = Retention.from_settings(settings)
+
+    def then_recheck(poll: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        """``poll``, then (with the stream) the live quotes checked against the polled witness again."""
+
+        async def polled() -> None:
+            await poll()
+            if stream is not None:
+                stream.recheck()
+
+        return polled
+
     return [
-        JobSpec("poll_price", poller.poll_price, settings.price_poll_s, now),
-        JobSpec("poll_network", poller.poll_network, settings.network_poll_s, now),
+        JobSpec("poll_price", then_recheck(poller.poll_price), settings.price_poll_s, now),
+        JobSpec("poll_network", then_recheck(poller.poll_network), settings.network_poll_s, now),
         JobSpec("daily", poller.daily, DAILY_JOB_S, now + timedelta(seconds=settings.network_poll_s)),
         JobSpec("prune", lambda: prune_store(store, retention, time.time()), DAY_S, now + PRUNE_FIRST_AFTER),
     ]

@@ -1,11 +1,12 @@
 """Price alerts between polls: the exchange WebSocket tickers feed the price-threshold rules.
 
-``PriceStream.run`` keeps the Coinbase and Kraken feeds connected (``bot.sources.exchange_ws``) and, at
-most once per ``min_interval_s``, checks the live quotes against the latest polled price
-(``bot.sources.stream_quorum``); a price that passes and differs from the last one evaluated goes to
-``evaluate`` (the watch's price-only evaluation). Only price rules are evaluated this way: every other
-metric needs the polled network data. While the polled data is stale there is no witness, so streamed
-quotes drive nothing. A feed that is down simply stops contributing; polling never depends on it.
+``PriceStream.run`` keeps the Coinbase and Kraken feeds connected (``bot.sources.exchange_ws``). After a
+tick, or a price poll (``recheck``), and at most once per ``min_interval_s``, it checks the live quotes
+against the latest polled price (``bot.sources.stream_quorum``); a price that passes and differs from the
+last one evaluated goes to ``evaluate`` (the watch's price-only evaluation, which fires rules but leaves
+re-arming to the polls). Only price rules are evaluated this way: every other metric needs the polled
+network data. While the polled data is stale there is no witness, so streamed quotes drive nothing. A
+feed that is down simply stops contributing; polling never depends on it.
 """
 
 from __future__ import annotations
@@ -62,6 +63,10 @@ class PriceStream:
 
     def tick(self, source: str, price_usd: float) -> None:
         self.quotes[source] = price_usd
+        self._changed.set()
+
+    def recheck(self) -> None:
+        """Check the live quotes again (the polled witness changed)."""
         self._changed.set()
 
     def down(self, source: str) -> None:
