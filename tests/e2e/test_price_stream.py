@@ -81,12 +81,17 @@ async def ask(telegram: FakeTelegram, text: str, answered: Callable[[str], bool]
     """Send ``text`` (again, until the bot's answer satisfies ``answered``) and return that answer."""
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        before = len(telegram.messages_to(USER))
-        telegram.send_user_message(USER, text)
-        replies = await telegram.wait_for(lambda b=before: telegram.messages_to(USER)[b:], timeout=10)
-        if answered(reply := replies[0].text or ""):
+        reply = await answer(telegram, text)
+        if answered(reply):
             return reply
     raise AssertionError(f"no satisfying answer to {text}")
+
+
+async def answer(telegram: FakeTelegram, text: str) -> str:
+    before = len(telegram.messages_to(USER))
+    telegram.send_user_message(USER, text)
+    replies = await telegram.wait_for(lambda: telegram.messages_to(USER)[before:], timeout=10)
+    return replies[0].text or ""
 
 
 def alerts(telegram: FakeTelegram) -> list[str]:
