@@ -1,0 +1,92 @@
+"""PriceStream's throttle and witness: ticks are coalesced into at most one evaluation per interval, and
+nothing is evaluated without a fresh polled price (a poll's ``recheck`` then picks the quotes up)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.config import Settings
+from bot.price_stream import PriceStream
+from tests.fakes import Waiting
+
+INTERVAL_S = 0.2
+
+
+class Recorder(Waiting):
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self.reference: float | None = 60_000.0
+        self.evaluated: list[tuple[float, float]] = []
+
+    async def evaluate(self, price_usd: float) -> None:
+        self.evaluated.append((time.monotonic(), price_usd))
+
+    def _timeout_message(self, timeout: float) -> str:
+        return f"after {timeout} s evaluated {self.evaluated}"
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+async def stream(recorder: Recorder) -> AsyncIterator[PriceStream]:
+    settings = Settings.model_validate({})
+    price_stream = PriceStream(
+        settings, lambda: recorder.reference, recorder.evaluate, feeds=[], min_interval_s=INTERVAL_S
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(price_stream.run(stop))
+    yield price_stream
+    stop.set()
+    await asyncio.wait_for(task, 5)
+
+
+async def test_ticks_within_the_interval_are_coalesced_into_the_latest(
+    stream: PriceStream, recorder: Recorder
+) -> None:
+    stream.tick("coinbase", 60_100.0)
+    await recorder.wait_for(lambda: len(recorder.evaluated) == 1)
+    for price in (60_200.0, 60_300.0, 60_400.0):
+        stream.tick("coinbase", price)
+    await recorder.wait_for(lambda: len(recorder.evaluated) == 2)
+    (first_at, first), (second_at, second) = recorder.evaluated
+    assert (first, second) == (60_100.0, 60_400.0)
+    assert second_at - first_at >= INTERVAL_S
+
+
+async def test_an_unchanged_price_is_not_evaluated_again(stream: PriceStream, recorder: Recorder) -> None:
+    stream.tick("kraken", 60_100.0)
+    await recorder.wait_for(lambda: len(recorder.evaluated) == 1)
+    checks = stream.checks
+    stream.tick("kraken", 60_100.0)
+    await recorder.wait_for(lambda: stream.checks > checks)
+    assert len(recorder.evaluated) == 1
+
+
+async def test_without_a_polled_witness_nothing_is_evaluated_until_a_poll_rechecks(
+    stream: PriceStream, recorder: Recorder
+) -> None:
+    recorder.reference = None  # before the first polls, or stale data
+    stream.tick("coinbase", 60_100.0)
+    await recorder.wait_for(lambda: stream.checks == 1)
+    assert stream.last_verdict is not None and stream.last_verdict.price_usd is None
+    assert recorder.evaluated == []
+    recorder.reference = 60_000.0  # a poll is accepted
+    stream.recheck()
+    await recorder.wait_for(lambda: recorder.evaluated)
+    assert recorder.evaluated[0][1] == 60_100.0
+
+
+async def test_a_feed_that_went_down_no_longer_counts(stream: PriceStream, recorder: Recorder) -> None:
+    stream.tick("coinbase", 60_100.0)
+    stream.down("coinbase")
+    stream.recheck()
+    await recorder.wait_for(lambda: stream.checks >= 1)
+    assert recorder.evaluated == [] and stream.quotes == {}
