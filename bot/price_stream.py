@@ -122,8 +122,11 @@ class PriceStream:
             max_deviation_pct=self._settings.max_quote_deviation_pct,
             max_jump_pct=self._settings.max_price_jump_pct,
         )
-        if verdict.problem != (self.last_verdict.problem if self.last_verdict else None) and verdict.problem:
-            log.info("streamed price not used: %s", verdict.problem)
+        used_before = self.last_verdict is not None and self.last_verdict.price_usd is not None
+        if verdict.problem is not None and (used_before or self.last_verdict is None):
+            log.info("streamed price not used: %s", verdict.problem)  # once per spell, not per tick
+        elif verdict.problem is None and not used_before:
+            log.info("streamed price used again (%s)", ", ".join(verdict.sources))
         self.last_verdict = verdict
         self.checks += 1
         if verdict.price_usd is None or verdict.price_usd == self.evaluated_usd:

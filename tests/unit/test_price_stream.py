@@ -90,3 +90,22 @@ async def test_a_feed_that_went_down_no_longer_counts(stream: PriceStream, recor
     stream.recheck()
     await recorder.wait_for(lambda: stream.checks >= 1)
     assert recorder.evaluated == [] and stream.quotes == {}
+
+
+async def test_a_refused_spell_is_logged_once_not_per_tick(
+    stream: PriceStream, recorder: Recorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="bot.price_stream")
+    for checks, price in enumerate((50_000.0, 50_100.0, 50_200.0), start=1):  # far off the polled 60,000
+        stream.tick("coinbase", price)
+        await checked(stream, recorder, checks)
+    stream.tick("coinbase", 60_050.0)
+    await recorder.wait_for(lambda: recorder.evaluated)
+    lines = [r.getMessage() for r in caplog.records if r.name == "bot.price_stream"]
+    assert len(lines) == 2
+    assert lines[0].startswith("streamed price not used: streamed coinbase 50,000.00 USD not confirmed")
+    assert lines[1] == "streamed price used again (coinbase)"
+
+
+async def checked(stream: PriceStream, recorder: Recorder, checks: int) -> None:
+    await recorder.wait_for(lambda: stream.checks == checks)
