@@ -127,7 +127,12 @@ class _Connection:
 
     async def run(self, session: aiohttp.ClientSession) -> str:
         """Read until the connection ends; returns why it ended."""
-        async with session.ws_connect(self.feed.url, autoping=True) as ws:
+        try:
+            async with asyncio.timeout(self.stall_s):  # a handshake that hangs is a stall too
+                ws = await session.ws_connect(self.feed.url, autoping=True)
+        except TimeoutError:
+            return f"no handshake within {self.stall_s:g} s"
+        async with ws:
             for request in self.feed.subscribe:
                 await ws.send_json(dict(request))
             while True:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import aiohttp
 import pytest
@@ -157,3 +158,37 @@ async def test_a_refused_subscription_is_a_disconnection_retried_with_back_off(
         assert not sink.ticks
     finally:
         await stopped(stop, [task])
+
+
+async def test_a_handshake_that_hangs_counts_as_a_stall(
+    session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)  # takes the TCP connection, never answers the upgrade
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    sink = Sink()
+    stop = asyncio.Event()
+    hanging = kraken_feed(f"ws://127.0.0.1:{port}/v2")
+    task = asyncio.create_task(follow(hanging, session, sink, stop, stall_s=0.3, backoff=FAST))
+    try:
+        with caplog.at_level(logging.WARNING, logger="bot.sources.exchange_ws"):
+            await eventually(lambda: len(accepted) >= 2, timeout=5)
+        assert "no handshake within 0.3 s" in caplog.records[0].getMessage()
+        assert sink.downs and not sink.ticks
+    finally:
+        await stopped(stop, [task])
+        for writer in accepted:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+
+
+async def eventually(predicate: Callable[[], bool], timeout: float) -> None:  # noqa: ASYNC109
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
