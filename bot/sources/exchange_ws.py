@@ -147,7 +147,7 @@ class _Connection:
     def _read(self, text: str) -> None:
         try:
             price = self.feed.parse(json.loads(text))
-        except (ValueError, TypeError, KeyError, AttributeError) as error:
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as error:
             log.debug("%s stream: unreadable message (%s)", self.feed.source, describe(error))
             return
         if price is None:
@@ -176,7 +176,9 @@ async def follow(
         connection = _Connection(feed, sink, stall_s)
         try:
             reason = await connection.run(session)
-        except (aiohttp.ClientError, StreamError, OSError, TimeoutError, ValueError) as error:
+        except (
+            Exception
+        ) as error:  # anything: an optional feed must never end for good, nor take the bot down
             reason = describe(error)
         sink.down(feed.source)
         attempt = 1 if connection.heard else attempt + 1

@@ -154,6 +154,10 @@ class FakeExchangeStreams(Waiting):
         for source in SOURCES:
             self.set_price(source, usd)
 
+    def send_raw(self, source: Source, text: str) -> None:
+        """Send ``text`` as it is to every subscribed connection of ``source`` (garbage, odd shapes)."""
+        self._call(self._send_raw, source, text)
+
     def drop(self, source: Source) -> None:
         """Close every open connection of ``source`` (code 1001, going away)."""
         self._call(self._drop, source)
@@ -187,6 +191,11 @@ class FakeExchangeStreams(Waiting):
         for client in list(self._clients):
             if client.source == source and "ticker" in client.channels:
                 client.queue.put_nowait(self._ticker(client, usd))
+
+    def _send_raw(self, source: Source, text: str) -> None:
+        for client in list(self._clients):
+            if client.source == source and "ticker" in client.channels:
+                client.queue.put_nowait(text)
 
     def _drop(self, source: Source) -> None:
         for client in list(self._clients):

@@ -133,6 +133,45 @@ async def test_a_stalled_feed_is_treated_as_disconnected(
         await stopped(stop, tasks)
 
 
+GARBAGE = {
+    "coinbase": [
+        "not json",
+        "[1, 2]",
+        '{"channel": "ticker", "events": [{"tickers": [{"product_id": "BTC-USD", "price": "abc"}]}]}',
+        '{"channel": "ticker", "events": [{"tickers": [{"product_id": "BTC-USD", "price": "NaN"}]}]}',
+        '{"channel": "ticker", "events": [{"tickers": [{"product_id": "BTC-USD", "price": "0.5"}]}]}',
+        '{"channel": "ticker", "events": [{"tickers": [{"product_id": "BTC-USD"}]}]}',
+        '{"channel": "ticker", "events": "nope"}',
+    ],
+    "kraken": [
+        '{"channel": "ticker", "data": [{"symbol": "BTC/USD", "last": ' + "9" * 400 + "}]}",
+        '{"channel": "ticker", "data": [{"symbol": "BTC/USD", "last": Infinity}]}',
+        '{"channel": "ticker", "data": [{"symbol": "BTC/USD", "last": null}]}',
+        '{"channel": "ticker", "data": {"symbol": "BTC/USD"}}',
+        '{"channel": "ticker", "data": [{"symbol": "BTC/USD", "last": 50000000}]}',
+    ],
+}
+
+
+@pytest.mark.parametrize("source", ["coinbase", "kraken"])
+async def test_garbage_drops_that_message_only(
+    exchanges: FakeExchangeStreams, session: aiohttp.ClientSession, source: Source
+) -> None:
+    exchanges.set_price(source, 60_000.0)
+    sink = Sink()
+    stop, tasks = await following(exchanges, session, sink)
+    try:
+        await exchanges.wait_for(lambda: sink.last(source) == 60_000.0)
+        for text in GARBAGE[source]:
+            exchanges.send_raw(source, text)
+        exchanges.set_price(source, 60_500.0)  # after the garbage, on the same connection
+        await exchanges.wait_for(lambda: sink.last(source) == 60_500.0)
+        assert [price for name, price in sink.ticks if name == source] == [60_000.0, 60_500.0]
+        assert exchanges.connections[source] == 1 and not sink.downs
+    finally:
+        await stopped(stop, tasks)
+
+
 async def test_a_refused_subscription_is_a_disconnection_retried_with_back_off(
     exchanges: FakeExchangeStreams, session: aiohttp.ClientSession
 ) -> None:
