@@ -21,7 +21,7 @@ import aiohttp
 from bot.config import Settings
 from bot.sources.exchange_ws import ExchangeFeed, coinbase_feed, follow, kraken_feed
 from bot.sources.stream_quorum import StreamVerdict, stream_verdict
-from bot.transports.lifecycle import BACKOFF, Backoff, pause
+from bot.transports.lifecycle import BACKOFF, Backoff, describe, pause
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,11 @@ class PriceStream:
             if stop.is_set():
                 return
             self._changed.clear()
-            await self.check()
+            try:
+                await self.check()
+            except Exception as error:  # e.g. the store refused the write: the polls go on, so does this
+                log.warning("streamed price not evaluated (%s)", describe(error))
+                self.evaluated_usd = None
             if await pause(stop, self._min_interval_s):
                 return
 

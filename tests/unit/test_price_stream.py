@@ -22,8 +22,11 @@ class Recorder(Waiting):
         self._changed = threading.Condition()
         self.reference: float | None = 60_000.0
         self.evaluated: list[tuple[float, float]] = []
+        self.failures: list[Exception] = []
 
     async def evaluate(self, price_usd: float) -> None:
+        if self.failures:
+            raise self.failures.pop()
         self.evaluated.append((time.monotonic(), price_usd))
 
     def _timeout_message(self, timeout: float) -> str:
@@ -109,3 +112,16 @@ async def test_a_refused_spell_is_logged_once_not_per_tick(
 
 async def checked(stream: PriceStream, recorder: Recorder, checks: int) -> None:
     await recorder.wait_for(lambda: stream.checks == checks)
+
+
+async def test_a_failed_evaluation_is_logged_and_the_next_price_is_evaluated(
+    stream: PriceStream, recorder: Recorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    recorder.failures.append(RuntimeError("storage unavailable"))
+    stream.tick("coinbase", 60_100.0)
+    await checked(stream, recorder, 1)
+    stream.recheck()  # the same price again: retried, as it was never evaluated
+    await recorder.wait_for(lambda: recorder.evaluated)
+    assert recorder.evaluated[0][1] == 60_100.0
+    lines = [r.getMessage() for r in caplog.records]
+    assert "streamed price not evaluated (RuntimeError: storage unavailable)" in lines
