@@ -2,11 +2,11 @@
 
 ``PriceStream.run`` keeps the Coinbase and Kraken feeds connected (``bot.sources.exchange_ws``). After a
 tick, or a price poll (``recheck``), and at most once per ``min_interval_s``, it checks the live quotes
-against the latest polled price (``bot.sources.stream_quorum``); a price that passes and differs from the
-last one evaluated goes to ``evaluate`` (the watch's price-only evaluation, which fires rules but leaves
-re-arming to the polls). Only price rules are evaluated this way: every other metric needs the polled
-network data. While the polled data is stale there is no witness, so streamed quotes drive nothing. A
-feed that is down simply stops contributing; polling never depends on it.
+(those younger than ``MAX_QUOTE_AGE_S``) against the latest polled price (``bot.sources.stream_quorum``);
+a price that passes and differs from the last one evaluated goes to ``evaluate`` (the watch's price-only
+evaluation, which fires rules but leaves re-arming to the polls). Only price rules are evaluated this way:
+every other metric needs the polled network data. While the polled data is stale there is no witness, so
+streamed quotes drive nothing. A feed that is down simply stops contributing; polling never depends on it.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 
 import aiohttp
@@ -27,6 +28,9 @@ log = logging.getLogger(__name__)
 
 MIN_EVALUATION_INTERVAL_S = 1.0
 """Streamed prices are evaluated at most this often (ticks in between are coalesced into the latest)."""
+MAX_QUOTE_AGE_S = 60.0
+"""A quote older than this is not used: both tickers send on every trade and BTC/USD trades several times a
+second on either exchange, so a minute without one means the ticker froze (heartbeats may go on)."""
 
 
 def feeds_for(settings: Settings) -> list[ExchangeFeed]:
@@ -45,6 +49,7 @@ class PriceStream:
         feeds: Sequence[ExchangeFeed] | None = None,
         min_interval_s: float = MIN_EVALUATION_INTERVAL_S,
         backoff: Backoff = BACKOFF,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._settings = settings
         self._reference = reference
@@ -53,8 +58,10 @@ class PriceStream:
         self._min_interval_s = min_interval_s
         self._backoff = backoff
         self._changed = asyncio.Event()
+        self._clock = clock
         self.quotes: dict[str, float] = {}
         """The last price of each connected feed."""
+        self._quoted_at: dict[str, float] = {}
         self.last_verdict: StreamVerdict | None = None
         self.evaluated_usd: float | None = None
         """The last streamed price handed to ``evaluate``."""
@@ -63,6 +70,7 @@ class PriceStream:
 
     def tick(self, source: str, price_usd: float) -> None:
         self.quotes[source] = price_usd
+        self._quoted_at[source] = self._clock()
         self._changed.set()
 
     def recheck(self) -> None:
@@ -71,6 +79,7 @@ class PriceStream:
 
     def down(self, source: str) -> None:
         self.quotes.pop(source, None)
+        self._quoted_at.pop(source, None)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Follow every feed and evaluate their quotes until ``stop`` is set (or the task is cancelled)."""
@@ -120,8 +129,9 @@ class PriceStream:
 
     async def check(self) -> None:
         """Check the live quotes against the polled witness; evaluate a new agreed price."""
+        oldest = self._clock() - MAX_QUOTE_AGE_S
         verdict = stream_verdict(
-            self.quotes,
+            {source: price for source, price in self.quotes.items() if self._quoted_at[source] >= oldest},
             self._reference(),
             max_deviation_pct=self._settings.max_quote_deviation_pct,
             max_jump_pct=self._settings.max_price_jump_pct,

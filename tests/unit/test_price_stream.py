@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.config import Settings
-from bot.price_stream import PriceStream
+from bot.price_stream import MAX_QUOTE_AGE_S, PriceStream
 from tests.fakes import Waiting
 
 INTERVAL_S = 0.2
@@ -125,3 +125,21 @@ async def test_a_failed_evaluation_is_logged_and_the_next_price_is_evaluated(
     assert recorder.evaluated[0][1] == 60_100.0
     lines = [r.getMessage() for r in caplog.records]
     assert "streamed price not evaluated (RuntimeError: storage unavailable)" in lines
+
+
+async def test_a_quote_older_than_the_age_limit_is_left_out(recorder: Recorder) -> None:
+    now = [1_000.0]
+    price_stream = PriceStream(
+        Settings.model_validate({}),
+        lambda: recorder.reference,
+        recorder.evaluate,
+        feeds=[],
+        clock=lambda: now[0],
+    )
+    price_stream.tick("coinbase", 60_100.0)  # then the ticker froze (its heartbeats may go on)
+    now[0] += MAX_QUOTE_AGE_S + 1
+    price_stream.tick("kraken", 59_900.0)
+    await price_stream.check()
+    assert price_stream.last_verdict is not None
+    assert price_stream.last_verdict.sources == ("kraken",)
+    assert recorder.evaluated[-1][1] == 59_900.0
