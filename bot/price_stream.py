@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import aiohttp
 
 from bot.config import Settings
+from bot.metrics import set_price_stream
 from bot.sources.exchange_ws import ExchangeFeed, coinbase_feed, follow, kraken_feed
 from bot.sources.stream_quorum import StreamVerdict, stream_verdict
 from bot.transports.lifecycle import BACKOFF, Backoff, describe, pause
@@ -69,6 +70,8 @@ class PriceStream:
         """How many times the live quotes were checked (tests wait on it)."""
 
     def tick(self, source: str, price_usd: float) -> None:
+        if source not in self.quotes:
+            set_price_stream(source, up=True)
         self.quotes[source] = price_usd
         self._quoted_at[source] = self._clock()
         self._changed.set()
@@ -78,6 +81,7 @@ class PriceStream:
         self._changed.set()
 
     def down(self, source: str) -> None:
+        set_price_stream(source, up=False)
         self.quotes.pop(source, None)
         self._quoted_at.pop(source, None)
 

@@ -4,12 +4,14 @@ nothing is evaluated without a fresh polled price (a poll's ``recheck`` then pic
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 from collections.abc import AsyncIterator
 
 import pytest
 
+from bot import metrics
 from bot.config import Settings
 from bot.price_stream import MAX_QUOTE_AGE_S, PriceStream
 from tests.fakes import Waiting
@@ -143,3 +145,16 @@ async def test_a_quote_older_than_the_age_limit_is_left_out(recorder: Recorder) 
     assert price_stream.last_verdict is not None
     assert price_stream.last_verdict.sources == ("kraken",)
     assert recorder.evaluated[-1][1] == 59_900.0
+
+
+async def test_metrics_show_each_stream_up_then_down(stream: PriceStream) -> None:
+    counted = re.search(
+        r'minerwatch_price_stream_downs_total\{source="kraken"\} (\S+)', metrics.exposition().decode()
+    )
+    before = float(counted[1]) if counted else 0.0
+    stream.tick("kraken", 60_100.0)
+    assert 'minerwatch_price_stream_up{source="kraken"} 1.0' in metrics.exposition().decode()
+    stream.down("kraken")
+    text = metrics.exposition().decode()
+    assert 'minerwatch_price_stream_up{source="kraken"} 0.0' in text
+    assert f'minerwatch_price_stream_downs_total{{source="kraken"}} {before + 1}' in text
