@@ -4,8 +4,9 @@ outbox before it is sent, and the worker resumes where it left off on the next s
 
 Start-up never waits on a chat platform: /healthz and /metrics listen first, then each transport connects
 in the background with back-off while the watch loop, the console and the other transports run (alerts for
-a platform not connected yet wait in the outbox). A token the platform rejects stops the bot:
-``run_bot`` raises ``TokenRejectedError`` after a clean stop.
+a platform not connected yet wait in the outbox). The optional exchange price stream
+(``MINERWATCH_PRICE_STREAM``) connects in the background the same way. A token the platform rejects stops
+the bot: ``run_bot`` raises ``TokenRejectedError`` after a clean stop.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import logging
 import signal
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -32,6 +34,7 @@ from bot.delivery.notifier import Notifier
 from bot.delivery.worker import OutboxWorker
 from bot.market.backfill import backfill_daily
 from bot.market.poller import LivePoller
+from bot.market.price_stream import PriceStream
 from bot.market.replay import DEFAULT_DAYS_PER_S, REPLAY_START, ReplayProgress, replay
 from bot.ops.health import HealthServer, serve_health
 from bot.store import outbox as outbox_repo
@@ -101,6 +104,7 @@ class BotApp:
         self.health: HealthServer | None = None
         self.output_closed = False
         """The console's reader went away; ``run_bot`` raises ``BrokenPipeError`` after a clean stop."""
+        self.price_stream: PriceStream | None = None
         self.fatal: TokenRejectedError | None = None
         """Why the bot stopped on its own (a rejected token); ``run_bot`` raises it."""
         self._connections: list[asyncio.Task[None]] = []
@@ -159,7 +163,10 @@ class BotApp:
         self._spawn(backfill_daily(store, self._client, settings, datetime.now(UTC).date()), "backfill")
         on_unavailable = self._explain_offline if self.console is not None else None
         poller = LivePoller(store, settings, watch, self._client, on_unavailable=on_unavailable)
-        self._scheduler = build_scheduler(_jobs(settings, poller, store), self.stats)
+        if settings.price_stream:  # connects in the background; the polls never wait on it
+            self.price_stream = PriceStream(settings, poller.fresh_price_usd, watch.observe_price)
+            self._spawn(self.price_stream.run(self.stopping), "price-stream")
+        self._scheduler = build_scheduler(_jobs(settings, poller, store, self.price_stream), self.stats)
         self._scheduler.start()
 
     async def _stop_when_output_closes(self, console: ConsoleTransport) -> None:
@@ -235,12 +242,25 @@ class BotApp:
             self._temp_dir.cleanup()
 
 
-def _jobs(settings: Settings, poller: LivePoller, store: Store) -> list[JobSpec]:
+def _jobs(
+    settings: Settings, poller: LivePoller, store: Store, stream: PriceStream | None = None
+) -> list[JobSpec]:
     now = datetime.now(UTC)
     retention = Retention.from_settings(settings)
+
+    def then_recheck(poll: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        """``poll``, then (with the stream) the live quotes checked against the polled witness again."""
+
+        async def polled() -> None:
+            await poll()
+            if stream is not None:
+                stream.recheck()
+
+        return polled
+
     return [
-        JobSpec("poll_price", poller.poll_price, settings.price_poll_s, now),
-        JobSpec("poll_network", poller.poll_network, settings.network_poll_s, now),
+        JobSpec("poll_price", then_recheck(poller.poll_price), settings.price_poll_s, now),
+        JobSpec("poll_network", then_recheck(poller.poll_network), settings.network_poll_s, now),
         JobSpec("daily", poller.daily, DAILY_JOB_S, now + timedelta(seconds=settings.network_poll_s)),
         JobSpec("prune", lambda: prune_store(store, retention, time.time()), DAY_S, now + PRUNE_FIRST_AFTER),
     ]

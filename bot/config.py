@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, HttpUrl, SecretStr, field_validator
+from pydantic import Field, HttpUrl, SecretStr, WebsocketUrl, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.economics.machines import UnknownMachine, parse_machine
@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     )
     gate_url: HttpUrl = Field(HttpUrl("https://api.gateio.ws/api/v4"), description="Gate.io API v4 base")
     binance_url: HttpUrl = Field(HttpUrl("https://api.binance.com"), description="Binance API base")
+    coinbase_ws_url: WebsocketUrl = Field(
+        WebsocketUrl("wss://advanced-trade-ws.coinbase.com"),
+        description="Coinbase Advanced Trade market-data WebSocket (price stream)",
+    )
+    kraken_ws_url: WebsocketUrl = Field(
+        WebsocketUrl("wss://ws.kraken.com/v2"), description="Kraken Spot WebSocket v2 (price stream)"
+    )
     bitcoind_url: HttpUrl | None = Field(None, description="Bitcoin Core JSON-RPC URL; unset = not used")
     bitcoind_user: str | None = Field(None, description="Bitcoin Core RPC user")
     bitcoind_password: SecretStr | None = Field(None, description="Bitcoin Core RPC password")
@@ -114,6 +121,15 @@ class Settings(BaseSettings):
         ge=1,
         le=86400,
         description="data unconfirmed this long pauses alerts and marks every reply stale, seconds",
+    )
+
+    price_stream: bool = Field(
+        False,
+        description="also follow the Coinbase and Kraken WebSocket tickers: price alerts within seconds "
+        "(a streamed price must agree with the polled one or another stream; polling stays the fallback)",
+    )
+    price_stream_stall_s: float = Field(
+        10.0, ge=1, le=300, description="a price stream silent this long is reconnected, seconds"
     )
 
     # Delivery and retention.

@@ -178,6 +178,13 @@ class LivePoller:
         text = f"{problem}; {missing_sources('en', failing, now)}" if failing else problem
         return StaleReason(text, missing, failing)
 
+    def fresh_price_usd(self) -> float | None:
+        """The last accepted polled price while all polled data is fresh (what a streamed quote is checked
+        against, ``bot.sources.stream_quorum``); ``None`` before the first polls or while data is stale."""
+        if self._tried != {"price", "network"} or self._price is None:
+            return None
+        return None if self._stale_reason(self._clock()) is not None else self._price.price_usd
+
     def failing_sources(self) -> dict[str, datetime]:
         """Each source whose latest answer was not usable, with when that began."""
         return {**self._failing_network, **self._failing_price}

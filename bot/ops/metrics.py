@@ -51,6 +51,18 @@ TRANSPORT_LAST_SUCCESS = Gauge(
 TRANSPORT_CONNECTED = Gauge(
     "minerwatch_transport_connected", "1 when the transport is connected", ["platform"], registry=REGISTRY
 )
+PRICE_STREAM_UP = Gauge(
+    "minerwatch_price_stream_up",
+    "1 while an exchange's price stream delivers prices, 0 once it went down (MINERWATCH_PRICE_STREAM)",
+    ["source"],
+    registry=REGISTRY,
+)
+PRICE_STREAM_DOWNS = Counter(
+    "minerwatch_price_stream_downs",
+    "Price stream connections that ended (closed, failed or stalled), each followed by a reconnect",
+    ["source"],
+    registry=REGISTRY,
+)
 COMMAND_SECONDS = Histogram(
     "minerwatch_command_seconds",
     "Time to answer a chat command, by command",
@@ -110,6 +122,13 @@ def set_transport(platform: str, connected: bool, last_success_at: float | None)
     """Set one transport's liveness gauges (``last_success_at``: Unix seconds, None: never)."""
     TRANSPORT_CONNECTED.labels(platform).set(1 if connected else 0)
     TRANSPORT_LAST_SUCCESS.labels(platform).set(last_success_at or 0.0)
+
+
+def set_price_stream(source: str, up: bool) -> None:
+    """An exchange price stream delivered a price (``up``) or went down (counted)."""
+    PRICE_STREAM_UP.labels(source).set(1 if up else 0)
+    if not up:
+        PRICE_STREAM_DOWNS.labels(source).inc()
 
 
 def exposition() -> bytes:

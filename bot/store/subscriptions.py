@@ -267,8 +267,12 @@ def _statements(op: Op) -> tuple[str, str, str]:
 _STATEMENTS = {op: _statements(op) for op in Op}
 
 
-def evaluate_thresholds(db: Database, values: Mapping[KeyMetric, float], now: float) -> list[Fired]:
+def evaluate_thresholds(
+    db: Database, values: Mapping[KeyMetric, float], now: float, *, rearm: bool = True
+) -> list[Fired]:
     """Step every active rule on the given key metrics by one observation; return the rules that fired.
+    With ``rearm=False`` (a streamed price between polls) rules only fire: re-arming is left to the polls,
+    so a stream that disagrees with them cannot re-arm a rule the polls keep firing.
 
     Updates armed / quiet_until / last_fired_at / fire_count in place, in one transaction (a savepoint
     when the caller already holds one, e.g. to enqueue the alerts atomically). Disarmed repeat rules fire
@@ -282,14 +286,15 @@ def evaluate_thresholds(db: Database, values: Mapping[KeyMetric, float], now: fl
     with db.atomic():
         db.execute(_WAKE, {"now": now})
         for metric, value in values.items():
-            for op, (repeat_fire, armed_fire, rearm) in _STATEMENTS.items():
+            for op, (repeat_fire, armed_fire, rearm_statement) in _STATEMENTS.items():
                 params = {"metric": metric.value, "op": op.value, "value": value, "now": now}
                 for statement in (repeat_fire, armed_fire):
                     fired.extend(
                         Fired(row_id, chat_ref, SubscriptionKind(kind), Metric(m), Op(o), t, value, count)
                         for row_id, chat_ref, kind, m, o, t, count in db.execute(statement, params)
                     )
-                db.execute(rearm, params)
+                if rearm:
+                    db.execute(rearm_statement, params)
     return fired
 
 

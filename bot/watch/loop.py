@@ -8,7 +8,7 @@ outbox rows and the event log commit together or not at all, so a crash between 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -204,17 +204,48 @@ def decide(
         )
         messages += [m for ref in targets if (m := _message(db, event, ref)) is not None]
     if not obs.stale:
-        for fired in subscription_repo.evaluate_thresholds(db, obs.key_values, now):
-            fired_event = _fired_event(db, fired, reading)
-            if fired_event is not None:
-                events.append(fired_event)
-                message = _message(db, fired_event, fired.chat_ref)
-                messages += [message] if message else []
+        _fire_thresholds(db, obs.key_values, reading, now, events, messages)
         snapshot_repo.set_state(db, "last_observation", _observation_json(obs))
+    _record(db, events, messages, now)
+    snapshot_repo.set_state(db, ENGINE_STATE_KEY, state.to_json())
+    return events
+
+
+def _fire_thresholds(
+    db: Database,
+    values: Mapping[KeyMetric, float],
+    reading: Reading,
+    now: float,
+    events: list[AlertEvent],
+    messages: list[outbox.NewMessage],
+    *,
+    rearm: bool = True,
+) -> None:
+    """Step the threshold rules on ``values``; append each firing's event and outbox message."""
+    for fired in subscription_repo.evaluate_thresholds(db, values, now, rearm=rearm):
+        fired_event = _fired_event(db, fired, reading)
+        if fired_event is not None:
+            events.append(fired_event)
+            message = _message(db, fired_event, fired.chat_ref)
+            messages += [message] if message else []
+
+
+def _record(db: Database, events: list[AlertEvent], messages: list[outbox.NewMessage], now: float) -> None:
     outbox.enqueue(db, messages, now)
     for event in events:
         snapshot_repo.record_event(db, event.key, event.kind.value, event.occurred_at.timestamp(), event.data)
-    snapshot_repo.set_state(db, ENGINE_STATE_KEY, state.to_json())
+
+
+def decide_price(db: Database, price_usd: float, at: datetime, now: float) -> list[AlertEvent]:
+    """Fire the price rules a streamed ``price_usd`` crosses (``bot.market.price_stream``), writing their
+    outbox rows. Re-arming, the regime, the data-health notices and every other rule wait for the polls: the
+    stream speeds up a cross, it never decides alone that a rule may fire again."""
+    events: list[AlertEvent] = []
+    messages: list[outbox.NewMessage] = []
+    reading = Reading(at=at, market=None)
+    values = {KeyMetric.PRICE_USD: price_usd}
+    _fire_thresholds(db, values, reading, now, events, messages, rearm=False)
+    _record(db, events, messages, now)
     return events
 
 
@@ -289,6 +320,16 @@ class Watch:
         record_alerts(event.kind.value for event in events)
         if events:
             log.info("events: %s", ", ".join(e.kind.value for e in events))
+            self._on_enqueued()
+        return events
+
+    async def observe_price(self, price_usd: float) -> list[AlertEvent]:
+        """Evaluate the price rules at a streamed price (already checked against the polled one)."""
+        now = self._clock()
+        events = await self._store.atomic(decide_price, price_usd, datetime.fromtimestamp(now, UTC), now)
+        record_alerts(event.kind.value for event in events)
+        if events:
+            log.info("events from the price stream at %.2f USD: %d", price_usd, len(events))
             self._on_enqueued()
         return events
 

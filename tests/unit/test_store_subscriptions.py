@@ -107,6 +107,18 @@ def test_fires_once_on_crossing_then_rearms_past_the_band(db: Database, chat_ref
     assert stored is not None and (stored.last_fired_at, stored.fire_count) == (3620.0, 2)
 
 
+def test_without_rearm_rules_fire_but_only_the_polls_rearm_them(db: Database, chat_ref: int) -> None:
+    rule = Rule(Metric.PRICE, Op.BELOW, 60_000.0, 600.0, min_interval_s=0)
+    sub = add_threshold(db, chat_ref, rule, BELOW_60K_KEYED, RuleState(armed=True), now=0.0)
+    assert [f.subscription_id for f in evaluate_thresholds(db, {PRICE: 59_000.0}, 1.0, rearm=False)] == [sub]
+    assert evaluate_thresholds(db, {PRICE: 61_000.0}, now=2.0, rearm=False) == []  # past the band, no re-arm
+    stored = get_subscription(db, sub)
+    assert stored is not None and stored.state == RuleState(False, 1.0)
+    assert evaluate_thresholds(db, {PRICE: 59_000.0}, now=3.0, rearm=False) == []
+    assert evaluate_thresholds(db, {PRICE: 61_000.0}, now=4.0) == []  # a poll re-arms it
+    assert len(evaluate_thresholds(db, {PRICE: 59_000.0}, now=5.0, rearm=False)) == 1
+
+
 def test_repeat_fires_while_it_holds(db: Database, chat_ref: int) -> None:
     rule = Rule(Metric.PRICE, Op.ABOVE, 100_000.0, 1000.0, repeat=True, min_interval_s=60)
     keyed = KeyedRule(PRICE, Op.ABOVE, 100_000.0, 99_000.0)
