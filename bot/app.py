@@ -28,6 +28,7 @@ from bot.backfill import backfill_daily
 from bot.config import Settings
 from bot.data import load_difficulty_regression, load_history
 from bot.delivery.notifier import Notifier
+from bot.delivery.rates import SendRates
 from bot.delivery.worker import OutboxWorker
 from bot.health import HealthServer, serve_health
 from bot.poller import LivePoller
@@ -49,9 +50,6 @@ DAILY_JOB_S = 6 * 3600
 JOB_FINISH_TIMEOUT_S = 10.0
 PRUNE_FIRST_AFTER = timedelta(minutes=10)
 """The retention job first runs this long after start (then daily), off the busy start-up."""
-TELEGRAM_SENDS_PER_S = 29.0
-"""Just under Telegram's ~30 messages/s per bot
-(https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,23 +101,21 @@ class BotApp:
         regression = load_difficulty_regression()
         self.services = services = StoreServices(store, settings, regression)
         notifiers: dict[str, Notifier] = {}
+        rates: dict[str, SendRates | None] = {}
         if settings.telegram_token is not None:
             self.telegram = TelegramTransport(settings, services, store)
             notifiers[self.telegram.platform] = self.telegram
+            rates[self.telegram.platform] = self.telegram.rates
         if settings.discord_token is not None:
             self.discord = DiscordTransport(settings, services, store)
             notifiers[self.discord.platform] = self.discord
+            rates[self.discord.platform] = self.discord.rates
         if not notifiers or self.replay_options is not None:
             self.console = ConsoleTransport(services)
             notifiers[self.console.platform] = self.console
+            rates[self.console.platform] = None  # a terminal: nothing to pace
             await services.subscribe_network(CONSOLE_CHAT)
-        self.worker = OutboxWorker(
-            store,
-            notifiers,
-            global_rate_per_s=TELEGRAM_SENDS_PER_S,
-            expiry_s=settings.alert_expiry_s,
-            unpaced_platforms=frozenset({ConsoleTransport.platform}),
-        )
+        self.worker = OutboxWorker(store, notifiers, rates=rates, expiry_s=settings.alert_expiry_s)
         self.watch = watch = Watch(
             store, regression, RegimeParams(), clock=time.time, on_enqueued=self.worker.notify
         )
@@ -130,6 +126,7 @@ class BotApp:
                     asyncio.create_task(self._connect(transport), name=f"{transport.platform}-connect")
                 )
         self._spawn(self.worker.run(self.stopping), "outbox")
+        self._spawn(watch.fan_out(), "fan-out")  # one a stop interrupted
         if self.console is not None:
             self._spawn(self.console.serve(self.stopping), "console")
         if self.replay_options is not None:

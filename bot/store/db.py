@@ -6,6 +6,14 @@ single-thread executor and every call runs there, serialised. Repositories are p
 the ``Database``; ``await store.run(fn, ...)`` and ``await store.atomic(fn, ...)`` run them off the event
 loop. All times in the store are Unix seconds (REAL).
 
+Durability: WAL with ``synchronous=NORMAL`` (https://www.sqlite.org/pragma.html#pragma_synchronous,
+https://www.sqlite.org/wal.html): a commit is in the WAL before it returns, so a killed process loses
+nothing committed; a power loss may roll back the last commits, and only a suffix of them (the WAL is
+replayed up to its last intact commit). ``Store.durable`` runs a transaction with ``synchronous=FULL``: its
+commit fsyncs the WAL, which makes it and everything committed before it survive a power loss. Alert
+decisions use it (a decision is never lost); claims and sent marks do not (rolled back, a message goes out
+again: sent twice, never lost).
+
 The file is guarded: before every call the path's device and inode are compared with those opened. A file
 deleted or replaced while the bot runs would swallow every later write (the open descriptor still points at
 the old inode, so writes "succeed" and vanish at the next start); instead the connection turns
@@ -73,6 +81,7 @@ def connect(path: str | os.PathLike[str]) -> Database:
         db.execute("PRAGMA busy_timeout = 5000")
         db.execute("PRAGMA foreign_keys = ON")
         db.enable_wal()
+        db.execute("PRAGMA synchronous = NORMAL")
         migrations.apply(db)
         # Prove the file is writable even when nothing needed migrating: BEGIN IMMEDIATE alone succeeds on
         # a read-only file, a write of the unchanged user_version does not.
@@ -130,6 +139,21 @@ class Store:
                 return fn(self._db, *args, **kwargs)
 
         return await self._submit(in_transaction)
+
+    async def durable(
+        self, fn: Callable[Concatenate[Database, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """As ``atomic``, and the commit survives a power loss (``synchronous=FULL`` for this one)."""
+
+        def synced() -> T:
+            self._db.execute("PRAGMA synchronous = FULL")
+            try:
+                with self._db.atomic():
+                    return fn(self._db, *args, **kwargs)
+            finally:
+                self._db.execute("PRAGMA synchronous = NORMAL")
+
+        return await self._submit(synced)
 
     async def close(self) -> None:
         """Close the connection and stop the worker thread; idempotent."""

@@ -18,7 +18,6 @@ from sqlite_utils import Database
 from telegram.ext import AIORateLimiter
 
 from bot.alerts.events import AlertEvent, EventKind
-from bot.app import TELEGRAM_SENDS_PER_S
 from bot.config import Settings
 from bot.data import load_difficulty_regression
 from bot.delivery.worker import OutboxWorker
@@ -108,7 +107,7 @@ async def fan_out(
         {transport.platform: transport},
         clock=clock,
         sleep=clock.sleep,
-        global_rate_per_s=TELEGRAM_SENDS_PER_S,
+        rates={transport.platform: transport.rates},
     )
     for round_number in range(1, 1000):
         await worker.run_once()
