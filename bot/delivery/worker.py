@@ -148,6 +148,24 @@ def _release_all(db: Database, deferred: list[tuple[int, float]]) -> None:
         release(db, row_id, at)
 
 
+class Countdown:
+    """Set once ``done`` was called ``count`` times."""
+
+    def __init__(self, count: int) -> None:
+        self._left = count
+        self._event = asyncio.Event()
+        if count <= 0:
+            self._event.set()
+
+    def done(self) -> None:
+        self._left -= 1
+        if self._left <= 0:
+            self._event.set()
+
+    async def wait(self) -> None:
+        await self._event.wait()
+
+
 class OutboxWorker:
     """Delivers the outbox: ``await run(stop)`` in the app, ``await run_once()`` for one round."""
 
@@ -175,10 +193,12 @@ class OutboxWorker:
         self._expiry_s = expiry_s
         self._next_expiry_check = float("-inf")
         self._outages: dict[str, Outage] = {}
-        self._probes: set[int] = set()
+        self._probes: dict[int, str] = {}
+        """Probes in flight: row id -> platform (one at a time per platform)."""
         self._retry_platforms: set[str] = set()
         self._concurrency = concurrency
         self._in_flight: dict[str, asyncio.Semaphore] = {}
+        self._rounds: set[asyncio.Task[int]] = set()
         self._backoff = backoff
         self._idle_poll_s = idle_poll_s
         known = dict(rates or {})
@@ -201,37 +221,49 @@ class OutboxWorker:
     async def run(self, stop: asyncio.Event) -> None:
         """Recover in-flight rows, then deliver until ``stop`` is set; an exception is logged, never fatal.
 
-        Run one worker per database: recovery assumes no other process has rows in flight.
+        Rounds overlap: the next batch is claimed once the current one's last send has started, while its
+        answers are still coming (their rows stay ``sending``, so their chats wait). Run one worker per
+        database: recovery assumes no other process has rows in flight.
         """
         recovered = False
+        settling: asyncio.Task[int] | None = None
         while not stop.is_set():
             try:
                 if not recovered:
                     if count := await self._store.run(recover_inflight):
                         log.info("outbox: %d message(s) in flight at the last stop will be sent again", count)
                     recovered = True
-                sent = await self.run_once()
-                delay = 0.0 if sent else await self._idle_delay()
+                current, booked = await self._begin_round()
+                sent = await settling if settling is not None else 0
+                settling = current
+                delay = 0.0 if sent or booked else await self._idle_delay()
             except Exception:
                 log.exception("outbox worker round failed")
-                recovered = False  # nothing is in flight now: put back what the failed round claimed
+                await self._finish_rounds()  # nothing may be in flight when the claimed rows are put back
+                settling, recovered = None, False
                 delay = ERROR_PAUSE_S
             if delay > 0:
                 await self._wait(delay, stop)
+        await self._finish_rounds()
 
     def unreachable(self) -> dict[str, Outage]:
         """Platforms in an outage now (a copy)."""
         return dict(self._outages)
 
     async def run_once(self) -> int:
-        """Claim a batch of due destination heads, send them paced, record the outcomes in one commit;
-        returns how many sends were made.
+        """One round: claim a batch of due destination heads, send them paced, record the outcomes in one
+        commit; returns how many sends were made.
 
         A platform in an outage gets one probe, once its back-off has passed, instead of its due heads.
         """
+        settling, _ = await self._begin_round()
+        return await settling
+
+    async def _begin_round(self) -> tuple[asyncio.Task[int], int]:
+        """Claim and book a batch; returns, once its last send is due, the task that records the round
+        (its result: the sends made) and how many sends were booked."""
         now = self._clock()
         self._limiter.forget_before(now)
-        self._probes.clear()  # no send outlives its round
         await self._expire(now)
         claimed = await self._store.run(claim_due, now, self._batch, skip=tuple(self._outages))
         claimed += await self._claim_probes(now)
@@ -252,7 +284,17 @@ class OutboxWorker:
             booked.append((notifier, message, self._limiter.reserve(message, now)))
         if deferred:
             await self._store.atomic(_release_all, deferred)
-        results = await asyncio.gather(*(self._deliver(*send) for send in booked), return_exceptions=True)
+        started = Countdown(len(booked))
+        sends = [asyncio.ensure_future(self._deliver(*send, started)) for send in booked]
+        settling = asyncio.ensure_future(self._settle(sends))
+        self._rounds.add(settling)
+        settling.add_done_callback(self._rounds.discard)
+        await started.wait()
+        return settling, len(booked)
+
+    async def _settle(self, sends: Sequence[Awaitable[Settled]]) -> int:
+        """Wait for a round's answers and record them in one transaction (the group commit)."""
+        results = await asyncio.gather(*sends, return_exceptions=True)
         settled = [result for result in results if isinstance(result, Settled)]
         retry_platforms, self._retry_platforms = self._retry_platforms, set()
         failures = [result for result in results if isinstance(result, BaseException)]
@@ -267,27 +309,59 @@ class OutboxWorker:
             raise RuntimeError(f"{len(failures)} send outcome(s) not recorded") from failures[0]
         return sum(1 for result in settled if result.outcome is not None)
 
-    async def _deliver(self, notifier: Notifier, message: OutboxMessage, at: float) -> Settled:
+    async def _finish_rounds(self) -> None:
+        """Let every round still sending end (each records what it can)."""
+        while self._rounds:
+            await asyncio.gather(*self._rounds, return_exceptions=True)
+
+    async def _deliver(
+        self, notifier: Notifier, message: OutboxMessage, at: float, started: Countdown
+    ) -> Settled:
         """Wait for the booked slot, send, and apply the answer in memory (pauses, outages); the store
-        learns it at the round's end."""
+        learns it at the round's end. Counts ``started`` down when the send starts (or will not)."""
+        signalled = False
+
+        def going() -> None:
+            nonlocal signalled
+            if not signalled:
+                signalled = True
+                started.done()
+
+        try:
+            return await self._send(notifier, message, at, going)
+        finally:
+            going()
+
+    async def _send(
+        self, notifier: Notifier, message: OutboxMessage, at: float, going: Callable[[], None]
+    ) -> Settled:
         delay = at - self._clock()
         if delay > 0:
             await self._sleep(delay)
         paused = self._limiter.paused_until(message.platform)
         if paused > self._clock():
+            self._probes.pop(message.id, None)
             return Settled(message, None, paused)
         destination = Destination(message.platform, message.destination, ChatKind(message.chat_kind))
         outbound = OutboundMessage(
             message.text, message.image, broadcast=message.priority is Priority.BROADCAST
         )
-        try:
-            async with self._slots(message.platform):
+        async with self._slots(message.platform):
+            while (wait := self._limiter.ceiling_wait(message, self._clock())) > 0:
+                await self._sleep(wait)
+            ceiling = self._limiter.start(message, self._clock())
+            going()
+            try:
                 outcome = await notifier.send(destination, outbound)
-        except Exception as exc:
-            log.warning("outbox: %s send to %s raised", message.platform, message.destination, exc_info=True)
-            outcome = TransientFailure(f"{type(exc).__name__}: {exc}")
+            except Exception as exc:
+                log.warning(
+                    "outbox: %s send to %s raised", message.platform, message.destination, exc_info=True
+                )
+                outcome = TransientFailure(f"{type(exc).__name__}: {exc}")
+            now = self._clock()
+            self._limiter.answered(ceiling, now)
         record_send(message.platform, outcome)
-        now = self._clock()
+        probe = self._probes.pop(message.id, None) is not None
         if not isinstance(outcome, TransientFailure):
             self._answered(message.platform, now)
         match outcome:
@@ -296,7 +370,9 @@ class OutboxWorker:
                 return Settled(message, outcome, now + seconds)
             case TransientFailure(error=error):
                 # Never dead-lettered: retried at the next probe, or later after repeated failures of its own.
-                retry_at = max(self._failed(message, now, error), now + self._backoff(message.attempts + 1))
+                retry_at = max(
+                    self._failed(message, now, error, probe=probe), now + self._backoff(message.attempts + 1)
+                )
                 return Settled(message, outcome, retry_at)
         return Settled(message, outcome, now)
 
@@ -310,13 +386,13 @@ class OutboxWorker:
     async def _claim_probes(self, now: float) -> list[OutboxMessage]:
         probes: list[OutboxMessage] = []
         for platform, outage in self._outages.items():
-            if outage.probe_at > now:
+            if outage.probe_at > now or platform in self._probes.values():
                 continue
             probe = await self._store.run(claim_due, now, 1, only=platform)
             if not probe:  # every held message waits for its own retry time: probe with the first of them
                 due = await self._store.run(next_due_at, only=platform)
                 outage.probe_at = now + self._idle_poll_s if due is None else due
-            self._probes.update(message.id for message in probe)
+            self._probes.update((message.id, platform) for message in probe)
             probes += probe
         return probes
 
@@ -337,9 +413,8 @@ class OutboxWorker:
                 self._expiry_s / 3600,
             )
 
-    def _failed(self, message: OutboxMessage, now: float, error: str) -> float:
+    def _failed(self, message: OutboxMessage, now: float, error: str, *, probe: bool) -> float:
         """Record a network error, timeout or 5xx against the platform; returns the next probe time."""
-        probe = message.id in self._probes
         outage = self._outages.get(message.platform)
         if outage is None:
             outage = Outage(since=now, failures=1, probe_at=now + self._backoff(1))

@@ -60,7 +60,13 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "discord"
 CHANNEL_WINDOW = Window(5, 5.0)
-RATES = SendRates(per_s=49.0, private=CHANNEL_WINDOW, group=CHANNEL_WINDOW)
+GLOBAL_PER_S = 50
+RATES = SendRates(
+    per_s=GLOBAL_PER_S,
+    private=CHANNEL_WINDOW,
+    group=CHANNEL_WINDOW,
+    ceiling=Window(GLOBAL_PER_S, 1.0),
+)
 """Discord allows a bot 50 requests/s globally, and message creation is limited per channel (a top-level
 resource), 5 per 5 s as Discord's X-RateLimit headers announce it
 (https://discord.com/developers/docs/topics/rate-limits); a DM is a channel too."""

@@ -91,10 +91,10 @@ MUTATING_COMMANDS = frozenset({"subscribe", "unsubscribe", "profile", "lang"})
 ADMIN_STATUSES = frozenset({ChatMember.ADMINISTRATOR, ChatMember.OWNER})
 GONE_STATUSES = frozenset({ChatMember.BANNED, ChatMember.LEFT})
 CAPTION_LIMIT = 1024
-REPLIES_PER_S = 29
-SENDS_PER_S = 29.0
-"""Just under Telegram's ~30 messages/s per bot, all chats together; at most one message a second to a private
-chat and 20 a minute to a group (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this)."""
+SENDS_PER_S = 30
+"""Telegram's ~30 messages/s per bot, all chats together; at most one message a second to a private chat and
+20 a minute to a group (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this).
+The outbox also holds the 30 as a ceiling counted from Telegram's answers (``SendRates.ceiling``)."""
 PAID_BROADCAST_PER_S = 950.0
 """Paid broadcasts: up to 1000 messages/s (Bot API sendMessage ``allow_paid_broadcast``), less the free tier's
 share for personal alerts and replies."""
@@ -103,7 +103,11 @@ OUTBOX_POOL_SIZE = 8
 broadcast). httpcore checks every open connection on each request, so the CPU per message grows with the
 pool; 8 keep ~1000 msg/s in flight at ~8 ms per answer."""
 RATES = SendRates(
-    per_s=SENDS_PER_S, private=Window(1, 1.0), group=Window(20, 60.0), in_flight=OUTBOX_POOL_SIZE
+    per_s=SENDS_PER_S,
+    private=Window(1, 1.0),
+    group=Window(20, 60.0),
+    in_flight=OUTBOX_POOL_SIZE,
+    ceiling=Window(SENDS_PER_S, 1.0),
 )
 REPLY_RETRIES = 3
 """A reply that meets a 429 waits and retries (the outbox handles retries for alerts itself)."""
@@ -261,20 +265,19 @@ class TelegramTransport:
             .request(_TrackedRequest(self.liveness, **timeouts))
             .get_updates_request(_TrackedRequest(self.liveness, connection_pool_size=1, **timeouts))
             .rate_limiter(
-                # Smooth pacing (one request per 1/29 s) instead of a 30-request burst, so replies to a
+                # Smooth pacing (one request per 1/30 s) instead of a 30-request burst, so replies to a
                 # crowd of users stay under Telegram's 30/s instead of drawing 429s.
-                AIORateLimiter(overall_max_rate=1, overall_time_period=1 / REPLIES_PER_S, max_retries=0)
+                AIORateLimiter(overall_max_rate=1, overall_time_period=1 / SENDS_PER_S, max_retries=0)
             )
             .job_queue(None)
             .build()
         )
-        # Outbox sends go through their own small pool; the shared rate limiter keeps replies and alerts
-        # under one overall rate.
+        # Outbox sends go through their own small pool, paced by the outbox alone (``rates``): a second
+        # pacer in series (PTB's) would only lose slots to jitter.
         self.outbox_bot = ExtBot(
             settings.telegram_token.get_secret_value(),
             base_url=settings.telegram_base_url,
             request=_TrackedRequest(self.liveness, connection_pool_size=OUTBOX_POOL_SIZE, **timeouts),
-            rate_limiter=self.app.bot.rate_limiter,
         )
         self.app.add_handler(
             MessageHandler(filters.StatusUpdate.MIGRATE & filters.UpdateType.MESSAGE, self._on_migrate)

@@ -314,17 +314,17 @@ async def test_run_recovers_wakes_on_notify_and_survives_errors(
     await put(store, "a", "left in flight")
     await store.run(claim_due, START, 10)  # as if a previous process died mid-send
     worker = make_worker(store, clock, notifier)
-    real_run_once = worker.run_once
+    real_round = worker._begin_round
     calls = 0
 
-    async def flaky() -> int:
+    async def flaky() -> tuple[asyncio.Task[int], int]:
         nonlocal calls
         calls += 1
         if calls == 1:
             raise RuntimeError("database is locked")
-        return await real_run_once()
+        return await real_round()
 
-    worker.run_once = flaky  # type: ignore[method-assign]
+    worker._begin_round = flaky  # type: ignore[method-assign]
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
     await asyncio.wait_for(notifier.sent_event.wait(), timeout=10)
