@@ -66,9 +66,9 @@ NETWORK_WIDE = frozenset(
     }
 )
 DATA_NOTICES = frozenset({EventKind.DATA_STALE, EventKind.DATA_FRESH})
-FANOUT_CHUNK_S = 0.025
-"""A fan-out chunk stops taking chats after this much work (plus one batch and the commit: ~30-40 ms)."""
-FANOUT_BATCH = 250
+FANOUT_CHUNK_S = 0.02
+"""A fan-out chunk stops taking chats after this much work (plus one batch and the commit: ~25-35 ms)."""
+FANOUT_BATCH = 100
 """Chats read and enqueued at a time inside a chunk."""
 
 
