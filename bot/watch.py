@@ -1,11 +1,12 @@
 """The watch loop's decisions: turn each market reading into events and durable outbox rows.
 
-``Watch.observe`` runs one evaluation inside ONE store transaction, committed durably (``Store.durable``):
-engine state, per-chat rule states, personal alerts' outbox rows, the event log and a fan-out job for each
-event that goes to every subscriber commit together or not at all, so a crash between "event decided" and
-"outbox written" loses nothing and a restart never repeats what was committed. The fan-out then turns the
-event into one outbox row per subscriber in chunks of at most ``FANOUT_CHUNK_S`` of work, each its own
-transaction, so commands keep being answered while 100k rows are written; a restart resumes it.
+``Watch.observe`` runs one evaluation inside ONE store transaction (fsynced): engine state, per-chat rule
+states, personal alerts' outbox rows, the event log and a fan-out job for each event that goes to every
+subscriber commit together or not at all, so a crash between "event decided" and "outbox written" loses
+nothing and a restart never repeats what was committed. The fan-out then turns the event into one outbox row
+per subscriber in chunks of at most ``FANOUT_CHUNK_S`` of work, each its own transaction
+(``Store.bookkeeping``: a power loss may make it run again, deduplicated), so commands keep being answered
+while 100k rows are written; a restart resumes it.
 """
 
 from __future__ import annotations
@@ -332,7 +333,7 @@ class Watch:
 
     async def observe(self, reading: Reading) -> list[AlertEvent]:
         """Decide and enqueue for one reading; returns the events (durable, their fan-outs written)."""
-        events = await self._store.durable(decide, reading, self._regression, self._params, self._clock())
+        events = await self._store.atomic(decide, reading, self._regression, self._params, self._clock())
         record_alerts(event.kind.value for event in events)
         if events:
             log.info("events: %s", ", ".join(e.kind.value for e in events))
@@ -342,7 +343,7 @@ class Watch:
 
     async def observe_daily(self, rows: Sequence[DailyRow]) -> list[AlertEvent]:
         """Hash Ribbons over the daily series."""
-        events = await self._store.durable(decide_ribbons, rows, self._clock())
+        events = await self._store.atomic(decide_ribbons, rows, self._clock())
         record_alerts(event.kind.value for event in events)
         if events:
             await self.fan_out()
@@ -356,7 +357,7 @@ class Watch:
             for fanout_id in await self._store.run(fanouts.unfinished):
                 done = False
                 while not done:
-                    chunk = await self._store.atomic(fan_out_chunk, fanout_id, self._clock())
+                    chunk = await self._store.bookkeeping(fan_out_chunk, fanout_id, self._clock())
                     total, done = total + chunk.written, chunk.done
                     if chunk.written:
                         self._on_enqueued()

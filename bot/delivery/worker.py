@@ -265,7 +265,7 @@ class OutboxWorker:
         now = self._clock()
         self._limiter.forget_before(now)
         await self._expire(now)
-        claimed = await self._store.run(claim_due, now, self._batch, skip=tuple(self._outages))
+        claimed = await self._store.bookkeeping(claim_due, now, self._batch, skip=tuple(self._outages))
         claimed += await self._claim_probes(now)
         deferred: list[tuple[int, float]] = []
         booked: list[tuple[Notifier, OutboxMessage, float]] = []
@@ -283,7 +283,7 @@ class OutboxWorker:
                 continue
             booked.append((notifier, message, self._limiter.reserve(message, now)))
         if deferred:
-            await self._store.atomic(_release_all, deferred)
+            await self._store.bookkeeping(_release_all, deferred)
         started = Countdown(len(booked))
         sends = [asyncio.ensure_future(self._deliver(*send, started)) for send in booked]
         settling = asyncio.ensure_future(self._settle(sends))
@@ -300,7 +300,7 @@ class OutboxWorker:
         failures = [result for result in results if isinstance(result, BaseException)]
         if settled or retry_platforms:
             try:
-                await self._store.atomic(_record, settled, retry_platforms, self._clock())
+                await self._store.bookkeeping(_record, settled, retry_platforms, self._clock())
             except Exception as error:  # the rows stay ``sending``: run() puts them back, they go again
                 raise RuntimeError(f"{len(settled)} send outcome(s) not recorded") from error
         for failure in failures:

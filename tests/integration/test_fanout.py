@@ -126,12 +126,12 @@ async def test_a_command_is_answered_while_a_100k_chat_fan_out_runs(store: Store
         first_chunk.set()
 
     watch = Watch(store, load_difficulty_regression(), RegimeParams(), clock=time.time, on_enqueued=woken)
-    real_atomic = store.atomic
+    real_bookkeeping = store.bookkeeping
 
-    async def atomic(fn: Any, *args: Any, **kwargs: Any) -> Any:
-        return await real_atomic(timed_chunk if fn is fan_out_chunk else fn, *args, **kwargs)
+    async def bookkeeping(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        return await real_bookkeeping(timed_chunk if fn is fan_out_chunk else fn, *args, **kwargs)
 
-    store.atomic = atomic  # type: ignore[method-assign]
+    store.bookkeeping = bookkeeping  # type: ignore[method-assign]
     fanning = asyncio.create_task(watch.fan_out())
     await first_chunk.wait()
     services = StoreServices(store, Settings.model_validate({}), load_difficulty_regression())

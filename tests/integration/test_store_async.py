@@ -126,8 +126,8 @@ async def test_a_database_path_that_cannot_be_checked_refuses_changes(tmp_path: 
     await store.close()
 
 
-async def test_commits_are_normal_and_decisions_durable(tmp_path: Path) -> None:
-    """WAL + synchronous=NORMAL (1) for every call; FULL (2) inside ``durable``, and back after it."""
+async def test_commits_fsync_except_bookkeeping(tmp_path: Path) -> None:
+    """synchronous=FULL (2) for every call; NORMAL (1) inside ``bookkeeping``, and FULL again after it."""
     store = await Store.open(tmp_path / "m.db")
 
     def synchronous(db: Database) -> int:
@@ -138,11 +138,11 @@ async def test_commits_are_normal_and_decisions_durable(tmp_path: Path) -> None:
         db.execute("INSERT INTO state (key, value) VALUES ('k', '1')")
         return synchronous(db)
 
-    assert await store.run(synchronous) == 1
-    assert await store.durable(write_and_read) == 2
-    assert await store.run(synchronous) == 1
+    assert await store.run(synchronous) == 2
+    assert await store.bookkeeping(write_and_read) == 1
+    assert await store.run(synchronous) == 2
     with pytest.raises(sqlite3.IntegrityError):
-        await store.durable(write_and_read)  # the same key again: rolled back, and NORMAL again after
-    assert await store.run(synchronous) == 1
+        await store.bookkeeping(write_and_read)  # the same key again: rolled back, and FULL again after
+    assert await store.run(synchronous) == 2
     assert await store.run(lambda db: db.execute("SELECT COUNT(*) FROM state").fetchone()[0]) == 1
     await store.close()
