@@ -39,15 +39,19 @@ class Recipient:
     language: str
 
 
+_IN_AUDIENCE = {
+    Audience.NETWORK: "s.kind = 'network' AND s.active = 1",
+    Audience.SUBSCRIBED: "s.active = 1",
+}
 _AUDIENCE = {
-    Audience.NETWORK: """SELECT c.id, c.platform, c.chat_id, c.language FROM subscriptions s
-        JOIN chats c ON c.id = s.chat_ref
-        WHERE s.kind = 'network' AND s.active = 1 AND c.active = 1 AND s.chat_ref > ?
-        ORDER BY s.chat_ref LIMIT ?""",
-    Audience.SUBSCRIBED: """SELECT c.id, c.platform, c.chat_id, c.language FROM chats c
+    # Walk the chats by primary key from the cursor (each chat is visited once over the whole fan-out), and
+    # look their subscriptions up by index.
+    audience: f"""SELECT c.id, c.platform, c.chat_id, c.language FROM chats c
         WHERE c.active = 1 AND c.id > ?
-          AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.chat_ref = c.id AND s.active = 1)
-        ORDER BY c.id LIMIT ?""",
+          AND EXISTS (SELECT 1 FROM subscriptions s INDEXED BY subscriptions_chat
+                      WHERE s.chat_ref = c.id AND {condition})
+        ORDER BY c.id LIMIT ?"""
+    for audience, condition in _IN_AUDIENCE.items()
 }
 
 

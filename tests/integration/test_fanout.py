@@ -90,10 +90,13 @@ def test_chunks_stop_at_their_budget_resume_and_reach_every_chat_once(db: Databa
     assert {text for ref, text, _ in rows if ref <= 900} == {render_event(EVENT, "en")}
     assert {text for ref, text, _ in rows if ref > 900} == {render_event(EVENT, "ru")}
     assert {priority for _, _, priority in rows} == {Priority.BROADCAST}
-    # a chunk repeated after a crash (its commit lost) adds nothing twice
+    # the same event fanned out again (a chunk whose commit a power loss undid) adds nothing twice
     fanout_id = fanouts.add(db, EVENT.to_json(), fanouts.Audience.NETWORK, 1.0)
-    with db.atomic():
-        assert fan_out_chunk(db, fanout_id, 3.0) == fan_out_chunk(db, fanout_id, 3.0).__class__(0, done=True)
+    again = []
+    while not again or not again[-1].done:
+        with db.atomic():
+            again.append(fan_out_chunk(db, fanout_id, 3.0, clock=clock))
+    assert sum(chunk.written for chunk in again) == 0
     message = get_message(db, 1)
     assert message is not None and message.dedupe_key == f"{EVENT.key}|1"
 
