@@ -21,7 +21,7 @@ from bot.render.alerts import render_event
 from bot.services import StoreServices
 from bot.store import Store, connect, fanouts
 from bot.store.outbox import OutboxStatus, Priority, counts, get_message
-from bot.watch import FANOUT_BATCH, Watch, fan_out_chunk
+from bot.watch import FANOUT_BATCH, Chunk, Watch, fan_out_chunk
 from handlers.context import Chat
 from handlers.router import dispatch, parse_command
 
@@ -92,7 +92,7 @@ def test_chunks_stop_at_their_budget_resume_and_reach_every_chat_once(db: Databa
     assert {priority for _, _, priority in rows} == {Priority.BROADCAST}
     # the same event fanned out again (a chunk whose commit a power loss undid) adds nothing twice
     fanout_id = fanouts.add(db, EVENT.to_json(), fanouts.Audience.NETWORK, 1.0)
-    again = []
+    again: list[Chunk] = []
     while not again or not again[-1].done:
         with db.atomic():
             again.append(fan_out_chunk(db, fanout_id, 3.0, clock=clock))
