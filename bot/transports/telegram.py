@@ -98,10 +98,10 @@ The outbox also holds the 30 as a ceiling counted from Telegram's answers (``Sen
 PAID_BROADCAST_PER_S = 950.0
 """Paid broadcasts: up to 1000 messages/s (Bot API sendMessage ``allow_paid_broadcast``), less the free tier's
 share for personal alerts and replies."""
-OUTBOX_POOL_SIZE = 8
+OUTBOX_POOL_SIZE = 4
 """HTTP connections for outbox sends, apart from replies' (so a reply never waits for one behind a
 broadcast). httpcore checks every open connection on each request, so the CPU per message grows with the
-pool; 8 keep ~1000 msg/s in flight at ~8 ms per answer."""
+pool; 4 keep ~1000 msg/s going at ~4 ms per answer (8 and 16 measured slower, 256 ~5x slower)."""
 RATES = SendRates(
     per_s=SENDS_PER_S,
     private=Window(1, 1.0),
