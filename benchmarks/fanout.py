@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python -m benchmarks.fanout --chats N [--paid-broadcast] [--json]``.
 N private chats subscribed to network events go into a temporary database and the watch's fan-out turns the
 capitulation alert into one broadcast outbox row each; the real ``OutboxWorker`` (the transport's
-``rates``: 29/s, 1 s per chat) delivers them through the real ``TelegramTransport.send``
+``rates``: 30/s counted from answers, 1 s per chat) delivers them through the real ``TelegramTransport.send``
 (python-telegram-bot over HTTP) to the fake Bot API in a separate process, enforcing Telegram's limits
 (30 messages in any sliding second). ``lost`` and ``duplicates`` are counted from the fake's record.
 

@@ -227,24 +227,28 @@ class OutboxWorker:
         """
         recovered = False
         settling: asyncio.Task[int] | None = None
-        while not stop.is_set():
-            try:
-                if not recovered:
-                    if count := await self._store.run(recover_inflight):
-                        log.info("outbox: %d message(s) in flight at the last stop will be sent again", count)
-                    recovered = True
-                current, booked = await self._begin_round()
-                sent = await settling if settling is not None else 0
-                settling = current
-                delay = 0.0 if sent or booked else await self._idle_delay()
-            except Exception:
-                log.exception("outbox worker round failed")
-                await self._finish_rounds()  # nothing may be in flight when the claimed rows are put back
-                settling, recovered = None, False
-                delay = ERROR_PAUSE_S
-            if delay > 0:
-                await self._wait(delay, stop)
-        await self._finish_rounds()
+        try:
+            while not stop.is_set():
+                try:
+                    if not recovered:
+                        if count := await self._store.run(recover_inflight):
+                            log.info("outbox: %d message(s) in flight at the last stop will go again", count)
+                        recovered = True
+                    current, booked = await self._begin_round()
+                    sent = await settling if settling is not None else 0
+                    settling = current
+                    delay = 0.0 if sent or booked else await self._idle_delay()
+                except Exception:
+                    log.exception("outbox worker round failed")
+                    await self._finish_rounds()  # nothing may be in flight when the claimed rows go back
+                    settling, recovered = None, False
+                    delay = ERROR_PAUSE_S
+                if delay > 0:
+                    await self._wait(delay, stop)
+            await self._finish_rounds()
+        finally:  # cancelled: the sends still waiting stop too (their rows go again after a restart)
+            for round_task in self._rounds:
+                round_task.cancel()
 
     def unreachable(self) -> dict[str, Outage]:
         """Platforms in an outage now (a copy)."""

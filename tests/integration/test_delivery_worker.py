@@ -557,3 +557,36 @@ async def test_discord_channels_have_their_own_five_per_five_seconds(
     assert notifier.texts_to("123456789") == [f"m{n}" for n in range(12)]
     assert all(sum(1 for t in times if start <= t < start + 5.0) <= 5 for start in times)
     assert times[5] >= times[0] + 5.0
+
+
+async def test_cancelling_run_stops_the_sends_of_its_rounds(store: Store, clock: VirtualTime) -> None:
+    notifier = FakeNotifier(clock)
+    released, all_waiting = asyncio.Event(), asyncio.Event()
+    real_send = notifier.send
+    waiting = 0
+
+    async def stuck(destination: Destination, message: OutboundMessage) -> SendOutcome:
+        nonlocal waiting
+        waiting += 1
+        if waiting == 3:
+            all_waiting.set()
+        await released.wait()  # the platform never answers
+        return await real_send(destination, message)
+
+    notifier.send = stuck  # type: ignore[method-assign]
+    for n in range(3):
+        await add_chat(store, str(n))
+        await put(store, str(n), "hello")
+    worker = make_worker(store, clock, notifier)
+    running = asyncio.create_task(worker.run(asyncio.Event()))
+    await all_waiting.wait()
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    for _ in range(5):
+        await asyncio.sleep(0)
+    released.set()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert notifier.sends == []  # the stuck sends were cancelled with run(), none completed afterwards
+    assert (await store.run(counts))[OutboxStatus.SENDING] == 3  # put back at the next start
