@@ -90,7 +90,8 @@ class Settings(BaseSettings):
     )
     telegram_paid_broadcast: bool = Field(
         False,
-        description="send network alerts with allow_paid_broadcast: up to 1000 msg/s instead of 30, for 0.1 "
+        description="send what goes to every subscriber (network alerts, data stale/fresh notices) with "
+        "allow_paid_broadcast: up to 1000 msg/s instead of 30, for 0.1 "
         "Telegram Star per message, withdrawn from the bot's balance (Bot API sendMessage; eligibility: "
         "https://core.telegram.org/bots/faq#broadcasting-to-users)",
     )
