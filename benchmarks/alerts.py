@@ -10,6 +10,9 @@ reports the median wall time per snapshot (one committed transaction) and the pe
 
 ``--quiet-repeat Q`` adds Q ``repeat`` rules that hold and fired in the ten minutes before the first
 snapshot with a one-day minimum interval: resting in their quiet period, they must cost nothing per snapshot.
+``--fanout-chats N`` (default 100,000; 0 skips it): a network event fanned out to N subscribed chats, chunk
+by chunk as the watch does (``bot.watch.loop.fan_out_chunk``, each chunk one commit): the longest time one
+chunk held the store (what a command waits at most), the chunks and the total time.
 """
 
 from __future__ import annotations
@@ -22,13 +25,16 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from benchmarks._common import print_figures
+from bot.alerts.events import AlertEvent, EventKind
 from bot.alerts.rules import KeyMetric, Metric, Op
-from bot.store import connect
+from bot.store import connect, fanouts
 from bot.store.subscriptions import evaluate_thresholds
+from bot.watch.loop import fan_out_chunk
 
 RULES_PER_CHAT = 5
 START = 1_000_000.0
@@ -47,6 +53,7 @@ SHOWN_AS: dict[KeyMetric, Metric] = {
     KeyMetric.DIFFICULTY_CHANGE_PCT: Metric.DIFFICULTY,
     KeyMetric.NEXT_HASHPRICE_USD_PER_PH_DAY: Metric.MARGIN,
 }
+FANOUT_DATA = {"height": 935_424, "change_pct": -4.2, "old_difficulty": 1.3e14, "new_difficulty": 1.25e14}
 PERCENT_KEYS = frozenset({KeyMetric.PREMIUM_PCT, KeyMetric.DIFFICULTY_CHANGE_PCT})
 
 
@@ -186,6 +193,35 @@ def measure(db_path: Path, snapshots: int, seed: int) -> tuple[list[float], list
     return timings, fired
 
 
+def measure_fanout(db_path: Path, chats: int) -> tuple[list[float], float]:
+    """Milliseconds each fan-out chunk held the store (work and commit), and the total seconds."""
+    db = connect(db_path)
+    with db.atomic():
+        db.conn.executemany(
+            "INSERT INTO chats (platform, chat_id, kind, created_at) VALUES ('telegram', ?, 'private', 0)",
+            ((str(700_000_000 + i),) for i in range(chats)),
+        )
+        db.execute(
+            "INSERT INTO subscriptions (chat_ref, kind, created_at) SELECT id, 'network', 0 FROM chats "
+            "WHERE chat_id >= '7'"
+        )
+    at = datetime.fromtimestamp(START, UTC)
+    event = AlertEvent(EventKind.RETARGET, f"retarget:{at.isoformat()}", at, FANOUT_DATA)
+    fanout_id = fanouts.add(db, event.to_json(), fanouts.Audience.NETWORK, START)
+    db.execute("PRAGMA synchronous = NORMAL")  # as Store.bookkeeping commits the chunks
+    holds, started = [], time.perf_counter()
+    while True:
+        began = time.perf_counter()
+        with db.atomic():
+            done = fan_out_chunk(db, fanout_id, START).done
+        holds.append((time.perf_counter() - began) * 1000)
+        if done:
+            break
+    total_s = time.perf_counter() - started
+    db.close()
+    return holds, total_s
+
+
 def peak_rss_mb() -> float:
     """Peak resident set size of this process (ru_maxrss: KiB on Linux, bytes on macOS)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -198,6 +234,9 @@ def main() -> None:
     parser.add_argument("--snapshots", type=int, default=9, help="snapshots to evaluate (median reported)")
     parser.add_argument("--quiet-repeat", type=int, default=0, help="quiet repeat rules to add")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--fanout-chats", type=int, default=100_000, help="chats for the fan-out case (0: skip)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
 
@@ -209,6 +248,9 @@ def main() -> None:
             add_quiet_repeat(db_path, args.quiet_repeat, args.seed)
         build_s = time.perf_counter() - started
         timings, fired = measure(db_path, args.snapshots, args.seed)
+        holds, fanout_s = (
+            measure_fanout(Path(tmp) / "fanout.db", args.fanout_chats) if args.fanout_chats else ([], 0.0)
+        )
     median_ms = statistics.median(timings)
     rss = peak_rss_mb()
     figures = {
@@ -218,6 +260,13 @@ def main() -> None:
         "ms_per_snapshot": round(median_ms, 2),
         "peak_rss_mb": round(rss, 1),
     }
+    if holds:
+        figures |= {
+            "fanout_chats": args.fanout_chats,
+            "fanout_longest_hold_ms": round(max(holds), 1),
+            "fanout_chunks": len(holds),
+            "fanout_s": round(fanout_s, 2),
+        }
     rows = [
         ("subscriptions", f"{args.subscriptions:,}"),
         ("quiet repeat rules", f"{args.quiet_repeat:,}"),
@@ -228,6 +277,11 @@ def main() -> None:
         ("rules fired per snapshot, median", f"{statistics.median(fired):,.0f}"),
         ("peak RSS (MB)", f"{rss:.1f}"),
     ]
+    if holds:
+        rows += [
+            (f"fan-out to {args.fanout_chats:,} chats: longest store hold (ms)", f"{max(holds):.1f}"),
+            ("fan-out: chunks, total (s)", f"{len(holds):,}, {fanout_s:.2f}"),
+        ]
     print_figures(figures, args.json, rows)
 
 

@@ -1,14 +1,15 @@
 """Fan-out: one capitulation alert to N Telegram chats through the real stack, against Telegram's limits.
 
 Run: ``.venv/bin/python -m benchmarks.fanout --chats N [--paid-broadcast] [--json]``.
-N private chats and one outbox row each (the rendered capitulation alert, deduplicated per chat as the
-watch does) go into a temporary database; the real ``OutboxWorker`` (``bot.app.TELEGRAM_SENDS_PER_S``,
-1 s per chat, 20/min per group) delivers them through the real ``TelegramTransport.send``
+N private chats subscribed to network events go into a temporary database and the watch's fan-out turns the
+capitulation alert into one broadcast outbox row each; the real ``OutboxWorker`` (the transport's
+``rates``: 30/s counted from answers, 1 s per chat) delivers them through the real ``TelegramTransport.send``
 (python-telegram-bot over HTTP) to the fake Bot API in a separate process, enforcing Telegram's limits
 (30 messages in any sliding second). ``lost`` and ``duplicates`` are counted from the fake's record.
 
-``--paid-broadcast`` sends with ``allow_paid_broadcast=True``, lifts the fake's ceiling to 1000/s and the
-worker's to ``PAID_SENDS_PER_S``: the rate reached then shows what limits the bot itself.
+``--paid-broadcast`` runs with ``MINERWATCH_TELEGRAM_PAID_BROADCAST=true`` (``allow_paid_broadcast``,
+``bot.transports.telegram.PAID_BROADCAST_PER_S``) and lifts the fake's ceiling to 1000/s: the rate reached
+then shows what limits the bot itself.
 """
 
 from __future__ import annotations
@@ -22,31 +23,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlite_utils import Database
-from telegram.constants import ParseMode
-from telegram.error import TelegramError
 
 from benchmarks._common import FakeTelegramProcess, print_figures
 from bot.alerts.events import AlertEvent, EventKind
-from bot.app import TELEGRAM_SENDS_PER_S
 from bot.chat.kinds import ChatKind
 from bot.chat.services import StoreServices
 from bot.data import load_difficulty_regression
-from bot.delivery.notifier import Destination, OutboundMessage, SendOutcome, Sent
 from bot.delivery.worker import OutboxWorker
-from bot.render.alerts import render_event
-from bot.store import Store
+from bot.store import Store, fanouts
 from bot.store.chats import upsert_chat
-from bot.store.outbox import NewMessage, OutboxStatus, counts, enqueue
+from bot.store.outbox import counts
 from bot.store.subscriptions import add_network
-from bot.transports.telegram import TelegramTransport, outcome_of
+from bot.transports.telegram import TelegramTransport
+from bot.watch.loop import fan_out_chunk
 from handlers.router import COMMANDS
 
 FIRST_CHAT_ID = 500_000_001
-PAID_SENDS_PER_S = 990.0
-"""Just under the 1000/s of paid broadcasts (reference/platforms.md §5.1)."""
 PAID_CEILING_PER_S = 1000
-CONCURRENCY = 32
-PAID_CONCURRENCY = 128
+"""Paid broadcasts' ceiling (Bot API sendMessage ``allow_paid_broadcast``)."""
 AT = datetime(2026, 2, 5, 12, 0, tzinfo=UTC)
 EVENT = AlertEvent(
     EventKind.REGIME_CAPITULATION,
@@ -63,59 +57,48 @@ EVENT = AlertEvent(
 )
 
 
-class PaidBroadcastTransport(TelegramTransport):
-    """The Telegram transport sending every alert with ``allow_paid_broadcast=True`` (text only)."""
-
-    async def send(self, destination: Destination, message: OutboundMessage) -> SendOutcome:
-        try:
-            await self.app.bot.send_message(
-                destination.chat_id, message.text, parse_mode=ParseMode.HTML, allow_paid_broadcast=True
-            )
-        except TelegramError as error:
-            return outcome_of(error)
-        return Sent()
+def undelivered(db: Database) -> bool:
+    """Whether a row is still pending or in flight (one index probe: cheap enough to ask often)."""
+    return (
+        db.execute("SELECT 1 FROM outbox WHERE status IN ('pending', 'sending') LIMIT 1").fetchone()
+        is not None
+    )
 
 
 def seed(db: Database, chats: int) -> None:
-    """``chats`` subscribed private chats, each with the alert pending in the outbox."""
-    text = render_event(EVENT)
-    messages = []
+    """``chats`` private chats subscribed to network events, and the alert's fan-out to them."""
     for i in range(chats):
         chat = upsert_chat(db, "telegram", str(FIRST_CHAT_ID + i), ChatKind.PRIVATE, AT.timestamp())
         add_network(db, chat.id, AT.timestamp())
-        key = f"{EVENT.key}|{chat.id}"
-        messages.append(NewMessage(key, chat.id, "telegram", chat.chat_id, EVENT.kind.value, text))
-    enqueue(db, messages, time.time())  # made now: the worker expires alerts undelivered for a day
+    fanout_id = fanouts.add(db, EVENT.to_json(), fanouts.Audience.NETWORK, AT.timestamp())
+    while not fan_out_chunk(db, fanout_id, time.time()).done:  # made now: day-old alerts expire
+        pass
 
 
 async def fan_out(fake: FakeTelegramProcess, db_path: Path, chats: int, paid: bool) -> dict[str, object]:
     """Deliver the seeded outbox; returns the figures."""
     store = await Store.open(db_path)
     await store.atomic(seed, chats)
-    settings = fake.settings(db=str(db_path))
+    settings = fake.settings(db=str(db_path), telegram_paid_broadcast=paid)
     services = StoreServices(store, settings, load_difficulty_regression())
-    transport = (PaidBroadcastTransport if paid else TelegramTransport)(settings, services, COMMANDS, store)
+    transport = TelegramTransport(settings, services, COMMANDS, store)
     await transport.app.initialize()
-    worker = OutboxWorker(
-        store,
-        {transport.platform: transport},
-        global_rate_per_s=PAID_SENDS_PER_S if paid else TELEGRAM_SENDS_PER_S,
-        concurrency=PAID_CONCURRENCY if paid else CONCURRENCY,
-    )
+    await transport.outbox_bot.initialize()
+    transport.liveness.connected = True  # initialized: sends may go (no updates needed here)
+    worker = OutboxWorker(store, {transport.platform: transport}, rates={transport.platform: transport.rates})
     stop = asyncio.Event()
     started, cpu_started = time.perf_counter(), time.process_time()
     running = asyncio.create_task(worker.run(stop))
     while True:
-        await asyncio.sleep(0.5)
-        left = await store.run(counts)
-        if left[OutboxStatus.PENDING] + left[OutboxStatus.SENDING] == 0:
+        await asyncio.sleep(0.1)
+        if not await store.run(undelivered):
             break
     seconds = time.perf_counter() - started
     cpu_s = time.process_time() - cpu_started
     stop.set()
     await running
     outcome = await store.run(counts)
-    await transport.app.shutdown()
+    await transport.stop()
     await store.close()
 
     calls = [c for c in fake.sent("sendMessage") if c["chat_id"] >= FIRST_CHAT_ID]

@@ -31,6 +31,7 @@ from bot.chat.services import StoreServices
 from bot.config import Settings
 from bot.data import load_difficulty_regression, load_history
 from bot.delivery.notifier import Notifier
+from bot.delivery.rates import SendRates
 from bot.delivery.worker import OutboxWorker
 from bot.market.backfill import backfill_daily
 from bot.market.poller import LivePoller
@@ -63,9 +64,6 @@ OFFLINE_HELP = (
 """What the console says once when a round of polls leaves no usable data."""
 DELIVERY_WAIT_S = 2.0
 """Longest a replay waits for a day's alerts to be printed before playing on."""
-TELEGRAM_SENDS_PER_S = 29.0
-"""Just under Telegram's ~30 messages/s per bot
-(https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,24 +122,22 @@ class BotApp:
         regression = load_difficulty_regression()
         self.services = services = StoreServices(store, settings, regression)
         notifiers: dict[str, Notifier] = {}
+        rates: dict[str, SendRates | None] = {}
         if settings.telegram_token is not None:
             self.telegram = TelegramTransport(settings, services, self.commands, store)
             notifiers[self.telegram.platform] = self.telegram
+            rates[self.telegram.platform] = self.telegram.rates
         if settings.discord_token is not None:
             self.discord = DiscordTransport(settings, services, self.commands, store)
             notifiers[self.discord.platform] = self.discord
+            rates[self.discord.platform] = self.discord.rates
         if not notifiers or self.replay_options is not None:
             stamp = self.replay_progress.stamp if self.replay_options is not None else live_stamp
             self.console = ConsoleTransport(services, self.commands, stamp=stamp)
             notifiers[self.console.platform] = self.console
+            rates[self.console.platform] = None  # a terminal: nothing to pace
             await services.subscribe_network(CONSOLE_CHAT)
-        self.worker = OutboxWorker(
-            store,
-            notifiers,
-            global_rate_per_s=TELEGRAM_SENDS_PER_S,
-            expiry_s=settings.alert_expiry_s,
-            unpaced_platforms=frozenset({ConsoleTransport.platform}),
-        )
+        self.worker = OutboxWorker(store, notifiers, rates=rates, expiry_s=settings.alert_expiry_s)
         self.watch = watch = Watch(
             store, regression, RegimeParams(), clock=time.time, on_enqueued=self.worker.notify
         )
@@ -152,6 +148,7 @@ class BotApp:
                     asyncio.create_task(self._connect(transport), name=f"{transport.platform}-connect")
                 )
         self._spawn(self.worker.run(self.stopping), "outbox")
+        self._spawn(watch.fan_out(), "fan-out")  # one a stop interrupted
         if self.console is not None:
             self._spawn(self.console.serve(self.stopping), "console")
             self._spawn(self._stop_when_output_closes(self.console), "console-output")

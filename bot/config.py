@@ -101,6 +101,13 @@ class Settings(BaseSettings):
         description="secret Telegram sends with each webhook update (1-256 of A-Z a-z 0-9 _ -); "
         "unset = derived from the token",
     )
+    telegram_paid_broadcast: bool = Field(
+        False,
+        description="send what goes to every subscriber (network alerts, data stale/fresh notices) with "
+        "allow_paid_broadcast: up to 1000 msg/s instead of 30, for 0.1 "
+        "Telegram Star per message, withdrawn from the bot's balance (Bot API sendMessage; eligibility: "
+        "https://core.telegram.org/bots/faq#broadcasting-to-users)",
+    )
     discord_token: SecretStr | None = Field(None, description="Discord bot token (Developer Portal > Bot)")
     discord_api_base: str | None = Field(
         None,

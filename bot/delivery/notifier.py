@@ -19,6 +19,8 @@ class Destination:
 class OutboundMessage:
     text: str
     image_png: bytes | None = None
+    broadcast: bool = False
+    """The same message goes to every subscriber (a platform may send it on a paid broadcast tier)."""
 
 
 @dataclass(frozen=True, slots=True)

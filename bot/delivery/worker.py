@@ -1,11 +1,18 @@
-"""The outbox worker: claims due rows, sends them through the platform's Notifier, records each outcome.
+"""The outbox worker: claims due rows in batches, sends them through each platform's Notifier, and records
+a round's outcomes in one commit.
 
-Pacing (all limits are parameters; defaults follow Telegram's, from the Bot FAQ
-https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this): a token bucket per
-platform (``global_rate_per_s``, bursting up to one second's worth), at most one message per
-``per_chat_interval_s`` to a destination, at most ``group_per_minute`` in any 60 s to a group or channel
-(negative Telegram ids, or a group/supergroup/channel chat kind), and a platform-wide pause after a 429.
-Time comes from the injected ``clock`` (Unix seconds) and waits go through the injected ``sleep``.
+Order: rows go out by priority (command replies, then personal alerts, then broadcasts), then by due time,
+and strictly in order per destination (``bot.store.outbox``). A round claims about ``ROUND_S`` worth of
+sends at the fastest platform rate, so a personal alert enqueued during a broadcast goes out in the next
+round, within a second or two. Group commit: the round's outcomes (sent marks, retries, dead letters)
+are written in ONE transaction at its end; until then the rows stay ``sending``, so a crash before that
+commit sends them again (at least once), never loses them, and never lets a later row of the same chat
+overtake.
+
+Pacing: each platform's ``SendRates`` (from its transport; ``bot.delivery.rates``), a platform-wide pause
+after a 429, at most ``SendRates.in_flight`` sends waiting for an answer per platform (``concurrency`` for an
+unpaced one). Time comes from the injected ``clock`` (Unix seconds)
+and waits go through the injected ``sleep``.
 
 Outages: a network error, timeout or 5xx (``TransientFailure``) never dead-letters a message. The platform
 is marked unreachable: its messages stay queued, in order per chat, and only one of them goes out per
@@ -20,15 +27,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
-from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections import Counter
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import assert_never
 
 from sqlite_utils import Database
 
-from bot.chat.kinds import GROUP_KINDS, ChatKind
+from bot.chat.kinds import ChatKind
 from bot.delivery.notifier import (
     ChatGone,
     ChatMoved,
@@ -41,16 +49,18 @@ from bot.delivery.notifier import (
     Sent,
     TransientFailure,
 )
+from bot.delivery.rates import CAUTIOUS, RateLimiter, SendRates
 from bot.ops.metrics import record_expired, record_send
 from bot.store import Store
 from bot.store.chats import deactivate_chat, migrate_chat
 from bot.store.outbox import (
     OutboxMessage,
+    Priority,
     claim_due,
     dead_letter,
     drop_for_chat,
     expire,
-    mark_sent,
+    mark_all_sent,
     next_due_at,
     recover_inflight,
     release,
@@ -65,7 +75,6 @@ Sleep = Callable[[float], Awaitable[None]]
 Backoff = Callable[[int], float]
 """Seconds to wait after the n-th failed attempt (n >= 1)."""
 
-GROUP_WINDOW_S = 60.0
 NO_NOTIFIER_RETRY_S = 300.0
 ERROR_PAUSE_S = 1.0
 MIN_WAIT_S = 0.01
@@ -73,6 +82,9 @@ MAX_BACKOFF_S = 60.0
 DEFAULT_EXPIRY_S = 86400.0
 EXPIRY_CHECK_S = 60.0
 """How often (at most) the worker looks for messages past their expiry."""
+ROUND_S = 0.5
+"""A round claims about this long's worth of sends at the fastest rate (at least ``concurrency``)."""
+MAX_BATCH = 1000
 
 
 def exponential_backoff(attempt: int) -> float:
@@ -90,87 +102,69 @@ class Outage:
     probe_at: float
 
 
-def _is_group(message: OutboxMessage) -> bool:
-    return message.chat_kind in GROUP_KINDS or message.destination.startswith("-")
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """What one claimed row came to: ``outcome`` ``None`` means not sent (a 429 pause came first) and the
+    row goes back, due at ``at``; otherwise ``at`` is when the answer came, or the retry time of a failure."""
+
+    message: OutboxMessage
+    outcome: SendOutcome | None
+    at: float
 
 
-class RateLimiter:
-    """In-memory pacing state: per-platform buckets and pauses, per-destination and per-group history."""
-
-    def __init__(
-        self,
-        *,
-        rate_per_s: float,
-        per_chat_interval_s: float,
-        group_per_minute: int,
-        unpaced_platforms: frozenset[str] = frozenset(),
-    ) -> None:
-        self._unpaced = unpaced_platforms
-        self._rate = rate_per_s
-        # A bucket of capacity C refilling at r lets C + r sends through in any one second; with C = 1 a
-        # 29/s rate can never exceed Telegram's 30 in a sliding second (no burst, no 429).
-        self._capacity = 1.0
-        self._per_chat_interval_s = per_chat_interval_s
-        self._group_per_minute = group_per_minute
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._paused_until: dict[str, float] = {}
-        self._next_at: dict[tuple[str, str], float] = {}
-        self._group_sends: dict[tuple[str, str], deque[float]] = {}
-
-    def ready_at(self, message: OutboxMessage, now: float) -> float:
-        """Earliest time the destination may receive ``message`` (platform pause included)."""
-        key = (message.platform, message.destination)
-        if message.platform in self._unpaced:
-            return max(now, self.paused_until(message.platform))
-        ready = max(now, self.paused_until(message.platform), self._next_at.get(key, now))
-        window = self._group_sends.get(key)
-        if _is_group(message) and window is not None and len(window) >= self._group_per_minute:
-            ready = max(ready, window[-self._group_per_minute] + GROUP_WINDOW_S)
-        return ready
-
-    def reserve(self, message: OutboxMessage, now: float) -> float:
-        """Take a platform token and book the destination; returns when the send may go (>= now)."""
-        if message.platform in self._unpaced:
-            return now
-        tokens, updated = self._buckets.get(message.platform, (self._capacity, now))
-        tokens = min(self._capacity, tokens + (now - updated) * self._rate) - 1.0
-        self._buckets[message.platform] = (tokens, now)
-        at = now if tokens >= 0 else now - tokens / self._rate
-        key = (message.platform, message.destination)
-        self._next_at[key] = at + self._per_chat_interval_s
-        if _is_group(message):
-            self._group_sends.setdefault(key, deque()).append(at)
-        return at
-
-    def pause(self, platform: str, until: float) -> None:
-        self._paused_until[platform] = max(until, self.paused_until(platform))
-
-    def paused_until(self, platform: str) -> float:
-        return self._paused_until.get(platform, 0.0)
-
-    def forget_before(self, now: float) -> None:
-        """Drop history that no longer constrains anything (keeps memory bounded)."""
-        self._next_at = {key: at for key, at in self._next_at.items() if at > now}
-        for key, window in list(self._group_sends.items()):
-            while window and window[0] <= now - GROUP_WINDOW_S:
-                window.popleft()
-            if not window:
-                del self._group_sends[key]
-
-
-def _chat_gone(db: Database, chat_ref: int, reason: str) -> None:
-    deactivate_chat(db, chat_ref, reason)
-    drop_for_chat(db, chat_ref, reason)
-
-
-def _chat_moved(db: Database, message: OutboxMessage, new_chat_id: str, now: float) -> None:
-    migrate_chat(db, message.chat_ref, new_chat_id)
-    release(db, message.id, now)
+def _record(db: Database, settled: Sequence[Settled], retry_platforms: Collection[str], now: float) -> None:
+    """Write a round's outcomes; run in one transaction (the group commit)."""
+    for platform in retry_platforms:  # a platform that answers again: what waited for it is due now
+        retry_now(db, platform, now)
+    mark_all_sent(db, [(s.message.id, s.at) for s in settled if isinstance(s.outcome, Sent)])
+    for message, outcome, at in ((s.message, s.outcome, s.at) for s in settled):
+        match outcome:
+            case None:
+                release(db, message.id, at)
+            case Sent():
+                pass
+            case RetryAfter(seconds=seconds):
+                reschedule(
+                    db, message.id, at, f"rate limited: retry after {seconds:g} s", count_attempt=False
+                )
+            case ChatGone(reason=reason):
+                deactivate_chat(db, message.chat_ref, reason)
+                drop_for_chat(db, message.chat_ref, reason)
+            case ChatMoved(new_chat_id=new_chat_id):
+                if new_chat_id == message.destination:
+                    dead_letter(db, message.id, f"chat moved to itself ({new_chat_id})")
+                else:
+                    migrate_chat(db, message.chat_ref, new_chat_id)
+                    release(db, message.id, at)
+            case TransientFailure(error=error):
+                reschedule(db, message.id, at, error)
+            case PermanentFailure(error=error):
+                dead_letter(db, message.id, error)
+            case _:
+                assert_never(outcome)
 
 
 def _release_all(db: Database, deferred: list[tuple[int, float]]) -> None:
     for row_id, at in deferred:
         release(db, row_id, at)
+
+
+class Countdown:
+    """Set once ``done`` was called ``count`` times."""
+
+    def __init__(self, count: int) -> None:
+        self._left = count
+        self._event = asyncio.Event()
+        if count <= 0:
+            self._event.set()
+
+    def done(self) -> None:
+        self._left -= 1
+        if self._left <= 0:
+            self._event.set()
+
+    async def wait(self) -> None:
+        await self._event.wait()
 
 
 class OutboxWorker:
@@ -181,19 +175,18 @@ class OutboxWorker:
         store: Store,
         notifiers: Mapping[str, Notifier],
         *,
+        rates: Mapping[str, SendRates | None] | None = None,
+        default_rates: SendRates | None = CAUTIOUS,
         clock: Clock = time.time,
         sleep: Sleep = asyncio.sleep,
-        global_rate_per_s: float = 25.0,
-        per_chat_interval_s: float = 1.0,
-        group_per_minute: int = 20,
         concurrency: int = 32,
         backoff: Backoff = exponential_backoff,
         expiry_s: float = DEFAULT_EXPIRY_S,
         idle_poll_s: float = 30.0,
-        unpaced_platforms: frozenset[str] = frozenset(),
     ) -> None:
-        if global_rate_per_s <= 0 or group_per_minute < 1 or concurrency < 1 or expiry_s <= 0:
-            raise ValueError("rates, concurrency and expiry_s must be positive")
+        """``rates``: each platform's limits (``None``: unpaced); others get ``default_rates``."""
+        if concurrency < 1 or expiry_s <= 0:
+            raise ValueError("concurrency and expiry_s must be positive")
         self._store = store
         self._notifiers = dict(notifiers)
         self._clock = clock
@@ -201,16 +194,25 @@ class OutboxWorker:
         self._expiry_s = expiry_s
         self._next_expiry_check = float("-inf")
         self._outages: dict[str, Outage] = {}
-        self._probes: set[int] = set()
+        self._probes: dict[int, str] = {}
+        """Probes in flight: row id -> platform (one at a time per platform)."""
+        self._retry_platforms: set[str] = set()
         self._concurrency = concurrency
+        self._in_flight: dict[str, asyncio.Semaphore] = {}
+        self._rounds: set[asyncio.Task[int]] = set()
         self._backoff = backoff
         self._idle_poll_s = idle_poll_s
-        self._limiter = RateLimiter(
-            rate_per_s=global_rate_per_s,
-            per_chat_interval_s=per_chat_interval_s,
-            group_per_minute=group_per_minute,
-            unpaced_platforms=unpaced_platforms,
+        known = dict(rates or {})
+        self._limiter = RateLimiter(known, default_rates)
+        fastest = max(
+            (
+                max(r.per_s, r.broadcast_per_s or 0.0)
+                for r in (*known.values(), default_rates)
+                if r is not None
+            ),
+            default=0.0,
         )
+        self._batch = min(MAX_BATCH, max(concurrency, math.ceil(fastest * ROUND_S)))
         self._wake = asyncio.Event()
 
     def notify(self) -> None:
@@ -220,38 +222,55 @@ class OutboxWorker:
     async def run(self, stop: asyncio.Event) -> None:
         """Recover in-flight rows, then deliver until ``stop`` is set; an exception is logged, never fatal.
 
-        Run one worker per database: recovery assumes no other process has rows in flight.
+        Rounds overlap: the next batch is claimed once the current one's last send has started, while its
+        answers are still coming (their rows stay ``sending``, so their chats wait). Run one worker per
+        database: recovery assumes no other process has rows in flight.
         """
         recovered = False
-        while not stop.is_set():
-            try:
-                if not recovered:
-                    if count := await self._store.run(recover_inflight):
-                        log.info("outbox: %d message(s) in flight at the last stop will be sent again", count)
-                    recovered = True
-                sent = await self.run_once()
-                delay = 0.0 if sent else await self._idle_delay()
-            except Exception:
-                log.exception("outbox worker round failed")
-                recovered = False  # nothing is in flight now: put back what the failed round claimed
-                delay = ERROR_PAUSE_S
-            if delay > 0:
-                await self._wait(delay, stop)
+        settling: asyncio.Task[int] | None = None
+        try:
+            while not stop.is_set():
+                try:
+                    if not recovered:
+                        if count := await self._store.run(recover_inflight):
+                            log.info("outbox: %d message(s) in flight at the last stop will go again", count)
+                        recovered = True
+                    current, booked = await self._begin_round()
+                    sent = await settling if settling is not None else 0
+                    settling = current
+                    delay = 0.0 if sent or booked else await self._idle_delay()
+                except Exception:
+                    log.exception("outbox worker round failed")
+                    await self._finish_rounds()  # nothing may be in flight when the claimed rows go back
+                    settling, recovered = None, False
+                    delay = ERROR_PAUSE_S
+                if delay > 0:
+                    await self._wait(delay, stop)
+            await self._finish_rounds()
+        finally:  # cancelled: the sends still waiting stop too (their rows go again after a restart)
+            for round_task in self._rounds:
+                round_task.cancel()
 
     def unreachable(self) -> dict[str, Outage]:
         """Platforms in an outage now (a copy)."""
         return dict(self._outages)
 
     async def run_once(self) -> int:
-        """Claim the due destination heads and send them concurrently; returns how many sends were made.
+        """One round: claim a batch of due destination heads, send them paced, record the outcomes in one
+        commit; returns how many sends were made.
 
         A platform in an outage gets one probe, once its back-off has passed, instead of its due heads.
         """
+        settling, _ = await self._begin_round()
+        return await settling
+
+    async def _begin_round(self) -> tuple[asyncio.Task[int], int]:
+        """Claim and book a batch; returns, once its last send is due, the task that records the round
+        (its result: the sends made) and how many sends were booked."""
         now = self._clock()
         self._limiter.forget_before(now)
-        self._probes.clear()  # no send outlives its round
         await self._expire(now)
-        claimed = await self._store.run(claim_due, now, self._concurrency, skip=tuple(self._outages))
+        claimed = await self._store.bookkeeping(claim_due, now, self._batch, skip=tuple(self._outages))
         claimed += await self._claim_probes(now)
         deferred: list[tuple[int, float]] = []
         booked: list[tuple[Notifier, OutboxMessage, float]] = []
@@ -269,43 +288,116 @@ class OutboxWorker:
                 continue
             booked.append((notifier, message, self._limiter.reserve(message, now)))
         if deferred:
-            await self._store.atomic(_release_all, deferred)
-        results = await asyncio.gather(*(self._deliver(*send) for send in booked), return_exceptions=True)
+            await self._store.bookkeeping(_release_all, deferred)
+        started = Countdown(len(booked))
+        sends = [asyncio.ensure_future(self._deliver(*send, started)) for send in booked]
+        settling = asyncio.ensure_future(self._settle(sends))
+        self._rounds.add(settling)
+        settling.add_done_callback(self._rounds.discard)
+        await started.wait()
+        return settling, len(booked)
+
+    async def _settle(self, sends: Sequence[Awaitable[Settled]]) -> int:
+        """Wait for a round's answers and record them in one transaction (the group commit)."""
+        results = await asyncio.gather(*sends, return_exceptions=True)
+        settled = [result for result in results if isinstance(result, Settled)]
+        retry_platforms, self._retry_platforms = self._retry_platforms, set()
         failures = [result for result in results if isinstance(result, BaseException)]
+        if settled or retry_platforms:
+            try:
+                await self._store.bookkeeping(_record, settled, retry_platforms, self._clock())
+            except Exception as error:  # the rows stay ``sending``: run() puts them back, they go again
+                raise RuntimeError(f"{len(settled)} send outcome(s) not recorded") from error
         for failure in failures:
-            log.error("outbox: recording a send failed", exc_info=failure)
+            log.error("outbox: a send failed unexpectedly", exc_info=failure)
         if failures:
             raise RuntimeError(f"{len(failures)} send outcome(s) not recorded") from failures[0]
-        return sum(1 for result in results if result is True)
+        return sum(1 for result in settled if result.outcome is not None)
 
-    async def _deliver(self, notifier: Notifier, message: OutboxMessage, at: float) -> bool:
-        """Wait for the booked slot, send, record the outcome; ``False`` when a 429 pause deferred it."""
+    async def _finish_rounds(self) -> None:
+        """Let every round still sending end (each records what it can)."""
+        while self._rounds:
+            await asyncio.gather(*self._rounds, return_exceptions=True)
+
+    async def _deliver(
+        self, notifier: Notifier, message: OutboxMessage, at: float, started: Countdown
+    ) -> Settled:
+        """Wait for the booked slot, send, and apply the answer in memory (pauses, outages); the store
+        learns it at the round's end. Counts ``started`` down when the send starts (or will not)."""
+        signalled = False
+
+        def going() -> None:
+            nonlocal signalled
+            if not signalled:
+                signalled = True
+                started.done()
+
+        try:
+            return await self._send(notifier, message, at, going)
+        finally:
+            going()
+
+    async def _send(
+        self, notifier: Notifier, message: OutboxMessage, at: float, going: Callable[[], None]
+    ) -> Settled:
         delay = at - self._clock()
         if delay > 0:
             await self._sleep(delay)
         paused = self._limiter.paused_until(message.platform)
         if paused > self._clock():
-            await self._store.run(release, message.id, paused)
-            return False
+            self._probes.pop(message.id, None)
+            return Settled(message, None, paused)
         destination = Destination(message.platform, message.destination, ChatKind(message.chat_kind))
-        try:
-            outcome = await notifier.send(destination, OutboundMessage(message.text, message.image))
-        except Exception as exc:
-            log.warning("outbox: %s send to %s raised", message.platform, message.destination, exc_info=True)
-            outcome = TransientFailure(f"{type(exc).__name__}: {exc}")
-        await self._settle(message, outcome)
-        return True
+        outbound = OutboundMessage(
+            message.text, message.image, broadcast=message.priority is Priority.BROADCAST
+        )
+        async with self._slots(message.platform):
+            while (wait := self._limiter.ceiling_wait(message, self._clock())) > 0:
+                await self._sleep(wait)
+            ceiling = self._limiter.start(message, self._clock())
+            going()
+            try:
+                outcome = await notifier.send(destination, outbound)
+            except Exception as exc:
+                log.warning(
+                    "outbox: %s send to %s raised", message.platform, message.destination, exc_info=True
+                )
+                outcome = TransientFailure(f"{type(exc).__name__}: {exc}")
+            now = self._clock()
+            self._limiter.answered(ceiling, now)
+        record_send(message.platform, outcome)
+        probe = self._probes.pop(message.id, None) is not None
+        if not isinstance(outcome, TransientFailure):
+            self._answered(message.platform, now)
+        match outcome:
+            case RetryAfter(seconds=seconds):
+                self._limiter.pause(message.platform, now + seconds)
+                return Settled(message, outcome, now + seconds)
+            case TransientFailure(error=error):
+                # Never dead-lettered: retried at the next probe, or later after repeated failures of its own.
+                retry_at = max(
+                    self._failed(message, now, error, probe=probe), now + self._backoff(message.attempts + 1)
+                )
+                return Settled(message, outcome, retry_at)
+        return Settled(message, outcome, now)
+
+    def _slots(self, platform: str) -> asyncio.Semaphore:
+        """The platform's in-flight limit."""
+        if platform not in self._in_flight:
+            rates = self._limiter.rates_for(platform)
+            self._in_flight[platform] = asyncio.Semaphore(rates.in_flight if rates else self._concurrency)
+        return self._in_flight[platform]
 
     async def _claim_probes(self, now: float) -> list[OutboxMessage]:
         probes: list[OutboxMessage] = []
         for platform, outage in self._outages.items():
-            if outage.probe_at > now:
+            if outage.probe_at > now or platform in self._probes.values():
                 continue
             probe = await self._store.run(claim_due, now, 1, only=platform)
             if not probe:  # every held message waits for its own retry time: probe with the first of them
                 due = await self._store.run(next_due_at, only=platform)
                 outage.probe_at = now + self._idle_poll_s if due is None else due
-            self._probes.update(message.id for message in probe)
+            self._probes.update((message.id, platform) for message in probe)
             probes += probe
         return probes
 
@@ -326,9 +418,8 @@ class OutboxWorker:
                 self._expiry_s / 3600,
             )
 
-    def _failed(self, message: OutboxMessage, now: float, error: str) -> float:
+    def _failed(self, message: OutboxMessage, now: float, error: str, *, probe: bool) -> float:
         """Record a network error, timeout or 5xx against the platform; returns the next probe time."""
-        probe = message.id in self._probes
         outage = self._outages.get(message.platform)
         if outage is None:
             outage = Outage(since=now, failures=1, probe_at=now + self._backoff(1))
@@ -344,12 +435,13 @@ class OutboxWorker:
             outage.probe_at = now + self._backoff(outage.failures)
         return outage.probe_at
 
-    async def _answered(self, platform: str, now: float) -> None:
+    def _answered(self, platform: str, now: float) -> None:
         """The platform answered (any outcome but a transient failure): its outage, if any, is over.
 
-        After failed probes (a platform-wide outage) the held messages are due at once, whatever their own
-        back-off; after a lone failure they are not, so a message that fails on its own (one that always
-        times out, say) keeps backing off instead of pausing the platform every few seconds.
+        After failed probes (a platform-wide outage) the held messages are due at once (at the round's
+        commit), whatever their own back-off; after a lone failure they are not, so a message that fails on
+        its own (one that always times out, say) keeps backing off instead of pausing the platform every
+        few seconds.
         """
         outage = self._outages.pop(platform, None)
         if outage is None:
@@ -361,35 +453,7 @@ class OutboxWorker:
             outage.failures - 1,
         )
         if outage.failures > 1:
-            await self._store.run(retry_now, platform, now)
-
-    async def _settle(self, message: OutboxMessage, outcome: SendOutcome) -> None:
-        record_send(message.platform, outcome)
-        now = self._clock()
-        if not isinstance(outcome, TransientFailure):
-            await self._answered(message.platform, now)
-        match outcome:
-            case Sent():
-                await self._store.run(mark_sent, message.id, now)
-            case RetryAfter(seconds=seconds):
-                self._limiter.pause(message.platform, now + seconds)
-                note = f"rate limited: retry after {seconds:g} s"
-                await self._store.run(reschedule, message.id, now + seconds, note, count_attempt=False)
-            case ChatGone(reason=reason):
-                await self._store.atomic(_chat_gone, message.chat_ref, reason)
-            case ChatMoved(new_chat_id=new_chat_id):
-                if new_chat_id == message.destination:
-                    await self._store.run(dead_letter, message.id, f"chat moved to itself ({new_chat_id})")
-                else:
-                    await self._store.atomic(_chat_moved, message, new_chat_id, now)
-            case TransientFailure(error=error):
-                # Never dead-lettered: retried at the next probe, or later after repeated failures of its own.
-                retry_at = max(self._failed(message, now, error), now + self._backoff(message.attempts + 1))
-                await self._store.run(reschedule, message.id, retry_at, error)
-            case PermanentFailure(error=error):
-                await self._store.run(dead_letter, message.id, error)
-            case _:
-                assert_never(outcome)
+            self._retry_platforms.add(platform)
 
     async def next_round_at(self) -> float | None:
         """When a round next has something to do (a head due, a probe), or ``None``: nothing pending."""

@@ -6,6 +6,15 @@ single-thread executor and every call runs there, serialised. Repositories are p
 the ``Database``; ``await store.run(fn, ...)`` and ``await store.atomic(fn, ...)`` run them off the event
 loop. All times in the store are Unix seconds (REAL).
 
+Durability (https://www.sqlite.org/pragma.html#pragma_synchronous, https://www.sqlite.org/wal.html): WAL,
+and ``synchronous=FULL`` by default: every commit fsyncs the WAL, so what a user was told (a subscription
+saved) and what the watch decided (an alert and its outbox rows) survive a power loss. ``Store.bookkeeping``
+commits with ``synchronous=NORMAL`` instead, no fsync: safe against a killed process (the commit is in the
+WAL before it returns), but a power loss may roll back the last such commits; only a suffix of them, since
+WAL recovery stops at the last intact commit and the next FULL commit syncs everything before it. The
+outbox's claims and sent marks and the fan-out's chunks use it: rolled back, a message goes out again (sent
+twice) or a chunk is written again (deduplicated), never lost.
+
 The file is guarded: before every call the path's device and inode are compared with those opened. A file
 deleted or replaced while the bot runs would swallow every later write (the open descriptor still points at
 the old inode, so writes "succeed" and vanish at the next start); instead the connection turns
@@ -73,6 +82,7 @@ def connect(path: str | os.PathLike[str]) -> Database:
         db.execute("PRAGMA busy_timeout = 5000")
         db.execute("PRAGMA foreign_keys = ON")
         db.enable_wal()
+        db.execute("PRAGMA synchronous = FULL")
         migrations.apply(db)
         # Prove the file is writable even when nothing needed migrating: BEGIN IMMEDIATE alone succeeds on
         # a read-only file, a write of the unchanged user_version does not.
@@ -130,6 +140,22 @@ class Store:
                 return fn(self._db, *args, **kwargs)
 
         return await self._submit(in_transaction)
+
+    async def bookkeeping(
+        self, fn: Callable[Concatenate[Database, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """As ``atomic``, committed without an fsync (``synchronous=NORMAL``): survives a killed process, a
+        power loss may roll it back. Only for writes a rollback merely repeats."""
+
+        def unsynced() -> T:
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            try:
+                with self._db.atomic():
+                    return fn(self._db, *args, **kwargs)
+            finally:
+                self._db.execute("PRAGMA synchronous = FULL")
+
+        return await self._submit(unsynced)
 
     async def close(self) -> None:
         """Close the connection and stop the worker thread; idempotent."""

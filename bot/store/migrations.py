@@ -219,3 +219,26 @@ def m007_quiet_rules_out_of_the_scan(db: Database) -> None:
             WHERE repeat = 1 AND active = 1 AND armed = 0 AND quiet = 0""",
         "CREATE INDEX subscriptions_quiet ON subscriptions (quiet_until) WHERE quiet = 1",
     )
+
+
+@migrations()
+def m008_outbox_priority_and_fanouts(db: Database) -> None:
+    """Outbox ``priority`` (0 command reply, 1 personal alert, 2 broadcast; lower goes first) with the claim
+    index, and ``fanouts``: a network event still being turned into outbox rows, chunk by chunk, with the
+    last chat done, so a restart resumes it. Rows queued before this are personal unless their event kind
+    goes to every subscriber."""
+    _run(
+        db,
+        "ALTER TABLE outbox ADD COLUMN priority INTEGER NOT NULL DEFAULT 1 CHECK (priority IN (0, 1, 2))",
+        """UPDATE outbox SET priority = 2 WHERE event_kind IN ('regime_capitulation', 'regime_recovery',
+            'ribbons_capitulation', 'ribbons_recovery', 'ribbons_buy', 'retarget', 'data_stale',
+            'data_fresh')""",
+        "CREATE INDEX outbox_claim ON outbox (status, priority, next_attempt_at, id)",
+        """CREATE TABLE fanouts (
+            id INTEGER PRIMARY KEY,
+            event TEXT NOT NULL,
+            audience TEXT NOT NULL CHECK (audience IN ('network', 'subscribed')),
+            after_chat_ref INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL
+        )""",
+    )

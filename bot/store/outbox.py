@@ -1,19 +1,22 @@
 """The outbox: every message is written here (one row per event and destination) before it is sent.
 
-A row goes ``pending -> sending -> sent``, or back to ``pending`` (retry later), or ends ``dead`` (the
-platform refused it, with the reason), ``dropped`` (its chat is gone) or ``expired`` (undelivered past the
-alert expiry). Per destination, rows are delivered strictly in id
-order: only the oldest undelivered row of a destination may be claimed, and only when nothing of that
-destination is in flight. ``sending`` is persisted when claimed, so after a crash ``recover_inflight``
-puts those rows back: a message whose send completed but whose ``sent`` mark was lost goes out twice,
-nothing is lost. Retention (``prune``) deletes only finished rows, never a pending or in-flight one.
+Rows go out by ``priority`` (``Priority``: personal alerts, then broadcasts; command replies do not queue
+here, the transports send them at once), then by due time. A row goes ``pending -> sending -> sent``, or back
+to ``pending`` (retry later), or ends ``dead`` (the platform refused it, with the reason), ``dropped`` (its
+chat is gone) or ``expired`` (undelivered past the alert expiry). Per destination, rows are delivered strictly
+in id order: only the oldest undelivered row of a destination may be claimed, and only when nothing of that
+destination is in flight. ``sending`` is persisted when claimed, so after a crash ``recover_inflight`` puts
+those rows back: a message whose send completed but whose ``sent`` mark was lost goes out twice, nothing is
+lost. A destination's rows keep their order across priorities: a personal alert queued behind a broadcast row
+of the same chat lifts that row to its own priority, so it waits for one message, not for the whole broadcast.
+Retention (``prune``) deletes only finished rows, never a pending or in-flight one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import Any
 
 from sqlite_utils import Database
@@ -28,6 +31,15 @@ class OutboxStatus(StrEnum):
     EXPIRED = "expired"
 
 
+class Priority(IntEnum):
+    """Which rows go first (lower first; 0 is kept for command replies, which are not queued today)."""
+
+    PERSONAL = 1
+    """An alert on a chat's own rule."""
+    BROADCAST = 2
+    """The same alert to every subscriber (network events, data notices)."""
+
+
 @dataclass(frozen=True, slots=True)
 class NewMessage:
     """A message to enqueue; ``dedupe_key`` is unique per (event, destination)."""
@@ -39,6 +51,7 @@ class NewMessage:
     event_kind: str
     text: str
     image: bytes | None = None
+    priority: Priority = Priority.PERSONAL
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +72,7 @@ class OutboxMessage:
     last_error: str | None
     created_at: float
     sent_at: float | None
+    priority: Priority = Priority.PERSONAL
 
 
 _UNDELIVERED = "('pending', 'sending')"
@@ -86,23 +100,51 @@ def _message(row: dict[str, Any]) -> OutboxMessage:
         last_error=row["last_error"],
         created_at=row["created_at"],
         sent_at=row["sent_at"],
+        priority=Priority(row["priority"]),
     )
 
 
 def enqueue(db: Database, messages: Iterable[NewMessage], now: float) -> int:
-    """Insert the messages, due at ``now``; a repeated dedupe key is ignored. Returns how many were new."""
+    """Insert the messages, due at ``now``; a repeated dedupe key is ignored. Returns how many were new.
+
+    Undelivered rows of the same destination with a lower priority are lifted to the new message's, so
+    per-destination order holds without making it wait behind a whole broadcast."""
+    rows = list(messages)
     params = (
-        (m.dedupe_key, m.chat_ref, m.platform, m.destination, m.event_kind, m.text, m.image, now, now)
-        for m in messages
+        (
+            m.dedupe_key,
+            m.chat_ref,
+            m.platform,
+            m.destination,
+            m.event_kind,
+            m.text,
+            m.image,
+            int(m.priority),
+            now,
+            now,
+        )
+        for m in rows
     )
+    lifts = [
+        (int(m.priority), m.destination, m.platform, int(m.priority))
+        for m in rows
+        if m.priority < Priority.BROADCAST
+    ]
     with db.atomic():
         cursor = db.conn.executemany(
             """INSERT OR IGNORE INTO outbox (dedupe_key, chat_ref, platform, destination, event_kind, text,
-                   image, next_attempt_at, created_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   image, priority, next_attempt_at, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             params,
         )
-        return max(cursor.rowcount, 0)
+        added = max(cursor.rowcount, 0)
+        if lifts:
+            db.conn.executemany(
+                f"""UPDATE outbox SET priority = ? WHERE destination = ? AND platform = ?
+                    AND status IN {_UNDELIVERED} AND priority > ?""",
+                lifts,
+            )
+        return added
 
 
 def _platforms(skip: Collection[str], only: str | None) -> tuple[str, list[str]]:
@@ -119,7 +161,7 @@ def _platforms(skip: Collection[str], only: str | None) -> tuple[str, list[str]]
 def claim_due(
     db: Database, now: float, limit: int, *, skip: Collection[str] = (), only: str | None = None
 ) -> list[OutboxMessage]:
-    """Mark ``sending`` and return, oldest due first, the head row of up to ``limit`` destinations.
+    """Mark ``sending`` and return the head row of up to ``limit`` destinations: by priority, then oldest due.
 
     A destination's head is its oldest pending-or-sending row; it is claimed only when pending and due,
     so a later message never overtakes an earlier one, even one waiting for a retry. Rows of the platforms
@@ -130,9 +172,10 @@ def claim_due(
         ids = [
             row[0]
             for row in db.execute(
-                f"""SELECT o.id FROM outbox o INDEXED BY outbox_due
-                    WHERE o.status = 'pending' AND o.next_attempt_at <= ?{where} AND {_IS_HEAD}
-                    ORDER BY o.next_attempt_at, o.id LIMIT ?""",
+                f"""SELECT o.id FROM outbox o INDEXED BY outbox_claim
+                    WHERE o.status = 'pending' AND o.priority IN (0, 1, 2) AND o.next_attempt_at <= ?{where}
+                      AND {_IS_HEAD}
+                    ORDER BY o.priority, o.next_attempt_at, o.id LIMIT ?""",
                 [now, *params, limit],
             ).fetchall()
         ]
@@ -171,7 +214,15 @@ def counts(db: Database) -> dict[OutboxStatus, int]:
 
 
 def mark_sent(db: Database, row_id: int, now: float) -> None:
-    db.execute("UPDATE outbox SET status = 'sent', sent_at = ? WHERE id = ?", [now, row_id])
+    mark_all_sent(db, [(row_id, now)])
+
+
+def mark_all_sent(db: Database, sent: Iterable[tuple[int, float]]) -> None:
+    """Mark rows delivered, each ``(id, sent_at)``, in one statement (a round's sends, one commit)."""
+    with db.atomic():  # executemany alone would leave a transaction open
+        db.conn.executemany(
+            "UPDATE outbox SET status = 'sent', sent_at = ? WHERE id = ?", ((at, i) for i, at in sent)
+        )
 
 
 def reschedule(db: Database, row_id: int, at: float, error: str, *, count_attempt: bool = True) -> None:

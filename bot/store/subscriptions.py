@@ -230,16 +230,6 @@ def get_subscription(db: Database, subscription_id: int) -> Subscription | None:
     return _subscription(rows[0]) if rows else None
 
 
-def network_chats(db: Database) -> list[int]:
-    """Row ids of the active chats subscribed to network events."""
-    return [
-        row["chat_ref"]
-        for row in db.query(
-            "SELECT chat_ref FROM subscriptions WHERE kind = 'network' AND active = 1 ORDER BY chat_ref"
-        )
-    ]
-
-
 _FIRE = """armed = 0, quiet_until = :now + min_interval_s, quiet = min_interval_s > 0, last_fired_at = :now,
     fire_count = fire_count + 1"""
 # A rule is quiet (out of the firing indexes) from a firing with a minimum interval until the first
@@ -304,12 +294,3 @@ def has_active_rules(db: Database, key_metric: KeyMetric) -> bool:
         "SELECT 1 FROM subscriptions WHERE key_metric = ? AND active = 1 LIMIT 1", [key_metric.value]
     ).fetchone()
     return row is not None
-
-
-def subscribed_chats(db: Database) -> list[int]:
-    """Active chats with any active subscription: they hear when data goes stale and comes back."""
-    rows = db.execute(
-        "SELECT DISTINCT s.chat_ref FROM subscriptions s JOIN chats c ON c.id = s.chat_ref "
-        "WHERE s.active = 1 AND c.active = 1 ORDER BY s.chat_ref"
-    ).fetchall()
-    return [row[0] for row in rows]

@@ -49,6 +49,7 @@ from bot.chat.reply import Reply, Table
 from bot.config import Settings
 from bot.delivery import notifier as outcomes
 from bot.delivery.notifier import Destination, OutboundMessage, SendOutcome
+from bot.delivery.rates import SendRates, Window
 from bot.economics.machines import list_machines, normalise_machine_name
 from bot.render.i18n import LANGUAGE_NAMES, SUPPORTED, t
 from bot.store.db import Store
@@ -73,6 +74,17 @@ from bot.transports.markup import (
 log = logging.getLogger(__name__)
 
 PLATFORM = "discord"
+CHANNEL_WINDOW = Window(5, 5.0)
+GLOBAL_PER_S = 50
+RATES = SendRates(
+    per_s=GLOBAL_PER_S,
+    private=CHANNEL_WINDOW,
+    group=CHANNEL_WINDOW,
+    ceiling=Window(GLOBAL_PER_S, 1.0),
+)
+"""Discord allows a bot 50 requests/s globally, and message creation is limited per channel (a top-level
+resource), 5 per 5 s as Discord's X-RateLimit headers announce it
+(https://discord.com/developers/docs/topics/rate-limits); a DM is a channel too."""
 GONE_CODES = frozenset({50001, 50007})
 """403 codes meaning the chat is out of reach for good: Missing Access, Cannot send messages to this user."""
 GUILD_READY_TIMEOUT_S = 2.0
@@ -257,6 +269,7 @@ class DiscordTransport:
     """Serves Discord channels and DMs and delivers their alerts."""
 
     platform = PLATFORM
+    rates = RATES
 
     def __init__(self, settings: Settings, services: Services, commands: CommandSet, store: Store) -> None:
         if settings.discord_token is None:

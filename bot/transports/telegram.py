@@ -1,18 +1,17 @@
 """Telegram transport: a python-telegram-bot 22 Application sharing the bot's one event loop.
 
-Updates become ``handlers`` requests; replies become messages with inline keyboards and photos; button
-presses are the commands they show; ``my_chat_member`` updates (blocked, removed, added) and group
-migrations keep the store's chats true. Commands come from new messages and channel posts only: an edit
-never runs a command again (updates handled: message, channel_post, callback_query, my_chat_member). Who
-may change a chat's alerts follows ``Message.sender_chat`` (https://core.telegram.org/bots/api#message): a
-channel's own post and a group's anonymous administrator speak as the chat and may; a message on behalf of
-another chat may not; anyone else is looked up with getChatMember. As the outbox ``Notifier`` it maps
-Telegram's errors (https://core.telegram.org/bots/api#responseparameters) to typed outcomes: RetryAfter ->
-retry, ChatMigrated -> moved, Forbidden and "chat not found" -> gone, timeouts and network errors ->
-transient, other bad requests -> permanent. The Application runs with the manual lifecycle (not
-``run_polling``) and without PTB's JobQueue: our own scheduler owns time. Sends are paced per chat and
-overall (``bot.transports.telegram_pacing``); updates of different chats are handled concurrently, those
-of one chat in order.
+Updates become ``handlers`` requests; replies become messages with inline keyboards and photos; button presses
+are the commands they show; ``my_chat_member`` updates (blocked, removed, added) and group migrations keep the
+store's chats true. Commands come from new messages and channel posts only: an edit never runs a command again
+(updates handled: message, channel_post, callback_query, my_chat_member). Who may change a chat's alerts
+follows ``Message.sender_chat`` (https://core.telegram.org/bots/api#message): a channel's own post and a
+group's anonymous administrator speak as the chat and may; a message on behalf of another chat may not; anyone
+else is looked up with getChatMember. As the outbox ``Notifier`` it maps Telegram's errors
+(https://core.telegram.org/bots/api#responseparameters) to typed outcomes: RetryAfter -> retry, ChatMigrated
+-> moved, Forbidden and "chat not found" -> gone, timeouts and network errors -> transient, other bad requests
+-> permanent. Broadcast messages go with ``allow_paid_broadcast`` when ``MINERWATCH_TELEGRAM_PAID_BROADCAST``
+is on, and ``rates`` tells the outbox Telegram's limits. The Application runs with the manual lifecycle (not
+``run_polling``) and without PTB's JobQueue: our own scheduler owns time.
 
 ``run`` connects in the background with back-off (the bot serves everything else meanwhile); every 200
 answer from the Bot API refreshes ``liveness``. Telegram is asked only for the update types the registered
@@ -56,6 +55,7 @@ from telegram.ext import (
     CallbackQueryHandler,
     ChatMemberHandler,
     ContextTypes,
+    ExtBot,
     MessageHandler,
     filters,
 )
@@ -69,6 +69,7 @@ from bot.chat.reply import Reply
 from bot.config import Settings
 from bot.delivery import notifier as outcomes
 from bot.delivery.notifier import Destination, OutboundMessage, SendOutcome
+from bot.delivery.rates import SendRates, Window
 from bot.render.i18n import SUPPORTED
 from bot.store.db import Store
 from bot.transports.lifecycle import (
@@ -90,8 +91,23 @@ ADMIN_STATUSES = frozenset({ChatMember.ADMINISTRATOR, ChatMember.OWNER})
 GONE_STATUSES = frozenset({ChatMember.BANNED, ChatMember.LEFT})
 CAPTION_LIMIT = 1024
 SENDS_PER_S = 30
-"""Telegram's overall limit; ``ChatPacer`` counts each send until a second after its answer, so network
-jitter cannot crowd more than this into any second at Telegram."""
+"""Telegram's ~30 messages/s per bot, all chats together; at most one message a second to a private chat and
+20 a minute to a group (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this).
+The outbox also holds the 30 as a ceiling counted from Telegram's answers (``SendRates.ceiling``)."""
+PAID_BROADCAST_PER_S = 950.0
+"""Paid broadcasts: up to 1000 messages/s (Bot API sendMessage ``allow_paid_broadcast``), less the free tier's
+share for personal alerts and replies."""
+OUTBOX_POOL_SIZE = 4
+"""HTTP connections for outbox sends, apart from replies' (so a reply never waits for one behind a
+broadcast). httpcore checks every open connection on each request, so the CPU per message grows with the
+pool; 4 keep ~1000 msg/s going at ~4 ms per answer (8 and 16 measured slower, 256 ~5x slower)."""
+RATES = SendRates(
+    per_s=SENDS_PER_S,
+    private=Window(1, 1.0),
+    group=Window(20, 60.0),
+    in_flight=OUTBOX_POOL_SIZE,
+    ceiling=Window(SENDS_PER_S, 1.0),
+)
 REPLY_RETRIES = 3
 """A reply that meets a 429 waits and retries (the outbox handles retries for alerts itself)."""
 CONCURRENT_UPDATES = 256
@@ -232,6 +248,12 @@ class TelegramTransport:
         self._services = services
         self._commands = commands
         self._store = store
+        self._paid_broadcast = settings.telegram_paid_broadcast
+        self.rates = RATES
+        if self._paid_broadcast:
+            self.rates = SendRates(
+                RATES.per_s, RATES.private, RATES.group, broadcast_per_s=PAID_BROADCAST_PER_S
+            )
         self.liveness = Liveness(SILENCE_LIMIT_S)
         timeouts = dict.fromkeys(("connect_timeout", "read_timeout", "write_timeout"), REQUEST_TIMEOUT_S)
         self.app: Application = (  # type: ignore[type-arg]
@@ -244,6 +266,13 @@ class TelegramTransport:
             .concurrent_updates(PerChatUpdates(CONCURRENT_UPDATES))
             .job_queue(None)
             .build()
+        )
+        # Outbox sends go through their own small pool, paced by the outbox alone (``rates``): a second
+        # pacer in series (PTB's) would only lose slots to jitter.
+        self.outbox_bot = ExtBot(
+            settings.telegram_token.get_secret_value(),
+            base_url=settings.telegram_base_url,
+            request=_TrackedRequest(self.liveness, connection_pool_size=OUTBOX_POOL_SIZE, **timeouts),
         )
         self.app.add_handler(
             MessageHandler(filters.StatusUpdate.MIGRATE & filters.UpdateType.MESSAGE, self._on_migrate)
@@ -258,6 +287,7 @@ class TelegramTransport:
         the token and whatever PTB raises when Telegram cannot be reached (safe to call again)."""
         try:
             await self.app.initialize()
+            await self.outbox_bot.initialize()
         except InvalidToken as error:
             raise rejection(error) from None
         if not self.app.running:
@@ -335,21 +365,26 @@ class TelegramTransport:
             await self.app.stop()
         await self.app.shutdown()
         await self.app.bot.shutdown()  # an initialize() that failed at getMe left its clients open
+        await self.outbox_bot.shutdown()
 
     async def send(self, destination: Destination, message: OutboundMessage) -> SendOutcome:
         """Deliver one outbox message; Telegram errors become typed outcomes, never exceptions."""
         if not self.liveness.connected:
             return outcomes.RetryAfter(NOT_CONNECTED_RETRY_S)
+        paid = True if self._paid_broadcast and message.broadcast else None  # None: parameter left out
         try:
             if message.image_png is not None:
-                await self.app.bot.send_photo(
+                await self.outbox_bot.send_photo(
                     destination.chat_id,
                     message.image_png,
                     caption=message.text[:CAPTION_LIMIT],
                     parse_mode=ParseMode.HTML,
+                    allow_paid_broadcast=paid,
                 )
             else:
-                await self.app.bot.send_message(destination.chat_id, message.text, parse_mode=ParseMode.HTML)
+                await self.outbox_bot.send_message(
+                    destination.chat_id, message.text, parse_mode=ParseMode.HTML, allow_paid_broadcast=paid
+                )
         except TelegramError as error:
             return outcome_of(error)
         return outcomes.Sent()

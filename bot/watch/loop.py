@@ -1,13 +1,19 @@
 """The watch loop's decisions: turn each market reading into events and durable outbox rows.
 
-``Watch.observe`` runs one evaluation inside ONE store transaction: engine state, per-chat rule states,
-outbox rows and the event log commit together or not at all, so a crash between "event decided" and
-"outbox written" loses nothing and a restart never repeats what was committed.
+``Watch.observe`` runs one evaluation inside ONE store transaction (fsynced): engine state, per-chat rule
+states, personal alerts' outbox rows, the event log and a fan-out job for each event that goes to every
+subscriber commit together or not at all, so a crash between "event decided" and "outbox written" loses
+nothing and a restart never repeats what was committed. The fan-out then turns the event into one outbox row
+per subscriber in chunks of at most ``FANOUT_CHUNK_S`` of work, each its own transaction
+(``Store.bookkeeping``: a power loss may make it run again, deduplicated), so commands keep being answered
+while 100k rows are written; a restart resumes it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -41,7 +47,7 @@ from bot.economics.stress import (
 from bot.ops.metrics import record_alerts
 from bot.render.alerts import render_event
 from bot.store import chats as chat_repo
-from bot.store import outbox
+from bot.store import fanouts, outbox
 from bot.store import snapshots as snapshot_repo
 from bot.store import subscriptions as subscription_repo
 from bot.store.db import Store
@@ -61,6 +67,10 @@ NETWORK_WIDE = frozenset(
     }
 )
 DATA_NOTICES = frozenset({EventKind.DATA_STALE, EventKind.DATA_FRESH})
+FANOUT_CHUNK_S = 0.02
+"""A fan-out chunk stops taking chats after this much work (plus one batch and the commit: ~25-35 ms)."""
+FANOUT_BATCH = 100
+"""Chats read and enqueued at a time inside a chunk."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,12 +207,8 @@ def decide(
     state, events = evaluate(state, obs, params)
     messages: list[outbox.NewMessage] = []
     for event in events:
-        targets = (
-            subscription_repo.network_chats(db)
-            if event.kind in NETWORK_WIDE
-            else subscription_repo.subscribed_chats(db)
-        )
-        messages += [m for ref in targets if (m := _message(db, event, ref)) is not None]
+        audience = fanouts.Audience.NETWORK if event.kind in NETWORK_WIDE else fanouts.Audience.SUBSCRIBED
+        fanouts.add(db, event.to_json(), audience, now)
     if not obs.stale:
         _fire_thresholds(db, obs.key_values, reading, now, events, messages)
         snapshot_repo.set_state(db, "last_observation", _observation_json(obs))
@@ -257,18 +263,59 @@ def decide_ribbons(db: Database, rows: Sequence[DailyRow], now: float) -> list[A
     # On the first run only today's events count: history before the bot started is not news.
     since = state.last_ribbon_date or rows[-1].date - timedelta(days=1)
     events = ribbon_events_since(rows, since)
-    messages = [
-        message
-        for event in events
-        for ref in subscription_repo.network_chats(db)
-        if (message := _message(db, event, ref)) is not None
-    ]
-    outbox.enqueue(db, messages, now)
     for event in events:
+        fanouts.add(db, event.to_json(), fanouts.Audience.NETWORK, now)
         snapshot_repo.record_event(db, event.key, event.kind.value, event.occurred_at.timestamp(), event.data)
     state = replace(state, last_ribbon_date=rows[-1].date)
     snapshot_repo.set_state(db, ENGINE_STATE_KEY, state.to_json())
     return events
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    written: int
+    """Outbox rows added (a chat that already had its row counts nothing)."""
+    done: bool
+    """The fan-out is finished (and deleted)."""
+
+
+def fan_out_chunk(
+    db: Database,
+    fanout_id: int,
+    now: float,
+    budget_s: float = FANOUT_CHUNK_S,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Chunk:
+    """Enqueue the next subscribers of a fan-out, ``FANOUT_BATCH`` at a time, until ``budget_s`` of work is
+    done or the audience is exhausted; run inside one transaction."""
+    job = fanouts.get(db, fanout_id)
+    if job is None:
+        return Chunk(0, done=True)
+    event = AlertEvent.from_json(job.event)
+    texts: dict[str, str] = {}
+    started, after, written = clock(), job.after_chat_ref, 0
+    while True:
+        batch = fanouts.recipients_after(db, job.audience, after, FANOUT_BATCH)
+        messages = [
+            outbox.NewMessage(
+                dedupe_key=f"{event.key}|{r.chat_ref}",
+                chat_ref=r.chat_ref,
+                platform=r.platform,
+                destination=r.chat_id,
+                event_kind=event.kind.value,
+                text=texts.get(r.language) or texts.setdefault(r.language, render_event(event, r.language)),
+                priority=outbox.Priority.BROADCAST,
+            )
+            for r in batch
+        ]
+        written += outbox.enqueue(db, messages, now)
+        if len(batch) < FANOUT_BATCH:
+            fanouts.finish(db, fanout_id)
+            return Chunk(written, done=True)
+        after = batch[-1].chat_ref
+        if clock() - started >= budget_s:
+            fanouts.advance(db, fanout_id, after)
+            return Chunk(written, done=False)
 
 
 def _observation_json(obs: Observation) -> dict[str, object]:
@@ -313,14 +360,16 @@ class Watch:
         self._params = params
         self._clock = clock
         self._on_enqueued = on_enqueued
+        self._fanning = asyncio.Lock()
 
     async def observe(self, reading: Reading) -> list[AlertEvent]:
-        """Decide and enqueue for one reading; returns the events (already durable)."""
+        """Decide and enqueue for one reading; returns the events (durable, their fan-outs written)."""
         events = await self._store.atomic(decide, reading, self._regression, self._params, self._clock())
         record_alerts(event.kind.value for event in events)
         if events:
             log.info("events: %s", ", ".join(e.kind.value for e in events))
             self._on_enqueued()
+            await self.fan_out()
         return events
 
     async def observe_price(self, price_usd: float) -> list[AlertEvent]:
@@ -338,5 +387,19 @@ class Watch:
         events = await self._store.atomic(decide_ribbons, rows, self._clock())
         record_alerts(event.kind.value for event in events)
         if events:
-            self._on_enqueued()
+            await self.fan_out()
         return events
+
+    async def fan_out(self) -> int:
+        """Write the rows of every unfinished fan-out (also one a restart interrupted), a short transaction
+        per chunk, waking the outbox worker after each; returns how many rows were added."""
+        async with self._fanning:
+            total = 0
+            for fanout_id in await self._store.run(fanouts.unfinished):
+                done = False
+                while not done:
+                    chunk = await self._store.bookkeeping(fan_out_chunk, fanout_id, self._clock())
+                    total, done = total + chunk.written, chunk.done
+                    if chunk.written:
+                        self._on_enqueued()
+            return total

@@ -4,8 +4,11 @@
 through a slow notifier (2-5 ms per send) that appends each message's text to OUT and fsyncs it.
 
 ``crash_worker.py evaluate DB PRICE NOW``: evaluate the threshold rules on one price and enqueue one
-message per fired rule, in ONE transaction, as the alert engine does. ``CRASH_AT=before_commit`` kills
-the process inside that transaction; ``CRASH_AT=after_commit`` right after it committed.
+message per fired rule, in ONE transaction, as the alert engine does. ``CRASH_AT=before_commit``
+kills the process inside that transaction; ``CRASH_AT=after_commit`` right after it committed.
+
+``crash_worker.py fanout DB``: run the watch's fan-out of every unfinished job (chunk by chunk);
+``CRASH_AT=chunk:N`` kills the process once N chunks have committed.
 """
 
 from __future__ import annotations
@@ -15,16 +18,20 @@ import os
 import random
 import signal
 import sys
+import time
 from pathlib import Path
 
 from sqlite_utils import Database
 
+from bot.alerts.regime import RegimeParams
 from bot.alerts.rules import KeyMetric
+from bot.data import load_difficulty_regression
 from bot.delivery import Destination, OutboundMessage, OutboxWorker, Sent
 from bot.store import Store
 from bot.store.chats import get_chat
 from bot.store.outbox import NewMessage, OutboxStatus, counts, enqueue
 from bot.store.subscriptions import evaluate_thresholds
+from bot.watch.loop import Watch
 
 
 def crash_if(point: str) -> None:
@@ -52,9 +59,7 @@ async def deliver(db_path: Path, out: Path, concurrency: int) -> None:
     worker = OutboxWorker(
         store,
         {"telegram": SlowFileNotifier(out)},
-        global_rate_per_s=1e6,
-        per_chat_interval_s=0.0,
-        group_per_minute=10**6,
+        rates={"telegram": None},  # unpaced: the kills land mid-way through many rounds
         concurrency=concurrency,
     )
     stop = asyncio.Event()
@@ -91,11 +96,27 @@ async def evaluate(db_path: Path, price: float, now: float) -> None:
     await store.close()
 
 
+async def fan_out(db_path: Path) -> None:
+    store = await Store.open(db_path)
+    chunks = 0
+
+    def committed() -> None:
+        nonlocal chunks
+        chunks += 1
+        crash_if(f"chunk:{chunks}")
+
+    watch = Watch(store, load_difficulty_regression(), RegimeParams(), clock=time.time, on_enqueued=committed)
+    print(await watch.fan_out())
+    await store.close()
+
+
 def main() -> None:
     mode, db_path = sys.argv[1], Path(sys.argv[2])
     if mode == "deliver":
         concurrency = int(sys.argv[4]) if len(sys.argv) > 4 else 16
         asyncio.run(deliver(db_path, Path(sys.argv[3]), concurrency))
+    elif mode == "fanout":
+        asyncio.run(fan_out(db_path))
     elif mode == "evaluate":
         asyncio.run(evaluate(db_path, float(sys.argv[3]), float(sys.argv[4])))
     else:

@@ -18,6 +18,7 @@ from bot.app import BotApp
 from bot.config import Settings
 from bot.economics.history import DailyRow
 from bot.render.charts import HEIGHT_PX, WIDTH_PX
+from bot.render.i18n import SUPPORTED
 from handlers.router import COMMANDS
 from tests.e2e.market import move_price, price_polls, steady_history, store_daily
 from tests.e2e.process import bot_environment, start_run
@@ -67,7 +68,10 @@ async def bot(
     )
     app = BotApp(settings, COMMANDS)
     await app.start()
-    await telegram.wait_for(lambda: app.services is not None and telegram.calls("setMyCommands"), timeout=5)
+    menus = len(SUPPORTED)  # one setMyCommands per language: the tests read them all
+    await telegram.wait_for(
+        lambda: app.services is not None and len(telegram.calls("setMyCommands")) >= menus, timeout=5
+    )
     yield app
     await app.stop()
 

@@ -1552,6 +1552,9 @@ class FakeTelegram(Waiting):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128
+    """listen() backlog: socketserver's default of 5 drops a burst of new connections (the bot opens its
+    pool's worth at once), which then wait for a SYN retry (1 s) or fail; Telegram's servers do not."""
 
     def __init__(self, port: int, fake: FakeTelegram) -> None:
         super().__init__((HOST, port), _Handler)

@@ -18,7 +18,6 @@ from sqlite_utils import Database
 from telegram.ext import AIORateLimiter
 
 from bot.alerts.events import AlertEvent, EventKind
-from bot.app import TELEGRAM_SENDS_PER_S
 from bot.chat.kinds import ChatKind
 from bot.chat.services import StoreServices
 from bot.config import Settings
@@ -28,7 +27,7 @@ from bot.ops.metrics import REGISTRY
 from bot.render.alerts import render_event
 from bot.store import Store
 from bot.store.chats import find_chat, upsert_chat
-from bot.store.outbox import NewMessage, OutboxStatus, counts, enqueue, next_due_at
+from bot.store.outbox import NewMessage, OutboxStatus, Priority, counts, enqueue, next_due_at
 from bot.store.subscriptions import add_network
 from bot.transports import telegram as telegram_transport
 from bot.transports.telegram import TelegramTransport
@@ -113,7 +112,7 @@ async def fan_out(
         {transport.platform: transport},
         clock=clock,
         sleep=clock.sleep,
-        global_rate_per_s=TELEGRAM_SENDS_PER_S,
+        rates={transport.platform: transport.rates},
     )
     for round_number in range(1, 1000):
         await worker.run_once()
@@ -221,3 +220,40 @@ async def test_retry_after_never_counts_as_a_failed_attempt(
     assert len([c for c in telegram.calls("sendMessage", target) if c.status == 429]) == 12
     outbox = await store.run(counts)
     assert outbox[OutboxStatus.SENT] == len(PRIVATE + GROUPS)
+
+
+@pytest.mark.parametrize("paid", [True, False])
+async def test_paid_broadcast_goes_only_with_broadcasts_and_only_when_set(
+    monkeypatch: pytest.MonkeyPatch, store: Store, telegram: FakeTelegram, clock: VirtualTime, paid: bool
+) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+    settings = Settings.model_validate(
+        {
+            "telegram_token": telegram.token,
+            "telegram_base_url": telegram.base_url,
+            "telegram_paid_broadcast": paid,
+        }
+    )
+    transport = TelegramTransport(
+        settings, StoreServices(store, settings, load_difficulty_regression()), COMMANDS, store
+    )
+    await transport.connect()
+    assert transport.outbox_bot.request is not transport.app.bot.request  # alerts have their own pool
+    assert transport.rates.broadcast_per_s == (telegram_transport.PAID_BROADCAST_PER_S if paid else None)
+
+    def rows(db: Database) -> None:
+        for chat_id, priority in ((501, Priority.BROADCAST), (502, Priority.PERSONAL)):
+            chat = upsert_chat(db, "telegram", str(chat_id), ChatKind.PRIVATE, AT.timestamp())
+            message = NewMessage(
+                f"k{chat_id}", chat.id, "telegram", str(chat_id), "x", TEXT, priority=priority
+            )
+            enqueue(db, [message], clock.now)
+
+    await store.atomic(rows)
+    worker = OutboxWorker(
+        store, {"telegram": transport}, clock=clock, sleep=clock.sleep, rates={"telegram": transport.rates}
+    )
+    assert await worker.run_once() == 2
+    await transport.stop()
+    flags = {call.chat_id: call.params.get("allow_paid_broadcast") for call in telegram.calls("sendMessage")}
+    assert flags == {501: True if paid else None, 502: None}

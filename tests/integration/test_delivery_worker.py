@@ -7,7 +7,7 @@ import itertools
 import logging
 import sqlite3
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,22 +29,27 @@ from bot.delivery import (
     TransientFailure,
 )
 from bot.delivery import worker as worker_module
+from bot.delivery.rates import SendRates, Window
 from bot.ops.metrics import REGISTRY
 from bot.store import Store
 from bot.store.chats import find_chat, get_chat, upsert_chat
 from bot.store.outbox import (
     NewMessage,
     OutboxStatus,
+    Priority,
     claim_due,
     counts,
     enqueue,
     get_message,
-    mark_sent,
+    mark_all_sent,
     next_due_at,
 )
 from bot.store.subscriptions import add_threshold, list_for_chat
+from bot.transports.discord import RATES as DISCORD_RATES
+from bot.transports.telegram import RATES as TELEGRAM_RATES
 
 START = 1_700_000_000.0
+PACED = SendRates(per_s=25.0, private=Window(1, 1.0), group=Window(20, 60.0))
 
 
 class VirtualTime:
@@ -163,7 +168,7 @@ async def test_global_token_bucket(store: Store, clock: VirtualTime, notifier: F
     for n in range(200):
         await add_chat(store, str(n))
         await put(store, str(n), "hello")
-    await drain(store, make_worker(store, clock, notifier, global_rate_per_s=25.0), clock)
+    await drain(store, make_worker(store, clock, notifier, rates={"telegram": PACED}), clock)
     times = sorted(at for at, _, _ in notifier.sends)
     assert len(times) == 200
     for k, at in enumerate(times):  # no burst: evenly spaced at 25 per second
@@ -176,7 +181,7 @@ async def test_global_token_bucket(store: Store, clock: VirtualTime, notifier: F
 async def test_group_limit_per_minute(store: Store, clock: VirtualTime, notifier: FakeNotifier) -> None:
     await add_chat(store, "-100", ChatKind.GROUP)
     await put(store, "-100", *(f"m{n}" for n in range(45)))
-    await drain(store, make_worker(store, clock, notifier, group_per_minute=20), clock)
+    await drain(store, make_worker(store, clock, notifier, rates={"telegram": PACED}), clock)
     times = notifier.times_to("-100")
     assert notifier.texts_to("-100") == [f"m{n}" for n in range(45)]
     assert all(sum(1 for t in times if start <= t < start + 60) <= 20 for start in times)
@@ -208,7 +213,8 @@ async def test_retry_after_pauses_the_platform(
     # not yet sent when the 429 came: waited for the pause (plus one 1/25 s pacing slot)
     assert notifier.times_to("b") == pytest.approx([START + 30, START + 31], abs=0.05)
     assert notifier.times_to("a") == [START, START + 30]
-    assert other.times_to("d") == [START, START + 1]  # the other platform was not paused
+    # the other platform was not paused (a channel: only the 20-a-minute window, and its own 25/s bucket)
+    assert other.times_to("d") == pytest.approx([START, START + 1 / 25])
 
 
 async def test_chat_gone_deactivates_and_drops(
@@ -312,17 +318,17 @@ async def test_run_recovers_wakes_on_notify_and_survives_errors(
     await put(store, "a", "left in flight")
     await store.run(claim_due, START, 10)  # as if a previous process died mid-send
     worker = make_worker(store, clock, notifier)
-    real_run_once = worker.run_once
+    real_round = worker._begin_round
     calls = 0
 
-    async def flaky() -> int:
+    async def flaky() -> tuple[asyncio.Task[int], int]:
         nonlocal calls
         calls += 1
         if calls == 1:
             raise RuntimeError("database is locked")
-        return await real_run_once()
+        return await real_round()
 
-    worker.run_once = flaky  # type: ignore[method-assign]
+    worker._begin_round = flaky  # type: ignore[method-assign]
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
     await asyncio.wait_for(notifier.sent_event.wait(), timeout=10)
@@ -345,13 +351,13 @@ async def test_an_unrecorded_outcome_is_recovered_by_run(
     await put(store, "a", "a1")
     attempts: list[int] = []
 
-    def mark_sent_failing_once(db: Database, row_id: int, now: float) -> None:
-        attempts.append(row_id)
+    def mark_sent_failing_once(db: Database, sent: list[tuple[int, float]]) -> None:
+        attempts.append(len(sent))
         if len(attempts) == 1:
             raise sqlite3.OperationalError("database is locked")
-        mark_sent(db, row_id, now)
+        mark_all_sent(db, sent)
 
-    monkeypatch.setattr(worker_module, "mark_sent", mark_sent_failing_once)
+    monkeypatch.setattr(worker_module, "mark_all_sent", mark_sent_failing_once)
     worker = make_worker(store, clock, notifier)
     with pytest.raises(RuntimeError, match="not recorded"):
         await worker.run_once()
@@ -458,3 +464,130 @@ async def test_an_undeliverable_alert_expires_only_after_the_expiry(
     assert after == (before or 0) + 1
     assert await worker.next_round_at() is not None  # still probing: nothing else is pending, no busy loop
     assert notifier.delivered == []
+
+
+async def test_a_personal_alert_overtakes_a_running_broadcast(store: Store, clock: VirtualTime) -> None:
+    notifier = FakeNotifier(clock)
+    refs = [await add_chat(store, str(n)) for n in range(300)]
+    rows = [
+        NewMessage(
+            f"net|{ref}", ref, "telegram", str(n), "regime_capitulation", "net", priority=Priority.BROADCAST
+        )
+        for n, ref in enumerate(refs)
+    ]
+    await store.run(enqueue, rows, START)
+    await add_chat(store, "me")
+    worker = make_worker(store, clock, notifier, rates={"telegram": TELEGRAM_RATES})
+    enqueued_at = None
+    for _ in range(100):
+        if enqueued_at is None and clock.now >= START + 3:
+            enqueued_at = clock.now
+            await put(store, "me", "price below 60000")
+        await worker.run_once()
+        due = await worker.next_round_at()
+        if due is None:
+            break
+        clock.now = max(clock.now, due)
+    assert enqueued_at is not None
+    [(sent_at, _, _)] = [send for send in notifier.sends if send[1] == "me"]
+    broadcast_done = max(at for at, _, _ in notifier.sends)
+    assert sent_at - enqueued_at <= 1.5  # the next round, not after the ~7 s of broadcast left
+    assert broadcast_done - START >= 9.5  # 300 at 30/s: the broadcast was still running
+    assert (await store.run(counts))[OutboxStatus.SENT] == 301
+
+
+async def test_a_round_records_its_outcomes_in_one_commit(
+    store: Store, clock: VirtualTime, notifier: FakeNotifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(64):
+        await add_chat(store, str(n))
+        await put(store, str(n), "hello")
+    commits: list[int] = []
+    real_record = worker_module._record
+
+    def counting(db: Database, settled: Sequence[worker_module.Settled], *args: Any) -> None:
+        commits.append(len(settled))
+        real_record(db, settled, *args)
+
+    monkeypatch.setattr(worker_module, "_record", counting)
+    worker = make_worker(store, clock, notifier, rates={"telegram": TELEGRAM_RATES})
+    assert await worker.run_once() + await worker.run_once() == 64
+    assert commits == [32, 32]  # one transaction per round, not one per message
+    assert (await store.run(counts))[OutboxStatus.SENT] == 64
+
+
+class SlowNotifier(FakeNotifier):
+    """Answers after a virtual latency: every 7th send takes 300 ms, the others 5 ms."""
+
+    def __init__(self, clock: VirtualTime) -> None:
+        super().__init__(clock)
+        self.spans: list[tuple[float, float]] = []
+
+    async def send(self, destination: Destination, message: OutboundMessage) -> SendOutcome:
+        started = self.clock()
+        await self.clock.sleep(0.3 if len(self.spans) % 7 == 0 else 0.005)
+        self.spans.append((started, self.clock()))
+        return await super().send(destination, message)
+
+
+async def test_the_ceiling_counts_from_answers_so_late_requests_cannot_bunch(
+    store: Store, clock: VirtualTime
+) -> None:
+    notifier = SlowNotifier(clock)
+    for n in range(200):
+        await add_chat(store, str(n))
+        await put(store, str(n), "hello")
+    await drain(store, make_worker(store, clock, notifier, rates={"telegram": TELEGRAM_RATES}), clock)
+    spans = sorted(notifier.spans)
+    assert len(spans) == 200
+    count = TELEGRAM_RATES.ceiling.count if TELEGRAM_RATES.ceiling else 0
+    answers = sorted(answered for _, answered in spans)
+    for n in range(count, len(spans)):  # send n started a second after the answer to send n - 30
+        assert spans[n][0] >= answers[n - count] + 1.0 - 1e-9
+
+
+async def test_discord_channels_have_their_own_five_per_five_seconds(
+    store: Store, clock: VirtualTime
+) -> None:
+    notifier = FakeNotifier(clock, platform="discord")
+    await add_chat(store, "123456789", ChatKind.CHANNEL, platform="discord")
+    await put(store, "123456789", *(f"m{n}" for n in range(12)), platform="discord")
+    worker = make_worker(store, clock, notifier, rates={"discord": DISCORD_RATES})
+    await drain(store, worker, clock)
+    times = notifier.times_to("123456789")
+    assert notifier.texts_to("123456789") == [f"m{n}" for n in range(12)]
+    assert all(sum(1 for t in times if start <= t < start + 5.0) <= 5 for start in times)
+    assert times[5] >= times[0] + 5.0
+
+
+async def test_cancelling_run_stops_the_sends_of_its_rounds(store: Store, clock: VirtualTime) -> None:
+    notifier = FakeNotifier(clock)
+    released, all_waiting = asyncio.Event(), asyncio.Event()
+    real_send = notifier.send
+    waiting = 0
+
+    async def stuck(destination: Destination, message: OutboundMessage) -> SendOutcome:
+        nonlocal waiting
+        waiting += 1
+        if waiting == 3:
+            all_waiting.set()
+        await released.wait()  # the platform never answers
+        return await real_send(destination, message)
+
+    notifier.send = stuck  # type: ignore[method-assign]
+    for n in range(3):
+        await add_chat(store, str(n))
+        await put(store, str(n), "hello")
+    worker = make_worker(store, clock, notifier)
+    running = asyncio.create_task(worker.run(asyncio.Event()))
+    await all_waiting.wait()
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    for _ in range(5):
+        await asyncio.sleep(0)
+    released.set()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert notifier.sends == []  # the stuck sends were cancelled with run(), none completed afterwards
+    assert (await store.run(counts))[OutboxStatus.SENDING] == 3  # put back at the next start

@@ -47,6 +47,18 @@ def add_message(db: Database, key: str, created_at: float) -> int:
     return row_id
 
 
+def add_old_message(db: Database, key: str) -> int:
+    """A row as the schema before the outbox priorities (m007) holds it."""
+    chat = upsert_chat(db, "telegram", "42", ChatKind.PRIVATE, NOW)
+    cursor = db.execute(
+        """INSERT INTO outbox (dedupe_key, chat_ref, platform, destination, event_kind, text, next_attempt_at,
+               created_at) VALUES (?, ?, 'telegram', '42', 'threshold', ?, ?, ?)""",
+        [key, chat.id, key, NOW, NOW],
+    )
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
 def seed(db: Database) -> None:
     """Old and recent rows of every kind the prune looks at; the expected survivors are named ``keep``."""
     for age_days in (400, 90, 31, 29, 1):
@@ -172,8 +184,7 @@ def test_migration_to_expired_keeps_rows_ids_and_the_id_counter(tmp_path: Path) 
     path = tmp_path / "old.db"
     db = Database(path)
     migrations.apply(db, stop_before="m006_outbox_expired")
-    first = add_message(db, "a", NOW)
-    second = add_message(db, "b", NOW)
+    first, second = add_old_message(db, "a"), add_old_message(db, "b")
     db.execute("DELETE FROM outbox WHERE id = ?", [second])  # the counter is now past the last row
     with pytest.raises(sqlite3.IntegrityError):
         db.execute("UPDATE outbox SET status = 'expired' WHERE id = ?", [first])

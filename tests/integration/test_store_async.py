@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -123,4 +124,26 @@ async def test_a_database_path_that_cannot_be_checked_refuses_changes(tmp_path: 
     (tmp_path / "dir").write_text("a file where the directory was")  # stat(path) -> NotADirectoryError
     with pytest.raises(StorageUnavailable, match=r"cannot be checked \(Not a directory\)"):
         await store.run(set_state, "n", 1)
+    await store.close()
+
+
+async def test_commits_fsync_except_bookkeeping(tmp_path: Path) -> None:
+    """synchronous=FULL (2) for every call; NORMAL (1) inside ``bookkeeping``, and FULL again after it."""
+    store = await Store.open(tmp_path / "m.db")
+
+    def synchronous(db: Database) -> int:
+        value: int = db.execute("PRAGMA synchronous").fetchone()[0]
+        return value
+
+    def write_and_read(db: Database) -> int:
+        db.execute("INSERT INTO state (key, value) VALUES ('k', '1')")
+        return synchronous(db)
+
+    assert await store.run(synchronous) == 2
+    assert await store.bookkeeping(write_and_read) == 1
+    assert await store.run(synchronous) == 2
+    with pytest.raises(sqlite3.IntegrityError):
+        await store.bookkeeping(write_and_read)  # the same key again: rolled back, and FULL again after
+    assert await store.run(synchronous) == 2
+    assert await store.run(lambda db: db.execute("SELECT COUNT(*) FROM state").fetchone()[0]) == 1
     await store.close()

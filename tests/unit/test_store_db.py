@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from sqlite_utils import Database
 
 from bot.alerts.rules import Op
 from bot.store import StoreError, connect, default_db_path
@@ -75,3 +76,24 @@ def test_evaluation_statements_are_index_range_scans(tmp_path: Path, op: Op) -> 
         assert plan.startswith("SEARCH subscriptions USING INDEX"), plan
         assert "key_metric=? AND key_op=?" in plan
         assert "key_threshold" in plan or "key_rearm" in plan
+
+
+def test_the_priority_migration_ranks_queued_rows_by_their_event_kind(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = Database(path)
+    migrations.apply(db, stop_before="m008_outbox_priority_and_fanouts")
+    db.execute(
+        """INSERT INTO chats (id, platform, chat_id, kind, created_at)
+           VALUES (1, 'telegram', '7', 'private', 0)"""
+    )
+    for key, kind in (("a", "regime_capitulation"), ("b", "threshold"), ("c", "data_stale")):
+        db.execute(
+            """INSERT INTO outbox (dedupe_key, chat_ref, platform, destination, event_kind, text,
+                   next_attempt_at, created_at) VALUES (?, 1, 'telegram', '7', ?, 'x', 0, 0)""",
+            [key, kind],
+        )
+    db.close()
+    db = connect(path)
+    assert dict(db.execute("SELECT dedupe_key, priority FROM outbox").fetchall()) == {"a": 2, "b": 1, "c": 2}
+    assert "fanouts" in db.table_names()
+    db.close()

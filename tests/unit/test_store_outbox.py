@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from bot.store.outbox import (
     NewMessage,
     OutboxMessage,
     OutboxStatus,
+    Priority,
     claim_due,
     counts,
     dead_letter,
@@ -22,6 +24,7 @@ from bot.store.outbox import (
     enqueue,
     expire,
     get_message,
+    mark_all_sent,
     mark_sent,
     next_due_at,
     recover_inflight,
@@ -184,3 +187,49 @@ def test_retry_now_brings_forward_only_failed_pending_rows_of_the_platform(
     reschedule(db, 4, 60.0, "Bad Gateway")
     assert retry_now(db, "telegram", 10.0) == 1
     assert [stored(db, i).next_attempt_at for i in (1, 2, 4)] == [10.0, 60.0, 60.0]
+
+
+def broadcast(chats: dict[str, int], destination: str, key: str) -> NewMessage:
+    return replace(msg(chats, destination, key), priority=Priority.BROADCAST)
+
+
+def test_personal_alerts_are_claimed_before_older_broadcasts(db: Database, chats: dict[str, int]) -> None:
+    enqueue(db, [broadcast(chats, "a", "net-a"), broadcast(chats, "b", "net-b")], now=1.0)
+    enqueue(db, [msg(chats, "c", "mine-c")], now=2.0)
+    assert claimed_keys(db, now=3.0, limit=1) == ["mine-c"]
+    assert claimed_keys(db, now=3.0) == ["net-a", "net-b"]
+
+
+def test_a_personal_alert_lifts_its_chats_queued_rows_and_keeps_their_order(
+    db: Database, chats: dict[str, int]
+) -> None:
+    enqueue(db, [broadcast(chats, "a", "net-a"), broadcast(chats, "b", "net-b")], now=1.0)
+    enqueue(db, [msg(chats, "a", "mine-a")], now=2.0)
+    assert stored(db, 1).priority is Priority.PERSONAL  # lifted: a's broadcast no longer waits for b's
+    assert stored(db, 2).priority is Priority.BROADCAST
+    assert claimed_keys(db, now=3.0, limit=1) == ["net-a"]  # order in chat a holds: broadcast first
+    mark_all_sent(db, [(1, 3.0)])
+    assert claimed_keys(db, now=3.0, limit=1) == ["mine-a"]  # then a's alert, still before b's broadcast
+    assert claimed_keys(db, now=3.0) == ["net-b"]
+
+
+def test_the_claim_walks_the_priority_index(db: Database) -> None:
+    plan = str(
+        db.execute(
+            """EXPLAIN QUERY PLAN SELECT o.id FROM outbox o INDEXED BY outbox_claim
+               WHERE o.status = 'pending' AND o.priority IN (0, 1, 2) AND o.next_attempt_at <= 5
+               ORDER BY o.priority, o.next_attempt_at, o.id LIMIT 10"""
+        ).fetchall()
+    )
+    assert "outbox_claim" in plan and "TEMP B-TREE" not in plan
+
+
+def test_mark_all_sent_records_each_send_time_in_one_transaction(db: Database, chats: dict[str, int]) -> None:
+    enqueue(db, [msg(chats, "a", "a1"), msg(chats, "b", "b1")], now=1.0)
+    claim_due(db, 1.0, 10)
+    mark_all_sent(db, [(1, 4.0), (2, 5.0)])
+    assert not db.conn.in_transaction
+    assert [(stored(db, i).status, stored(db, i).sent_at) for i in (1, 2)] == [
+        (OutboxStatus.SENT, 4.0),
+        (OutboxStatus.SENT, 5.0),
+    ]

@@ -15,6 +15,7 @@ from bot.alerts.rules import KeyedRule, KeyMetric, Metric, Op, Rule, RuleState, 
 from bot.chat.kinds import ChatKind
 from bot.store import connect
 from bot.store.chats import deactivate_chat, upsert_chat
+from bot.store.fanouts import Audience, recipients_after
 from bot.store.subscriptions import (
     Fired,
     SubscriptionKind,
@@ -23,7 +24,6 @@ from bot.store.subscriptions import (
     evaluate_thresholds,
     get_subscription,
     list_for_chat,
-    network_chats,
     remove_all,
     remove_kind,
     remove_subscription,
@@ -56,12 +56,12 @@ def test_add_list_and_remove(db: Database, chat_ref: int) -> None:
     stored = subscriptions[0]
     assert (stored.rule, stored.keyed, stored.state) == (BELOW_60K, BELOW_60K_KEYED, RuleState(armed=True))
     assert subscriptions[1].rule is None
-    assert network_chats(db) == [chat_ref]
+    assert [r.chat_ref for r in recipients_after(db, Audience.NETWORK, 0, 10)] == [chat_ref]
 
     assert not remove_subscription(db, chat_ref + 1, first)
     assert remove_subscription(db, chat_ref, first)
     assert remove_kind(db, chat_ref, SubscriptionKind.NETWORK) == 1
-    assert network_chats(db) == []
+    assert recipients_after(db, Audience.NETWORK, 0, 10) == []
     add_network(db, chat_ref, now=4.0)
     assert remove_all(db, chat_ref) == 1
 
