@@ -53,7 +53,7 @@ def _assumptions(services: Services) -> BottomUpAssumptions:
     )
 
 
-def _age_footer(view: MarketView, services: Services, lang: str) -> str:
+def age_footer(view: MarketView, services: Services, lang: str) -> str:
     """One italic line: how old the data is; when it is stale (``MarketView.is_stale``, the rule that
     pauses alerts) a warning naming the sources that stopped answering and since when."""
     now = services.now()
@@ -71,19 +71,19 @@ def _without_provenance(report: Report, lang: str) -> Report:
     return replace(report, rows=[row for row in report.rows if row[0] not in hidden])
 
 
-async def _view_or_reply(services: Services, lang: str) -> MarketView | Reply:
+async def view_or_reply(services: Services, lang: str) -> MarketView | Reply:
     view = await services.latest_view()
     return view if view is not None else Reply(html_t(lang, "market.no_data"), error=True)
 
 
 def _chat_reply(report: Report, view: MarketView, services: Services, lang: str) -> Reply:
-    return Reply(report_html(_without_provenance(report, lang), _age_footer(view, services, lang)))
+    return Reply(report_html(_without_provenance(report, lang), age_footer(view, services, lang)))
 
 
 async def _network_report(request: Request, services: Services, build: NetworkReport) -> Reply:
     """A report on the whole network (status, cost) from the latest stored snapshot."""
     lang = request.chat.language
-    view = await _view_or_reply(services, lang)
+    view = await view_or_reply(services, lang)
     if isinstance(view, Reply):
         return view
     report = build(view, _assumptions(services), services.regression, services.now(), lang)
@@ -101,7 +101,7 @@ async def _stress(view: MarketView, services: Services) -> StressIndex | NotEnou
 async def status(request: Request, services: Services) -> Reply:
     """/status — price, difficulty, hashrate, hashprice, production cost, stress index, next adjustment."""
     lang = request.chat.language
-    view = await _view_or_reply(services, lang)
+    view = await view_or_reply(services, lang)
     if isinstance(view, Reply):
         return view
     stress = await _stress(view, services)
@@ -114,7 +114,7 @@ async def status(request: Request, services: Services) -> Reply:
 async def stress(request: Request, services: Services) -> Reply:
     """/stress — the open miner-stress index (0-100 proxy) with each component and its score."""
     lang = request.chat.language
-    view = await _view_or_reply(services, lang)
+    view = await view_or_reply(services, lang)
     if isinstance(view, Reply):
         return view
     index = await _stress(view, services)
@@ -147,7 +147,7 @@ async def _machine_command(request: Request, services: Services, *, margin: bool
     if isinstance(parsed, Reply):
         return parsed
     machine, power = parsed
-    view = await _view_or_reply(services, lang)
+    view = await view_or_reply(services, lang)
     if isinstance(view, Reply):
         return view
     operating = replace(profile.operating, power_usd_per_kwh=power)
@@ -169,7 +169,7 @@ async def cost(request: Request, services: Services) -> Reply:
 async def hashprice(request: Request, services: Services) -> Reply:
     """/hashprice — USD/PH/day and sats/TH/day right now."""
     lang = request.chat.language
-    view = await _view_or_reply(services, lang)
+    view = await view_or_reply(services, lang)
     if isinstance(view, Reply):
         return view
     market = view.market
@@ -184,13 +184,13 @@ async def hashprice(request: Request, services: Services) -> Reply:
         if market.fees_per_block_btc is None
         else t(lang, "market.fees", fees=fmt.number(market.fees_per_block_btc, 3, lang)),
     )
-    return Reply(f"{text}\n{_age_footer(view, services, lang)}")
+    return Reply(f"{text}\n{age_footer(view, services, lang)}")
 
 
 async def difficulty(request: Request, services: Services) -> Reply:
     """/difficulty — difficulty, the estimated next adjustment, Puell multiple and ribbon compression."""
     lang = request.chat.language
-    view = await _view_or_reply(services, lang)
+    view = await view_or_reply(services, lang)
     if isinstance(view, Reply):
         return view
     market = view.market
@@ -221,7 +221,7 @@ async def difficulty(request: Request, services: Services) -> Reply:
             change = fmt.percent(adjustment.previous_retarget_pct / 100, 2, lang=lang)
             lines.append(html_t(lang, "market.previous", change=change))
     lines += _miner_indicator_lines(await services.daily_rows(INDICATOR_DAYS), lang)
-    lines.append(_age_footer(view, services, lang))
+    lines.append(age_footer(view, services, lang))
     return Reply("\n".join(lines))
 
 

@@ -74,18 +74,32 @@ def describe_profile(profile: ChatProfile, lang: str) -> str:
     )
 
 
-def _with_options(lang: str, profile: ChatProfile, options: list[tuple[str, str]]) -> ChatProfile | Reply:
+def _with_options(
+    lang: str, profile: ChatProfile, options: list[tuple[str, str]], example: str
+) -> ChatProfile | Reply:
     for name, value in options:
         option = name.lower()
         try:
             profile = _OPTIONS[option](profile, value)
         except ValueError:
-            return error_reply(lang, f"profile.bad_{option}", PROFILE_EXAMPLE, value=value)
+            return error_reply(lang, f"profile.bad_{option}", example, value=value)
     return profile
 
 
+def parse_setup(lang: str, args: str, current: ChatProfile, example: str) -> ChatProfile | Reply:
+    """``MACHINE [POWER] [count N] [fee %] [uptime %] [pue X]`` applied to ``current``, or an error reply."""
+    head = _OPTION.sub(" ", args)
+    parsed = machine_and_power(lang, head, current.machine, current.operating.power_usd_per_kwh, example)
+    if isinstance(parsed, Reply):
+        return parsed
+    machine, power = parsed
+    typed = ChatProfile(machine, current.count, replace(current.operating, power_usd_per_kwh=power))
+    return _with_options(lang, typed, [(m[1], m[2]) for m in _OPTION.finditer(args)], example)
+
+
 async def profile(request: Request, services: Services) -> Reply:
-    """/profile — show; /profile MACHINE [POWER] [count N] [fee %] [uptime %] [pue X] — change."""
+    """/profile — show; /profile MACHINE [POWER] [count N] [fee %] [uptime %] [pue X] — change (line 1 of
+    the chat's fleet)."""
     lang = request.chat.language
     current = await services.profile(request.chat)
     args = request.args.strip()
@@ -95,15 +109,7 @@ async def profile(request: Request, services: Services) -> Reply:
     refused = refuse_non_admin(request)
     if refused:
         return refused
-    head = _OPTION.sub(" ", args)
-    parsed = machine_and_power(
-        lang, head, current.machine, current.operating.power_usd_per_kwh, PROFILE_EXAMPLE
-    )
-    if isinstance(parsed, Reply):
-        return parsed
-    machine, power = parsed
-    typed = ChatProfile(machine, current.count, replace(current.operating, power_usd_per_kwh=power))
-    updated = _with_options(lang, typed, [(m[1], m[2]) for m in _OPTION.finditer(args)])
+    updated = parse_setup(lang, args, current, PROFILE_EXAMPLE)
     if isinstance(updated, Reply):
         return updated
     await services.save_profile(request.chat, updated)

@@ -147,6 +147,14 @@ class FleetLine:
         return replace(self.operating, power_usd_per_kwh=usd_per_kwh)
 
 
+class FleetFullError(Exception):
+    """The fleet already has ``MAX_LINES`` lines; nothing was stored."""
+
+
+class TariffInUseError(Exception):
+    """A tariff some line still uses cannot be removed."""
+
+
 class Advice(StrEnum):
     RUN = "run"
     SWITCH_OFF = "switch off"

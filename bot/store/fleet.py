@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from bot.economics.fleet import MAX_LINES, Period, Tariff
+from bot.economics.fleet import MAX_LINES, FleetFullError, Period, Tariff, TariffInUseError
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,14 +43,6 @@ class LineAlert:
 
     advice: str | None
     quiet_until: float
-
-
-class FleetFullError(Exception):
-    """The chat already has ``MAX_LINES`` lines; nothing was stored."""
-
-
-class TariffInUseError(Exception):
-    """A tariff some line still uses cannot be removed."""
 
 
 def _line(row: dict[str, Any]) -> StoredLine:

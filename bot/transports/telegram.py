@@ -84,7 +84,7 @@ from handlers.router import dispatch, parse_command, split_command
 log = logging.getLogger(__name__)
 
 PLATFORM = "telegram"
-MUTATING_COMMANDS = frozenset({"subscribe", "unsubscribe", "profile", "lang"})
+MUTATING_COMMANDS = frozenset({"subscribe", "unsubscribe", "profile", "lang", "fleet", "tariff"})
 ADMIN_STATUSES = frozenset({ChatMember.ADMINISTRATOR, ChatMember.OWNER})
 GONE_STATUSES = frozenset({ChatMember.BANNED, ChatMember.LEFT})
 CAPTION_LIMIT = 1024

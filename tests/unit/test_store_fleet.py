@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
-from bot.economics.fleet import MAX_LINES, Period, Tariff
+from bot.economics.fleet import MAX_LINES, FleetFullError, Period, Tariff, TariffInUseError
 from bot.store import connect
 from bot.store import fleet as fleet_repo
 from bot.store.chats import ChatKind, Profile, get_profile, migrate_chat, set_profile, upsert_chat
@@ -42,7 +42,7 @@ def test_lines_are_numbered_in_order_and_renumber_on_removal(db: Database) -> No
     # line 1 on a tariff is the profile, at the tariff's average (18 h at 4.5c, 6 h at 12c)
     profile = get_profile(db, chat.id)
     assert profile is not None and profile.power_usd_per_kwh == pytest.approx(0.06375)
-    with pytest.raises(fleet_repo.TariffInUseError):
+    with pytest.raises(TariffInUseError):
         fleet_repo.remove_tariff(db, chat.id, "texas")
     assert fleet_repo.clear(db, chat.id) == 1
     assert fleet_repo.remove_tariff(db, chat.id, "texas")
@@ -53,7 +53,7 @@ def test_a_fleet_holds_at_most_max_lines(db: Database) -> None:
     chat = upsert_chat(db, "telegram", "1", ChatKind.PRIVATE, now=0.0)
     for _ in range(MAX_LINES):
         fleet_repo.add_line(db, chat.id, S19J, now=1.0)
-    with pytest.raises(fleet_repo.FleetFullError):
+    with pytest.raises(FleetFullError):
         fleet_repo.add_line(db, chat.id, S19J, now=1.0)
     assert len(fleet_repo.lines(db, chat.id)) == MAX_LINES
 
