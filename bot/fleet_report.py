@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.alerts.fleet import line_data
 from bot.economics.fleet import (
-    Advice,
     FleetDay,
     FleetLine,
     LineDay,
@@ -27,12 +27,11 @@ from bot.economics.fleet import (
 from bot.economics.units import HASHES_PER_TH
 from bot.market import MarketView
 from bot.render import numbers as fmt
+from bot.render.alerts import advice_sentence
 from bot.render.i18n import plural, t
 from bot.sources.snapshot import AdjustmentEstimate
 
 Row = tuple[str, str]
-PRICE_DIGITS = 3
-"""Significant digits of a breakeven BTC price in a sentence: ``$71.2k``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,23 +85,9 @@ def _hashrate(ths: float, lang: str) -> str:
     return fmt.big(ths * HASHES_PER_TH, "H/s", lang)
 
 
-def advice_text(day: LineDay, lang: str) -> str:
-    """ "switch off the 40 S19j Pro: −$0.42 per machine per day at $0.055/kWh; they turn positive above
-    $71.2k BTC or below $0.048/kWh" (or the "run" sentence), at the price in force now."""
-    now = day.now
-    unit = "machine" if day.line.machine.hashrate_ths is not None else "ph"
-    key = "fleet.advice_run" if day.advice is Advice.RUN else "fleet.advice_off"
-    return t(
-        lang,
-        key,
-        count=day.count,
-        machine=day.line.machine.name,
-        profit=fmt.usd(now.profit_usd_per_day, 2, lang),
-        unit=t(lang, f"fleet.per_{unit}"),
-        power=fmt.usd_per_kwh(day.power_now_usd_per_kwh, lang),
-        price=fmt.usd_approx(now.breakeven_price_usd, PRICE_DIGITS, lang),
-        breakeven=fmt.usd_per_kwh(now.breakeven_power_usd_per_kwh, lang),
-    )
+def advice_text(number: int, day: LineDay, lang: str) -> str:
+    """The line's advice at the price in force now, as its alert says it."""
+    return advice_sentence(line_data(number, day), lang)
 
 
 def _schedule_text(day: LineDay, lang: str) -> str | None:
@@ -228,7 +213,7 @@ def fleet_report(
             (t(lang, "fleet.row.breakeven_power"), fmt.usd_per_kwh(day.breakeven_power_usd_per_kwh, lang)),
             (t(lang, "fleet.row.breakeven_price"), fmt.usd(day.breakeven_price_usd, 0, lang)),
         ]
-        notes = [advice_text(day, lang)]
+        notes = [advice_text(number, day, lang)]
         schedule = _schedule_text(day, lang)
         if schedule:
             notes.append(schedule)

@@ -24,9 +24,9 @@ from bot.alerts.rules import (
     margin_warning_rule,
 )
 from bot.config import Settings
-from bot.economics.fleet import FleetLine, Tariff, flat_tariff
+from bot.economics.fleet import FleetLine, Tariff
 from bot.economics.history import DailyRow
-from bot.economics.machines import Machine, parse_machine
+from bot.economics.machines import parse_machine
 from bot.economics.mining import MarketInputs, OperatingProfile
 from bot.economics.production_cost import regression_cost
 from bot.economics.regression import DifficultyRegression
@@ -87,32 +87,6 @@ def market_view(
     )
 
 
-def stored_machine(name: str | None, hashrate_ths: float | None, j_per_th: float) -> Machine:
-    """A stored machine (catalog name or custom figures) as the economics' ``Machine``."""
-    return Machine(
-        name=name or f"custom {j_per_th:g} J/TH",
-        hashrate_ths=hashrate_ths,
-        power_w=hashrate_ths * j_per_th if hashrate_ths else None,
-        j_per_th=j_per_th,
-        year=None,
-    )
-
-
-def fleet_lines(db: Database, chat_ref: int) -> tuple[FleetLine, ...]:
-    """The chat's stored lines as the economics' ``FleetLine`` (tariffs resolved), line 1 first."""
-    tariffs = fleet_repo.tariffs(db, chat_ref)
-    return tuple(
-        FleetLine(
-            stored_machine(line.machine, line.hashrate_ths, line.j_per_th),
-            line.count,
-            OperatingProfile(0.0, line.pool_fee_pct / 100, line.uptime_pct / 100, line.pue),
-            tariffs[line.tariff] if line.tariff is not None else flat_tariff(line.power_usd_per_kwh or 0.0),
-            line.site,
-        )
-        for line in fleet_repo.lines(db, chat_ref)
-    )
-
-
 def _stored_line(line: FleetLine) -> fleet_repo.StoredLine:
     operating, tariff = line.operating, line.tariff
     return fleet_repo.StoredLine(
@@ -160,7 +134,7 @@ class StoreServices:
     def _to_profile(self, stored: chat_repo.Profile | None) -> ChatProfile:
         if stored is None:
             return self.default_profile()
-        machine = stored_machine(stored.machine, stored.hashrate_ths, stored.j_per_th)
+        machine = fleet_repo.stored_machine(stored.machine, stored.hashrate_ths, stored.j_per_th)
         operating = OperatingProfile(
             stored.power_usd_per_kwh, stored.pool_fee_pct / 100, stored.uptime_pct / 100, stored.pue
         )
@@ -219,7 +193,7 @@ class StoreServices:
             existing = chat_repo.find_chat(db, chat.platform, chat.chat_id)
             if existing is None:
                 return ChatFleet()
-            return ChatFleet(fleet_lines(db, existing.id), fleet_repo.tariffs(db, existing.id))
+            return ChatFleet(fleet_repo.economic_lines(db, existing.id), fleet_repo.tariffs(db, existing.id))
 
         return await self._store.run(load)
 

@@ -13,7 +13,17 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from bot.economics.fleet import MAX_LINES, FleetFullError, Period, Tariff, TariffInUseError
+from bot.economics.fleet import (
+    MAX_LINES,
+    FleetFullError,
+    FleetLine,
+    Period,
+    Tariff,
+    TariffInUseError,
+    flat_tariff,
+)
+from bot.economics.machines import Machine
+from bot.economics.mining import OperatingProfile
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,3 +201,29 @@ def remove_tariff(db: Database, chat_ref: int, name: str) -> bool:
         return (
             db.execute("DELETE FROM tariffs WHERE chat_ref = ? AND name = ?", [chat_ref, name]).rowcount > 0
         )
+
+
+def stored_machine(name: str | None, hashrate_ths: float | None, j_per_th: float) -> Machine:
+    """A stored machine (catalog name or custom figures) as the economics' ``Machine``."""
+    return Machine(
+        name=name or f"custom {j_per_th:g} J/TH",
+        hashrate_ths=hashrate_ths,
+        power_w=hashrate_ths * j_per_th if hashrate_ths else None,
+        j_per_th=j_per_th,
+        year=None,
+    )
+
+
+def economic_lines(db: Database, chat_ref: int) -> tuple[FleetLine, ...]:
+    """The chat's stored lines as the economics' ``FleetLine`` (tariffs resolved), line 1 first."""
+    by_name = tariffs(db, chat_ref)
+    return tuple(
+        FleetLine(
+            stored_machine(line.machine, line.hashrate_ths, line.j_per_th),
+            line.count,
+            OperatingProfile(0.0, line.pool_fee_pct / 100, line.uptime_pct / 100, line.pue),
+            by_name[line.tariff] if line.tariff is not None else flat_tariff(line.power_usd_per_kwh or 0.0),
+            line.site,
+        )
+        for line in lines(db, chat_ref)
+    )
