@@ -1,4 +1,4 @@
-"""``minerwatch`` command line: status, breakeven, margin, cost, stress and machines.
+"""``minerwatch`` command line: status, breakeven, margin, fleet, cost, stress and machines.
 
 Every command accepts what-if overrides (``--price``, ``--difficulty``, ``--fees-per-block``, ``--height``);
 with all four given no network is touched. ``--json`` prints one object whose keys carry units.
@@ -29,6 +29,8 @@ from bot.economics.machines import Machine, UnknownMachine, parse_machine
 from bot.economics.mining import OperatingProfile
 from bot.economics.production_cost import BottomUpAssumptions
 from bot.economics.stress import NotEnoughHistoryError, StressIndex, stress_baseline, stress_for_market
+from bot.fleet_file import load_fleet
+from bot.fleet_report import fleet_report
 from bot.logs import RedactingFilter, setup_logging
 from bot.market import MarketView, Overrides, resolve_market
 from bot.parsing import parse_percent, parse_positive, parse_power_usd_per_kwh, parse_price_usd
@@ -135,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
     margin.add_argument("--count", type=_count, default=1, help="number of machines")
     _add_profile_options(margin)
     margin.set_defaults(handler=_margin)
+
+    fleet = commands.add_parser(
+        "fleet", parents=[what_if], help="a fleet file's lines: profit, breakevens, switch-off advice"
+    )
+    fleet.add_argument("file", help="TOML with [[line]] and [tariff.NAME] tables (see the README)")
+    fleet.set_defaults(handler=_fleet)
 
     cost = commands.add_parser("cost", parents=[what_if], help="network production cost per BTC, both models")
     cost.add_argument(
@@ -271,6 +279,23 @@ async def _margin(args: argparse.Namespace, settings: Settings) -> Report:
     machine = _machine(args.machine)
     profile = _profile(args, settings, args.power_price)
     return margin_report(await _view(args, settings), machine, profile, args.count, _now())
+
+
+async def _fleet(args: argparse.Namespace, settings: Settings) -> Report:
+    """The fleet report as a table: each section's heading, rows and sentences (same figures as /fleet)."""
+    defaults = OperatingProfile(0.0, settings.pool_fee_pct / 100, settings.uptime_pct / 100, settings.pue)
+    try:
+        with open(args.file, encoding="utf-8") as file:  # noqa: ASYNC230 (one small local file)
+            lines = load_fleet(file.read(), defaults)
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"{args.file}: cannot read it ({error.__class__.__name__})") from None
+    except ValueError as error:
+        raise UsageError(f"{args.file}: {error}") from None
+    report = fleet_report(await _view(args, settings), lines, _now())
+    rows: list[tuple[str, str]] = []
+    for section in report.sections:
+        rows += [("", ""), (section.heading, ""), *section.rows, *((note, "") for note in section.notes)]
+    return Report(report.title, rows, report.data)
 
 
 async def _cost(args: argparse.Namespace, settings: Settings) -> Report:

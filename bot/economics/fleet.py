@@ -244,7 +244,7 @@ def line_day(market: MarketInputs, line: FleetLine, when: datetime) -> LineDay:
     power_now = tariff.price_at(when)
     breakeven = per_machine.breakeven_power_usd_per_kwh
     run = tuple(s for s in tariff.segments() if s.usd_per_kwh <= breakeven)
-    scheduled = sum(at(s.usd_per_kwh).profit_usd_per_day * s.minutes / MINUTES_PER_DAY for s in run)
+    scheduled = sum((at(s.usd_per_kwh).profit_usd_per_day * s.minutes / MINUTES_PER_DAY for s in run), 0.0)
     return LineDay(line, per_machine, power_now, at(power_now), run, scheduled * line.count)
 
 
