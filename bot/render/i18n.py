@@ -258,7 +258,7 @@ EN: Mapping[str, str] = {
         "I could not read the tariff '{text}': write a name (up to 16 letters), the base price, then any "
         "periods HH:MM-HH:MM PRICE and an IANA time zone."
     ),
-    "subscribe.fleet_added": "🔔 You will hear when a line of your fleet should be switched off or on again.",
+    "subscribe.fleet_added": "✅ You will hear when a line of your fleet should be switched off or on again.",
     "subscribe.fleet_already": "This chat already gets the fleet's switch-off advice.",
     "alerts.kind.fleet": "switch-off advice for each line of the fleet",
     # /subscribe /alerts /unsubscribe
@@ -615,7 +615,7 @@ RU: Mapping[str, str] = {
         "Не удалось прочитать тариф «{text}»: напишите имя (до 16 латинских букв), базовую цену, затем "
         "периоды ЧЧ:ММ-ЧЧ:ММ ЦЕНА и часовой пояс IANA."
     ),
-    "subscribe.fleet_added": "🔔 Вы узнаете, когда линию парка стоит выключить или снова включить.",
+    "subscribe.fleet_added": "✅ Вы узнаете, когда линию парка стоит выключить или снова включить.",
     "subscribe.fleet_already": "Этот чат уже получает советы по выключению линий парка.",
     "alerts.kind.fleet": "советы по выключению для каждой линии парка",
     "subscribe.network_button": "🔔 Капитуляция и восстановление",
