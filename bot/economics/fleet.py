@@ -14,10 +14,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime, time
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from bot.economics.history import DailyRow, height_at_end_of
 from bot.economics.machines import Machine
 from bot.economics.mining import MachineDay, MarketInputs, OperatingProfile, machine_day
 from bot.economics.units import HASHES_PER_PH, HASHES_PER_TH
@@ -311,3 +312,16 @@ def after_adjustment(market: MarketInputs, difficulty_change_pct: float) -> Mark
     if difficulty_change_pct <= -100:
         raise ValueError(f"a difficulty change must be above -100%, got {difficulty_change_pct!r}")
     return replace(market, difficulty=market.difficulty * (1 + difficulty_change_pct / 100))
+
+
+def line_history(rows: Sequence[DailyRow], line: FleetLine) -> list[LineDay]:
+    """``line``'s day on each stored daily row, subsidy only (the daily series holds no fees), flat out at
+    its tariff's average price."""
+    return [
+        line_day(
+            MarketInputs(row.price_usd, row.difficulty, height_at_end_of(row), None),
+            line,
+            datetime.combine(row.date, time(12), UTC),
+        )
+        for row in rows
+    ]

@@ -309,7 +309,14 @@ EN: Mapping[str, str] = {
     "unsubscribe.no": "No, keep them",
     "unsubscribe.kept": "Kept all {alerts}; nothing was removed.",
     # /chart
-    "chart.usage": "I could not read '{value}': give a window (30d, 90d, 1y) and price, hashprice or stress.",
+    "chart.usage": (
+        "I could not read '{value}': give a window (30d, 90d, 1y) and price, hashprice, stress or fleet."
+    ),
+    "chart.fleet_title": "Fleet profit per line (subsidy only), {start} – {end}",
+    "chart.usd_per_day": "USD per day",
+    "chart.breakeven_axis": "Breakeven $/kWh (dotted: paid)",
+    "chart.fleet_caption": "#{number} {label}: {last}/day on the last day, in profit on {profitable}.",
+    "chart.fleet_empty": "No fleet to draw yet: add a line with /fleet add.",
     "chart.no_data": "Not enough daily history for the last {days}: a chart needs at least 2 days of data.",
     "chart.window": "📈 {start} → {end} · data to {end} ({days} of data)",
     "chart.price_caption": (
@@ -668,7 +675,14 @@ RU: Mapping[str, str] = {
     "unsubscribe.yes": "Да, удалить все",
     "unsubscribe.no": "Нет, оставить",
     "unsubscribe.kept": "Ничего не удалено: оповещения ({alerts}) остались.",
-    "chart.usage": "Не понял «{value}»: укажите период (30d, 90d, 1y) и price, hashprice или stress.",
+    "chart.usage": (
+        "Не понял «{value}»: укажите период (30d, 90d, 1y) и price, hashprice, stress или fleet."
+    ),
+    "chart.fleet_title": "Прибыль линий парка (только субсидия), {start} – {end}",
+    "chart.usd_per_day": "USD в сутки",
+    "chart.breakeven_axis": "Безуб. $/кВт·ч (пунктир: тариф)",
+    "chart.fleet_caption": "№{number} {label}: {last}/сут в последний день, в плюсе: {profitable}.",
+    "chart.fleet_empty": "Рисовать пока нечего: добавьте линию через /fleet add.",
     "chart.no_data": "Недостаточно дневной истории за {days}: для графика нужно хотя бы 2 дня данных.",
     "chart.window": "📈 {start} → {end} · данные по {end} ({days} данных)",
     "chart.price_caption": (

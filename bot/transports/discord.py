@@ -501,7 +501,7 @@ class DiscordTransport:
         async def chart(
             interaction: Interaction,
             window: Literal["30d", "90d", "1y"] | None = None,
-            metric: Literal["price", "hashprice", "stress"] | None = None,
+            metric: Literal["price", "hashprice", "stress", "fleet"] | None = None,
         ) -> None:
             await run(interaction, "chart", window, metric)
 

@@ -208,7 +208,7 @@ async def test_commands_are_registered_with_typed_options(bot: BotApp, fake_disc
     assert breakeven["machine"]["required"] and breakeven["machine"]["autocomplete"]
     assert not breakeven["power"].get("required")
     chart = {o["name"]: [c["value"] for c in o["choices"]] for o in registered["chart"]["options"]}
-    assert chart == {"window": ["30d", "90d", "1y"], "metric": ["price", "hashprice", "stress"]}
+    assert chart == {"window": ["30d", "90d", "1y"], "metric": ["price", "hashprice", "stress", "fleet"]}
     assert [c["value"] for c in registered["lang"]["options"][0]["choices"]] == ["en", "ru"]
     guarded = {name for name, c in registered.items() if c["default_member_permissions"]}
     assert guarded == {"subscribe", "unsubscribe", "profile", "lang", "fleet", "tariff"}

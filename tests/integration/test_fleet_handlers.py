@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,10 +20,11 @@ import pytest
 from bot.config import Settings
 from bot.data import load_difficulty_regression
 from bot.economics.fleet import MAX_LINES
+from bot.economics.history import DailyRow
 from bot.services import StoreServices
 from bot.sources.snapshot import AdjustmentEstimate, MarketSnapshot, NetworkState, PriceQuote, SourceOutcome
 from bot.store.db import Store
-from bot.store.snapshots import insert_snapshot
+from bot.store.snapshots import insert_snapshot, upsert_daily
 from handlers.context import Chat
 from handlers.reply import Reply
 from handlers.router import dispatch, parse_command
@@ -191,3 +192,24 @@ async def test_group_members_who_are_not_admins_cannot_change_the_fleet(services
         assert reply.error and "administrators" in reply.text
     assert (await services.fleet(member)).lines == ()
     assert not (await say(services, "/fleet", member)).error
+
+
+async def test_chart_fleet_draws_each_lines_profit_from_the_daily_history(
+    store: Store, services: StoreServices
+) -> None:
+    """90 stored days at $66,680 and 125.86 T, then 10 at $90,000: subsidy-only profit as in /fleet."""
+    start = date(2026, 1, 1)
+    history = [
+        DailyRow(start + timedelta(days=i), 66_680.0 if i < 90 else 90_000.0, 125.86e12, None, None)
+        for i in range(100)
+    ]
+    await store.run(upsert_daily, history, "test")
+    await mixed_fleet(services)
+    reply = await say(services, "/chart fleet")
+    assert reply.image_png is not None and reply.image_png[:8] == b"\x89PNG\r\n\x1a\n"
+    # at $90,000 the S19j line earns 135.7786 x 90,000 / 66,680 = $183.264 against $161.990
+    assert "#1 40× Antminer S19j Pro: $21.27/day on the last day, in profit on 10 days." in reply.text
+    assert "#2 20× Antminer S21 Pro:" in reply.text and "in profit on 90 days." in reply.text
+    assert (await say(services, "/fleet clear yes")).text.startswith("Removed 2 lines.")
+    empty = await say(services, "/chart fleet")
+    assert empty.error and "No fleet to draw yet" in empty.text
