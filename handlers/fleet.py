@@ -1,10 +1,10 @@
 """/fleet and /tariff: a chat's machine lines, each on a power price or a named tariff.
 
-``/fleet`` shows every line and the total; ``/fleet add MACHINE [COUNT] [POWER] [site=NAME] [tariff=NAME]
-[fee %] [uptime %] [pue X]`` appends a line, ``/fleet set N …`` changes what is typed of line N,
-``/fleet remove N`` removes it, ``/fleet clear`` asks first (Yes runs ``/fleet clear yes``). ``/tariff``
-lists the chat's tariffs, ``/tariff add NAME BASE[; HH:MM-HH:MM PRICE]… [ZONE]`` saves one,
-``/tariff remove NAME`` removes it.
+``/fleet`` shows every line and the total (``/fleet N``: line N and the total); ``/fleet add MACHINE
+[COUNT] [POWER] [site=NAME] [tariff=NAME] [fee %] [uptime %] [pue X]`` appends a line; ``/fleet set N …``
+changes what is typed of line N; ``/fleet remove N`` removes it; ``/fleet clear`` asks first (Yes runs
+``/fleet clear yes``). ``/tariff`` lists the chat's tariffs, ``/tariff add NAME BASE[; HH:MM-HH:MM
+PRICE]… [ZONE]`` saves one, ``/tariff remove NAME`` removes it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import re
 from dataclasses import replace
 
 from bot.economics.fleet import MAX_LINES, FleetFullError, FleetLine, Tariff, TariffInUseError, flat_tariff
-from bot.fleet_report import FleetReport, describe_tariff, fleet_report
+from bot.fleet_report import FleetReport, Section, describe_tariff, fleet_report
 from bot.parsing import parse_tariff
 from bot.render.i18n import plural, t
 from bot.render.table import format_table
@@ -31,31 +31,56 @@ SET_EXAMPLE = "/fleet set 2 s21 20 tariff=texas"
 TARIFF_EXAMPLE = "/tariff add texas 0.045; 14:00-20:00 0.12 America/Chicago"
 CLEAR_YES, CLEAR_NO = "/fleet clear yes", "/fleet clear no"
 """What the Yes and No buttons of "Remove all N lines?" run."""
+MORE_RESERVE = 120
+"""Room kept for the "…and N more lines" sentence when sections are left out."""
 _LINE_OPTION = re.compile(r"\b(site|tariff)\s*[=:]\s*(\S+)", re.IGNORECASE)
 _SITE = re.compile(r"[\w-]{1,20}")
 _COUNT = re.compile(r"[0-9]+")
 
 
-def render_report(report: FleetReport) -> str:
-    """The title, then per section a bold heading, its table in ``<pre>`` and its sentences; all escaped."""
-    parts = [f"<b>{html.escape(report.title)}</b>"]
-    for section in report.sections:
-        table = html.escape(format_table(section.rows))
-        notes = "".join(f"\n{html.escape(note)}" for note in section.notes)
-        parts.append(f"<b>{html.escape(section.heading)}</b>\n<pre>{table}</pre>{notes}")
-    return "\n\n".join(parts)
+def _section_html(section: Section) -> str:
+    table = html.escape(format_table(section.rows))
+    notes = "".join(f"\n{html.escape(note)}" for note in section.notes)
+    return f"<b>{html.escape(section.heading)}</b>\n<pre>{table}</pre>{notes}"
 
 
-async def _show(request: Request, services: Services, fleet: ChatFleet) -> Reply:
+def render_report(
+    report: FleetReport, lang: str, budget: int = MAX_MESSAGE_CHARS, only: int | None = None
+) -> str:
+    """The title, each line's section (or line ``only``'s) and the total, as HTML, all escaped. Whole
+    sections that do not fit in ``budget`` characters are left out and a last line says how to see them,
+    so a tag is never cut in half."""
+    *lines, total = report.sections
+    head, tail = f"<b>{html.escape(report.title)}</b>", _section_html(total)
+    numbered = list(enumerate(lines, start=1))
+    if only is not None:
+        numbered = numbered[only - 1 : only]
+    body: list[str] = []
+    used = len(head) + len(tail) + 2 * (len(numbered) + 2)
+    for shown, (number, section) in enumerate(numbered):
+        part = _section_html(section)
+        reserve = MORE_RESERVE if shown < len(numbered) - 1 else 0
+        if used + len(part) + reserve > budget:
+            body.append(html_t(lang, "fleet.more", count=len(numbered) - shown, number=number))
+            break
+        body.append(part)
+        used += len(part)
+    return "\n\n".join([head, *body, tail])
+
+
+async def _show(
+    request: Request, services: Services, fleet: ChatFleet, prefix: str = "", only: int | None = None
+) -> Reply:
     lang = request.chat.language
     if not fleet.lines:
-        return Reply(html_t(lang, "fleet.empty"))
+        return Reply(f"{prefix}{html_t(lang, 'fleet.empty')}")
     view = await view_or_reply(services, lang)
     if isinstance(view, Reply):
         return view
     report = fleet_report(view, fleet.lines, services.now(), lang)
-    text = f"{render_report(report)}\n{age_footer(view, services, lang)}"
-    return Reply(text[:MAX_MESSAGE_CHARS])
+    footer = age_footer(view, services, lang)
+    budget = MAX_MESSAGE_CHARS - len(prefix) - len(footer) - 1
+    return Reply(f"{prefix}{render_report(report, lang, budget, only)}\n{footer}")
 
 
 def _count_first(args: str) -> str:
@@ -134,8 +159,7 @@ async def _set(request: Request, services: Services, fleet: ChatFleet, args: str
 
 async def _confirmed(request: Request, services: Services, done: str) -> Reply:
     """The confirmation followed by the fleet as it is now."""
-    shown = await _show(request, services, await services.fleet(request.chat))
-    return Reply(f"{done}\n\n{shown.text}"[:MAX_MESSAGE_CHARS])
+    return await _show(request, services, await services.fleet(request.chat), prefix=f"{done}\n\n")
 
 
 async def _remove(request: Request, services: Services, args: str) -> Reply:
@@ -170,6 +194,11 @@ async def fleet(request: Request, services: Services) -> Reply:
     verb = verb.lower()
     if not verb:
         return await _show(request, services, current)
+    if _COUNT.fullmatch(verb.lstrip("#")):
+        number = int(verb.lstrip("#"))
+        if not 1 <= number <= len(current.lines):
+            return error_reply(lang, "fleet.no_such", number=number)
+        return await _show(request, services, current, only=number)
     if verb not in {"add", "set", "remove", "clear"}:
         return error_reply(lang, "fleet.usage")
     refused = refuse_non_admin(request)

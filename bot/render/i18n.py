@@ -230,6 +230,7 @@ EN: Mapping[str, str] = {
         "<code>/fleet set 2 s21 20 tariff=texas</code>; <code>/fleet remove 2</code>, "
         "<code>/fleet clear</code>."
     ),
+    "fleet.more": "…and {count} more: /fleet {number} shows line {number}.",
     "fleet.empty": "No fleet yet. Add a line: <code>/fleet add s19jpro 40 5.5c site=north</code>",
     "fleet.added": "✅ Added line #{number}.",
     "fleet.updated": "✅ Line #{number} changed.",
@@ -594,6 +595,7 @@ RU: Mapping[str, str] = {
         "<code>/fleet set 2 s21 20 tariff=texas</code>; <code>/fleet remove 2</code>, "
         "<code>/fleet clear</code>."
     ),
+    "fleet.more": "…и ещё {count}: /fleet {number} покажет линию №{number}.",
     "fleet.empty": "Парка пока нет. Добавьте линию: <code>/fleet add s19jpro 40 5.5c site=north</code>",
     "fleet.added": "✅ Линия №{number} добавлена.",
     "fleet.updated": "✅ Линия №{number} изменена.",

@@ -26,6 +26,7 @@ from bot.sources.snapshot import AdjustmentEstimate, MarketSnapshot, NetworkStat
 from bot.store.db import Store
 from bot.store.snapshots import insert_snapshot, upsert_daily
 from handlers.context import Chat
+from handlers.format import MAX_MESSAGE_CHARS
 from handlers.reply import Reply
 from handlers.router import dispatch, parse_command
 
@@ -183,6 +184,16 @@ async def test_a_fleet_holds_at_most_max_lines(services: StoreServices) -> None:
         assert not (await say(services, "/fleet add s19 5c")).error
     full = await say(services, "/fleet add s19 5c")
     assert full.error and f"at most {MAX_LINES} lines" in full.text
+    for lang in ("en", "ru"):
+        await say(services, f"/lang {lang}")
+        text = (await say(services, "/fleet")).text
+        assert len(text) <= MAX_MESSAGE_CHARS and text.count("<pre>") == text.count("</pre>")
+        left_out = re.search(r"…(?:and|и ещё) (\d+)\D+/fleet (\d+)", text)
+        assert left_out is not None and int(left_out[1]) + int(left_out[2]) == MAX_LINES + 1
+        assert text.count("<pre>") == int(left_out[2])  # the lines shown, and the total
+    last = await say(services, f"/fleet {MAX_LINES}")
+    assert f"№{MAX_LINES} 1× Antminer S19" in last.text and "№1 " not in last.text
+    assert (await say(services, f"/fleet {MAX_LINES + 1}")).error
 
 
 async def test_group_members_who_are_not_admins_cannot_change_the_fleet(services: StoreServices) -> None:
