@@ -11,11 +11,13 @@ power price (paid by every line) and the BTC price at which the whole fleet's pr
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time
 from enum import StrEnum
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from bot.economics.history import DailyRow, height_at_end_of
@@ -88,19 +90,9 @@ class Tariff:
                 f"unknown time zone {self.timezone!r}; use an IANA name like America/Chicago"
             ) from None
 
-    def segments(self) -> list[Segment]:
+    def segments(self) -> tuple[Segment, ...]:
         """The day as consecutive segments covering 00:00-24:00, neighbours at the same price merged."""
-        prices = [self.base_usd_per_kwh] * MINUTES_PER_DAY
-        for period in self.periods:
-            for start, end in period.spans():
-                prices[start:end] = [period.usd_per_kwh] * (end - start)
-        segments: list[Segment] = []
-        start = 0
-        for minute in range(1, MINUTES_PER_DAY + 1):
-            if minute == MINUTES_PER_DAY or prices[minute] != prices[start]:
-                segments.append(Segment(start, minute, prices[start]))
-                start = minute
-        return segments
+        return _segments(self)
 
     @property
     def average_usd_per_kwh(self) -> float:
@@ -116,6 +108,23 @@ class Tariff:
         local = when.astimezone(ZoneInfo(self.timezone))
         minute = local.hour * 60 + local.minute
         return next(s.usd_per_kwh for s in self.segments() if s.start_minute <= minute < s.end_minute)
+
+
+@lru_cache(maxsize=4096)
+def _segments(tariff: Tariff) -> tuple[Segment, ...]:
+    spans = [(start, end, p.usd_per_kwh) for p in tariff.periods for start, end in p.spans()]
+    edges = sorted({0, MINUTES_PER_DAY, *(edge for start, end, _ in spans for edge in (start, end))})
+    segments: list[Segment] = []
+    for start, end in itertools.pairwise(edges):
+        price = tariff.base_usd_per_kwh
+        for span_start, span_end, span_price in spans:  # later periods win
+            if span_start <= start and end <= span_end:
+                price = span_price
+        if segments and segments[-1].usd_per_kwh == price:
+            segments[-1] = Segment(segments[-1].start_minute, end, price)
+        else:
+            segments.append(Segment(start, end, price))
+    return tuple(segments)
 
 
 def flat_tariff(usd_per_kwh: float) -> Tariff:
