@@ -75,8 +75,8 @@ async def _show(
     if not fleet.lines:
         return Reply(f"{prefix}{html_t(lang, 'fleet.empty')}")
     view = await view_or_reply(services, lang)
-    if isinstance(view, Reply):
-        return view
+    if isinstance(view, Reply):  # after a change the change stands: say so, then why no figures
+        return Reply(f"{prefix}{view.text}", error=view.error and not prefix)
     report = fleet_report(view, fleet.lines, services.now(), lang)
     footer = age_footer(view, services, lang)
     budget = MAX_MESSAGE_CHARS - len(prefix) - len(footer) - 1
