@@ -4,6 +4,7 @@ Market: D = 125.86e12, P = $66,680, subsidy 3.125 BTC, no fees (early Feb 2026).
 ``1e12 * 86400 / (125.86e12 * 2^32) * 3.125 = 4.99478e-7 BTC/TH/day``, hashprice $0.0333052/TH/day.
 """
 
+import itertools
 from datetime import UTC, datetime
 
 import pytest
@@ -185,3 +186,29 @@ def test_the_fleet_breaks_even_at_its_weighted_breakevens(
         MarketInputs(price, market.difficulty, market.height, market.fees_per_block_btc), lines, PEAK
     )
     assert at.profit_usd_per_day == pytest.approx(0, abs=1e-9 * at.power_cost_usd_per_day)
+
+
+@given(
+    markets,
+    operatings,
+    machines,
+    st.floats(0.005, 0.5),
+    st.lists(st.tuples(st.integers(0, 1439), st.integers(0, 1440), st.floats(0.005, 0.5)), max_size=4),
+)
+def test_running_on_schedule_never_earns_less_than_flat_out_or_than_nothing(
+    market: MarketInputs,
+    operating: OperatingProfile,
+    machine: Machine,
+    base: float,
+    spans: list[tuple[int, int, float]],
+) -> None:
+    assume(all(start % 1440 != end % 1440 for start, end, _ in spans))
+    tariff = Tariff("t", base, tuple(Period(*span) for span in spans))
+    segments = tariff.segments()
+    assert segments[0].start_minute == 0 and segments[-1].end_minute == 1440
+    assert all(a.end_minute == b.start_minute for a, b in itertools.pairwise(segments))
+    day = line_day(market, FleetLine(machine, 3, operating, tariff), PEAK)
+    slack = 1e-9 * day.revenue_usd_per_day
+    assert day.scheduled_profit_usd_per_day >= max(day.profit_usd_per_day, 0.0) - slack
+    if all(s.usd_per_kwh <= day.breakeven_power_usd_per_kwh for s in segments):
+        assert day.scheduled_profit_usd_per_day == pytest.approx(day.profit_usd_per_day, abs=slack)
