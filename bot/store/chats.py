@@ -6,6 +6,7 @@ vanished) switches its subscriptions off in the same transaction, so alert evalu
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -177,13 +178,20 @@ def get_profile(db: Database, chat_ref: int) -> Profile | None:
 
 
 def set_profile(db: Database, chat_ref: int, profile: Profile, now: float) -> None:
-    """Make ``profile`` line 1 of the chat's fleet at its own power price (the line keeps its site)."""
+    """Make ``profile`` line 1 of the chat's fleet (the line keeps its site). Line 1 on a tariff keeps it
+    while the profile's power price is that tariff's average (what ``get_profile`` gave: no price typed);
+    another price replaces the tariff."""
     with db.atomic():
         stored = fleet.lines(db, chat_ref)
+        tariff = stored[0].tariff if stored else None
+        if tariff is not None:
+            average = fleet.tariffs(db, chat_ref)[tariff].average_usd_per_kwh
+            tariff = tariff if math.isclose(average, profile.power_usd_per_kwh, rel_tol=1e-12) else None
         line = fleet.StoredLine(
             j_per_th=profile.j_per_th,
             count=profile.count,
-            power_usd_per_kwh=profile.power_usd_per_kwh,
+            power_usd_per_kwh=None if tariff else profile.power_usd_per_kwh,
+            tariff=tariff,
             pool_fee_pct=profile.pool_fee_pct,
             uptime_pct=profile.uptime_pct,
             pue=profile.pue,

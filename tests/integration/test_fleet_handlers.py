@@ -128,6 +128,19 @@ async def test_profile_is_line_1_of_the_fleet(services: StoreServices) -> None:
     assert "<b>#2 20× Antminer S21 Pro</b>" in text
 
 
+async def test_profile_changes_keep_line_1_on_its_tariff_unless_a_price_is_typed(
+    services: StoreServices,
+) -> None:
+    await say(services, TEXAS)
+    await say(services, "/fleet add s21 pro 20 tariff=texas")
+    assert "Power $0.0638/kWh" in (await say(services, "/profile")).text  # the tariff's average
+    await say(services, "/profile s21 pro count 30")
+    assert re.search(r"Tariff +texas\n", (await say(services, "/fleet")).text)
+    assert "<b>#1 30× Antminer S21 Pro</b>" in (await say(services, "/fleet")).text
+    await say(services, "/profile s21 pro 5c")
+    assert re.search(r"Tariff +\$0\.0500/kWh\n", (await say(services, "/fleet")).text)
+
+
 async def test_set_remove_and_clear_with_confirmation(services: StoreServices) -> None:
     await mixed_fleet(services)
     changed = await say(services, "/fleet set 2 count 10")
