@@ -1,4 +1,4 @@
-"""``minerwatch`` command line: status, breakeven, margin, cost, stress and machines.
+"""``minerwatch`` command line: status, breakeven, margin, fleet, cost, stress and machines.
 
 Every command accepts what-if overrides (``--price``, ``--difficulty``, ``--fees-per-block``, ``--height``);
 with all four given no network is touched. ``--json`` prints one object whose keys carry units.
@@ -55,6 +55,8 @@ from bot.reports.figures import (
     status_report,
     stress_report,
 )
+from bot.reports.fleet import fleet_report
+from bot.reports.fleet_file import load_fleet
 from bot.sources.snapshot import SourceOutcome
 from bot.transports.lifecycle import TokenRejectedError
 
@@ -173,6 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
     margin.add_argument("--count", type=_count, default=1, help="number of machines")
     _add_profile_options(margin)
     margin.set_defaults(handler=_margin)
+
+    fleet = commands.add_parser(
+        "fleet", parents=[what_if], help="a fleet file's lines: profit, breakevens, switch-off advice"
+    )
+    fleet.add_argument("file", help="TOML with [[line]] and [tariff.NAME] tables (see the README)")
+    fleet.set_defaults(handler=_fleet)
 
     cost = commands.add_parser("cost", parents=[what_if], help="network production cost per BTC, both models")
     cost.add_argument(
@@ -346,6 +354,23 @@ async def _margin(args: argparse.Namespace, settings: Settings) -> Report:
     profile = _profile(args, settings, typed.power_usd_per_kwh or settings.power_usd_per_kwh)
     report = margin_report(await _view(args, settings), machine, profile, args.count, _now())
     return _with_readings(report, typed.readings)
+
+
+async def _fleet(args: argparse.Namespace, settings: Settings) -> Report:
+    """The fleet report as a table: each section's heading, rows and sentences (same figures as /fleet)."""
+    defaults = OperatingProfile(0.0, settings.pool_fee_pct / 100, settings.uptime_pct / 100, settings.pue)
+    try:
+        with open(args.file, encoding="utf-8") as file:  # noqa: ASYNC230 (one small local file)
+            lines = load_fleet(file.read(), defaults)
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"{args.file}: cannot read it ({error.__class__.__name__})") from None
+    except ValueError as error:
+        raise UsageError(f"{args.file}: {error}") from None
+    report = fleet_report(await _view(args, settings), lines, _now())
+    rows: list[tuple[str, str]] = []
+    for section in report.sections:
+        rows += [("", ""), (section.heading, ""), *section.rows, *((note, "") for note in section.notes)]
+    return Report(report.title, rows, report.data)
 
 
 async def _cost(args: argparse.Namespace, settings: Settings) -> Report:

@@ -21,6 +21,7 @@ class MachineAndPower:
     power_usd_per_kwh: float
     machine_typed: bool
     readings: tuple[Reading, ...]
+    power_typed: bool = False
 
     def read_as_html(self, lang: str) -> str:
         """``Read as: 1 → 1¢/kWh.`` escaped for HTML, or ``""`` when every value carried its unit."""
@@ -40,4 +41,5 @@ def machine_and_power(
         power_usd_per_kwh if typed.power_usd_per_kwh is None else typed.power_usd_per_kwh,
         typed.machine is not None,
         typed.readings,
+        typed.power_usd_per_kwh is not None,
     )

@@ -1,4 +1,4 @@
-"""/chart [30d|90d|1y] [price|hashprice|stress]: a PNG of the stored daily series and a short caption.
+"""/chart [30d|90d|1y] [price|hashprice|stress|fleet]: a PNG of the stored daily series and a short caption.
 
 The window ends at the latest stored day, which may be long ago (the shipped history ends in 2025) or have
 gaps: the chart shows whatever days fall in it and the caption says how far the data goes.
@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from bot.chat.context import Request, Services
 from bot.chat.reply import Reply
+from bot.economics.fleet import line_history
 from bot.economics.history import DailyRow, supply_btc_at_end_of
 from bot.economics.regression import DifficultyRegression, difficulty_regression_cost_usd_per_btc
 from bot.economics.stress import (
@@ -24,14 +25,15 @@ from bot.economics.stress import (
     stress_series,
 )
 from bot.render import numbers as fmt
-from bot.render.charts import hashprice_png, price_vs_cost_png, stress_png
+from bot.render.charts import LineSeries, fleet_png, hashprice_png, price_vs_cost_png, stress_png
 from bot.render.i18n import plural, t
+from bot.reports.fleet import line_label
 from handlers.format import error_reply, html_t
 
 EXAMPLE = "/chart 1y price"
 DEFAULT_DAYS = 90
 MAX_DAYS = 10 * 365
-KINDS = ("price", "hashprice", "stress")
+KINDS = ("price", "hashprice", "stress", "fleet")
 _WINDOW = re.compile(r"(\d{1,4})([dwmy])")
 _UNIT_DAYS = {"d": 1, "w": 7, "m": 30, "y": 365}
 
@@ -80,9 +82,38 @@ async def _stress_chart(
     return png, summary
 
 
+async def _fleet_chart(
+    rows: Sequence[DailyRow], services: Services, request: Request
+) -> tuple[bytes, str] | Reply:
+    """Each fleet line's profit per day over ``rows`` (subsidy only) and its breakeven power price."""
+    lang = request.chat.language
+    lines = (await services.fleet(request.chat)).lines
+    if not lines:
+        return error_reply(lang, "chart.fleet_empty", "/fleet add s19jpro 40 5.5c")
+    series, captions = [], []
+    for number, line in enumerate(lines, start=1):
+        days = line_history(rows, line)
+        label = f"#{number} {line_label(line)}"
+        profits = [day.profit_usd_per_day for day in days]
+        breakevens = [day.breakeven_power_usd_per_kwh for day in days]
+        series.append(LineSeries(label, profits, breakevens, line.tariff.average_usd_per_kwh))
+        captions.append(
+            html_t(
+                lang,
+                "chart.fleet_caption",
+                number=number,
+                label=line_label(line),
+                last=fmt.usd(profits[-1], 2, lang),
+                profitable=plural(lang, "unit.day", sum(profit >= 0 for profit in profits)),
+            )
+        )
+    png = await asyncio.to_thread(fleet_png, rows, series, lang)
+    return png, "\n".join(captions)
+
+
 async def chart(request: Request, services: Services) -> Reply:
-    """/chart [WINDOW] [price|hashprice|stress] — price vs production cost, hashprice or the miner-stress
-    index, as an image."""
+    """/chart [WINDOW] [price|hashprice|stress|fleet] — price vs production cost, hashprice, the
+    miner-stress index or the chat's fleet lines, as an image."""
     lang = request.chat.language
     try:
         days, kind = parse_chart_args(request.args)
@@ -112,8 +143,12 @@ async def chart(request: Request, services: Services) -> Reply:
             premium=fmt.percent(last.price_usd / costs[-1] - 1, 0, lang=lang),
             below=plural(lang, "unit.day", below),
         )
-    elif kind == "stress":
-        drawn = await _stress_chart(history, rows, services, lang)
+    elif kind in ("stress", "fleet"):
+        drawn = (
+            await _stress_chart(history, rows, services, lang)
+            if kind == "stress"
+            else await _fleet_chart(rows, services, request)
+        )
         if isinstance(drawn, Reply):
             return drawn
         png, summary = drawn

@@ -20,6 +20,8 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("chart", "/chart 1y price"),
     ("machines", "/machines"),
     ("profile", "/profile s19xp 5.5c count 3"),
+    ("fleet", "/fleet add s19jpro 40 5.5c site=north"),
+    ("tariff", "/tariff add texas 0.045; 14:00-20:00 0.12 America/Chicago"),
     ("subscribe", "/subscribe price below 60k"),
     ("alerts", "/alerts"),
     ("unsubscribe", "/unsubscribe 2"),

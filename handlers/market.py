@@ -53,7 +53,7 @@ def _assumptions(services: Services) -> BottomUpAssumptions:
     )
 
 
-def _age_footer(view: MarketView, services: Services, lang: str) -> str:
+def age_footer(view: MarketView, services: Services, lang: str) -> str:
     """One italic line: how old the data is; when it is stale (``MarketView.is_stale``, the rule that
     pauses alerts) a warning naming the sources that stopped answering and since when. Replayed data says
     which day it is instead."""
@@ -74,21 +74,21 @@ def _without_provenance(report: Report, lang: str) -> Report:
     return replace(report, rows=[row for row in report.rows if row[0] not in hidden])
 
 
-async def _view_or_reply(services: Services, lang: str) -> MarketView | Reply:
+async def view_or_reply(services: Services, lang: str) -> MarketView | Reply:
     view = await services.latest_view()
     return view if view is not None else Reply(html_t(lang, "market.no_data"), error=True)
 
 
 def _chat_reply(report: Report, view: MarketView, services: Services, lang: str, read_as: str = "") -> Reply:
     """The report's table, then the echo of bare values typed (if any) and the age footer."""
-    footer = "\n".join(line for line in (read_as, _age_footer(view, services, lang)) if line)
+    footer = "\n".join(line for line in (read_as, age_footer(view, services, lang)) if line)
     return table_reply(_without_provenance(report, lang), footer)
 
 
 async def _network_report(request: Request, services: Services, build: NetworkReport) -> Reply:
     """A report on the whole network (status, cost) from the latest stored snapshot."""
     lang = request.chat.language
-    view = await _view_or_reply(services, lang)
+    view = await view_or_reply(services, lang)
     if isinstance(view, Reply):
         return view
     report = build(view, _assumptions(services), services.regression, services.now(), lang)
@@ -106,7 +106,7 @@ async def _stress(view: MarketView, services: Services) -> StressIndex | NotEnou
 async def status(request: Request, services: Services) -> Reply:
     """/status — price, difficulty, hashrate, hashprice, production cost, stress index, next adjustment."""
     lang = request.chat.language
-    view = await _view_or_reply(services, lang)
+    view = await view_or_reply(services, lang)
     if isinstance(view, Reply):
         return view
     stress = await _stress(view, services)
@@ -119,7 +119,7 @@ async def status(request: Request, services: Services) -> Reply:
 async def stress(request: Request, services: Services) -> Reply:
     """/stress — the open miner-stress index (0-100 proxy) with each component and its score."""
     lang = request.chat.language
-    view = await _view_or_reply(services, lang)
+    view = await view_or_reply(services, lang)
     if isinstance(view, Reply):
         return view
     index = await _stress(view, services)
@@ -151,7 +151,7 @@ async def _machine_command(request: Request, services: Services, *, margin: bool
     )
     if isinstance(parsed, Reply):
         return parsed
-    view = await _view_or_reply(services, lang)
+    view = await view_or_reply(services, lang)
     if isinstance(view, Reply):
         return view
     machine = parsed.machine
@@ -174,7 +174,7 @@ async def cost(request: Request, services: Services) -> Reply:
 async def hashprice(request: Request, services: Services) -> Reply:
     """/hashprice — USD/PH/day and sats/TH/day right now."""
     lang = request.chat.language
-    view = await _view_or_reply(services, lang)
+    view = await view_or_reply(services, lang)
     if isinstance(view, Reply):
         return view
     market = view.market
@@ -189,13 +189,13 @@ async def hashprice(request: Request, services: Services) -> Reply:
         if market.fees_per_block_btc is None
         else t(lang, "market.fees", fees=fmt.number(market.fees_per_block_btc, 3, lang)),
     )
-    return Reply(f"{text}\n{_age_footer(view, services, lang)}")
+    return Reply(f"{text}\n{age_footer(view, services, lang)}")
 
 
 async def difficulty(request: Request, services: Services) -> Reply:
     """/difficulty — difficulty, the estimated next adjustment, Puell multiple and ribbon compression."""
     lang = request.chat.language
-    view = await _view_or_reply(services, lang)
+    view = await view_or_reply(services, lang)
     if isinstance(view, Reply):
         return view
     market = view.market
@@ -226,7 +226,7 @@ async def difficulty(request: Request, services: Services) -> Reply:
             change = fmt.percent(adjustment.previous_retarget_pct / 100, 2, lang=lang)
             lines.append(html_t(lang, "market.previous", change=change))
     lines += _miner_indicator_lines(await services.daily_rows(INDICATOR_DAYS), lang)
-    lines.append(_age_footer(view, services, lang))
+    lines.append(age_footer(view, services, lang))
     return Reply("\n".join(lines))
 
 

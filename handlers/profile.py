@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from bot.chat.context import ChatProfile, Request, Services
 from bot.chat.parsing import parse_percent, parse_positive
@@ -76,19 +76,45 @@ def describe_profile(profile: ChatProfile, lang: str) -> str:
     )
 
 
-def _with_options(lang: str, profile: ChatProfile, options: list[tuple[str, str]]) -> ChatProfile | Reply:
+def _with_options(
+    lang: str, profile: ChatProfile, options: list[tuple[str, str]], example: str
+) -> ChatProfile | Reply:
     for name, value in options:
         option = name.lower()
         try:
             profile = _OPTIONS[option](profile, value)
         except ValueError:
-            example = f"/profile {OPTION_EXAMPLES[option]}"
+            example = f"/profile {OPTION_EXAMPLES[option]}" if example == PROFILE_EXAMPLE else example
             return error_reply(lang, f"profile.bad_{option}", example, value=value)
     return profile
 
 
+@dataclass(frozen=True, slots=True)
+class Setup:
+    """A profile as typed: the result, whether a power price was typed, and the echo of bare values."""
+
+    profile: ChatProfile
+    power_typed: bool
+    read_as_html: str
+
+
+def parse_setup(lang: str, args: str, current: ChatProfile, example: str) -> Setup | Reply:
+    """``MACHINE [POWER] [count N] [fee %] [uptime %] [pue X]`` applied to ``current``, or an error reply."""
+    head = _OPTION.sub(" ", args)
+    parsed = machine_and_power(lang, head, current.machine, current.operating.power_usd_per_kwh, example)
+    if isinstance(parsed, Reply):
+        return parsed
+    operating = replace(current.operating, power_usd_per_kwh=parsed.power_usd_per_kwh)
+    typed = ChatProfile(parsed.machine, current.count, operating)
+    updated = _with_options(lang, typed, [(m[1], m[2]) for m in _OPTION.finditer(args)], example)
+    if isinstance(updated, Reply):
+        return updated
+    return Setup(updated, parsed.power_typed, parsed.read_as_html(lang))
+
+
 async def profile(request: Request, services: Services) -> Reply:
-    """/profile — show; /profile MACHINE [POWER] [count N] [fee %] [uptime %] [pue X] — change."""
+    """/profile — show; /profile MACHINE [POWER] [count N] [fee %] [uptime %] [pue X] — change (line 1 of
+    the chat's fleet)."""
     lang = request.chat.language
     current = await services.profile(request.chat)
     args = request.args.strip()
@@ -99,19 +125,11 @@ async def profile(request: Request, services: Services) -> Reply:
     refused = refuse_non_admin(request)
     if refused:
         return refused
-    head = _OPTION.sub(" ", args)
-    parsed = machine_and_power(
-        lang, head, current.machine, current.operating.power_usd_per_kwh, PROFILE_EXAMPLE
-    )
-    if isinstance(parsed, Reply):
-        return parsed
-    operating = replace(current.operating, power_usd_per_kwh=parsed.power_usd_per_kwh)
-    typed = ChatProfile(parsed.machine, current.count, operating)
-    updated = _with_options(lang, typed, [(m[1], m[2]) for m in _OPTION.finditer(args)])
-    if isinstance(updated, Reply):
-        return updated
-    await services.save_profile(request.chat, updated)
-    lines = (html_t(lang, "profile.saved"), describe_profile(updated, lang), parsed.read_as_html(lang))
+    setup = parse_setup(lang, args, current, PROFILE_EXAMPLE)
+    if isinstance(setup, Reply):
+        return setup
+    await services.save_profile(request.chat, setup.profile)
+    lines = (html_t(lang, "profile.saved"), describe_profile(setup.profile, lang), setup.read_as_html)
     return Reply("\n".join(line for line in lines if line))
 
 

@@ -13,7 +13,7 @@ from bot.chat.reply import Reply
 from bot.ops.metrics import observe_command
 from bot.render.i18n import resolve_language
 from bot.store.db import StoreError
-from handlers import chart, market, profile, subscriptions
+from handlers import chart, fleet, market, profile, subscriptions
 from handlers import help as help_commands
 from handlers.format import html_t
 
@@ -34,6 +34,8 @@ HANDLERS: dict[str, Handler] = {
     "machines": market.machines,
     "chart": chart.chart,
     "profile": profile.profile,
+    "fleet": fleet.fleet,
+    "tariff": fleet.tariff,
     "lang": profile.lang,
     "subscribe": subscriptions.subscribe,
     "alerts": subscriptions.alerts,

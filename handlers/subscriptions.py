@@ -78,7 +78,8 @@ def _rule_error(lang: str, text: str) -> Reply:
 
 
 async def subscribe(request: Request, services: Services) -> Reply:
-    """/subscribe — network news; /subscribe RULE — a threshold (``price below 60k``)."""
+    """/subscribe — network news; /subscribe fleet — each fleet line's switch-off advice; /subscribe RULE —
+    a threshold (``price below 60k``)."""
     lang = request.chat.language
     refused = refuse_non_admin(request)
     if refused:
@@ -91,6 +92,9 @@ async def subscribe(request: Request, services: Services) -> Reply:
         added = await services.subscribe_network(request.chat)
         key = "subscribe.network_added" if added else "subscribe.network_already"
         return Reply(html_t(lang, key, request.chat.platform))
+    if args.lower() == "fleet":
+        added = await services.subscribe_fleet(request.chat)
+        return Reply(html_t(lang, "subscribe.fleet_added" if added else "subscribe.fleet_already"))
     try:
         rule = parse_rule(args)
     except ValueError:

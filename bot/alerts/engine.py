@@ -273,7 +273,7 @@ def rule_value(
         return key_value
     if j_per_th is None or profile is None:
         raise ValueError(f"a {rule.metric} rule needs the chat's machine and power price")
-    revenue = key_value * profile.revenue_factor
+    revenue = key_value * profile.kept_fraction  # per hour run: uptime cancels
     if rule.metric is Metric.BREAKEVEN:
         return revenue / _kwh_per_ph_day(j_per_th, profile)
     return (1.0 - _kwh_per_ph_day(j_per_th, profile) * profile.power_usd_per_kwh / revenue) * 100.0

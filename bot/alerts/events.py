@@ -24,6 +24,8 @@ class EventKind(StrEnum):
     RETARGET = "retarget"
     THRESHOLD = "threshold"
     MARGIN_WARNING = "margin_warning"
+    FLEET_ADVICE = "fleet_advice"
+    FLEET_ADJUSTMENT = "fleet_adjustment"
     DATA_STALE = "data_stale"
     DATA_FRESH = "data_fresh"
 

@@ -135,16 +135,18 @@ def _cost_usd_per_ph_day(j_per_th: float, profile: OperatingProfile) -> float:
 
 
 def hashprice_at_margin(margin_pct: float, j_per_th: float, profile: OperatingProfile) -> float:
-    """Hashprice (USD/PH/day) at which the chat's margin equals ``margin_pct``; margin < 100 % only."""
+    """Hashprice (USD/PH/day) at which the chat's margin equals ``margin_pct``; margin < 100 % only.
+
+    Uptime scales revenue and power alike, so it cancels out of a margin (``bot.economics.mining``)."""
     if margin_pct >= 100:
         raise ValueError("a margin threshold must be below 100%")
-    return _cost_usd_per_ph_day(j_per_th, profile) / (profile.revenue_factor * (1 - margin_pct / 100))
+    return _cost_usd_per_ph_day(j_per_th, profile) / (profile.kept_fraction * (1 - margin_pct / 100))
 
 
 def hashprice_at_breakeven(power_usd_per_kwh: float, j_per_th: float, profile: OperatingProfile) -> float:
     """Hashprice (USD/PH/day) at which the chat's breakeven power price equals ``power_usd_per_kwh``."""
     at_that_price = replace(profile, power_usd_per_kwh=power_usd_per_kwh)
-    return _cost_usd_per_ph_day(j_per_th, at_that_price) / profile.revenue_factor
+    return _cost_usd_per_ph_day(j_per_th, at_that_price) / profile.kept_fraction
 
 
 def key_rule(rule: Rule, j_per_th: float | None = None, profile: OperatingProfile | None = None) -> KeyedRule:

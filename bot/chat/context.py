@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
 
 from bot.alerts.rules import Rule
 from bot.chat.kinds import GROUP_KINDS, ChatKind
 from bot.config import Settings
+from bot.economics.fleet import FleetLine, Tariff
 from bot.economics.history import DailyRow
 from bot.economics.machines import Machine
 from bot.economics.mining import OperatingProfile
@@ -46,6 +48,14 @@ class ChatProfile:
 
 
 @dataclass(frozen=True, slots=True)
+class ChatFleet:
+    """A chat's fleet lines (line 1 is its profile) and its named tariffs."""
+
+    lines: tuple[FleetLine, ...] = ()
+    tariffs: Mapping[str, Tariff] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class SubscriptionView:
     """One of a chat's subscriptions as listed by /alerts; ``description`` is in the chat's language."""
 
@@ -68,6 +78,32 @@ class Services(Protocol):
     async def profile(self, chat: Chat) -> ChatProfile: ...
 
     async def save_profile(self, chat: Chat, profile: ChatProfile) -> None: ...
+
+    async def fleet(self, chat: Chat) -> ChatFleet: ...
+
+    async def add_fleet_line(self, chat: Chat, line: FleetLine) -> int:
+        """Append ``line``; returns its number. Raises ``bot.economics.fleet.FleetFullError``."""
+        ...
+
+    async def set_fleet_line(self, chat: Chat, number: int, line: FleetLine) -> bool:
+        """Replace line ``number``; ``False`` when there is none."""
+        ...
+
+    async def remove_fleet_line(self, chat: Chat, number: int) -> bool: ...
+
+    async def clear_fleet(self, chat: Chat) -> int:
+        """Remove every line; returns how many."""
+        ...
+
+    async def save_tariff(self, chat: Chat, tariff: Tariff) -> None: ...
+
+    async def remove_tariff(self, chat: Chat, name: str) -> bool:
+        """``False`` when there is no such tariff; raises ``bot.economics.fleet.TariffInUseError``."""
+        ...
+
+    async def subscribe_fleet(self, chat: Chat) -> bool:
+        """Subscribe to each line's switch-off advice; ``False`` if it already was."""
+        ...
 
     async def subscribe_rule(self, chat: Chat, rule: Rule) -> tuple[int, bool]:
         """Save ``rule``; returns its id and whether its condition already holds. Raises

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.economics.fleet import Period, Tariff
 from bot.economics.machines import Machine, PowerUnknown, UnknownMachine, closest_machine_names, parse_machine
 from bot.render.i18n import t
 
@@ -228,3 +229,43 @@ def _with_power(machine: Machine, reading: Reading | None, rest: list[str]) -> M
         raise ArgumentError("error.extra_arguments", machine=machine.name, rest=" ".join(rest))
     power, power_reading = read_power_usd_per_kwh(rest[0])
     return MachineArguments(machine, power, readings if power_reading is None else (*readings, power_reading))
+
+
+TARIFF_NAME = re.compile(r"[a-z0-9_-]{1,16}")
+"""What a tariff may be called: short enough for a table cell."""
+_PERIOD_RE = re.compile(r"(?P<start>\d{1,2}:\d{2})\s*-\s*(?P<end>\d{1,2}:\d{2})\s+(?P<price>[^\s;]+)")
+_ZONE_RE = re.compile(r"^(?:UTC|[A-Za-z_]+(?:/[A-Za-z0-9_+-]+)+)$")
+
+
+def parse_clock_minute(text: str) -> int:
+    """``14:00`` -> 840, ``24:00`` -> 1440 (the end of the day)."""
+    hours, _, minutes = text.partition(":")
+    value = int(hours) * 60 + int(minutes)
+    if int(minutes) > 59 or value > 1440:
+        raise ValueError(f"'{text}' is not a time of day; write it like 14:00")
+    return value
+
+
+def parse_tariff(name: str, text: str) -> Tariff:
+    """``texas``, ``0.045; 14:00-20:00 0.12 America/Chicago`` -> a tariff: the base price all day, each
+    ``HH:MM-HH:MM PRICE`` period over it (later ones win), in an IANA time zone (default UTC)."""
+    if not TARIFF_NAME.fullmatch(name):
+        raise ValueError(f"tariff name '{name}' must be 1 to 16 lowercase letters, digits, '-' or '_'")
+    zones = [token for token in text.replace(";", " ").split() if _ZONE_RE.match(token)]
+    if len(zones) > 1:
+        raise ValueError("give one time zone, like America/Chicago")
+    rest = text
+    for zone in zones:
+        rest = rest.replace(zone, " ")
+    periods = [
+        Period(
+            parse_clock_minute(match["start"]),
+            parse_clock_minute(match["end"]),
+            parse_power_usd_per_kwh(match["price"]),
+        )
+        for match in _PERIOD_RE.finditer(rest)
+    ]
+    base = _PERIOD_RE.sub(" ", rest).replace(";", " ").split()
+    if len(base) != 1:
+        raise ValueError("start with one base price, like 0.045, then periods like 14:00-20:00 0.12")
+    return Tariff(name, parse_power_usd_per_kwh(base[0]), tuple(periods), zones[0] if zones else "UTC")

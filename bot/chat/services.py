@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import TypeVar
 
 from sqlite_utils import Database
 
@@ -21,10 +22,11 @@ from bot.alerts.rules import (
     key_rule,
     margin_warning_rule,
 )
-from bot.chat.context import Chat, ChatProfile, SubscriptionView
+from bot.chat.context import Chat, ChatFleet, ChatProfile, SubscriptionView
 from bot.config import Settings
+from bot.economics.fleet import FleetLine, Tariff
 from bot.economics.history import DailyRow
-from bot.economics.machines import Machine, parse_machine
+from bot.economics.machines import parse_machine
 from bot.economics.mining import MarketInputs, OperatingProfile
 from bot.economics.production_cost import regression_cost
 from bot.economics.regression import DifficultyRegression
@@ -33,6 +35,7 @@ from bot.market.view import MarketView
 from bot.render.alerts import describe_rule_in
 from bot.render.i18n import DEFAULT_LANGUAGE, t
 from bot.store import chats as chat_repo
+from bot.store import fleet as fleet_repo
 from bot.store import snapshots as snapshot_repo
 from bot.store import subscriptions as subscription_repo
 from bot.store.db import Store
@@ -40,6 +43,7 @@ from bot.store.subscriptions import SubscriptionKind
 from bot.watch.loop import cached_stress_baseline, stress_value
 
 MARGIN_WARNING_RULE = Rule(Metric.MARGIN, Op.BELOW, 0.0, 1.0)
+T = TypeVar("T")
 
 
 def _ensure_chat(db: Database, chat: Chat, now: float) -> int:
@@ -75,6 +79,22 @@ def market_view(
     )
 
 
+def _stored_line(line: FleetLine) -> fleet_repo.StoredLine:
+    operating, tariff = line.operating, line.tariff
+    return fleet_repo.StoredLine(
+        j_per_th=line.machine.j_per_th,
+        count=line.count,
+        power_usd_per_kwh=None if tariff.name else tariff.base_usd_per_kwh,
+        pool_fee_pct=operating.pool_fee_fraction * 100,
+        uptime_pct=operating.uptime_fraction * 100,
+        pue=operating.pue,
+        machine=line.machine.name,
+        hashrate_ths=line.machine.hashrate_ths,
+        tariff=tariff.name or None,
+        site=line.site,
+    )
+
+
 class StoreServices:
     """``bot.chat.context.Services`` implemented over the SQLite store."""
 
@@ -106,13 +126,7 @@ class StoreServices:
     def _to_profile(self, stored: chat_repo.Profile | None) -> ChatProfile:
         if stored is None:
             return self.default_profile()
-        machine = Machine(
-            name=stored.machine or f"custom {stored.j_per_th:g} J/TH",
-            hashrate_ths=stored.hashrate_ths,
-            power_w=stored.hashrate_ths * stored.j_per_th if stored.hashrate_ths else None,
-            j_per_th=stored.j_per_th,
-            year=None,
-        )
+        machine = fleet_repo.stored_machine(stored.machine, stored.hashrate_ths, stored.j_per_th)
         operating = OperatingProfile(
             stored.power_usd_per_kwh, stored.pool_fee_pct / 100, stored.uptime_pct / 100, stored.pue
         )
@@ -149,16 +163,79 @@ class StoreServices:
         def save(db: Database) -> None:
             ref = _ensure_chat(db, chat, now)
             chat_repo.set_profile(db, ref, stored, now)
-            for subscription in subscription_repo.list_for_chat(db, ref):
-                rule = subscription.rule
-                if subscription.kind is SubscriptionKind.MARGIN_WARNING:
-                    keyed = margin_warning_rule(profile.machine.j_per_th, operating)
-                    subscription_repo.update_keyed(db, subscription.id, keyed)
-                elif rule is not None and rule.metric in PER_CHAT_METRICS:
-                    keyed = key_rule(rule, profile.machine.j_per_th, operating)
-                    subscription_repo.update_keyed(db, subscription.id, keyed)
+            self._rekey(db, ref)
 
         await self._store.atomic(save)
+
+    def _rekey(self, db: Database, ref: int) -> None:
+        """Re-translate the chat's per-chat rules after its profile (fleet line 1) changed."""
+        profile = self._to_profile(chat_repo.get_profile(db, ref))
+        operating = profile.operating
+        for subscription in subscription_repo.list_for_chat(db, ref):
+            rule = subscription.rule
+            if subscription.kind is SubscriptionKind.MARGIN_WARNING:
+                keyed = margin_warning_rule(profile.machine.j_per_th, operating)
+                subscription_repo.update_keyed(db, subscription.id, keyed)
+            elif rule is not None and rule.metric in PER_CHAT_METRICS:
+                keyed = key_rule(rule, profile.machine.j_per_th, operating)
+                subscription_repo.update_keyed(db, subscription.id, keyed)
+
+    async def fleet(self, chat: Chat) -> ChatFleet:
+        def load(db: Database) -> ChatFleet:
+            existing = chat_repo.find_chat(db, chat.platform, chat.chat_id)
+            if existing is None:
+                return ChatFleet()
+            return ChatFleet(fleet_repo.economic_lines(db, existing.id), fleet_repo.tariffs(db, existing.id))
+
+        return await self._store.run(load)
+
+    async def _change_fleet(self, chat: Chat, change: Callable[[Database, int], T]) -> T:
+        """Run ``change(db, chat_ref)`` and re-key the chat's rules, in one transaction."""
+        now = self._stamp()
+
+        def run(db: Database) -> T:
+            ref = _ensure_chat(db, chat, now)
+            result = change(db, ref)
+            self._rekey(db, ref)
+            return result
+
+        return await self._store.atomic(run)
+
+    async def add_fleet_line(self, chat: Chat, line: FleetLine) -> int:
+        stored, now = _stored_line(line), self._stamp()
+        return await self._change_fleet(chat, lambda db, ref: fleet_repo.add_line(db, ref, stored, now))
+
+    async def set_fleet_line(self, chat: Chat, number: int, line: FleetLine) -> bool:
+        stored, now = _stored_line(line), self._stamp()
+        return await self._change_fleet(
+            chat, lambda db, ref: fleet_repo.set_line(db, ref, number, stored, now)
+        )
+
+    async def remove_fleet_line(self, chat: Chat, number: int) -> bool:
+        return await self._change_fleet(chat, lambda db, ref: fleet_repo.remove_line(db, ref, number))
+
+    async def clear_fleet(self, chat: Chat) -> int:
+        return await self._change_fleet(chat, fleet_repo.clear)
+
+    async def save_tariff(self, chat: Chat, tariff: Tariff) -> None:
+        now = self._stamp()
+        await self._change_fleet(chat, lambda db, ref: fleet_repo.set_tariff(db, ref, tariff, now))
+
+    async def remove_tariff(self, chat: Chat, name: str) -> bool:
+        return await self._change_fleet(chat, lambda db, ref: fleet_repo.remove_tariff(db, ref, name))
+
+    async def subscribe_fleet(self, chat: Chat) -> bool:
+        now = self._stamp()
+
+        def add(db: Database) -> bool:
+            ref = _ensure_chat(db, chat, now)
+            kinds = {s.kind for s in subscription_repo.list_for_chat(db, ref) if s.active}
+            if SubscriptionKind.FLEET in kinds:
+                return False
+            subscription_repo.add_fleet(db, ref, now)
+            return True
+
+        return await self._store.atomic(add)
 
     def _current_key_values(self, db: Database) -> dict[str, float]:
         snapshot = snapshot_repo.latest_snapshot(db)

@@ -85,8 +85,13 @@ class OperatingProfile:
 
     @property
     def revenue_factor(self) -> float:
-        """``(1 - f_pool) * u``: the share of gross revenue a miner keeps."""
-        return (1.0 - self.pool_fee_fraction) * self.uptime_fraction
+        """``(1 - f_pool) * u``: the share of a full day's gross revenue a miner keeps."""
+        return self.kept_fraction * self.uptime_fraction
+
+    @property
+    def kept_fraction(self) -> float:
+        """``1 - f_pool``: the share of what the machine mines while it runs that the pool pays out."""
+        return 1.0 - self.pool_fee_fraction
 
 
 def btc_per_th_day(difficulty: float, block_reward_btc: float) -> float:
@@ -138,7 +143,8 @@ def kwh_per_day(hashrate_ths: float, j_per_th: float) -> float:
 
 @dataclass(frozen=True, slots=True)
 class MachineDay:
-    """One machine's day: BTC and USD earned, power bought, profit, and the three breakevens."""
+    """One machine's day: BTC and USD earned, power bought (``kwh_per_day`` at the meter, uptime included,
+    PUE not), profit, and the three breakevens."""
 
     btc_per_day: float
     revenue_usd_per_day: float
@@ -161,13 +167,13 @@ def machine_day(
     """Revenue, power cost, profit and breakevens of one machine for one day (as Braiins' profitability
     calculator, https://insights.braiins.com/en/profitability-calculator/).
 
-    Revenue ``= h_TH * hashvalue * (1 - f_pool) * u * P``; power ``= h_TH * E * 0.024 * PUE * c``. As in
-    the classic calculators, the machine draws its nameplate power all day: uptime scales revenue (stale
-    shares, reboots) but not power, the conservative reading used by the reference breakevens.
+    Revenue ``= h_TH * hashvalue * (1 - f_pool) * u * P``; power ``= h_TH * E * 0.024 * u * PUE * c``.
+    Uptime scales power as well as revenue: a machine that is off or curtailed mines nothing and burns
+    nothing, so uptime cancels out of every breakeven (they are those of the hours it runs).
     """
     btc_per_day = hashrate_ths * hashvalue_btc_per_th_day(market) * profile.revenue_factor
     revenue_usd = btc_per_day * market.price_usd
-    energy_kwh = kwh_per_day(hashrate_ths, j_per_th)
+    energy_kwh = kwh_per_day(hashrate_ths, j_per_th) * profile.uptime_fraction
     power_cost_usd = energy_kwh * profile.pue * profile.power_usd_per_kwh
     return MachineDay(
         btc_per_day=btc_per_day,
@@ -182,31 +188,32 @@ def machine_day(
 
 
 def breakeven_power_usd_per_kwh(market: MarketInputs, profile: OperatingProfile, j_per_th: float) -> float:
-    """Power price at which profit is zero: ``hashprice_TH * (1-f) * u / (E * 0.024 * PUE)``.
+    """Power price at which profit is zero: ``hashprice_TH * (1-f) / (E * 0.024 * PUE)`` (uptime cancels).
 
     S19 (34.2 J/TH) at D = 125.86e12, P = $66,680, F = 0: $0.0406/kWh.
     """
     require_positive("j_per_th", j_per_th)
-    revenue_usd_per_th_day = hashprice_usd_per_th_day(market) * profile.revenue_factor
+    revenue_usd_per_th_day = hashprice_usd_per_th_day(market) * profile.kept_fraction
     return revenue_usd_per_th_day / (j_per_th * KWH_PER_J_PER_TH_DAY * profile.pue)
 
 
 def breakeven_price_usd(market: MarketInputs, profile: OperatingProfile, j_per_th: float) -> float:
     """BTC price at which profit is zero at the profile's power price.
 
-    ``E * 0.024 * PUE * c / (1e12 * 86400 / (D * 2^32) * (S + F) * (1-f) * u)``; S19 at $0.05: $82,166.
+    ``E * 0.024 * PUE * c / (1e12 * 86400 / (D * 2^32) * (S + F) * (1-f))`` (uptime cancels); S19 at
+    $0.05: $82,166.
     """
     require_positive("j_per_th", j_per_th)
     cost_usd_per_th_day = j_per_th * KWH_PER_J_PER_TH_DAY * profile.pue * profile.power_usd_per_kwh
-    return cost_usd_per_th_day / (hashvalue_btc_per_th_day(market) * profile.revenue_factor)
+    return cost_usd_per_th_day / (hashvalue_btc_per_th_day(market) * profile.kept_fraction)
 
 
 def breakeven_j_per_th(market: MarketInputs, profile: OperatingProfile) -> float:
-    """Least efficient machine that still breaks even: ``hashprice_TH * (1-f) * u / (0.024 * c * PUE)``.
+    """Least efficient machine that still breaks even: ``hashprice_TH * (1-f) / (0.024 * c * PUE)``.
 
     Hashrate Index "breakeven efficiency threshold"; infinite when power is free.
     """
     if profile.power_usd_per_kwh == 0:
         return float("inf")
-    revenue_usd_per_th_day = hashprice_usd_per_th_day(market) * profile.revenue_factor
+    revenue_usd_per_th_day = hashprice_usd_per_th_day(market) * profile.kept_fraction
     return revenue_usd_per_th_day / (KWH_PER_J_PER_TH_DAY * profile.power_usd_per_kwh * profile.pue)

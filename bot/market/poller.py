@@ -218,6 +218,7 @@ class LivePoller:
                 market=market,
                 difficulty_change_pct=adjustment.difficulty_change_pct if adjustment else None,
                 next_retarget_height=adjustment.next_retarget_height if adjustment else None,
+                next_retarget_at=adjustment.estimated_retarget_at if adjustment else None,
             )
         )
 

@@ -22,6 +22,7 @@ from typing import Any
 from bot.alerts.events import AlertEvent, EventKind
 from bot.alerts.grammar import DEFAULT_MIN_INTERVAL_S, describe_rule
 from bot.alerts.rules import Metric, Op, Rule, default_band
+from bot.economics.fleet import Advice
 from bot.economics.indicators import RIBBONS_MIN_CAPITULATION_DAYS
 from bot.render import numbers as fmt
 from bot.render.i18n import missing_sources, model_name, plural, t
@@ -88,6 +89,16 @@ EN = Catalog(
             "⚠️ {machine}: the next difficulty adjustment (est. {change}) would push your margin below zero: "
             "hashprice {hashprice} → {next_hashprice}, your breakeven {breakeven}."
         ),
+        "fleet_advice": "🔔 Fleet line #{line}{site}: {advice}",
+        "fleet_adjustment_loss": (
+            "⚠️ Fleet line #{line}{site}, {count}× {machine}: the adjustment{when} ({change} est.) takes it "
+            "from {before} to {after}; it would lose money at today's price."
+        ),
+        "fleet_adjustment_profit": (
+            "✅ Fleet line #{line}{site}, {count}× {machine}: the adjustment{when} ({change} est.) takes it "
+            "from {before} to {after}; it would pay again at today's price."
+        ),
+        "fleet_when": " in ~{left} ({date})",
         "data_stale": "⏸ Data is stale ({reason}); alerts are paused until sources recover.",
         "data_missing": "⏸ No market data yet ({reason}); alerts start once the sources answer.",
         "data_fresh": "▶️ Data is fresh again after {lasted}; alerts resumed.",
@@ -136,6 +147,16 @@ RU = Catalog(
             "⚠️ {machine}: следующая корректировка сложности (оценка {change}) уведёт вашу маржу ниже нуля: "
             "хешпрайс {hashprice} → {next_hashprice}, ваша точка безубыточности {breakeven}."
         ),
+        "fleet_advice": "🔔 Линия парка №{line}{site}: {advice}",
+        "fleet_adjustment_loss": (
+            "⚠️ Линия парка №{line}{site}, {count}× {machine}: корректировка{when} ({change}, оценка) "
+            "изменит маржу с {before} до {after}; при сегодняшней цене линия уйдёт в убыток."
+        ),
+        "fleet_adjustment_profit": (
+            "✅ Линия парка №{line}{site}, {count}× {machine}: корректировка{when} ({change}, оценка) "
+            "изменит маржу с {before} до {after}; при сегодняшней цене линия снова окупится."
+        ),
+        "fleet_when": " через ~{left} ({date})",
         "data_stale": (
             "⏸ Данные устарели ({reason}); оповещения приостановлены, пока источники не восстановятся."
         ),
@@ -166,6 +187,8 @@ RU = Catalog(
     },
 )
 CATALOGS: dict[str, Catalog] = {"en": EN, "ru": RU}
+BREAKEVEN_PRICE_DIGITS = 3
+"""Significant digits of a breakeven BTC price in a sentence: ``$71.2k``."""
 
 
 def _pct(value: float, lang: str, decimals: int = 1, *, signed: bool = False) -> str:
@@ -300,6 +323,48 @@ def _margin_warning(data: dict[str, Any], lang: str) -> Fields:
     }
 
 
+def advice_sentence(data: dict[str, Any], lang: str) -> str:
+    """ "⛔ Switch off the 40 Antminer S19j Pro: -$0.66 per machine per day at $0.0550/kWh; they turn
+    positive above $79.6k BTC or below $0.0461/kWh." from ``bot.alerts.fleet.line_data`` (plain text)."""
+    key = "fleet.advice_run" if data["advice"] == Advice.RUN.value else "fleet.advice_off"
+    return t(
+        lang,
+        key,
+        count=data["count"],
+        machine=data["machine"],
+        profit=fmt.usd(data["profit_usd_per_unit_day"], 2, lang),
+        unit=t(lang, f"fleet.per_{data['unit']}"),
+        power=fmt.usd_per_kwh(data["power_usd_per_kwh"], lang),
+        price=fmt.usd_approx(data["breakeven_price_usd"], BREAKEVEN_PRICE_DIGITS, lang),
+        breakeven=fmt.usd_per_kwh(data["breakeven_power_usd_per_kwh"], lang),
+    )
+
+
+def _site(data: dict[str, Any], lang: str) -> str:
+    return t(lang, "fleet.site", site=data["site"]) if data.get("site") else ""
+
+
+def _fleet_adjustment(event: AlertEvent, catalog: Catalog) -> Fields:
+    data, lang = event.data, catalog.lang
+    when = ""
+    if data.get("estimated_at"):
+        eta = datetime.fromisoformat(data["estimated_at"])
+        left = fmt.duration(eta - event.occurred_at, lang)
+        when = catalog.templates.get("fleet_when", EN.templates["fleet_when"]).format(
+            left=left, date=f"{eta:%Y-%m-%d}"
+        )
+    return f"fleet_adjustment_{data['turns']}", {
+        "line": str(data["line"]),
+        "site": _site(data, lang),
+        "count": str(data["count"]),
+        "machine": str(data["machine"]),
+        "when": when,
+        "change": _pct(data["difficulty_change_pct"], lang, 1, signed=True),
+        "before": fmt.percent(data["margin_pct"] / 100, lang=lang),
+        "after": fmt.percent(data["margin_after_pct"] / 100, lang=lang),
+    }
+
+
 def _fields(event: AlertEvent, catalog: Catalog) -> Fields:
     data, kind, lang = event.data, event.kind, catalog.lang
     if kind in (EventKind.REGIME_CAPITULATION, EventKind.REGIME_RECOVERY):
@@ -312,6 +377,14 @@ def _fields(event: AlertEvent, catalog: Catalog) -> Fields:
         return _threshold(data, catalog)
     if kind is EventKind.MARGIN_WARNING:
         return _margin_warning(data, lang)
+    if kind is EventKind.FLEET_ADVICE:
+        return "fleet_advice", {
+            "line": str(data["line"]),
+            "site": _site(data, lang),
+            "advice": advice_sentence(data, lang),
+        }
+    if kind is EventKind.FLEET_ADJUSTMENT:
+        return _fleet_adjustment(event, catalog)
     if kind is EventKind.DATA_STALE:
         message, fields = _stale(data, catalog, event.occurred_at)
         return ("data_missing" if data.get("no_data_yet") else message), fields

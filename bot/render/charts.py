@@ -14,6 +14,7 @@ import io
 import math
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 WIDTH_PX, HEIGHT_PX, DPI = 1200, 675, 150
 PRICE_COLOUR, COST_COLOUR, HASHPRICE_COLOUR, CAPITULATION_COLOUR = "#f7931a", "#1f4e79", "#2a9d8f", "#d62828"
 STRESS_COLOUR = "#6a4c93"
+LINE_COLOURS = ("#1f4e79", "#f7931a", "#2a9d8f", "#d62828", "#6a4c93", "#8d6e63", "#5c946e", "#e76f51")
+"""One colour per fleet line, repeating after eight."""
 STRESS_CAPITULATION_BELOW = 25.0
 """Upper edge of the shaded capitulation band (``bot.economics.stress.BAND_FLOORS``)."""
 _LOCK = threading.Lock()
@@ -67,15 +70,19 @@ def _formatter(label: Callable[[float, int | None], str]) -> FuncFormatter:
     return FuncFormatter(label)
 
 
-def _axes(lang: str, days: Sequence[date], title: str, ylabel: str) -> tuple[Figure, Axes]:
+def _figure() -> Figure:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
 
     figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, facecolor="white")
     FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    axes.set_title(title, fontsize=11)
+    return figure
+
+
+def _format(axes: Axes, lang: str, days: Sequence[date], ylabel: str) -> None:
+    """Grid, small ticks, dates along x, US dollars along y."""
+    from matplotlib.ticker import MaxNLocator
+
     axes.set_ylabel(ylabel, fontsize=9)
     axes.grid(True, alpha=0.3)
     axes.tick_params(labelsize=8)
@@ -83,6 +90,13 @@ def _axes(lang: str, days: Sequence[date], title: str, ylabel: str) -> tuple[Fig
     axes.xaxis.set_major_formatter(_date_formatter(lang, (days[-1] - days[0]).days))
     axes.yaxis.set_major_formatter(_formatter(lambda value, _: fmt.usd(value, 0, lang)))
     axes.set_xlim(days[0].toordinal(), days[-1].toordinal())
+
+
+def _axes(lang: str, days: Sequence[date], title: str, ylabel: str) -> tuple[Figure, Axes]:
+    figure = _figure()
+    axes = figure.add_subplot()
+    axes.set_title(title, fontsize=11)
+    _format(axes, lang, days, ylabel)
     return figure, axes
 
 
@@ -170,4 +184,42 @@ def stress_png(
         axes.plot(xs, points, color=STRESS_COLOUR, linewidth=1.6, label=t(lang, "chart.stress"))
         axes.set_ylim(0, 100)
         axes.legend(loc="upper left", fontsize=8, framealpha=0.9)
+        return _png(figure)
+
+
+@dataclass(frozen=True, slots=True)
+class LineSeries:
+    """One fleet line on the chart: its label, profit per day and breakeven power price per row, and the
+    (average) power price it pays."""
+
+    label: str
+    profit_usd_per_day: Sequence[float]
+    breakeven_usd_per_kwh: Sequence[float]
+    power_usd_per_kwh: float
+
+
+def fleet_png(
+    rows: Sequence[DailyRow], lines: Sequence[LineSeries], lang: str, title: str | None = None
+) -> bytes:
+    """Profit per day of each fleet line (top) and its breakeven power price against the price it pays
+    (bottom, dotted): a line is in profit exactly where its breakeven is above its price."""
+    if len(rows) < 2 or not lines or any(len(line.profit_usd_per_day) != len(rows) for line in lines):
+        raise ValueError("need at least 2 rows, a line, and one value per row")
+    days = [row.date for row in rows]
+    with _LOCK:
+        figure = _figure()
+        profit_axes, power_axes = figure.subplots(2, 1, sharex=True, height_ratios=(3, 2))
+        profit_axes.set_title(title or _window(lang, "chart.fleet_title", days), fontsize=11)
+        _format(profit_axes, lang, days, t(lang, "chart.usd_per_day"))
+        _format(power_axes, lang, days, t(lang, "chart.breakeven_axis"))
+        power_axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: fmt.usd(value, 3, lang)))
+        profit_axes.axhline(0, color="black", linewidth=0.8)
+        for index, line in enumerate(lines):
+            colour = LINE_COLOURS[index % len(LINE_COLOURS)]
+            xs, (profits, breakevens) = _with_gaps(days, line.profit_usd_per_day, line.breakeven_usd_per_kwh)
+            profit_axes.plot(xs, profits, color=colour, linewidth=1.5, label=line.label)
+            power_axes.plot(xs, breakevens, color=colour, linewidth=1.3)
+            power_axes.axhline(line.power_usd_per_kwh, color=colour, linewidth=1.0, linestyle=":")
+        profit_axes.legend(loc="upper left", fontsize=7, framealpha=0.9)
+        power_axes.set_ylim(bottom=0)
         return _png(figure)

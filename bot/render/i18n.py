@@ -47,6 +47,8 @@ EN: Mapping[str, str] = {
     "command.machines": "the machine catalog",
     "command.profile": "this chat's machine, power price, pool fee, uptime",
     "command.profile@discord": "this channel's machine, power price, pool fee, uptime",
+    "command.fleet": "your machine lines: profit, breakevens, what to switch off",
+    "command.tariff": "named power tariffs, with peak hours in your time zone",
     "command.subscribe": "capitulation/recovery news or your own threshold",
     "command.alerts": "this chat's alerts",
     "command.alerts@discord": "this channel's alerts",
@@ -127,6 +129,8 @@ EN: Mapping[str, str] = {
     "unit.hour": "hour|hours",
     "unit.minute": "minute|minutes",
     "unit.alert": "alert|alerts",
+    "unit.line": "line|lines",
+    "unit.machine": "machine|machines",
     "value.hashprice": "{usd}/PH/day",
     "model.bottom-up": "bottom-up",
     "model.difficulty-regression": "difficulty-regression",
@@ -195,6 +199,74 @@ EN: Mapping[str, str] = {
     "lang.unknown": "I do not speak '{value}' yet. Choose one of: {options}.",
     "lang.set": "Language: {name}. Replies and alerts in this chat are now in English.",
     "lang.set@discord": "Language: {name}. Replies and alerts in this channel are now in English.",
+    # /fleet and /tariff (fleet.* in tables and sentences is plain text, escaped as a whole)
+    "fleet.title": "Fleet: {lines}, {machines}",
+    "fleet.line_heading": "#{number} {label}",
+    "fleet.site": " · {site}",
+    "fleet.total_heading": "Total",
+    "fleet.row.tariff": "Tariff",
+    "fleet.row.hashrate": "Hashrate",
+    "fleet.row.revenue": "Revenue/day",
+    "fleet.row.power": "Power/day",
+    "fleet.row.profit": "Profit/day",
+    "fleet.row.profit_30": "Profit/30d",
+    "fleet.row.margin": "Margin",
+    "fleet.row.breakeven_power": "BE power",
+    "fleet.row.breakeven_price": "BE BTC",
+    "fleet.per_machine": "per machine",
+    "fleet.per_ph": "per PH/s",
+    "fleet.advice_off": (
+        "⛔ Switch off the {count} {machine}: {profit} {unit} per day at {power}; they turn positive "
+        "above {price} BTC or below {breakeven}."
+    ),
+    "fleet.advice_run": (
+        "✅ Run the {count} {machine}: {profit} {unit} per day at {power}; they turn negative "
+        "below {price} BTC or above {breakeven}."
+    ),
+    "fleet.schedule": "Run {hours} ({zone}): {scheduled}/day against {flat}/day flat out.",
+    "fleet.schedule_never": "No hour of tariff {tariff} pays: {flat}/day flat out.",
+    "fleet.adjustment_in": " in ~{left}",
+    "fleet.after_adjustment": (
+        "The adjustment{when} ({change} est.) takes this line from {before} to {after}."
+    ),
+    "fleet.total_scheduled": "Running each line only in its hours: {scheduled}/day against {flat}/day.",
+    "fleet.usage": (
+        "Add a line: <code>/fleet add s19jpro 40 5.5c site=north</code>; change one: "
+        "<code>/fleet set 2 s21 20 tariff=texas</code>; <code>/fleet remove 2</code>, "
+        "<code>/fleet clear</code>."
+    ),
+    "fleet.more": "…and {count} more: /fleet {number} shows line {number}.",
+    "fleet.empty": "No fleet yet. Add a line: <code>/fleet add s19jpro 40 5.5c site=north</code>",
+    "fleet.added": "✅ Added line #{number}.",
+    "fleet.updated": "✅ Line #{number} changed.",
+    "fleet.removed": "Removed line #{number}.",
+    "fleet.no_such": "No line #{number} in this chat's fleet; see /fleet.",
+    "fleet.bad_number": "'{value}' is not a line number; see /fleet.",
+    "fleet.full": "A fleet holds at most {limit} lines; remove one first.",
+    "fleet.bad_site": "site '{value}' must be 1 to 20 letters, digits, '-' or '_'.",
+    "fleet.unknown_tariff": "No tariff '{value}' in this chat; add it with /tariff.",
+    "fleet.confirm_clear": "Remove all {lines} of this chat's fleet?",
+    "fleet.clear_yes": "Yes, remove all",
+    "fleet.clear_no": "No, keep them",
+    "fleet.kept": "Kept the fleet; nothing was removed.",
+    "fleet.cleared": "Removed {lines}. /profile shows the default machine now.",
+    "fleet.nothing": "The fleet is empty already.",
+    "tariff.list_title": "Tariffs",
+    "tariff.item": "<b>{name}</b>: {schedule}",
+    "tariff.none": (
+        "No tariffs yet. Add one: <code>/tariff add texas 0.045; 14:00-20:00 0.12 America/Chicago</code>"
+    ),
+    "tariff.saved": "✅ Tariff {name} saved: {schedule}",
+    "tariff.removed": "Removed tariff {name}.",
+    "tariff.no_such": "No tariff '{name}' in this chat; see /tariff.",
+    "tariff.in_use": "Tariff {name} is used by a fleet line; change that line first.",
+    "tariff.bad": (
+        "I could not read the tariff '{text}': write a name (up to 16 letters), the base price, then any "
+        "periods HH:MM-HH:MM PRICE and an IANA time zone."
+    ),
+    "subscribe.fleet_added": "✅ You will hear when a line of your fleet should be switched off or on again.",
+    "subscribe.fleet_already": "This chat already gets the fleet's switch-off advice.",
+    "alerts.kind.fleet": "switch-off advice for each line of the fleet",
     # /subscribe /alerts /unsubscribe
     "subscribe.network_button": "🔔 Capitulation & recovery",
     "subscribe.what": "What should I watch? Tap a button or write a rule, e.g. <code>{example}</code>.",
@@ -256,7 +328,14 @@ EN: Mapping[str, str] = {
     "unsubscribe.no": "No, keep them",
     "unsubscribe.kept": "Kept all {alerts}; nothing was removed.",
     # /chart
-    "chart.usage": "I could not read '{value}': give a window (30d, 90d, 1y) and price, hashprice or stress.",
+    "chart.usage": (
+        "I could not read '{value}': give a window (30d, 90d, 1y) and price, hashprice, stress or fleet."
+    ),
+    "chart.fleet_title": "Fleet profit per line (subsidy only), {start} – {end}",
+    "chart.usd_per_day": "USD per day",
+    "chart.breakeven_axis": "Breakeven $/kWh (dotted: paid)",
+    "chart.fleet_caption": "#{number} {label}: {last}/day on the last day, in profit on {profitable}.",
+    "chart.fleet_empty": "No fleet to draw yet: add a line with /fleet add.",
     "chart.no_data": "Not enough daily history for the last {days}: a chart needs at least 2 days of data.",
     "chart.window": "📈 {start} → {end} · data to {end} ({days} of data)",
     "chart.price_caption": (
@@ -318,7 +397,6 @@ EN: Mapping[str, str] = {
     "value.btc": "{btc} BTC",
     "value.sats": "{sats} sats",
     "value.kwh": "{kwh} kWh",
-    "unit.machine": "machine|machines",
     "report.hashrate_value": "{ehs} EH/s",
     "report.subsidy": "Subsidy",
     "report.subsidy_only": "n/a (subsidy only)",
@@ -376,6 +454,8 @@ RU: Mapping[str, str] = {
     "command.machines": "каталог машин",
     "command.profile": "машина чата, тариф, комиссия пула, аптайм",
     "command.profile@discord": "машина канала, тариф, комиссия пула, аптайм",
+    "command.fleet": "ваши линии машин: прибыль, безубыточность, что выключить",
+    "command.tariff": "именованные тарифы, с пиковыми часами в вашем часовом поясе",
     "command.subscribe": "новости о капитуляции и восстановлении или свой порог",
     "command.alerts": "оповещения этого чата",
     "command.alerts@discord": "оповещения этого канала",
@@ -461,6 +541,8 @@ RU: Mapping[str, str] = {
     "unit.hour": "час|часа|часов",
     "unit.minute": "минуту|минуты|минут",
     "unit.alert": "оповещение|оповещения|оповещений",
+    "unit.line": "линия|линии|линий",
+    "unit.machine": "машина|машины|машин",
     "value.hashprice": "{usd}/PH/сутки",
     "model.bottom-up": "расчёт снизу вверх",
     "model.difficulty-regression": "регрессия по сложности",
@@ -529,6 +611,76 @@ RU: Mapping[str, str] = {
     "lang.unknown": "Язык «{value}» пока не поддерживается. Выберите: {options}.",
     "lang.set": "Язык: {name}. Ответы и оповещения в этом чате теперь на русском.",
     "lang.set@discord": "Язык: {name}. Ответы и оповещения в этом канале теперь на русском.",
+    # /fleet и /tariff
+    "fleet.title": "Парк: {lines}, {machines}",
+    "fleet.line_heading": "№{number} {label}",
+    "fleet.site": " · {site}",
+    "fleet.total_heading": "Итого",
+    "fleet.row.tariff": "Тариф",
+    "fleet.row.hashrate": "Хешрейт",
+    "fleet.row.revenue": "Доход/сут",
+    "fleet.row.power": "Энергия/сут",
+    "fleet.row.profit": "Прибыль/сут",
+    "fleet.row.profit_30": "Прибыль/30 д",
+    "fleet.row.margin": "Маржа",
+    "fleet.row.breakeven_power": "Безуб. тариф",
+    "fleet.row.breakeven_price": "Безуб. BTC",
+    "fleet.per_machine": "на машину",
+    "fleet.per_ph": "на PH/s",
+    "fleet.advice_off": (
+        "⛔ Выключите {machine} ({count} шт.): {profit} {unit} в сутки при {power}; они выйдут в плюс "
+        "при BTC выше {price} или тарифе ниже {breakeven}."
+    ),
+    "fleet.advice_run": (
+        "✅ Пусть работают {machine} ({count} шт.): {profit} {unit} в сутки при {power}; они уйдут в минус "
+        "при BTC ниже {price} или тарифе выше {breakeven}."
+    ),
+    "fleet.schedule": "Работать {hours} ({zone}): {scheduled}/сут против {flat}/сут без остановок.",
+    "fleet.schedule_never": "Ни один час тарифа {tariff} не окупается: {flat}/сут без остановок.",
+    "fleet.adjustment_in": " через ~{left}",
+    "fleet.after_adjustment": (
+        "Корректировка{when} ({change}, оценка) изменит маржу линии с {before} до {after}."
+    ),
+    "fleet.total_scheduled": (
+        "Если каждая линия работает только в свои часы: {scheduled}/сут против {flat}/сут."
+    ),
+    "fleet.usage": (
+        "Добавить линию: <code>/fleet add s19jpro 40 5.5c site=north</code>; изменить: "
+        "<code>/fleet set 2 s21 20 tariff=texas</code>; <code>/fleet remove 2</code>, "
+        "<code>/fleet clear</code>."
+    ),
+    "fleet.more": "…и ещё {count}: /fleet {number} покажет линию №{number}.",
+    "fleet.empty": "Парка пока нет. Добавьте линию: <code>/fleet add s19jpro 40 5.5c site=north</code>",
+    "fleet.added": "✅ Линия №{number} добавлена.",
+    "fleet.updated": "✅ Линия №{number} изменена.",
+    "fleet.removed": "Линия №{number} удалена.",
+    "fleet.no_such": "В парке этого чата нет линии №{number}; см. /fleet.",
+    "fleet.bad_number": "«{value}» — не номер линии; см. /fleet.",
+    "fleet.full": "В парке не больше {limit} линий; сначала удалите одну.",
+    "fleet.bad_site": "Площадка «{value}»: от 1 до 20 букв, цифр, «-» или «_».",
+    "fleet.unknown_tariff": "В этом чате нет тарифа «{value}»; добавьте его через /tariff.",
+    "fleet.confirm_clear": "Удалить все линии парка этого чата ({lines})?",
+    "fleet.clear_yes": "Да, удалить все",
+    "fleet.clear_no": "Нет, оставить",
+    "fleet.kept": "Парк не тронут: ничего не удалено.",
+    "fleet.cleared": "Удалено: {lines}. /profile теперь показывает машину по умолчанию.",
+    "fleet.nothing": "Парк уже пуст.",
+    "tariff.list_title": "Тарифы",
+    "tariff.item": "<b>{name}</b>: {schedule}",
+    "tariff.none": (
+        "Тарифов пока нет. Добавьте: <code>/tariff add texas 0.045; 14:00-20:00 0.12 America/Chicago</code>"
+    ),
+    "tariff.saved": "✅ Тариф {name} сохранён: {schedule}",
+    "tariff.removed": "Тариф {name} удалён.",
+    "tariff.no_such": "В этом чате нет тарифа «{name}»; см. /tariff.",
+    "tariff.in_use": "Тариф {name} использует линия парка; сначала измените её.",
+    "tariff.bad": (
+        "Не удалось прочитать тариф «{text}»: напишите имя (до 16 латинских букв), базовую цену, затем "
+        "периоды ЧЧ:ММ-ЧЧ:ММ ЦЕНА и часовой пояс IANA."
+    ),
+    "subscribe.fleet_added": "✅ Вы узнаете, когда линию парка стоит выключить или снова включить.",
+    "subscribe.fleet_already": "Этот чат уже получает советы по выключению линий парка.",
+    "alerts.kind.fleet": "советы по выключению для каждой линии парка",
     "subscribe.network_button": "🔔 Капитуляция и восстановление",
     "subscribe.what": (
         "Что отслеживать? Нажмите кнопку или напишите правило, например <code>{example}</code>."
@@ -592,7 +744,14 @@ RU: Mapping[str, str] = {
     "unsubscribe.yes": "Да, удалить все",
     "unsubscribe.no": "Нет, оставить",
     "unsubscribe.kept": "Ничего не удалено: оповещения ({alerts}) остались.",
-    "chart.usage": "Не понял «{value}»: укажите период (30d, 90d, 1y) и price, hashprice или stress.",
+    "chart.usage": (
+        "Не понял «{value}»: укажите период (30d, 90d, 1y) и price, hashprice, stress или fleet."
+    ),
+    "chart.fleet_title": "Прибыль линий парка (только субсидия), {start} – {end}",
+    "chart.usd_per_day": "USD в сутки",
+    "chart.breakeven_axis": "Безуб. $/кВт·ч (пунктир: тариф)",
+    "chart.fleet_caption": "№{number} {label}: {last}/сут в последний день, в плюсе: {profitable}.",
+    "chart.fleet_empty": "Рисовать пока нечего: добавьте линию через /fleet add.",
     "chart.no_data": "Недостаточно дневной истории за {days}: для графика нужно хотя бы 2 дня данных.",
     "chart.window": "📈 {start} → {end} · данные по {end} ({days} данных)",
     "chart.price_caption": (
@@ -655,7 +814,6 @@ RU: Mapping[str, str] = {
     "value.btc": "{btc} BTC",
     "value.sats": "{sats} сат",
     "value.kwh": "{kwh} кВт·ч",
-    "unit.machine": "машина|машины|машин",
     "report.hashrate_value": "{ehs} EH/s",
     "report.subsidy": "Субсидия",
     "report.subsidy_only": "н/д, только субсидия",

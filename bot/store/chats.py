@@ -1,4 +1,4 @@
-"""Chats (one row per platform chat) and their machine profiles.
+"""Chats (one row per platform chat) and their machine profiles (line 1 of the chat's fleet).
 
 A chat's subscriptions are active exactly while the chat is: deactivating a chat (it blocked the bot or
 vanished) switches its subscriptions off in the same transaction, so alert evaluation filters by index.
@@ -6,13 +6,14 @@ vanished) switches its subscriptions off in the same transaction, so alert evalu
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 from sqlite_utils import Database
 
 from bot.chat.kinds import ChatKind
-from bot.store import outbox
+from bot.store import fleet, outbox
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,8 +130,12 @@ def migrate_chat(db: Database, chat_ref: int, new_chat_id: str) -> int:
             "UPDATE subscriptions SET chat_ref = ?, active = ? WHERE chat_ref = ?",
             [target.id, int(target.active), chat_ref],
         )
-        db.execute("UPDATE OR IGNORE profiles SET chat_ref = ? WHERE chat_ref = ?", [target.id, chat_ref])
-        db.execute("DELETE FROM profiles WHERE chat_ref = ?", [chat_ref])
+        # The target's own fleet, if it has one, wins; so do its tariffs of the same names.
+        if not fleet.lines(db, target.id):
+            db.execute("UPDATE fleet_lines SET chat_ref = ? WHERE chat_ref = ?", [target.id, chat_ref])
+        db.execute("DELETE FROM fleet_lines WHERE chat_ref = ?", [chat_ref])
+        db.execute("UPDATE OR IGNORE tariffs SET chat_ref = ? WHERE chat_ref = ?", [target.id, chat_ref])
+        db.execute("DELETE FROM tariffs WHERE chat_ref = ?", [chat_ref])
         outbox.redirect(db, chat_ref, new_chat_id, new_chat_ref=target.id)
         db.execute(
             "UPDATE chats SET active = 0, reason = ? WHERE id = ?", [f"migrated to {new_chat_id}", chat_ref]
@@ -139,42 +144,47 @@ def migrate_chat(db: Database, chat_ref: int, new_chat_id: str) -> int:
 
 
 def get_profile(db: Database, chat_ref: int) -> Profile | None:
-    rows = list(db.query("SELECT * FROM profiles WHERE chat_ref = ?", [chat_ref]))
-    if not rows:
+    """Line 1 of the chat's fleet; on a tariff, at that tariff's time-weighted average price."""
+    stored = fleet.lines(db, chat_ref)
+    if not stored:
         return None
-    row = rows[0]
+    line = stored[0]
+    power = line.power_usd_per_kwh
+    if power is None:
+        assert line.tariff is not None
+        power = fleet.tariffs(db, chat_ref)[line.tariff].average_usd_per_kwh
     return Profile(
-        j_per_th=row["j_per_th"],
-        power_usd_per_kwh=row["power_usd_per_kwh"],
-        pool_fee_pct=row["pool_fee_pct"],
-        uptime_pct=row["uptime_pct"],
-        pue=row["pue"],
-        machine=row["machine"],
-        hashrate_ths=row["hashrate_ths"],
-        count=row["count"],
+        j_per_th=line.j_per_th,
+        power_usd_per_kwh=power,
+        pool_fee_pct=line.pool_fee_pct,
+        uptime_pct=line.uptime_pct,
+        pue=line.pue,
+        machine=line.machine,
+        hashrate_ths=line.hashrate_ths,
+        count=line.count,
     )
 
 
 def set_profile(db: Database, chat_ref: int, profile: Profile, now: float) -> None:
-    db.execute(
-        """INSERT INTO profiles (chat_ref, machine, hashrate_ths, j_per_th, count, power_usd_per_kwh,
-               pool_fee_pct, uptime_pct, pue, updated_at)
-           VALUES (:chat_ref, :machine, :hashrate_ths, :j_per_th, :count, :power_usd_per_kwh,
-               :pool_fee_pct, :uptime_pct, :pue, :updated_at)
-           ON CONFLICT (chat_ref) DO UPDATE SET machine = excluded.machine,
-               hashrate_ths = excluded.hashrate_ths, j_per_th = excluded.j_per_th, count = excluded.count,
-               power_usd_per_kwh = excluded.power_usd_per_kwh, pool_fee_pct = excluded.pool_fee_pct,
-               uptime_pct = excluded.uptime_pct, pue = excluded.pue, updated_at = excluded.updated_at""",
-        {
-            "chat_ref": chat_ref,
-            "machine": profile.machine,
-            "hashrate_ths": profile.hashrate_ths,
-            "j_per_th": profile.j_per_th,
-            "count": profile.count,
-            "power_usd_per_kwh": profile.power_usd_per_kwh,
-            "pool_fee_pct": profile.pool_fee_pct,
-            "uptime_pct": profile.uptime_pct,
-            "pue": profile.pue,
-            "updated_at": now,
-        },
-    )
+    """Make ``profile`` line 1 of the chat's fleet (the line keeps its site). Line 1 on a tariff keeps it
+    while the profile's power price is that tariff's average (what ``get_profile`` gave: no price typed);
+    another price replaces the tariff."""
+    with db.atomic():
+        stored = fleet.lines(db, chat_ref)
+        tariff = stored[0].tariff if stored else None
+        if tariff is not None:
+            average = fleet.tariffs(db, chat_ref)[tariff].average_usd_per_kwh
+            tariff = tariff if math.isclose(average, profile.power_usd_per_kwh, rel_tol=1e-12) else None
+        line = fleet.StoredLine(
+            j_per_th=profile.j_per_th,
+            count=profile.count,
+            power_usd_per_kwh=None if tariff else profile.power_usd_per_kwh,
+            tariff=tariff,
+            pool_fee_pct=profile.pool_fee_pct,
+            uptime_pct=profile.uptime_pct,
+            pue=profile.pue,
+            machine=profile.machine,
+            hashrate_ths=profile.hashrate_ths,
+            site=stored[0].site if stored else None,
+        )
+        fleet.set_line(db, chat_ref, 1, line, now)

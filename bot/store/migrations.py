@@ -242,3 +242,83 @@ def m008_outbox_priority_and_fanouts(db: Database) -> None:
             created_at REAL NOT NULL
         )""",
     )
+
+
+@migrations()
+def m009_fleet(db: Database) -> None:
+    """A chat's fleet: ``fleet_lines`` (machine x count on a power price or a named tariff, with the line's
+    switch-off alert state) and ``tariffs``; every stored profile becomes that chat's one-line fleet, and
+    ``profiles`` goes. Subscriptions gain the kind ``fleet`` (a rebuilt table: SQLite cannot alter a
+    CHECK, https://www.sqlite.org/lang_altertable.html#otheralter)."""
+    _run(
+        db,
+        """CREATE TABLE tariffs (
+            chat_ref INTEGER NOT NULL REFERENCES chats (id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            base_usd_per_kwh REAL NOT NULL,
+            periods TEXT NOT NULL DEFAULT '[]',
+            timezone TEXT NOT NULL DEFAULT 'UTC',
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (chat_ref, name)
+        )""",
+        """CREATE TABLE fleet_lines (
+            id INTEGER PRIMARY KEY,
+            chat_ref INTEGER NOT NULL REFERENCES chats (id) ON DELETE CASCADE,
+            machine TEXT,
+            hashrate_ths REAL,
+            j_per_th REAL NOT NULL,
+            count INTEGER NOT NULL DEFAULT 1,
+            power_usd_per_kwh REAL,
+            tariff TEXT,
+            pool_fee_pct REAL NOT NULL,
+            uptime_pct REAL NOT NULL,
+            pue REAL NOT NULL,
+            site TEXT,
+            advice TEXT CHECK (advice IN ('run', 'switch off')),
+            quiet_until REAL NOT NULL DEFAULT 0,
+            updated_at REAL NOT NULL,
+            CHECK ((power_usd_per_kwh IS NULL) != (tariff IS NULL))
+        )""",
+        "CREATE INDEX fleet_lines_chat ON fleet_lines (chat_ref, id)",
+        """INSERT INTO fleet_lines (chat_ref, machine, hashrate_ths, j_per_th, count, power_usd_per_kwh,
+               pool_fee_pct, uptime_pct, pue, updated_at)
+           SELECT chat_ref, machine, hashrate_ths, j_per_th, count, power_usd_per_kwh, pool_fee_pct,
+               uptime_pct, pue, updated_at FROM profiles ORDER BY chat_ref""",
+        "DROP TABLE profiles",
+        """CREATE TABLE subscriptions_new (
+            id INTEGER PRIMARY KEY,
+            chat_ref INTEGER NOT NULL REFERENCES chats (id) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('threshold', 'network', 'margin_warning', 'fleet')),
+            metric TEXT,
+            op TEXT CHECK (op IN ('below', 'above')),
+            threshold REAL,
+            band REAL,
+            repeat INTEGER NOT NULL DEFAULT 0 CHECK (repeat IN (0, 1)),
+            min_interval_s INTEGER NOT NULL DEFAULT 0,
+            key_metric TEXT,
+            key_op TEXT CHECK (key_op IN ('below', 'above')),
+            key_threshold REAL,
+            key_rearm REAL,
+            armed INTEGER NOT NULL DEFAULT 1 CHECK (armed IN (0, 1)),
+            quiet_until REAL NOT NULL DEFAULT 0,
+            last_fired_at REAL,
+            fire_count INTEGER NOT NULL DEFAULT 0,
+            active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+            created_at REAL NOT NULL,
+            quiet INTEGER NOT NULL DEFAULT 0 CHECK (quiet IN (0, 1))
+        )""",
+        "INSERT INTO subscriptions_new SELECT * FROM subscriptions",
+        "DROP TABLE subscriptions",
+        "ALTER TABLE subscriptions_new RENAME TO subscriptions",
+        """CREATE INDEX subscriptions_armed_due ON subscriptions (key_metric, key_op, key_threshold)
+            WHERE active = 1 AND armed = 1 AND quiet = 0""",
+        """CREATE INDEX subscriptions_rearm
+            ON subscriptions (key_metric, key_op, active, armed, key_rearm)""",
+        """CREATE INDEX subscriptions_repeat_due ON subscriptions (key_metric, key_op, key_threshold)
+            WHERE repeat = 1 AND active = 1 AND armed = 0 AND quiet = 0""",
+        "CREATE INDEX subscriptions_quiet ON subscriptions (quiet_until) WHERE quiet = 1",
+        "CREATE INDEX subscriptions_chat ON subscriptions (chat_ref)",
+        "CREATE INDEX subscriptions_kind ON subscriptions (kind, active)",
+        """CREATE UNIQUE INDEX subscriptions_one_per_chat
+            ON subscriptions (chat_ref, kind) WHERE kind != 'threshold'""",
+    )

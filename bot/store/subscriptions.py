@@ -38,6 +38,8 @@ class SubscriptionKind(StrEnum):
     """Regime, Hash Ribbons and retarget messages; no rule."""
     MARGIN_WARNING = "margin_warning"
     """The chat's margin after the estimated next retarget would fall below zero."""
+    FLEET = "fleet"
+    """Each fleet line's switch-off advice (state on the line, ``bot.store.fleet``); no rule."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,18 +147,27 @@ def set_margin_warning(
         return _insert_rule(db, chat_ref, SubscriptionKind.MARGIN_WARNING, rule, keyed, state, now)
 
 
-def add_network(db: Database, chat_ref: int, now: float) -> int:
-    """Subscribe the chat to network events (idempotent); returns the subscription id."""
+def _add_without_rule(db: Database, chat_ref: int, kind: SubscriptionKind, now: float) -> int:
     with db.atomic():
         db.execute(
-            "INSERT OR IGNORE INTO subscriptions (chat_ref, kind, created_at) VALUES (?, 'network', ?)",
-            [chat_ref, now],
+            "INSERT OR IGNORE INTO subscriptions (chat_ref, kind, created_at) VALUES (?, ?, ?)",
+            [chat_ref, kind.value, now],
         )
         row = db.execute(
-            "SELECT id FROM subscriptions WHERE chat_ref = ? AND kind = 'network'", [chat_ref]
+            "SELECT id FROM subscriptions WHERE chat_ref = ? AND kind = ?", [chat_ref, kind.value]
         ).fetchone()
     subscription_id: int = row[0]
     return subscription_id
+
+
+def add_network(db: Database, chat_ref: int, now: float) -> int:
+    """Subscribe the chat to network events (idempotent); returns the subscription id."""
+    return _add_without_rule(db, chat_ref, SubscriptionKind.NETWORK, now)
+
+
+def add_fleet(db: Database, chat_ref: int, now: float) -> int:
+    """Subscribe the chat to its fleet lines' switch-off advice (idempotent); returns the id."""
+    return _add_without_rule(db, chat_ref, SubscriptionKind.FLEET, now)
 
 
 def remove_kind(db: Database, chat_ref: int, kind: SubscriptionKind) -> int:
@@ -228,6 +239,16 @@ def list_for_chat(db: Database, chat_ref: int) -> list[Subscription]:
 def get_subscription(db: Database, subscription_id: int) -> Subscription | None:
     rows = list(db.query("SELECT * FROM subscriptions WHERE id = ?", [subscription_id]))
     return _subscription(rows[0]) if rows else None
+
+
+def chats_subscribed(db: Database, kind: SubscriptionKind) -> list[int]:
+    """Row ids of the active chats with an active subscription of ``kind`` (indexed by kind)."""
+    return [
+        row["chat_ref"]
+        for row in db.query(
+            "SELECT chat_ref FROM subscriptions WHERE kind = ? AND active = 1 ORDER BY chat_ref", [kind.value]
+        )
+    ]
 
 
 _FIRE = """armed = 0, quiet_until = :now + min_interval_s, quiet = min_interval_s > 0, last_fired_at = :now,

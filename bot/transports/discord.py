@@ -548,6 +548,20 @@ class DiscordTransport:
         async def profile(interaction: Interaction, settings: str | None = None) -> None:
             await run(interaction, "profile", settings)
 
+        @tree.command(name="fleet", description=_description("fleet"))
+        @app_commands.describe(
+            change="add s19jpro 40 5.5c site=north | set 2 … | remove 2 | clear; empty: show the fleet"
+        )
+        @manage
+        async def fleet(interaction: Interaction, change: str | None = None) -> None:
+            await run(interaction, "fleet", change)
+
+        @tree.command(name="tariff", description=_description("tariff"))
+        @app_commands.describe(change="add texas 0.045; 14:00-20:00 0.12 America/Chicago | remove texas")
+        @manage
+        async def tariff(interaction: Interaction, change: str | None = None) -> None:
+            await run(interaction, "tariff", change)
+
         @tree.command(name="subscribe", description=_description("subscribe"))
         @app_commands.describe(rule="e.g. price below 60k, margin below 0, network; empty: the choices")
         @app_commands.autocomplete(rule=self._rule_autocomplete)
@@ -573,7 +587,7 @@ class DiscordTransport:
         async def chart(
             interaction: Interaction,
             window: Literal["30d", "90d", "1y"] | None = None,
-            metric: Literal["price", "hashprice", "stress"] | None = None,
+            metric: Literal["price", "hashprice", "stress", "fleet"] | None = None,
         ) -> None:
             await run(interaction, "chart", window, metric)
 

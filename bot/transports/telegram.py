@@ -86,7 +86,7 @@ from bot.transports.telegram_pacing import ChatPacer, PerChatUpdates, retry_afte
 log = logging.getLogger(__name__)
 
 PLATFORM = "telegram"
-MUTATING_COMMANDS = frozenset({"subscribe", "unsubscribe", "profile", "lang"})
+MUTATING_COMMANDS = frozenset({"subscribe", "unsubscribe", "profile", "lang", "fleet", "tariff"})
 ADMIN_STATUSES = frozenset({ChatMember.ADMINISTRATOR, ChatMember.OWNER})
 GONE_STATUSES = frozenset({ChatMember.BANNED, ChatMember.LEFT})
 CAPTION_LIMIT = 1024

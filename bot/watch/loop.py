@@ -31,8 +31,10 @@ from bot.alerts.engine import (
     threshold_event,
 )
 from bot.alerts.events import AlertEvent, EventKind, StaleReason
+from bot.alerts.fleet import AdviceState, adjustment_event, advice_event, step_advice
 from bot.alerts.regime import RegimeParams
 from bot.alerts.rules import KeyMetric
+from bot.economics.fleet import Advice, after_adjustment, line_day
 from bot.economics.history import DailyRow
 from bot.economics.mining import MarketInputs, OperatingProfile
 from bot.economics.production_cost import regression_cost
@@ -48,6 +50,7 @@ from bot.ops.metrics import record_alerts
 from bot.render.alerts import render_event
 from bot.store import chats as chat_repo
 from bot.store import fanouts, outbox
+from bot.store import fleet as fleet_repo
 from bot.store import snapshots as snapshot_repo
 from bot.store import subscriptions as subscription_repo
 from bot.store.db import Store
@@ -83,6 +86,7 @@ class Reading:
     next_retarget_height: int | None = None
     height_known: bool = True
     stale_reason: StaleReason | None = None
+    next_retarget_at: datetime | None = None
 
 
 def operating_profile(profile: chat_repo.Profile) -> OperatingProfile:
@@ -194,6 +198,37 @@ def _fired_event(db: Database, fired: Fired, reading: Reading) -> AlertEvent | N
     return threshold_event(rule, value, reading.at)
 
 
+def _fleet_events(
+    db: Database, chat_ref: int, reading: Reading, market: MarketInputs, now: float
+) -> list[AlertEvent]:
+    """Step each line of the chat's fleet (``bot.alerts.fleet``), saving its advice state; the events to
+    send: advice that changed, and lines the estimated next retarget turns across zero."""
+    change, height = reading.difficulty_change_pct, reading.next_retarget_height
+    after_market = after_adjustment(market, change) if change is not None and height is not None else None
+    stored = fleet_repo.line_alerts(db, chat_ref)
+    events: list[AlertEvent] = []
+    for number, (line, alert) in enumerate(
+        zip(fleet_repo.economic_lines(db, chat_ref), stored, strict=True), 1
+    ):
+        day = line_day(market, line, reading.at)
+        state = AdviceState(Advice(alert.advice) if alert.advice else None, alert.quiet_until)
+        new_state, fired = step_advice(state, day.now.margin_fraction * 100, now)
+        if new_state != state:
+            advice = new_state.advice.value if new_state.advice else None
+            fleet_repo.set_line_alert(
+                db, chat_ref, number, fleet_repo.LineAlert(advice, new_state.quiet_until)
+            )
+        if fired is not None:
+            events.append(advice_event(chat_ref, number, day, reading.at))
+        if after_market is not None and change is not None and height is not None:
+            after = line_day(after_market, line, reading.at)
+            warning = adjustment_event(
+                chat_ref, number, day, after, reading.at, change, height, reading.next_retarget_at
+            )
+            events += [warning] if warning is not None else []
+    return events
+
+
 def decide(
     db: Database, reading: Reading, regression: DifficultyRegression, params: RegimeParams, now: float
 ) -> list[AlertEvent]:
@@ -211,6 +246,12 @@ def decide(
         fanouts.add(db, event.to_json(), audience, now)
     if not obs.stale:
         _fire_thresholds(db, obs.key_values, reading, now, events, messages)
+        if reading.market is not None:
+            for ref in subscription_repo.chats_subscribed(db, SubscriptionKind.FLEET):
+                for fleet_event in _fleet_events(db, ref, reading, reading.market, now):
+                    events.append(fleet_event)
+                    message = _message(db, fleet_event, ref)
+                    messages += [message] if message else []
         snapshot_repo.set_state(db, "last_observation", _observation_json(obs))
     _record(db, events, messages, now)
     snapshot_repo.set_state(db, ENGINE_STATE_KEY, state.to_json())

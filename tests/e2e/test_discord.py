@@ -55,6 +55,8 @@ COMMANDS = {
     "difficulty",
     "machines",
     "profile",
+    "fleet",
+    "tariff",
     "subscribe",
     "alerts",
     "unsubscribe",
@@ -228,10 +230,10 @@ async def test_commands_are_registered_with_typed_options(bot: BotApp, fake_disc
     assert breakeven["machine"]["required"] and breakeven["machine"]["autocomplete"]
     assert not breakeven["power"].get("required")
     chart = {o["name"]: [c["value"] for c in o["choices"]] for o in registered["chart"]["options"]}
-    assert chart == {"window": ["30d", "90d", "1y"], "metric": ["price", "hashprice", "stress"]}
+    assert chart == {"window": ["30d", "90d", "1y"], "metric": ["price", "hashprice", "stress", "fleet"]}
     assert [c["value"] for c in registered["lang"]["options"][0]["choices"]] == ["en", "ru"]
     guarded = {name for name, c in registered.items() if c["default_member_permissions"]}
-    assert guarded == {"subscribe", "unsubscribe", "profile", "lang"}
+    assert guarded == {"subscribe", "unsubscribe", "profile", "lang", "fleet", "tariff"}
     assert int(registered["subscribe"]["default_member_permissions"]) == MANAGE_CHANNELS
     assert re.search("[а-я]{4}", registered["status"]["description_localizations"]["ru"])
 
@@ -415,6 +417,48 @@ async def test_unsubscribe_without_an_alert_asks_first(bot: BotApp, fake_discord
     assert "No alerts yet" in embed_text(await ask(fake_discord, "alerts"))
     explicit = await ask(fake_discord, "unsubscribe", {"alert": "all"}, user_id=ADMIN)
     assert "No alerts to remove" in embed_text(explicit)
+
+
+async def test_fleet_commands_and_switch_off_alert_in_a_channel(
+    bot: BotApp, fake_discord: FakeDiscord, fake_upstreams: FakeUpstreams
+) -> None:
+    """The figures of tests/e2e/test_telegram.py's fleet test (recorded market, 40 S19j Pro at 5.5c)."""
+    await market_ready(fake_discord)
+    saved = await ask(
+        fake_discord, "tariff", {"change": "add texas 0.045; 14:00-20:00 0.12 America/Chicago"}, user_id=ADMIN
+    )
+    assert embed_text(saved).strip().startswith("✅ Tariff texas saved")
+    refused = await ask(fake_discord, "fleet", {"change": "add s19jpro 40 5.5c"}, user_id=MINER)
+    assert refused.ephemeral and "administrators" in embed_text(refused)
+    added = await ask(fake_discord, "fleet", {"change": "add s19jpro 40 5.5c site=north"}, user_id=ADMIN)
+    text = embed_text(added)
+    assert "✅ Run the 40 Antminer S19j Pro: $0.27 per machine per day at $0.0550/kWh" in text
+    assert "```" in text and "<pre>" not in text and "<b>" not in text
+    blocks = re.findall(r"```\n?(.*?)```", text, re.S)
+    assert blocks and max(len(line) for block in blocks for line in block.split("\n")) <= 32
+    shown = embed_text(await ask(fake_discord, "fleet", user_id=MINER))
+    assert "Fleet: 1 line, 40 machines" in shown and not added.ephemeral
+
+    await subscribe_fleet(fake_discord)
+    await price_polls(fake_discord, fake_upstreams, 2)  # the line's advice is taken silently first
+    move_price(fake_upstreams, 79_000)
+    [alert] = await fake_discord.wait_for(lambda: alerts_in(fake_discord, ALERTS), timeout=15)
+    assert (
+        "🔔 Fleet line #1 · north: ⛔ Switch off the 40 Antminer S19j Pro: -$0.08 per machine per day at "
+        "$0.0550/kWh; they turn positive above $80.5k BTC or below $0.0540/kWh."
+    ) in alert
+    await price_polls(fake_discord, fake_upstreams, 3)
+    assert len(alerts_in(fake_discord, ALERTS)) == 1
+
+    question = await ask(fake_discord, "fleet", {"change": "clear"}, user_id=ADMIN)
+    assert custom_ids(question) == ["mw:/fleet clear yes", "mw:/fleet clear no"]
+    cleared = await press(fake_discord, question, "mw:/fleet clear yes", user_id=ADMIN)
+    assert "Removed 1 line." in embed_text(cleared)
+
+
+async def subscribe_fleet(fake: FakeDiscord) -> None:
+    reply = await ask(fake, "subscribe", {"rule": "fleet"}, user_id=ADMIN)
+    assert "switched off or on again" in embed_text(reply) and not reply.ephemeral
 
 
 async def test_channel_gets_one_alert_per_crossing(

@@ -390,3 +390,54 @@ def test_run_as_a_process_answers_and_pushes(tmp_path: Path, fake_upstreams: Fak
         finally:
             if process.poll() is None:
                 process.kill()
+
+
+async def test_fleet_commands_and_switch_off_alert(
+    bot: BotApp, telegram: FakeTelegram, fake_upstreams: FakeUpstreams
+) -> None:
+    """Recorded market ($85,864, D 132.716 T, fees 0.1312 BTC): 40 S19j Pro (104 TH/s, 3,068 W) at 5.5c with
+    a 2 % pool fee earn $4.3193 and burn 73.632 kWh x $0.055 = $4.0498 a day each (breakeven BTC ≈ $80,506);
+    at $79,000 they earn $3.9740: -$0.08 each, breakeven power 0.055 x 3.9740 / 4.0498 = $0.0540/kWh."""
+    await market_ready(telegram, USER)
+    saved = await ask(telegram, USER, "/tariff add texas 0.045; 14:00-20:00 0.12 America/Chicago")
+    assert (saved.text or "").startswith("✅ Tariff texas saved")
+    added = await ask(telegram, USER, "/fleet add s19jpro 40 5.5c site=north")
+    shown = added.text or ""
+    assert shown.startswith("✅ Added line #1.") and added.parse_mode == "HTML"
+    assert "✅ Run the 40 Antminer S19j Pro: $0.27 per machine per day at $0.0550/kWh" in shown
+    assert re.search(r"BE BTC +\$80,50\d</pre>", shown)  # the recorded inputs carry more digits than above
+    pre = [line for block in re.findall(r"<pre>(.*?)</pre>", shown, re.S) for line in block.split("\n")]
+    assert pre and max(len(line) for line in pre) <= 32
+    assert "Antminer S19j Pro" in ((await ask(telegram, USER, "/profile")).text or "")
+    assert "Fleet: 1 line, 40 machines" in ((await ask(telegram, USER, "/fleet")).text or "")
+
+    subscribed = await ask(telegram, USER, "/subscribe fleet")
+    assert "switched off or on again" in (subscribed.text or "")
+    await price_polls(telegram, fake_upstreams, 2)  # the line's advice is taken silently first
+    move_price(fake_upstreams, 79_000)
+    [alert] = await telegram.wait_for(lambda: alerts(telegram, USER), timeout=15)
+    assert alert == (
+        "🔔 Fleet line #1 · north: ⛔ Switch off the 40 Antminer S19j Pro: -$0.08 per machine per day at "
+        "$0.0550/kWh; they turn positive above $80.5k BTC or below $0.0540/kWh."
+    )
+    await price_polls(telegram, fake_upstreams, 3)  # it stays below: no second alert
+    assert len(alerts(telegram, USER)) == 1
+    assert "switch-off advice" in ((await ask(telegram, USER, "/alerts")).text or "")
+
+    ask_clear = await ask(telegram, USER, "/fleet clear")
+    assert ask_clear.message_id is not None and ask_clear.reply_markup is not None
+    before = len(telegram.messages_to(USER))
+    telegram.press_button(USER, ask_clear.message_id, "/fleet clear yes")
+    cleared = await telegram.wait_for(lambda: telegram.messages_to(USER)[before:], timeout=10)
+    assert (cleared[0].text or "").startswith("Removed 1 line.")
+    assert ((await ask(telegram, USER, "/fleet")).text or "").startswith("No fleet yet.")
+
+
+async def test_only_admins_change_a_group_fleet(bot: BotApp, telegram: FakeTelegram) -> None:
+    telegram.set_admins(GROUP, [ADMIN])
+    refused = await ask(telegram, GROUP, "/fleet add s19 5c", user_id=MEMBER, chat_type="group")
+    assert "administrators" in (refused.text or "")
+    accepted = await ask(
+        telegram, GROUP, "/tariff add night 0.1; 22:00-06:00 0.03", user_id=ADMIN, chat_type="group"
+    )
+    assert (accepted.text or "").startswith("✅ Tariff night saved")

@@ -14,7 +14,17 @@ from matplotlib.image import imread
 
 from bot.economics.history import DailyRow
 from bot.economics.stress import daily_hashprice_usd_per_ph_day
-from bot.render.charts import HEIGHT_PX, WIDTH_PX, _with_gaps, hashprice_png, price_vs_cost_png, stress_png
+from bot.render.charts import (
+    HEIGHT_PX,
+    LINE_COLOURS,
+    WIDTH_PX,
+    LineSeries,
+    _with_gaps,
+    fleet_png,
+    hashprice_png,
+    price_vs_cost_png,
+    stress_png,
+)
 from handlers.chart import parse_chart_args
 
 START = date(2025, 1, 1)
@@ -129,3 +139,24 @@ def test_chart_arguments(args: str, parsed: tuple[int, str]) -> None:
 def test_bad_chart_arguments(args: str) -> None:
     with pytest.raises(ValueError):
         parse_chart_args(args)
+
+
+def colour_pixels(png: bytes, colour: str) -> int:
+    """Pixels within a small distance of ``colour`` (``#rrggbb``)."""
+    rgb = (pixels(png)[:, :, :3] * 255).astype(int)
+    target = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)])
+    return int(np.sum(np.abs(rgb - target).sum(axis=2) < 30))
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_the_fleet_chart_draws_each_line_and_its_breakeven(lang: str) -> None:
+    days = rows(PRICES)
+    first = LineSeries("#1 40× S19j Pro", [p / 1000 - 62 for p in PRICES], [p / 1.3e6 for p in PRICES], 0.05)
+    second = LineSeries("#2 20× S21 Pro", [p / 2000 for p in PRICES], [p / 7e5 for p in PRICES], 0.045)
+    png = fleet_png(days, [first, second], lang)
+    assert png_size(png) == (WIDTH_PX, HEIGHT_PX)
+    assert colour_pixels(png, LINE_COLOURS[0]) > 300 and colour_pixels(png, LINE_COLOURS[1]) > 300
+    only_first = fleet_png(days, [first], lang)
+    assert colour_pixels(only_first, LINE_COLOURS[1]) < 50
+    with pytest.raises(ValueError):
+        fleet_png(days[:1], [first], lang)

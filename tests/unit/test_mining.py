@@ -76,7 +76,18 @@ def test_pool_fee_uptime_and_pue_scale_as_documented() -> None:
     plain = machine_day(FEB_2026, NO_FEES, 200, 17.5)
     loaded = machine_day(FEB_2026, profile, 200, 17.5)
     assert loaded.revenue_usd_per_day == pytest.approx(plain.revenue_usd_per_day * 0.98 * 0.95)
-    assert loaded.power_cost_usd_per_day == pytest.approx(plain.power_cost_usd_per_day * 1.1)
+    assert loaded.power_cost_usd_per_day == pytest.approx(plain.power_cost_usd_per_day * 1.1 * 0.95)
+
+
+def test_uptime_cancels_out_of_every_breakeven() -> None:
+    """A curtailed machine burns nothing: at 50 % uptime revenue and power halve, breakevens stay."""
+    full = machine_day(FEB_2026, OperatingProfile(0.05, 0.02, 1.0, 1.1), 200, 17.5)
+    half = machine_day(FEB_2026, OperatingProfile(0.05, 0.02, 0.5, 1.1), 200, 17.5)
+    assert half.profit_usd_per_day == pytest.approx(full.profit_usd_per_day / 2)
+    assert half.kwh_per_day == pytest.approx(200 * 17.5 * 0.024 / 2)
+    assert half.breakeven_power_usd_per_kwh == pytest.approx(full.breakeven_power_usd_per_kwh)
+    assert half.breakeven_price_usd == pytest.approx(full.breakeven_price_usd)
+    assert half.breakeven_j_per_th == pytest.approx(full.breakeven_j_per_th)
 
 
 def test_breakeven_efficiency_free_power_is_infinite() -> None:

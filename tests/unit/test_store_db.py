@@ -30,9 +30,17 @@ def test_connect_creates_directories_and_configures(tmp_path: Path) -> None:
     assert db.journal_mode == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert db.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
-    assert {"chats", "profiles", "subscriptions", "snapshots", "daily", "state", "outbox", "events"} <= set(
-        db.table_names()
-    )
+    assert {
+        "chats",
+        "fleet_lines",
+        "tariffs",
+        "subscriptions",
+        "snapshots",
+        "daily",
+        "state",
+        "outbox",
+        "events",
+    } <= set(db.table_names())
     db.close()
 
 
