@@ -124,16 +124,6 @@ def hashprice_sats_per_th_day(market: MarketInputs) -> float:
     return hashvalue_btc_per_th_day(market) * SATS_PER_BTC
 
 
-def hashcost_usd_per_ph_day(j_per_th: float, power_usd_per_kwh: float, pue: float = 1.0) -> float:
-    """Power cost of 1 PH/s for a day: ``E * c_per_MWh * 24 / 1000`` (TheMinerMag hashcost,
-    https://theminermag.com).
-
-    20 J/TH at $50/MWh gives $24/PH/day.
-    """
-    require_positive("j_per_th", j_per_th)
-    return j_per_th * KWH_PER_J_PER_TH_DAY * 1000.0 * power_usd_per_kwh * pue
-
-
 def kwh_per_day(hashrate_ths: float, j_per_th: float) -> float:
     """Energy a machine draws per day: ``h_TH * E * 0.024`` kWh."""
     require_positive("hashrate_ths", hashrate_ths)

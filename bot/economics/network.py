@@ -121,13 +121,6 @@ def expected_blocks_per_day(
     return SECONDS_PER_DAY * network_hashrate_hs / (difficulty * HASHES_PER_DIFFICULTY)
 
 
-def network_btc_per_day(height: int, fees_per_block_btc: float, blocks_per_day: float = 144.0) -> float:
-    """BTC paid to all miners per day: ``blocks_per_day * (subsidy + fees)``."""
-    if fees_per_block_btc < 0:
-        raise ValueError(f"fees per block must not be negative, got {fees_per_block_btc!r}")
-    return blocks_per_day * (subsidy_sats(height) / SATS_PER_BTC + fees_per_block_btc)
-
-
 def epoch_start_height(height: int) -> int:
     """First block of the 2016-block epoch containing ``height``."""
     return height - height % RETARGET_INTERVAL_BLOCKS
@@ -186,8 +179,3 @@ def estimate_next_retarget(
         next_difficulty=difficulty * ratio,
         seconds_to_retarget=remaining_blocks * mean_block_seconds,
     )
-
-
-def retarget_ratio_from_bits(old_bits: int, new_bits: int) -> float:
-    """Exact difficulty ratio of a retarget: ``old_target / new_target`` (Bitcoin Core pow.cpp)."""
-    return target_from_bits(old_bits) / target_from_bits(new_bits)

@@ -429,7 +429,7 @@ async def test_fleet_commands_and_switch_off_alert_in_a_channel(
     )
     assert embed_text(saved).strip().startswith("✅ Tariff texas saved")
     refused = await ask(fake_discord, "fleet", {"change": "add s19jpro 40 5.5c"}, user_id=MINER)
-    assert refused.ephemeral and "administrators" in embed_text(refused)
+    assert refused.ephemeral and "Manage Channels" in embed_text(refused)
     added = await ask(fake_discord, "fleet", {"change": "add s19jpro 40 5.5c site=north"}, user_id=ADMIN)
     text = embed_text(added)
     assert "✅ Run the 40 Antminer S19j Pro: $0.27 per machine per day at $0.0550/kWh" in text

@@ -61,7 +61,7 @@ async def bot(
             "telegram_base_url": telegram.base_url,
             "db": str(tmp_path / "bot.db"),
             "price_poll_s": 1,
-            "network_poll_s": 1,
+            "network_poll_s": 60,  # first poll at once; daily job at +60 s
             "source_retries": 0,
             "source_timeout_s": 2.0,
         }

@@ -85,7 +85,7 @@ async def test_a_bare_power_price_is_echoed_outside_the_table(
     reply = await ask(telegram, "/breakeven s19 1")  # the HTML sent, which the fake accepted as Telegram does
     table, after = reply.split("</pre>")
     assert "$0.0100/kWh" in table and "Read as" not in table
-    assert after.splitlines() == ["", "Read as: 1 → 1¢/kWh.", "<i>Data 5m 0s old.</i>"]
+    assert after.splitlines()[-2:] == ["Read as: 1 → 1¢/kWh.", "<i>Data 5m 0s old.</i>"]
 
     dollars = await ask(telegram, "/margin 21.5 0.99")
     assert dollars.splitlines()[-2] == "Read as: 21.5 → 21.5 J/TH, 0.99 → $0.99/kWh."

@@ -12,7 +12,6 @@ from bot.economics.mining import (
     breakeven_j_per_th,
     breakeven_power_usd_per_kwh,
     breakeven_price_usd,
-    hashcost_usd_per_ph_day,
     hashprice_sats_per_th_day,
     hashprice_usd_per_ph_day,
     hashvalue_btc_per_th_day,
@@ -56,10 +55,6 @@ def test_breakeven_table(
     assert breakeven_price_usd(FEB_2026, NO_FEES, j_per_th) == pytest.approx(breakeven_at_5c, rel=5e-3)
     at_7c = OperatingProfile(power_usd_per_kwh=0.07)
     assert breakeven_price_usd(FEB_2026, at_7c, j_per_th) == pytest.approx(breakeven_at_7c, rel=5e-3)
-
-
-def test_hashcost_example() -> None:
-    assert hashcost_usd_per_ph_day(20, 0.05) == pytest.approx(24.0)
 
 
 def test_machine_day_s19_at_5c() -> None:

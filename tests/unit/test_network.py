@@ -11,9 +11,7 @@ from bot.economics.network import (
     estimate_next_retarget,
     expected_blocks_per_day,
     implied_hashrate_ehs,
-    network_btc_per_day,
     next_retarget_height,
-    retarget_ratio_from_bits,
     subsidy_sats,
     target_from_bits,
 )
@@ -65,8 +63,7 @@ def test_subsidy_ends_after_64_halvings() -> None:
     assert subsidy_sats(32 * 210_000) == 1
 
 
-def test_daily_issuance_now_is_450_btc() -> None:
-    assert network_btc_per_day(900_000, 0.0) == pytest.approx(450.0)
+def test_a_day_is_144_blocks_at_the_target_spacing() -> None:
     assert expected_blocks_per_day() == 144
 
 
@@ -74,12 +71,6 @@ def test_realised_hashrate_above_implied_gives_faster_blocks() -> None:
     difficulty = 125.86e12
     implied_hs = implied_hashrate_ehs(difficulty) * 1e18
     assert expected_blocks_per_day(implied_hs * 1.1, difficulty) == pytest.approx(144 * 1.1)
-
-
-def test_exact_retarget_ratio_from_bits() -> None:
-    # Same bits: no change. A halved target doubles the difficulty.
-    assert retarget_ratio_from_bits(0x17034219, 0x17034219) == 1.0
-    assert retarget_ratio_from_bits(0x17034219, 0x1701A10C) == pytest.approx(2.0, rel=1e-5)
 
 
 def test_next_retarget_estimate_matches_mempool_capture() -> None:
