@@ -25,9 +25,9 @@ from handlers.market import age_footer, view_or_reply
 from handlers.profile import parse_setup
 from handlers.subscriptions import refuse_non_admin
 
-ADD_EXAMPLE = "/fleet add s19jpro 40 5.5c site=north"
+ADD_EXAMPLE = "/fleet add s19jpro 40 5.5c"
 SET_EXAMPLE = "/fleet set 2 s21 20 tariff=texas"
-TARIFF_EXAMPLE = "/tariff add texas 0.045; 14:00-20:00 0.12 America/Chicago"
+TARIFF_EXAMPLE = "/tariff add texas 0.045"
 CLEAR_YES, CLEAR_NO = "/fleet clear yes", "/fleet clear no"
 """What the Yes and No buttons of "Remove all N lines?" run."""
 MORE_RESERVE = 120

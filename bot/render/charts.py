@@ -212,7 +212,7 @@ def fleet_png(
         profit_axes.set_title(title or _window(lang, "chart.fleet_title", days), fontsize=11)
         _format(profit_axes, lang, days, t(lang, "chart.usd_per_day"))
         _format(power_axes, lang, days, t(lang, "chart.breakeven_axis"))
-        power_axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: fmt.usd(value, 3, lang)))
+        power_axes.yaxis.set_major_formatter(_formatter(lambda value, _: fmt.usd(value, 3, lang)))
         profit_axes.axhline(0, color="black", linewidth=0.8)
         for index, line in enumerate(lines):
             colour = LINE_COLOURS[index % len(LINE_COLOURS)]

@@ -231,12 +231,12 @@ EN: Mapping[str, str] = {
     ),
     "fleet.total_scheduled": "Running each line only in its hours: {scheduled}/day against {flat}/day.",
     "fleet.usage": (
-        "Add a line: <code>/fleet add s19jpro 40 5.5c site=north</code>; change one: "
+        "Add a line: <code>/fleet add s19jpro 40 5.5c</code>; change one: "
         "<code>/fleet set 2 s21 20 tariff=texas</code>; <code>/fleet remove 2</code>, "
         "<code>/fleet clear</code>."
     ),
     "fleet.more": "…and {count} more: /fleet {number} shows line {number}.",
-    "fleet.empty": "No fleet yet. Add a line: <code>/fleet add s19jpro 40 5.5c site=north</code>",
+    "fleet.empty": "No fleet yet. Add a line: <code>/fleet add s19jpro 40 5.5c</code>",
     "fleet.added": "✅ Added line #{number}.",
     "fleet.updated": "✅ Line #{number} changed.",
     "fleet.removed": "Removed line #{number}.",
@@ -253,9 +253,7 @@ EN: Mapping[str, str] = {
     "fleet.nothing": "The fleet is empty already.",
     "tariff.list_title": "Tariffs",
     "tariff.item": "<b>{name}</b>: {schedule}",
-    "tariff.none": (
-        "No tariffs yet. Add one: <code>/tariff add texas 0.045; 14:00-20:00 0.12 America/Chicago</code>"
-    ),
+    "tariff.none": ("No tariffs yet. Add one: <code>/tariff add texas 0.045</code>"),
     "tariff.saved": "✅ Tariff {name} saved: {schedule}",
     "tariff.removed": "Removed tariff {name}.",
     "tariff.no_such": "No tariff '{name}' in this chat; see /tariff.",
@@ -645,12 +643,12 @@ RU: Mapping[str, str] = {
         "Если каждая линия работает только в свои часы: {scheduled}/сут против {flat}/сут."
     ),
     "fleet.usage": (
-        "Добавить линию: <code>/fleet add s19jpro 40 5.5c site=north</code>; изменить: "
+        "Добавить линию: <code>/fleet add s19jpro 40 5.5c</code>; изменить: "
         "<code>/fleet set 2 s21 20 tariff=texas</code>; <code>/fleet remove 2</code>, "
         "<code>/fleet clear</code>."
     ),
     "fleet.more": "…и ещё {count}: /fleet {number} покажет линию №{number}.",
-    "fleet.empty": "Парка пока нет. Добавьте линию: <code>/fleet add s19jpro 40 5.5c site=north</code>",
+    "fleet.empty": "Парка пока нет. Добавьте линию: <code>/fleet add s19jpro 40 5.5c</code>",
     "fleet.added": "✅ Линия №{number} добавлена.",
     "fleet.updated": "✅ Линия №{number} изменена.",
     "fleet.removed": "Линия №{number} удалена.",
@@ -667,9 +665,7 @@ RU: Mapping[str, str] = {
     "fleet.nothing": "Парк уже пуст.",
     "tariff.list_title": "Тарифы",
     "tariff.item": "<b>{name}</b>: {schedule}",
-    "tariff.none": (
-        "Тарифов пока нет. Добавьте: <code>/tariff add texas 0.045; 14:00-20:00 0.12 America/Chicago</code>"
-    ),
+    "tariff.none": ("Тарифов пока нет. Добавьте: <code>/tariff add texas 0.045</code>"),
     "tariff.saved": "✅ Тариф {name} сохранён: {schedule}",
     "tariff.removed": "Тариф {name} удалён.",
     "tariff.no_such": "В этом чате нет тарифа «{name}»; см. /tariff.",

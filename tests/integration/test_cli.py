@@ -337,8 +337,8 @@ def test_breakeven_with_a_bare_efficiency_or_th_at_w_as_a_process(
     result = _minerwatch("breakeven", *argv)
     assert (result.returncode, result.stderr) == (0, ""), result.stderr
     lines = result.stdout.splitlines()
-    assert re.match(rf"Machine +{re.escape(machine_row)} ", lines[1])
-    assert re.search(r"Breakeven power +\$0\.0\d{3}/kWh", result.stdout)
+    assert lines[0] == f"Breakeven: {machine_row}"
+    assert re.search(r"^ power +\$0\.0\d{3}/kWh$", result.stdout, re.M)
     assert lines[-1] == echo
 
 

@@ -53,7 +53,9 @@ ARGUMENTS: dict[str, tuple[str, ...]] = {
     "hashprice": ("",),
     "difficulty": ("",),
     "machines": ("",),
-    "chart": ("", "30d hashprice", "1y stress", "2y", "banana"),
+    "chart": ("", "30d hashprice", "1y stress", "2y", "banana", "fleet"),
+    "fleet": ("", "add s19jpro 40 5.5c site=north", "1", "set 1 s21 20 6c", "remove 9", "banana"),
+    "tariff": ("", "add texas 0.045; 14:00-20:00 0.12 America/Chicago", "remove texas", "add bad"),
     "profile": (
         "",
         "s19xp 5.5c count 3 fee 2 uptime 97 pue 1.05",

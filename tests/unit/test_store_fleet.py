@@ -128,6 +128,6 @@ def test_stored_profiles_migrate_to_one_line_fleets_without_loss(tmp_path: Path)
     assert [len(fleet_repo.lines(db, ref)) for ref in (1, 2)] == [1, 1]
     assert [s.kind for s in list_for_chat(db, 1)] == [SubscriptionKind.NETWORK]
     indexes = {index.name for index in db.table("subscriptions").indexes}
-    assert {"subscriptions_fire", "subscriptions_rearm", "subscriptions_one_per_chat"} <= indexes
+    assert {"subscriptions_armed_due", "subscriptions_rearm", "subscriptions_one_per_chat"} <= indexes
     db.execute("INSERT INTO subscriptions (chat_ref, kind, created_at) VALUES (2, 'fleet', 0)")
     db.close()
