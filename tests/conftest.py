@@ -1,4 +1,5 @@
-"""Shared fixtures: the fake upstream server, Settings aimed at it, an httpx client, a no-op sleep."""
+"""Shared fixtures: the fake upstream server, Settings aimed at it, a real throwaway PostgreSQL, an httpx
+client, a no-op sleep."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from bot.config import Settings
 from tests.fakes import RecordingSleep
+from tests.fakes.postgres import PostgresServer
 from tests.fakes.upstreams import FakeUpstreams
 
 
@@ -17,6 +19,19 @@ from tests.fakes.upstreams import FakeUpstreams
 def fake_upstreams() -> Iterator[FakeUpstreams]:
     with FakeUpstreams() as fake:
         yield fake
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the session (started on first use, stopped at the end)."""
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """A fresh, empty database on the session's server: ``postgresql://...``."""
+    return postgres_server.create_database()
 
 
 @pytest.fixture

@@ -1,0 +1,141 @@
+"""A throwaway PostgreSQL: ``initdb`` into a temporary directory, ``pg_ctl start`` on a free loopback port.
+
+Not a fake: the real server binaries (Debian's ``postgresql`` package, ``/usr/lib/postgresql/*/bin``;
+``.ci/run`` installs it where missing). ``initdb`` refuses to run as root, so a root test run starts the
+server as the ``postgres`` system user. ``fsync=off``: a test server need not survive a power loss. Each
+test gets its own database (``PostgresServer.create_database``), so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import glob
+import itertools
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+from types import TracebackType
+
+import psycopg
+
+SUPERUSER = "minerwatch"
+
+
+class PostgresUnavailableError(RuntimeError):
+    """The server binaries are missing or the server did not start; the message says which and how to fix."""
+
+
+def find_bindir() -> Path:
+    """Where ``initdb`` and ``pg_ctl`` are: ``$PG_BINDIR``, the newest ``/usr/lib/postgresql/*/bin``, PATH."""
+    if os.environ.get("PG_BINDIR"):
+        return Path(os.environ["PG_BINDIR"])
+    versions = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parent.parent.name)
+    )
+    if versions:
+        return Path(versions[-1]).parent
+    on_path = shutil.which("initdb")
+    if on_path:
+        return Path(on_path).parent
+    raise PostgresUnavailableError(
+        "PostgreSQL server binaries not found (initdb, pg_ctl): install the Debian package `postgresql` "
+        "(`.ci/run` does) or set PG_BINDIR"
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _server_account() -> pwd.struct_passwd | None:
+    """The ``postgres`` system user when running as root (``initdb`` refuses root), else ``None``."""
+    return pwd.getpwnam("postgres") if os.geteuid() == 0 else None
+
+
+class PostgresServer:
+    """``with PostgresServer() as server: server.create_database()`` → a ``postgresql://`` URL."""
+
+    def __init__(self) -> None:
+        self.bindir = find_bindir()
+        self.port = 0
+        self._root = Path(tempfile.mkdtemp(prefix="minerwatch-pg-"))
+        self._data = self._root / "data"
+        self._log = self._root / "server.log"
+        self._account = _server_account()
+        self._names = itertools.count(1)
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> None:
+        if self._account is not None:
+            os.chown(self._root, self._account.pw_uid, self._account.pw_gid)
+        self._run("initdb", "-D", str(self._data), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--no-sync")
+        for _attempt in range(5):
+            self.port = free_port()
+            options = (
+                f"-p {self.port} -k {self._root} -c listen_addresses=127.0.0.1 -c fsync=off "
+                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+            )
+            started = subprocess.run(
+                [self.bindir / "pg_ctl", "-D", self._data, "-l", self._log, "-o", options, "-w", "start"],
+                **self._as_server(),
+                capture_output=True,
+                check=False,
+            )
+            if started.returncode == 0:
+                return
+        log = self._log.read_text(errors="replace")[-2000:]
+        raise PostgresUnavailableError(f"PostgreSQL did not start: {log}")
+
+    def create_database(self) -> str:
+        """A new empty database; returns its URL."""
+        name = f"test_{next(self._names)}"
+        with psycopg.connect(self.url(), autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def stop(self) -> None:
+        if self.port:
+            subprocess.run(
+                [self.bindir / "pg_ctl", "-D", self._data, "-m", "immediate", "stop"],
+                **self._as_server(),
+                capture_output=True,
+                check=False,
+            )
+        shutil.rmtree(self._root, ignore_errors=True)
+
+    def _as_server(self) -> dict[str, int]:
+        """``subprocess`` arguments that run a server tool as the account owning the data directory."""
+        if self._account is None:
+            return {}
+        return {"user": self._account.pw_uid, "group": self._account.pw_gid}
+
+    def _run(self, tool: str, *args: str) -> None:
+        done = subprocess.run(
+            [self.bindir / tool, *args],
+            **self._as_server(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise PostgresUnavailableError(f"{tool} failed: {done.stderr.strip()[-2000:]}")
+
+    def __enter__(self) -> PostgresServer:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
