@@ -66,15 +66,18 @@ class PostgresServer:
         self._root = Path(tempfile.mkdtemp(prefix="minerwatch-pg-"))
         self._data = self._root / "data"
         self._log = self._root / "server.log"
-        self._account = _server_account()
+        account = _server_account()
+        # Server tools run as the account owning the data directory (None: this process's own).
+        self._uid = account.pw_uid if account else None
+        self._gid = account.pw_gid if account else None
         self._names = itertools.count(1)
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
 
     def start(self) -> None:
-        if self._account is not None:
-            os.chown(self._root, self._account.pw_uid, self._account.pw_gid)
+        if self._uid is not None and self._gid is not None:
+            os.chown(self._root, self._uid, self._gid)
         self._run("initdb", "-D", str(self._data), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--no-sync")
         for _attempt in range(5):
             self.port = free_port()
@@ -84,7 +87,8 @@ class PostgresServer:
             )
             started = subprocess.run(
                 [self.bindir / "pg_ctl", "-D", self._data, "-l", self._log, "-o", options, "-w", "start"],
-                **self._as_server(),
+                user=self._uid,
+                group=self._gid,
                 capture_output=True,
                 check=False,
             )
@@ -104,22 +108,18 @@ class PostgresServer:
         if self.port:
             subprocess.run(
                 [self.bindir / "pg_ctl", "-D", self._data, "-m", "immediate", "stop"],
-                **self._as_server(),
+                user=self._uid,
+                group=self._gid,
                 capture_output=True,
                 check=False,
             )
         shutil.rmtree(self._root, ignore_errors=True)
 
-    def _as_server(self) -> dict[str, int]:
-        """``subprocess`` arguments that run a server tool as the account owning the data directory."""
-        if self._account is None:
-            return {}
-        return {"user": self._account.pw_uid, "group": self._account.pw_gid}
-
     def _run(self, tool: str, *args: str) -> None:
         done = subprocess.run(
             [self.bindir / tool, *args],
-            **self._as_server(),
+            user=self._uid,
+            group=self._gid,
             capture_output=True,
             text=True,
             check=False,
