@@ -11,6 +11,7 @@ import hmac
 import re
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, HttpUrl, SecretStr, WebsocketUrl, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -121,6 +122,11 @@ class Settings(BaseSettings):
 
     # The watch loop.
     db: Path | None = Field(None, description="SQLite file; default: the user's data directory")
+    database_url: SecretStr | None = Field(
+        None,
+        description="postgresql://user:password@host:port/dbname: a shared store for several replicas "
+        "(replaces the SQLite file)",
+    )
     price_poll_s: float = Field(60.0, ge=1, le=3600, description="seconds between price polls")
     network_poll_s: float = Field(300.0, ge=1, le=3600, description="seconds between network polls")
     stale_after_s: float = Field(
@@ -209,11 +215,15 @@ class Settings(BaseSettings):
         return hmac.new(key, b"minerwatch telegram webhook", hashlib.sha256).hexdigest()
 
     def secrets(self) -> list[str]:
-        """Every configured secret value: each ``SecretStr`` setting, the derived webhook secret and a
-        password written into ``bitcoind_url``."""
+        """Every configured secret value: each ``SecretStr`` setting, the derived webhook secret and the
+        passwords written into ``bitcoind_url`` and ``database_url``."""
         values = [getattr(self, name) for name in secret_settings()]
         found = [value.get_secret_value() for value in values if value is not None]
-        derived = [self.webhook_secret(), self.bitcoind_url.password if self.bitcoind_url else None]
+        derived = [
+            self.webhook_secret(),
+            self.bitcoind_url.password if self.bitcoind_url else None,
+            urlsplit(self.database_url.get_secret_value()).password if self.database_url else None,
+        ]
         return found + [value for value in derived if value]
 
     @field_validator("price_sources")

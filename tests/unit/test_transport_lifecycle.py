@@ -92,3 +92,10 @@ def test_the_webhook_secret_is_derived_from_the_token_or_configured() -> None:
 def test_a_password_inside_the_bitcoind_url_is_a_secret() -> None:
     settings = Settings.model_validate({"bitcoind_url": "http://rpc:pw-12345@127.0.0.1:8332/"})
     assert "pw-12345" in settings.secrets()
+
+
+def test_the_database_url_and_its_password_are_secrets() -> None:
+    url = "postgresql://bot:pg-pass-987@127.0.0.1:5432/minerwatch"
+    settings = Settings.model_validate({"database_url": url})
+    assert {url, "pg-pass-987"} <= set(settings.secrets())
+    assert "pg-pass-987" not in repr(settings)
