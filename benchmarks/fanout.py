@@ -84,6 +84,7 @@ async def fan_out(fake: FakeTelegramProcess, db_path: Path, chats: int, paid: bo
     transport = TelegramTransport(settings, services, COMMANDS, store)
     await transport.app.initialize()
     await transport.outbox_bot.initialize()
+    await transport.broadcast.initialize()
     transport.liveness.connected = True  # initialized: sends may go (no updates needed here)
     worker = OutboxWorker(store, {transport.platform: transport}, rates={transport.platform: transport.rates})
     stop = asyncio.Event()

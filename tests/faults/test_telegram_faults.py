@@ -22,6 +22,7 @@ from bot.chat.kinds import ChatKind
 from bot.chat.services import StoreServices
 from bot.config import Settings
 from bot.data import load_difficulty_regression
+from bot.delivery.rates import SendGate
 from bot.delivery.worker import OutboxWorker
 from bot.ops.metrics import REGISTRY
 from bot.render.alerts import render_event
@@ -56,7 +57,7 @@ TEXT = render_event(EVENT)
 SENDS = "minerwatch_sends_total"
 
 
-def unlimited_rate_limiter(max_retries: int, **_pacing: float) -> AIORateLimiter:
+def unlimited_rate_limiter(gate: SendGate, max_retries: int) -> AIORateLimiter:
     """PTB's limiter without its real-time 30/s and 20/min buckets, in place of the transport's real-time
     ``ChatPacer`` (the worker paces on virtual time)."""
     return AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=max_retries)

@@ -14,6 +14,7 @@ import pytest
 from telegram import Update
 from telegram.error import RetryAfter
 
+from bot.delivery.rates import SendGate, Window
 from bot.transports import telegram_pacing
 from bot.transports.telegram_pacing import ChatPacer, PerChatUpdates
 
@@ -91,7 +92,8 @@ def clock() -> Timeline:
 
 
 def pacer_on(clock: Timeline, overall_per_s: int = 30, max_retries: int = 0) -> ChatPacer:
-    return ChatPacer(overall_per_s, max_retries, clock=clock, sleep=clock.sleep)
+    gate = SendGate(Window(overall_per_s, 1.0), clock, clock.sleep)
+    return ChatPacer(gate, max_retries, clock=clock, sleep=clock.sleep)
 
 
 async def test_a_private_chat_gets_one_message_a_second_and_others_are_not_held_up(clock: Timeline) -> None:
@@ -114,12 +116,6 @@ async def test_overall_slots_come_back_a_second_after_each_answer(clock: Timelin
     assert starts == pytest.approx([0.0, 0.0, 0.0, 1.2, 1.2, 1.2, 2.4])
     for i, at in enumerate(starts):  # never more than 3 calls answered-or-running within any second
         assert sum(1 for other in starts[i + 1 :] if other < at + 1.2) <= 2
-
-
-async def test_paid_broadcast_has_its_own_ceiling(clock: Timeline) -> None:
-    api, pacer = FakeApi(clock), pacer_on(clock, overall_per_s=2)
-    await clock.run(*(send(pacer, api, str(chat), allow_paid_broadcast=True) for chat in range(50)))
-    assert {at for _, at in api.calls} == {0.0}
 
 
 async def test_a_429_pauses_only_its_chat_and_the_request_is_retried(clock: Timeline) -> None:
