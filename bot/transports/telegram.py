@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from typing import Any
@@ -115,6 +116,13 @@ RATES = SendRates(
     in_flight=OUTBOX_POOL_SIZE,
     ceiling=SENDS_CEILING,
 )
+PAID_RATES = replace(
+    RATES,
+    broadcast_per_s=PAID_BROADCAST_PER_S,
+    broadcast_ceiling=PAID_CEILING,
+    in_flight=4 * BROADCAST_CONNECTIONS,
+)
+"""With ``MINERWATCH_TELEGRAM_PAID_BROADCAST``: broadcast rows on their own bucket, the rest as ``RATES``."""
 REPLY_RETRIES = 3
 """A reply that meets a 429 waits and retries (the outbox handles retries for alerts itself)."""
 CONCURRENT_UPDATES = 256
@@ -256,17 +264,7 @@ class TelegramTransport:
         self._commands = commands
         self._store = store
         self._paid_broadcast = settings.telegram_paid_broadcast
-        self.rates = RATES
-        if self._paid_broadcast:
-            self.rates = SendRates(
-                RATES.per_s,
-                RATES.private,
-                RATES.group,
-                broadcast_per_s=PAID_BROADCAST_PER_S,
-                in_flight=4 * BROADCAST_CONNECTIONS,
-                ceiling=RATES.ceiling,
-                broadcast_ceiling=PAID_CEILING,
-            )
+        self.rates = PAID_RATES if self._paid_broadcast else RATES
         self.gate = SendGate(SENDS_CEILING)
         """Telegram's 30/s for this bot: command replies (first) and the outbox's free-tier sends."""
         self.liveness = Liveness(SILENCE_LIMIT_S)
