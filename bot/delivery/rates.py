@@ -88,11 +88,6 @@ class SendGate:
         self._clock = clock
         self._sleep = sleep
 
-    @property
-    def waiting(self) -> int:
-        """Takers in line."""
-        return len(self._lines[True]) + len(self._lines[False])
-
     async def take(self, first: bool = False) -> None:
         """Wait for a free slot (behind the ``first`` line unless ``first``) and take it."""
         line = self._lines[first]
