@@ -22,6 +22,7 @@ from collections.abc import Callable
 from http import HTTPStatus
 
 import aiohttp
+import httpx
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -86,8 +87,12 @@ class BroadcastSender:
 
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=self._connections, limit_per_host=self._connections)
-            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
+            # As PTB's httpx client: certifi's CAs (a slim container may have no system store) and the
+            # HTTP(S)_PROXY / NO_PROXY environment.
+            connector = aiohttp.TCPConnector(
+                limit=self._connections, limit_per_host=self._connections, ssl=httpx.create_ssl_context()
+            )
+            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout, trust_env=True)
 
     async def shutdown(self) -> None:
         if self._session is not None:
