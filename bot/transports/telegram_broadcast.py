@@ -18,6 +18,7 @@ holds the bot token.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from http import HTTPStatus
 
@@ -36,6 +37,7 @@ from telegram.error import (
 )
 
 CONTENT_TYPE = {"Content-Type": "application/json"}
+INTEGER = re.compile(r"-?[0-9]+")
 
 
 def answer_error(status: int, payload: bytes) -> TelegramError:
@@ -108,8 +110,8 @@ class BroadcastSender:
             if paid:
                 fields["allow_paid_broadcast"] = True
             self._tail = (key, json.dumps(fields, ensure_ascii=False).encode()[1:])
-        numeric = chat_id.removeprefix("-").isdigit()
-        return b'{"chat_id":' + (chat_id if numeric else json.dumps(chat_id)).encode() + b"," + self._tail[1]
+        chat = int(chat_id) if INTEGER.fullmatch(chat_id) else chat_id
+        return b'{"chat_id":' + json.dumps(chat).encode() + b"," + self._tail[1]
 
     async def send_message(self, chat_id: str, text: str, *, paid: bool) -> None:
         if self._session is None:
