@@ -7,6 +7,7 @@ the figures then measure the bot, not the fake.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -82,6 +83,14 @@ class FakeTelegramProcess:
         if self._process.poll() is None:
             self._process.terminate()
             self._process.wait(timeout=10)
+
+    def cpu_s(self) -> float | None:
+        """CPU seconds the fake has used so far (Linux ``/proc``; ``None`` elsewhere)."""
+        try:
+            fields = Path(f"/proc/{self._process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
     def settings(self, **overrides: Any) -> Settings:
         """Settings for a bot talking to this fake (environment and ``.env`` ignored)."""

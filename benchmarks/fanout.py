@@ -84,10 +84,11 @@ async def fan_out(fake: FakeTelegramProcess, db_path: Path, chats: int, paid: bo
     transport = TelegramTransport(settings, services, COMMANDS, store)
     await transport.app.initialize()
     await transport.outbox_bot.initialize()
+    await transport.broadcast.initialize()
     transport.liveness.connected = True  # initialized: sends may go (no updates needed here)
     worker = OutboxWorker(store, {transport.platform: transport}, rates={transport.platform: transport.rates})
     stop = asyncio.Event()
-    started, cpu_started = time.perf_counter(), time.process_time()
+    started, cpu_started, fake_cpu_started = time.perf_counter(), time.process_time(), fake.cpu_s()
     running = asyncio.create_task(worker.run(stop))
     while True:
         await asyncio.sleep(0.1)
@@ -95,6 +96,7 @@ async def fan_out(fake: FakeTelegramProcess, db_path: Path, chats: int, paid: bo
             break
     seconds = time.perf_counter() - started
     cpu_s = time.process_time() - cpu_started
+    fake_cpu_ended = fake.cpu_s()
     stop.set()
     await running
     outcome = await store.run(counts)
@@ -112,6 +114,11 @@ async def fan_out(fake: FakeTelegramProcess, db_path: Path, chats: int, paid: bo
         "lost": chats - len(received),
         "duplicates": sum(1 for n in received.values() if n > 1),
         "bot_cpu_pct": round(100 * cpu_s / seconds, 1),
+        "fake_cpu_pct": (
+            round(100 * (fake_cpu_ended - fake_cpu_started) / seconds, 1)
+            if fake_cpu_started is not None and fake_cpu_ended is not None
+            else None
+        ),
         "outbox": {status.value: n for status, n in outcome.items() if n},
     }
 

@@ -31,7 +31,7 @@ from bot.chat.services import StoreServices
 from bot.config import Settings
 from bot.data import load_difficulty_regression, load_history
 from bot.delivery.notifier import Notifier
-from bot.delivery.rates import SendRates
+from bot.delivery.rates import SendGate, SendRates
 from bot.delivery.worker import OutboxWorker
 from bot.market.backfill import backfill_daily
 from bot.market.poller import LivePoller
@@ -123,10 +123,12 @@ class BotApp:
         self.services = services = StoreServices(store, settings, regression)
         notifiers: dict[str, Notifier] = {}
         rates: dict[str, SendRates | None] = {}
+        gates: dict[str, SendGate] = {}
         if settings.telegram_token is not None:
             self.telegram = TelegramTransport(settings, services, self.commands, store)
             notifiers[self.telegram.platform] = self.telegram
             rates[self.telegram.platform] = self.telegram.rates
+            gates[self.telegram.platform] = self.telegram.gate  # replies and alerts: one 30/s
         if settings.discord_token is not None:
             self.discord = DiscordTransport(settings, services, self.commands, store)
             notifiers[self.discord.platform] = self.discord
@@ -137,7 +139,9 @@ class BotApp:
             notifiers[self.console.platform] = self.console
             rates[self.console.platform] = None  # a terminal: nothing to pace
             await services.subscribe_network(CONSOLE_CHAT)
-        self.worker = OutboxWorker(store, notifiers, rates=rates, expiry_s=settings.alert_expiry_s)
+        self.worker = OutboxWorker(
+            store, notifiers, rates=rates, gates=gates, expiry_s=settings.alert_expiry_s
+        )
         self.watch = watch = Watch(
             store, regression, RegimeParams(), clock=time.time, on_enqueued=self.worker.notify
         )

@@ -5,17 +5,22 @@ the row's chat kind: one window for private chats, one for groups and channels. 
 (Telegram's paid broadcasts), broadcast rows draw from their own, larger bucket. A 429 pauses the whole
 platform.
 
-``ceiling`` makes the platform-wide limit hold however late the platform sees a request: send n may start
-only ``period_s`` after the platform ANSWERED send n - ``count``. The platform received that one before it
-answered and receives send n after it starts, so it never sees more than ``count`` in any ``period_s``. A
-bucket alone cannot promise that: a request delayed on its way (a busy network or server) arrives bunched
-with the ones after it.
+``ceiling`` makes the platform-wide limit hold however late the platform sees a request (``SendGate``): send
+n may start only ``period_s`` after the platform ANSWERED send n - ``count``. The platform received that one
+before it answered and receives send n after it starts, so it never sees more than ``count`` in any
+``period_s``. A bucket alone cannot promise that: a request delayed on its way (a busy network or server)
+arrives bunched with the ones after it. The gate is the bot's, not the outbox's: the transport hands the
+outbox the one its command replies take too (replies first), so replies and alerts together stay under it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import math
+import time
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from bot.chat.kinds import GROUP_KINDS
 from bot.store.outbox import OutboxMessage, Priority
@@ -43,7 +48,9 @@ class SendRates:
     in_flight: int = 32
     """Sends waiting for an answer at once (the transport's HTTP pool for outbox sends)."""
     ceiling: Window | None = None
-    """The platform-wide hard limit, counted from answers (not for the paid broadcast bucket)."""
+    """The platform-wide hard limit, counted from answers (``SendGate``; not for paid broadcasts)."""
+    broadcast_ceiling: Window | None = None
+    """The paid broadcast bucket's hard limit, counted from answers."""
 
     def __post_init__(self) -> None:
         if self.per_s <= 0 or (self.broadcast_per_s is not None and self.broadcast_per_s <= 0):
@@ -58,25 +65,88 @@ CAUTIOUS = SendRates(per_s=25.0, private=Window(1, 1.0), group=Window(20, 60.0))
 """For a platform whose transport states no rates: slow enough for any chat platform we know."""
 
 
-@dataclass(slots=True)
-class _Started:
-    answered_at: float | None = field(default=None)
+class SendGate:
+    """At most ``window.count`` sends in any ``window.period_s`` as the platform sees them, whoever sends.
 
+    ``count`` slots: a send takes one when it starts (``take``) and gives it back when answered
+    (``give_back``); the slot is free again ``period_s`` later. Takers with ``first`` (command replies) get
+    the next free slot before any other taker waiting (outbox sends), in arrival order within each line.
+    ``clock``/``sleep``: monotonic seconds.
+    """
 
-UNANSWERED_POLL_S = 0.005
-"""How often a send held by the ceiling looks again while the send it waits for has no answer yet."""
+    def __init__(
+        self,
+        window: Window,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.window = window
+        self._free: deque[float] = deque([-math.inf] * window.count)
+        """When each slot not held may be taken, earliest first (slots come back in time order)."""
+        self._lines: dict[bool, deque[object]] = {True: deque(), False: deque()}
+        self._changed = asyncio.Event()
+        self._clock = clock
+        self._sleep = sleep
+
+    async def take(self, first: bool = False) -> None:
+        """Wait for a free slot (behind the ``first`` line unless ``first``) and take it."""
+        line = self._lines[first]
+        if not line and (first or not self._lines[True]) and self._ready():
+            self._free.popleft()
+            return
+        me = object()
+        line.append(me)
+        try:
+            while True:
+                changed = self._changed
+                nxt = self._lines[True] or self._lines[False]
+                if nxt[0] is not me or not self._free:
+                    await changed.wait()
+                    continue
+                delay = self._free[0] - self._clock()
+                if delay <= 0:
+                    self._free.popleft()
+                    return
+                await self._sleep(delay)  # then look again: a reply that came meanwhile goes first
+        finally:
+            line.remove(me)
+            self._wake()
+
+    def give_back(self) -> None:
+        """The send that held a slot was answered (or failed)."""
+        self._free.append(self._clock() + self.window.period_s)
+        self._wake()
+
+    def _ready(self) -> bool:
+        return bool(self._free) and self._free[0] <= self._clock()
+
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
 
 
 class RateLimiter:
     """Per-platform buckets and pauses, per-destination history; ``None`` rates: unpaced (console)."""
 
-    def __init__(self, rates: dict[str, SendRates | None], default: SendRates | None = CAUTIOUS) -> None:
+    def __init__(
+        self,
+        rates: dict[str, SendRates | None],
+        default: SendRates | None = CAUTIOUS,
+        *,
+        gates: dict[str, SendGate] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        """``gates``: platforms' ceilings shared with their command replies; the other ceilings get a gate
+        of their own on ``clock``/``sleep``."""
         self._rates = rates
         self._default = default
         self._buckets: dict[tuple[str, bool], tuple[float, float]] = {}
         self._paused_until: dict[str, float] = {}
         self._sends: dict[tuple[str, str], deque[float]] = {}
-        self._started: dict[str, deque[_Started]] = {}
+        self._gates: dict[tuple[str, bool], SendGate] = {(p, False): g for p, g in (gates or {}).items()}
+        self._clock = clock
+        self._sleep = sleep
 
     def rates_for(self, platform: str) -> SendRates | None:
         return self._rates.get(platform, self._default)
@@ -117,37 +187,27 @@ class RateLimiter:
             sent.popleft()
         return at
 
-    def ceiling_wait(self, message: OutboxMessage, now: float) -> float:
-        """Seconds before ``message`` may start under its platform's ceiling (0: now)."""
+    def gate(self, message: OutboxMessage) -> SendGate | None:
+        """The ceiling ``message`` passes on its way (``None``: none)."""
         rates = self.rates_for(message.platform)
-        if rates is None or rates.ceiling is None or self._paid(rates, message):
-            return 0.0
-        started = self._started.get(message.platform)
-        if started is None or len(started) < rates.ceiling.count:
-            return 0.0
-        oldest = started[0].answered_at
-        if oldest is None:
-            return UNANSWERED_POLL_S
-        return max(0.0, oldest + rates.ceiling.period_s - now)
+        if rates is None:
+            return None
+        paid = self._paid(rates, message)
+        key = (message.platform, paid)
+        gate = self._gates.get(key)
+        if gate is None:
+            window = rates.broadcast_ceiling if paid else rates.ceiling
+            if window is None:
+                return None
+            gate = self._gates[key] = SendGate(window, self._clock, self._sleep)
+        return gate
 
-    def start(self, message: OutboxMessage, now: float) -> _Started | None:
+    def start(self, message: OutboxMessage, now: float) -> None:
         """A send starts now: its destination's window counts it from now (not from its booked slot, which
-        may have passed), and the ceiling counts it until ``answered``."""
-        rates = self.rates_for(message.platform)
+        may have passed)."""
         sent = self._sends.get((message.platform, message.destination))
         if sent:
             sent[-1] = max(sent[-1], now)
-        if rates is None or rates.ceiling is None or self._paid(rates, message):
-            return None
-        started = self._started.setdefault(message.platform, deque(maxlen=rates.ceiling.count))
-        send = _Started()
-        started.append(send)
-        return send
-
-    @staticmethod
-    def answered(send: _Started | None, now: float) -> None:
-        if send is not None:
-            send.answered_at = now
 
     @staticmethod
     def _paid(rates: SendRates, message: OutboxMessage) -> bool:

@@ -10,8 +10,11 @@ else is looked up with getChatMember. As the outbox ``Notifier`` it maps Telegra
 (https://core.telegram.org/bots/api#responseparameters) to typed outcomes: RetryAfter -> retry, ChatMigrated
 -> moved, Forbidden and "chat not found" -> gone, timeouts and network errors -> transient, other bad requests
 -> permanent. Broadcast messages go with ``allow_paid_broadcast`` when ``MINERWATCH_TELEGRAM_PAID_BROADCAST``
-is on, and ``rates`` tells the outbox Telegram's limits. The Application runs with the manual lifecycle (not
-``run_polling``) and without PTB's JobQueue: our own scheduler owns time.
+is on, and ``rates`` tells the outbox Telegram's limits. Broadcast text rows take a lean path
+(``telegram_broadcast``: aiohttp, no ``Message`` built from the answer; same outcomes); the rest of the
+outbox goes through PTB's Bot. Replies and alerts draw from one 30/s ``gate``, replies first. The
+Application runs with the manual lifecycle (not ``run_polling``) and without PTB's JobQueue: our own
+scheduler owns time.
 
 ``run`` connects in the background with back-off (the bot serves everything else meanwhile); every 200
 answer from the Bot API refreshes ``liveness``. Telegram is asked only for the update types the registered
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from typing import Any
@@ -69,7 +73,7 @@ from bot.chat.reply import Reply
 from bot.config import Settings
 from bot.delivery import notifier as outcomes
 from bot.delivery.notifier import Destination, OutboundMessage, SendOutcome
-from bot.delivery.rates import SendRates, Window
+from bot.delivery.rates import SendGate, SendRates, Window
 from bot.render.i18n import SUPPORTED
 from bot.store.db import Store
 from bot.transports.lifecycle import (
@@ -81,6 +85,7 @@ from bot.transports.lifecycle import (
     pause,
     retry_soft,
 )
+from bot.transports.telegram_broadcast import BroadcastSender
 from bot.transports.telegram_pacing import ChatPacer, PerChatUpdates, retry_after_s
 
 log = logging.getLogger(__name__)
@@ -93,21 +98,35 @@ CAPTION_LIMIT = 1024
 SENDS_PER_S = 30
 """Telegram's ~30 messages/s per bot, all chats together; at most one message a second to a private chat and
 20 a minute to a group (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this).
-The outbox also holds the 30 as a ceiling counted from Telegram's answers (``SendRates.ceiling``)."""
+Replies and the outbox's free-tier sends hold it together: one ``SendGate`` per bot, counted from Telegram's
+answers, replies first (``TelegramTransport.gate``)."""
 PAID_BROADCAST_PER_S = 950.0
 """Paid broadcasts: up to 1000 messages/s (Bot API sendMessage ``allow_paid_broadcast``), less the free tier's
 share for personal alerts and replies."""
+PAID_CEILING = Window(1000 - SENDS_PER_S, 1.0)
+"""The paid bucket's hard limit, counted from answers: with the free tier's 30 never over 1000 in a second."""
 OUTBOX_POOL_SIZE = 4
-"""HTTP connections for outbox sends, apart from replies' (so a reply never waits for one behind a
-broadcast). httpcore checks every open connection on each request, so the CPU per message grows with the
-pool; 4 keep ~1000 msg/s going at ~4 ms per answer (8 and 16 measured slower, 256 ~5x slower)."""
+"""HTTP connections for the outbox's personal alerts and photos (PTB), apart from replies' (so a reply never
+waits for one behind an alert). httpcore checks every open connection on each request, so the CPU per message
+grows with the pool (measured: 4 ≈ 1.2 ms, 8 ≈ 1.5, 16 ≈ 1.9 per message)."""
+BROADCAST_CONNECTIONS = 8
+"""Keep-alive connections of the lean broadcast path (``telegram_broadcast``): aiohttp's pool costs the same
+per request whatever its size, and 8 keep ~1000 msg/s going at up to ~8 ms per answer."""
+SENDS_CEILING = Window(SENDS_PER_S, 1.0)
 RATES = SendRates(
     per_s=SENDS_PER_S,
     private=Window(1, 1.0),
     group=Window(20, 60.0),
     in_flight=OUTBOX_POOL_SIZE,
-    ceiling=Window(SENDS_PER_S, 1.0),
+    ceiling=SENDS_CEILING,
 )
+PAID_RATES = replace(
+    RATES,
+    broadcast_per_s=PAID_BROADCAST_PER_S,
+    broadcast_ceiling=PAID_CEILING,
+    in_flight=4 * BROADCAST_CONNECTIONS,
+)
+"""With ``MINERWATCH_TELEGRAM_PAID_BROADCAST``: broadcast rows on their own bucket, the rest as ``RATES``."""
 REPLY_RETRIES = 3
 """A reply that meets a 429 waits and retries (the outbox handles retries for alerts itself)."""
 CONCURRENT_UPDATES = 256
@@ -249,11 +268,9 @@ class TelegramTransport:
         self._commands = commands
         self._store = store
         self._paid_broadcast = settings.telegram_paid_broadcast
-        self.rates = RATES
-        if self._paid_broadcast:
-            self.rates = SendRates(
-                RATES.per_s, RATES.private, RATES.group, broadcast_per_s=PAID_BROADCAST_PER_S
-            )
+        self.rates = PAID_RATES if self._paid_broadcast else RATES
+        self.gate = SendGate(SENDS_CEILING)
+        """Telegram's 30/s for this bot: command replies (first) and the outbox's free-tier sends."""
         self.liveness = Liveness(SILENCE_LIMIT_S)
         timeouts = dict.fromkeys(("connect_timeout", "read_timeout", "write_timeout"), REQUEST_TIMEOUT_S)
         self.app: Application = (  # type: ignore[type-arg]
@@ -262,7 +279,7 @@ class TelegramTransport:
             .base_url(settings.telegram_base_url)
             .request(_TrackedRequest(self.liveness, **timeouts))
             .get_updates_request(_TrackedRequest(self.liveness, connection_pool_size=1, **timeouts))
-            .rate_limiter(ChatPacer(overall_per_s=SENDS_PER_S, max_retries=0))
+            .rate_limiter(ChatPacer(self.gate, max_retries=0))
             .concurrent_updates(PerChatUpdates(CONCURRENT_UPDATES))
             .job_queue(None)
             .build()
@@ -273,6 +290,13 @@ class TelegramTransport:
             settings.telegram_token.get_secret_value(),
             base_url=settings.telegram_base_url,
             request=_TrackedRequest(self.liveness, connection_pool_size=OUTBOX_POOL_SIZE, **timeouts),
+        )
+        # Broadcast rows (one text to every subscriber) take the lean path: same call, a fraction of the CPU.
+        self.broadcast = BroadcastSender(
+            f"{self.outbox_bot.base_url}/sendMessage",
+            BROADCAST_CONNECTIONS,
+            REQUEST_TIMEOUT_S,
+            self.liveness.succeeded,
         )
         self.app.add_handler(
             MessageHandler(filters.StatusUpdate.MIGRATE & filters.UpdateType.MESSAGE, self._on_migrate)
@@ -288,6 +312,7 @@ class TelegramTransport:
         try:
             await self.app.initialize()
             await self.outbox_bot.initialize()
+            await self.broadcast.initialize()
         except InvalidToken as error:
             raise rejection(error) from None
         if not self.app.running:
@@ -366,6 +391,7 @@ class TelegramTransport:
         await self.app.shutdown()
         await self.app.bot.shutdown()  # an initialize() that failed at getMe left its clients open
         await self.outbox_bot.shutdown()
+        await self.broadcast.shutdown()
 
     async def send(self, destination: Destination, message: OutboundMessage) -> SendOutcome:
         """Deliver one outbox message; Telegram errors become typed outcomes, never exceptions."""
@@ -373,7 +399,9 @@ class TelegramTransport:
             return outcomes.RetryAfter(NOT_CONNECTED_RETRY_S)
         paid = True if self._paid_broadcast and message.broadcast else None  # None: parameter left out
         try:
-            if message.image_png is not None:
+            if message.broadcast and message.image_png is None:
+                await self.broadcast.send_message(destination.chat_id, message.text, paid=bool(paid))
+            elif message.image_png is not None:
                 await self.outbox_bot.send_photo(
                     destination.chat_id,
                     message.image_png,

@@ -13,10 +13,10 @@ overall one:
 * per chat, one request at a time, each starting at least ``PRIVATE_PERIOD_S`` after the previous one to
   that chat *finished* (groups and channels: ``GROUP_MAX`` per ``GROUP_PERIOD_S``): measured from the
   answer, the gap Telegram sees is never shorter, whatever the network delay;
-* overall, ``overall_per_s`` slots, each held from a request's start until one second after its answer:
-  Telegram never sees more than that many in any second, whatever the network delay, while a burst of
-  replies to different users goes out at once (a fan-out then runs at ``overall_per_s / (1 s + latency)``);
-  messages sent with ``allow_paid_broadcast`` have their own ``PAID_BROADCAST_PER_S`` slots;
+* overall, the bot's ``SendGate`` (``bot.delivery.rates``): 30 slots, each held from a request's start until
+  one second after its answer, so Telegram never sees more than 30 in any second, whatever the network
+  delay, while a burst of replies to different users goes out at once. The outbox's alerts take the same
+  gate, and a reply takes the next free slot before them: replies and alerts together stay under 30/s;
 * a 429 pauses only the chat that drew it, for the period Telegram names, then the request is retried
   ``rate_limit_args`` times (default ``max_retries``); other chats go on.
 
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
@@ -41,13 +40,13 @@ from telegram import Update
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter, BaseUpdateProcessor
 
+from bot.delivery.rates import SendGate
+
 log = logging.getLogger(__name__)
 
 JSONResult = bool | dict[str, Any] | list[dict[str, Any]]
 PRIVATE_PERIOD_S = 1.0
 GROUP_MAX, GROUP_PERIOD_S = 20, 60.0
-PAID_BROADCAST_PER_S = 1000
-"""Telegram's ceiling for messages sent with ``allow_paid_broadcast`` (https://core.telegram.org/bots/api#sendmessage)."""
 TRACKED_CHATS = 4096
 """Idle chats are forgotten once more than this many are tracked."""
 
@@ -68,40 +67,6 @@ class Window:
         self._times.append(at)
 
 
-class Slots:
-    """``count`` slots, each taken for one request and usable again ``period_s`` after it is given back."""
-
-    def __init__(
-        self,
-        count: int,
-        period_s: float,
-        clock: Callable[[], float],
-        sleep: Callable[[float], Awaitable[None]],
-    ) -> None:
-        self._ready: deque[float] = deque([-math.inf] * count)
-        """When each idle slot may be taken, earliest first (slots come back in time order)."""
-        self._period_s = period_s
-        self._clock = clock
-        self._sleep = sleep
-        self._returned = asyncio.Event()
-
-    async def take(self) -> None:
-        while True:
-            if not self._ready:
-                self._returned.clear()
-                await self._returned.wait()
-                continue
-            delay = self._ready[0] - self._clock()
-            if delay <= 0:
-                self._ready.popleft()
-                return
-            await self._sleep(delay)
-
-    def give_back(self) -> None:
-        self._ready.append(self._clock() + self._period_s)
-        self._returned.set()
-
-
 @dataclass
 class _Chat:
     window: Window
@@ -114,14 +79,14 @@ class ChatPacer(BaseRateLimiter[int]):
 
     def __init__(
         self,
-        overall_per_s: int,
+        gate: SendGate,
         max_retries: int = 0,
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self._overall = Slots(overall_per_s, 1.0, clock, sleep)
-        self._paid = Slots(PAID_BROADCAST_PER_S, 1.0, clock, sleep)
+        """``gate``: the bot's overall ceiling, on the same ``clock``."""
+        self._gate = gate
         self._max_retries = max_retries
         self._clock = clock
         self._sleep = sleep
@@ -147,13 +112,12 @@ class ChatPacer(BaseRateLimiter[int]):
         if chat_id is None:
             return await callback(*args, **kwargs)
         retries = self._max_retries if rate_limit_args is None else rate_limit_args
-        overall = self._paid if data.get("allow_paid_broadcast") else self._overall
         chat = self._chat(str(chat_id))
         attempt = 0
         async with chat.lock:
             while True:
                 await self._wait_until(max(chat.window.free_at(self._clock()), chat.paused_until))
-                await overall.take()
+                await self._gate.take(first=True)
                 try:
                     return await callback(*args, **kwargs)
                 except RetryAfter as error:
@@ -164,7 +128,7 @@ class ChatPacer(BaseRateLimiter[int]):
                     attempt += 1
                     log.info("telegram: chat %s rate limited; retrying in %.1f s", chat_id, wait_s)
                 finally:
-                    overall.give_back()
+                    self._gate.give_back()
                     chat.window.record(self._clock())
 
     async def _wait_until(self, at: float) -> None:

@@ -22,6 +22,15 @@ from bot.chat.kinds import ChatKind
 from bot.chat.services import StoreServices
 from bot.config import Settings
 from bot.data import load_difficulty_regression
+from bot.delivery.notifier import (
+    ChatMoved,
+    Destination,
+    OutboundMessage,
+    PermanentFailure,
+    Sent,
+    TransientFailure,
+)
+from bot.delivery.rates import SendGate
 from bot.delivery.worker import OutboxWorker
 from bot.ops.metrics import REGISTRY
 from bot.render.alerts import render_event
@@ -56,7 +65,7 @@ TEXT = render_event(EVENT)
 SENDS = "minerwatch_sends_total"
 
 
-def unlimited_rate_limiter(max_retries: int, **_pacing: float) -> AIORateLimiter:
+def unlimited_rate_limiter(gate: SendGate, max_retries: int) -> AIORateLimiter:
     """PTB's limiter without its real-time 30/s and 20/min buckets, in place of the transport's real-time
     ``ChatPacer`` (the worker paces on virtual time)."""
     return AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=max_retries)
@@ -86,15 +95,25 @@ async def transport(
     await made.stop()
 
 
-def seed(db: Database) -> None:
-    """Every chat subscribed to network news, the capitulation alert pending for each."""
+@pytest.fixture(params=[Priority.BROADCAST, Priority.PERSONAL], ids=["broadcast", "personal"])
+def priority(request: pytest.FixtureRequest) -> Priority:
+    """A fan-out's rows as broadcasts (the lean send path) or personal alerts (PTB's Bot)."""
+    value: Priority = request.param
+    return value
+
+
+def seed(db: Database, priority: Priority) -> None:
+    """Every chat subscribed to network news, the capitulation alert pending for each (as a broadcast row,
+    which takes the lean send path, or as a personal one, which goes through PTB's Bot)."""
     messages = []
     for chat_id in PRIVATE + GROUPS:
         kind = ChatKind.PRIVATE if chat_id > 0 else ChatKind.GROUP
         chat = upsert_chat(db, "telegram", str(chat_id), kind, AT.timestamp())
         add_network(db, chat.id, AT.timestamp())
         key = f"{EVENT.key}|{chat.id}"
-        messages.append(NewMessage(key, chat.id, "telegram", chat.chat_id, EVENT.kind.value, TEXT))
+        messages.append(
+            NewMessage(key, chat.id, "telegram", chat.chat_id, EVENT.kind.value, TEXT, priority=priority)
+        )
     enqueue(db, messages, AT.timestamp())
 
 
@@ -103,10 +122,11 @@ async def fan_out(
     transport: TelegramTransport,
     clock: VirtualTime,
     between_rounds: Callable[[int], None] = lambda _: None,
+    priority: Priority = Priority.BROADCAST,
 ) -> int:
     """Deliver everything, jumping the virtual clock to the next round (a due row, or a probe after an
     outage); returns the rounds run."""
-    await store.atomic(seed)
+    await store.atomic(seed, priority)
     worker = OutboxWorker(
         store,
         {transport.platform: transport},
@@ -131,7 +151,7 @@ def received(telegram: FakeTelegram) -> Counter[int | str | None]:
 
 
 async def test_faults_in_the_middle_of_a_fan_out(
-    store: Store, transport: TelegramTransport, telegram: FakeTelegram, clock: VirtualTime
+    store: Store, transport: TelegramTransport, telegram: FakeTelegram, clock: VirtualTime, priority: Priority
 ) -> None:
     flaky, reset, slow, vanished = PRIVATE[5], PRIVATE[6], PRIVATE[7], PRIVATE[8]
     blockers, movers = PRIVATE[-10:], GROUPS[-5:]
@@ -150,7 +170,7 @@ async def test_faults_in_the_middle_of_a_fan_out(
             for chat_id in movers:
                 new_ids[chat_id] = telegram.migrate_chat(chat_id, notify=False)
 
-    await fan_out(store, transport, clock, midway)
+    await fan_out(store, transport, clock, midway, priority)
 
     got = received(telegram)
     gone = {*blockers, vanished}
@@ -179,7 +199,7 @@ async def test_faults_in_the_middle_of_a_fan_out(
 
 
 async def test_a_port_closed_for_30_minutes_loses_no_alert(
-    store: Store, transport: TelegramTransport, telegram: FakeTelegram, clock: VirtualTime
+    store: Store, transport: TelegramTransport, telegram: FakeTelegram, clock: VirtualTime, priority: Priority
 ) -> None:
     """Telegram unreachable (connection refused) for 30 virtual minutes mid fan-out: every chat still gets
     the capitulation alert once, nothing is dead-lettered, and the bot probes instead of retrying each."""
@@ -193,7 +213,7 @@ async def test_a_port_closed_for_30_minutes_loses_no_alert(
         elif telegram.closed and clock.now >= closed_at[0] + 1800:
             telegram.reopen_port()
 
-    rounds = await fan_out(store, transport, clock, outage)
+    rounds = await fan_out(store, transport, clock, outage, priority)
     assert not telegram.closed
     got = received(telegram)
     assert set(got) == set(PRIVATE + GROUPS)
@@ -207,13 +227,13 @@ async def test_a_port_closed_for_30_minutes_loses_no_alert(
 
 
 async def test_retry_after_never_counts_as_a_failed_attempt(
-    store: Store, transport: TelegramTransport, telegram: FakeTelegram, clock: VirtualTime
+    store: Store, transport: TelegramTransport, telegram: FakeTelegram, clock: VirtualTime, priority: Priority
 ) -> None:
     """A chat refused with 429 more often than the worker's attempt limit still gets its alert, once."""
     target = PRIVATE[0]
     telegram.inject(Fault.RETRY_AFTER, chat_id=target, times=12, retry_after=1, methods=["sendMessage"])
     telegram.inject(Fault.RETRY_AFTER, times=40, retry_after=2, methods=["sendMessage"])
-    await fan_out(store, transport, clock)
+    await fan_out(store, transport, clock, priority=priority)
     got = received(telegram)
     assert set(got) == set(PRIVATE + GROUPS)
     assert set(got.values()) == {1}
@@ -257,3 +277,71 @@ async def test_paid_broadcast_goes_only_with_broadcasts_and_only_when_set(
     await transport.stop()
     flags = {call.chat_id: call.params.get("allow_paid_broadcast") for call in telegram.calls("sendMessage")}
     assert flags == {501: True if paid else None, 502: None}
+
+
+FAULTS: dict[str, Callable[[FakeTelegram, int], object]] = {
+    "answered": lambda telegram, chat_id: None,
+    "429 retry_after": lambda telegram, chat_id: telegram.inject(
+        Fault.RETRY_AFTER, chat_id=chat_id, retry_after=3, methods=["sendMessage"]
+    ),
+    "blocked": lambda telegram, chat_id: telegram.block_chat(chat_id),
+    "chat not found": lambda telegram, chat_id: telegram.inject(Fault.CHAT_NOT_FOUND, chat_id=chat_id),
+    "migrated": lambda telegram, chat_id: telegram.migrate_chat(chat_id, notify=False),
+    "502": lambda telegram, chat_id: telegram.inject(Fault.SERVER_ERROR, chat_id=chat_id),
+    "500": lambda telegram, chat_id: telegram.inject(Fault.SERVER_ERROR, chat_id=chat_id, status=500),
+    "read timeout": lambda telegram, chat_id: telegram.inject(
+        Fault.SLOW, chat_id=chat_id, delay_s=READ_TIMEOUT_S * 2
+    ),
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+async def test_broadcasts_lean_path_meets_every_fault_as_ptb_does(
+    transport: TelegramTransport, telegram: FakeTelegram, fault: str
+) -> None:
+    """Broadcast rows skip python-telegram-bot's Bot (``telegram_broadcast``): each answer of the fake's
+    fault modes still becomes the outcome PTB's path gives (chat ids negative: groups can migrate)."""
+    outcomes = {}
+    for chat_id, broadcast in ((-7001, False), (-7002, True)):
+        moved_to = FAULTS[fault](telegram, chat_id)
+        destination = Destination("telegram", str(chat_id), ChatKind.GROUP)
+        outcome = await transport.send(destination, OutboundMessage(TEXT, broadcast=broadcast))
+        if moved_to is not None:  # each chat moves to its own new id
+            assert outcome == ChatMoved(str(moved_to))
+        outcomes[broadcast] = outcome if moved_to is None else ChatMoved("its new id")
+    assert outcomes[True] == outcomes[False]
+
+    def both_sent() -> list[tuple[int | str | None, str | None, str | None]]:
+        calls = [c for c in telegram.calls("sendMessage") if c.chat_id in (-7001, -7002)]
+        return [(c.chat_id, c.text, c.parse_mode) for c in calls] if len(calls) == 2 else []
+
+    assert await telegram.wait_for(both_sent) == [(-7001, TEXT, "HTML"), (-7002, TEXT, "HTML")]
+    if fault == "answered":
+        assert outcomes[True] == Sent()
+
+
+async def test_a_bad_html_broadcast_is_refused_as_on_ptbs_path(
+    transport: TelegramTransport, telegram: FakeTelegram
+) -> None:
+    outcomes = [
+        await transport.send(
+            Destination("telegram", "7003", ChatKind.PRIVATE), OutboundMessage("<b>open", broadcast=broadcast)
+        )
+        for broadcast in (False, True)
+    ]
+    assert isinstance(outcomes[0], PermanentFailure) and outcomes[1] == outcomes[0]
+
+
+async def test_an_unreachable_bot_api_is_transient_on_the_lean_path_and_never_shows_the_token(
+    transport: TelegramTransport, telegram: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    telegram.close_port()
+    try:
+        outcome = await transport.send(
+            Destination("telegram", "7004", ChatKind.PRIVATE), OutboundMessage(TEXT, broadcast=True)
+        )
+    finally:
+        telegram.reopen_port()
+    assert isinstance(outcome, TransientFailure)
+    assert telegram.token not in outcome.error and telegram.token.split(":")[1] not in outcome.error
+    assert telegram.token not in caplog.text

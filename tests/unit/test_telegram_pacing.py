@@ -14,7 +14,10 @@ import pytest
 from telegram import Update
 from telegram.error import RetryAfter
 
+from bot.delivery.rates import RateLimiter, SendGate, Window
+from bot.store.outbox import OutboxMessage, OutboxStatus, Priority
 from bot.transports import telegram_pacing
+from bot.transports.telegram import PAID_CEILING, PAID_RATES, SENDS_CEILING
 from bot.transports.telegram_pacing import ChatPacer, PerChatUpdates
 
 
@@ -91,7 +94,8 @@ def clock() -> Timeline:
 
 
 def pacer_on(clock: Timeline, overall_per_s: int = 30, max_retries: int = 0) -> ChatPacer:
-    return ChatPacer(overall_per_s, max_retries, clock=clock, sleep=clock.sleep)
+    gate = SendGate(Window(overall_per_s, 1.0), clock, clock.sleep)
+    return ChatPacer(gate, max_retries, clock=clock, sleep=clock.sleep)
 
 
 async def test_a_private_chat_gets_one_message_a_second_and_others_are_not_held_up(clock: Timeline) -> None:
@@ -114,12 +118,6 @@ async def test_overall_slots_come_back_a_second_after_each_answer(clock: Timelin
     assert starts == pytest.approx([0.0, 0.0, 0.0, 1.2, 1.2, 1.2, 2.4])
     for i, at in enumerate(starts):  # never more than 3 calls answered-or-running within any second
         assert sum(1 for other in starts[i + 1 :] if other < at + 1.2) <= 2
-
-
-async def test_paid_broadcast_has_its_own_ceiling(clock: Timeline) -> None:
-    api, pacer = FakeApi(clock), pacer_on(clock, overall_per_s=2)
-    await clock.run(*(send(pacer, api, str(chat), allow_paid_broadcast=True) for chat in range(50)))
-    assert {at for _, at in api.calls} == {0.0}
 
 
 async def test_a_429_pauses_only_its_chat_and_the_request_is_retried(clock: Timeline) -> None:
@@ -149,6 +147,86 @@ async def test_without_retries_the_429_reaches_the_caller_and_the_chat_waits(clo
     await clock.run(first())
     await clock.run(send(pacer, api, "1"))
     assert refused == [0.0] and api.starts("1") == [0.0, 5.0]
+
+
+async def outbox_send(gate: SendGate, api: FakeApi, chat_id: str) -> None:
+    """What the outbox worker does around one send: take the bot's gate (behind replies), send, give back."""
+    await gate.take()
+    try:
+        await api.call(chat_id)()
+    finally:
+        gate.give_back()
+
+
+async def test_a_reply_takes_the_next_free_slot_before_waiting_outbox_sends(clock: Timeline) -> None:
+    api, gate = FakeApi(clock, latency_s=0.1), SendGate(Window(2, 1.0), clock, clock.sleep)
+    pacer = ChatPacer(gate, clock=clock, sleep=clock.sleep)
+
+    async def reply_later() -> None:
+        await clock.sleep(0.5)  # a command comes in while four alerts wait for the gate
+        await send(pacer, api, "user")
+
+    await clock.run(*(outbox_send(gate, api, f"alert{n}") for n in range(6)), reply_later())
+    starts = sorted((round(at, 6), chat) for chat, at in api.calls)
+    # FIFO would give alert2 and alert3 the slots freed at 1.1 s and the reply the next ones, at 2.2 s
+    assert starts == [
+        (0.0, "alert0"),
+        (0.0, "alert1"),
+        (1.1, "alert2"),
+        (1.1, "user"),
+        (2.2, "alert3"),
+        (2.2, "alert4"),
+        (3.3, "alert5"),
+    ]
+
+
+async def test_replies_and_alerts_together_never_pass_the_bots_ceiling(clock: Timeline) -> None:
+    """Telegram counts every message of the bot: 30 replies and 60 alerts at once still make at most 30
+    requests started-or-unanswered within any second after an answer (the gate counts from answers)."""
+    api, gate = FakeApi(clock, latency_s=0.2), SendGate(Window(30, 1.0), clock, clock.sleep)
+    pacer = ChatPacer(gate, clock=clock, sleep=clock.sleep)
+    replies = [send(pacer, api, f"user{n}") for n in range(30)]
+    alerts = [outbox_send(gate, api, f"alert{n}") for n in range(60)]
+    await clock.run(*alerts, *replies)
+    starts = sorted(at for _, at in api.calls)
+    answers = [at + 0.2 for at in starts]
+    assert len(starts) == 90
+    for n in range(30, 90):  # call n started a second after the answer to call n - 30
+        assert starts[n] >= answers[n - 30] + 1.0 - 1e-9
+    alerts_first = {chat for chat, at in api.calls if at == 0.0}  # the alerts came first: the gate was free
+    assert alerts_first == {f"alert{n}" for n in range(30)}
+    assert {chat for chat, at in api.calls if at == pytest.approx(1.2)} == {f"user{n}" for n in range(30)}
+
+
+async def test_paid_broadcasts_pass_their_own_ceiling_and_the_rest_the_bots(clock: Timeline) -> None:
+    bots = SendGate(SENDS_CEILING)
+    limiter = RateLimiter({"telegram": PAID_RATES}, gates={"telegram": bots})
+    personal, broadcast = (outbox_row(priority) for priority in (Priority.PERSONAL, Priority.BROADCAST))
+    assert limiter.gate(personal) is bots
+    paid = limiter.gate(broadcast)
+    assert paid is not None and paid is not bots and paid.window == PAID_CEILING == Window(970, 1.0)
+    assert limiter.gate(broadcast) is paid  # one for all broadcast rows
+
+
+def outbox_row(priority: Priority) -> OutboxMessage:
+    return OutboxMessage(
+        1,
+        "k",
+        1,
+        "private",
+        "telegram",
+        "42",
+        "test",
+        "hi",
+        None,
+        OutboxStatus.SENDING,
+        0,
+        0.0,
+        None,
+        0.0,
+        None,
+        priority,
+    )
 
 
 def _update(update_id: int, chat_id: int) -> Update:
