@@ -5,11 +5,14 @@ here, the transports send them at once), then by due time. A row goes ``pending 
 to ``pending`` (retry later), or ends ``dead`` (the platform refused it, with the reason), ``dropped`` (its
 chat is gone) or ``expired`` (undelivered past the alert expiry). Per destination, rows are delivered strictly
 in id order: only the oldest undelivered row of a destination may be claimed, and only when nothing of that
-destination is in flight. ``sending`` is persisted when claimed, so after a crash ``recover_inflight`` puts
-those rows back: a message whose send completed but whose ``sent`` mark was lost goes out twice, nothing is
-lost. A destination's rows keep their order across priorities: a personal alert queued behind a broadcast row
-of the same chat lifts that row to its own priority, so it waits for one message, not for the whole broadcast.
-Retention (``prune``) deletes only finished rows, never a pending or in-flight one.
+destination is in flight. ``sending`` is persisted when claimed, with a lease (``lease_until``), so after a
+crash ``recover_inflight`` puts those rows back (one process) or, where replicas share the database, the next
+claim after the lease runs out takes them again: a message whose send completed but whose ``sent`` mark was
+lost goes out twice, nothing is lost. Concurrent claims never share a row (PostgreSQL: ``FOR UPDATE SKIP
+LOCKED``; SQLite: one writer at a time). A destination's rows keep their order across priorities: a personal
+alert queued behind a broadcast row of the same chat lifts that row to its own priority, so it waits for one
+message, not for the whole broadcast. Retention (``prune``) deletes only finished rows, never a pending or
+in-flight one.
 """
 
 from __future__ import annotations
