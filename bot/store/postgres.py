@@ -28,6 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import pq
+from psycopg.errors import ReadOnlySqlTransaction
 
 from bot.store.connection import Backend, Params, Result
 from bot.store.errors import StoreError, first_line
@@ -166,7 +167,9 @@ class PostgresConnection:
     def store_error(self, exc: Exception) -> Exception | None:
         if isinstance(exc, StoreError):
             return exc
-        if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+        # Connection lost or refused, server shutting down, disk full, lock or statement timeouts, and a
+        # read-only server (a hot standby named by mistake): the database's condition, not a bug here.
+        if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError | ReadOnlySqlTransaction):
             return self._error(exc)
         return None
 

@@ -192,3 +192,17 @@ async def test_bookkeeping_commits_without_waiting_for_the_wal_flush(postgres_ur
         assert await store.run(synchronous_commit) == "on"  # SET LOCAL: only that transaction
     finally:
         await store.close()
+
+
+async def test_a_read_only_server_refuses_a_change_in_one_line(postgres_url: str) -> None:
+    """As a hot standby would: the change is refused with the store's error, nothing is written."""
+    store = await Store.open_url(with_password(postgres_url))
+    try:
+        await store.run(lambda db: db.execute("SET default_transaction_read_only = on"))
+        with pytest.raises(StoreError) as caught:
+            await store.run(set_state, "k", 1)
+        assert "read-only transaction" in str(caught.value) and PASSWORD not in str(caught.value)
+        await store.run(lambda db: db.execute("SET default_transaction_read_only = off"))
+        assert await store.run(get_state, "k") is None
+    finally:
+        await store.close()
