@@ -95,8 +95,10 @@ def test_two_replicas_starting_together_migrate_once(postgres_url: str) -> None:
         db.close()
 
 
-def test_the_schemas_hold_the_same_columns_in_the_same_order(postgres_url: str, tmp_path: Path) -> None:
-    """A copy between the backends can go table by table, column by column."""
+def test_the_schemas_hold_the_same_columns_in_the_same_order_and_the_same_indexes(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """A copy between the backends can go table by table, column by column; the same indexes serve them."""
     from bot.store import connect
 
     sqlite = connect(tmp_path / "m.db")
@@ -115,6 +117,15 @@ def test_the_schemas_hold_the_same_columns_in_the_same_order(postgres_url: str, 
             )
         ]
         assert postgres_columns == sqlite_columns, table
+        sqlite_indexes = {
+            index.name for index in sqlite.sqlite[table].indexes if not index.name.startswith("sqlite_")
+        }
+        postgres_indexes = {
+            row[0]
+            for row in postgres.execute("SELECT indexname FROM pg_indexes WHERE tablename = ?", [table])
+            if not row[0].endswith(("_pkey", "_key"))  # constraints' own indexes, unnamed in SQLite
+        }
+        assert postgres_indexes == sqlite_indexes, table
     sqlite.close()
     postgres.close()
 
