@@ -5,6 +5,8 @@ connection replaced on the next call."""
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import threading
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ from bot.config import Settings
 from bot.store import Connection, Store, StoreError, open_store
 from bot.store.chats import find_chat, upsert_chat
 from bot.store.migrations import POSTGRESQL, migrations
-from bot.store.postgres import connect_postgresql, redacted, to_pyformat
+from bot.store.postgres import PostgresConnection, connect_postgresql, redacted, to_pyformat
 from bot.store.snapshots import get_state, set_state
 from tests.fakes.postgres import free_port
 
@@ -118,7 +120,7 @@ def test_the_schemas_hold_the_same_columns_in_the_same_order_and_the_same_indexe
         ]
         assert postgres_columns == sqlite_columns, table
         sqlite_indexes = {
-            index.name for index in sqlite.sqlite[table].indexes if not index.name.startswith("sqlite_")
+            index.name for index in sqlite.sqlite.table(table).indexes if not index.name.startswith("sqlite_")
         }
         postgres_indexes = {
             row[0]
@@ -217,3 +219,23 @@ async def test_a_read_only_server_refuses_a_change_in_one_line(postgres_url: str
         assert await store.run(get_state, "k") is None
     finally:
         await store.close()
+
+
+def _keepalive_idle_s(db: PostgresConnection) -> int:
+    link = socket.socket(fileno=os.dup(db.raw.fileno()))
+    try:
+        assert link.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+        return link.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE)
+    finally:
+        link.close()
+
+
+def test_the_link_has_keepalives_and_a_name_unless_the_url_says_otherwise(postgres_url: str) -> None:
+    db = connect_postgresql(postgres_url)
+    assert db.raw.info.parameter_status("application_name") == "minerwatch"
+    assert _keepalive_idle_s(db) == 10
+    db.close()
+    own = connect_postgresql(f"{postgres_url}?application_name=replica-2&keepalives_idle=30")
+    assert own.raw.info.parameter_status("application_name") == "replica-2"
+    assert _keepalive_idle_s(own) == 30
+    own.close()
