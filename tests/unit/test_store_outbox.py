@@ -222,6 +222,13 @@ def test_the_claim_walks_the_priority_index_on_sqlite(tmp_path: Path) -> None:
         ).fetchall()
     )
     assert "outbox_claim" in plan and "TEMP B-TREE" not in plan
+    lease_reset = str(
+        db.execute(
+            """EXPLAIN QUERY PLAN UPDATE outbox SET status = 'pending', lease_until = NULL
+               WHERE status = 'sending' AND COALESCE(lease_until, 0) <= 5"""
+        ).fetchall()
+    )
+    assert "SEARCH outbox USING INDEX" in lease_reset and "(status=?)" in lease_reset  # in-flight rows only
 
 
 def test_mark_all_sent_records_each_send_time_in_one_transaction(
