@@ -26,8 +26,6 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlite_utils import Database
-
 from benchmarks._common import FakeTelegramProcess, print_figures
 from bot.chat.kinds import ChatKind
 from bot.chat.services import StoreServices
@@ -36,6 +34,7 @@ from bot.delivery.worker import OutboxWorker
 from bot.sources.snapshot import MarketSnapshot, NetworkState, PriceQuote, SourceOutcome
 from bot.store import Store
 from bot.store.chats import upsert_chat
+from bot.store.connection import Connection
 from bot.store.outbox import NewMessage, Priority, enqueue
 from bot.store.snapshots import insert_snapshot
 from bot.transports.telegram import TelegramTransport
@@ -68,7 +67,7 @@ def queue_commands(fake: FakeTelegramProcess, users: int) -> dict[tuple[int, str
     return queued
 
 
-def queue_broadcast(db: Database, chats: int) -> None:
+def queue_broadcast(db: Connection, chats: int) -> None:
     """A network alert waiting for ``chats`` private chats, as the fan-out leaves it."""
     now = time.time()
     rows = []

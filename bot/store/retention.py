@@ -6,6 +6,7 @@ Windows (settings): snapshots ``MINERWATCH_SNAPSHOT_RETENTION_DAYS`` (30), sent 
 snapshot, a pending or in-flight outbox row, chats, subscriptions, state and the event log. Each chunk of
 ``CHUNK_ROWS`` is its own short transaction, so the database thread serves other calls between chunks.
 SQLite reuses the freed pages for new rows: with daily pruning the file stops growing; ``VACUUM`` shrinks it.
+PostgreSQL's autovacuum does the same for its tables (https://www.postgresql.org/docs/current/routine-vacuuming.html).
 """
 
 from __future__ import annotations
@@ -15,10 +16,9 @@ import time
 from dataclasses import dataclass
 from typing import Self
 
-from sqlite_utils import Database
-
 from bot.config import Settings
 from bot.store import outbox, snapshots
+from bot.store.connection import Connection
 from bot.store.db import Store
 from bot.store.outbox import OutboxStatus
 
@@ -74,14 +74,14 @@ class Prunable:
         return self.snapshots + sum(self.outbox.values())
 
 
-def count_prunable(db: Database, cutoffs: Cutoffs) -> Prunable:
+def count_prunable(db: Connection, cutoffs: Cutoffs) -> Prunable:
     return Prunable(
         snapshots.count_old_snapshots(db, cutoffs.snapshots_before),
         outbox.count_prunable(db, cutoffs.sent_before, cutoffs.failed_before),
     )
 
 
-def prune_chunk(db: Database, cutoffs: Cutoffs, limit: int = CHUNK_ROWS) -> int:
+def prune_chunk(db: Connection, cutoffs: Cutoffs, limit: int = CHUNK_ROWS) -> int:
     """Delete up to ``limit`` prunable rows, snapshots first; returns how many (0: nothing left)."""
     deleted = snapshots.prune_snapshots(db, cutoffs.snapshots_before, limit)
     if deleted < limit:
@@ -89,7 +89,7 @@ def prune_chunk(db: Database, cutoffs: Cutoffs, limit: int = CHUNK_ROWS) -> int:
     return deleted
 
 
-def prune(db: Database, cutoffs: Cutoffs, limit: int = CHUNK_ROWS) -> int:
+def prune(db: Connection, cutoffs: Cutoffs, limit: int = CHUNK_ROWS) -> int:
     """Delete every prunable row, chunk by chunk; returns how many (sync, for the command line)."""
     total = 0
     while deleted := prune_chunk(db, cutoffs, limit):

@@ -16,13 +16,13 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from sqlite_utils import Database
 
 from bot.app import BotApp
 from bot.chat.kinds import ChatKind
 from bot.config import Settings
 from bot.store import Store
 from bot.store.chats import upsert_chat
+from bot.store.connection import Connection
 from bot.store.outbox import NewMessage, Priority, enqueue
 from handlers.router import COMMANDS
 from tests.fakes.telegram_api import FakeTelegram
@@ -44,7 +44,7 @@ def telegram() -> Iterator[FakeTelegram]:
         yield fake
 
 
-def broadcast(db: Database) -> None:
+def broadcast(db: Connection) -> None:
     """A network alert queued for every subscriber, as the fan-out leaves it."""
     now = time.time()
     rows = []

@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlite_utils import Database
 from telegram.ext import AIORateLimiter
 
 from bot.alerts.events import AlertEvent, EventKind
@@ -36,6 +35,7 @@ from bot.ops.metrics import REGISTRY
 from bot.render.alerts import render_event
 from bot.store import Store
 from bot.store.chats import find_chat, upsert_chat
+from bot.store.connection import Connection
 from bot.store.outbox import NewMessage, OutboxStatus, Priority, counts, enqueue, next_due_at
 from bot.store.subscriptions import add_network
 from bot.transports import telegram as telegram_transport
@@ -102,7 +102,7 @@ def priority(request: pytest.FixtureRequest) -> Priority:
     return value
 
 
-def seed(db: Database, priority: Priority) -> None:
+def seed(db: Connection, priority: Priority) -> None:
     """Every chat subscribed to network news, the capitulation alert pending for each (as a broadcast row,
     which takes the lean send path, or as a personal one, which goes through PTB's Bot)."""
     messages = []
@@ -261,7 +261,7 @@ async def test_paid_broadcast_goes_only_with_broadcasts_and_only_when_set(
     assert transport.outbox_bot.request is not transport.app.bot.request  # alerts have their own pool
     assert transport.rates.broadcast_per_s == (telegram_transport.PAID_BROADCAST_PER_S if paid else None)
 
-    def rows(db: Database) -> None:
+    def rows(db: Connection) -> None:
         for chat_id, priority in ((501, Priority.BROADCAST), (502, Priority.PERSONAL)):
             chat = upsert_chat(db, "telegram", str(chat_id), ChatKind.PRIVATE, AT.timestamp())
             message = NewMessage(
