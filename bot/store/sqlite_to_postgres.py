@@ -14,13 +14,13 @@ Then each table's sequence (``serial``/identity columns) is moved past the large
 SQLite's AUTOINCREMENT counter where that is higher (ids of deleted rows are never reused,
 https://www.sqlite.org/autoinc.html).
 
-Values are converted by the PostgreSQL column type: 0/1 integers into ``boolean``, JSON text into
-``json``/``jsonb``, blobs into ``bytea``; everything else is passed as stored.
+Values pass as stored: both schemas keep the same columns in the same types (0/1 integers for booleans,
+Unix seconds as double precision, JSON as text, blobs as ``bytea``), so a row read back from PostgreSQL
+equals the SQLite row as Python values.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -28,7 +28,6 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.types.json import Jsonb
 
 MIGRATION_SET = "minerwatch"
 """The sqlite-utils migration set of ``bot.store.migrations``."""
@@ -59,8 +58,6 @@ class _Table:
     name: str
     columns: tuple[str, ...]
     key: tuple[str, ...]
-    target_types: tuple[str, ...]
-    """PostgreSQL ``data_type`` of each column, in ``columns`` order."""
 
 
 def applied_migrations(source: sqlite3.Connection) -> list[str]:
@@ -143,13 +140,14 @@ def _describe(source: sqlite3.Connection, target: psycopg.Connection[Any], name:
     info = source.execute(f'PRAGMA table_info("{name}")').fetchall()  # cid, name, type, notnull, dflt, pk
     columns = tuple(row[1] for row in info)
     key = tuple(row[1] for row in sorted((row for row in info if row[5]), key=lambda row: row[5]))
-    found = dict(
-        target.execute(
-            "SELECT column_name, data_type FROM information_schema.columns "
+    found = {
+        column
+        for (column,) in target.execute(
+            "SELECT column_name FROM information_schema.columns "
             "WHERE table_schema = current_schema() AND table_name = %s",
             (name,),
-        ).fetchall()
-    )
+        )
+    }
     if not found:
         raise CopyRefusedError(f"table {name} is missing in PostgreSQL (a schema this version did not make)")
     missing = [column for column in columns if column not in found]
@@ -157,26 +155,7 @@ def _describe(source: sqlite3.Connection, target: psycopg.Connection[Any], name:
         raise CopyRefusedError(f"table {name} in PostgreSQL lacks the column(s) {', '.join(missing)}")
     if not key:
         raise CopyRefusedError(f"table {name} has no primary key: cannot copy it resumably")
-    return _Table(name, columns, key, tuple(found[column] for column in columns))
-
-
-def _to_target(value: Any, data_type: str) -> Any:
-    """A SQLite value as the PostgreSQL column of ``data_type`` takes it."""
-    if value is None:
-        return None
-    if data_type == "boolean":
-        return bool(value)
-    if data_type in ("json", "jsonb"):
-        return Jsonb(json.loads(value))
-    if data_type == "bytea":
-        return bytes(value)
-    return value
-
-
-def _comparable(value: Any, data_type: str) -> Any:
-    """The Python value psycopg reads back for a SQLite ``value`` stored in a column of ``data_type``."""
-    converted = _to_target(value, data_type)
-    return converted.obj if isinstance(converted, Jsonb) else converted
+    return _Table(name, columns, key)
 
 
 def _key_text(table: _Table, row: Row) -> str:
@@ -210,20 +189,13 @@ def _verify(
             found = _source_rows_by_key(source, table, keys)
             for key, row in zip(keys, batch, strict=True):
                 mine = found.get(key)
-                if mine is None or not _same(table, mine, row):
+                if mine != row:
                     what = "is not in the SQLite file" if mine is None else "differs from the SQLite file"
                     raise CopyRefusedError(
                         f"PostgreSQL already holds other data: {table.name} row {_key_text(table, row)} "
                         f"{what}; migrate into an empty database"
                     )
     target.rollback()  # end the read transaction the named cursor needed
-
-
-def _same(table: _Table, mine: Row, theirs: Row) -> bool:
-    return all(
-        _comparable(value, data_type) == other
-        for value, data_type, other in zip(mine, table.target_types, theirs, strict=True)
-    )
 
 
 def _batches(source: sqlite3.Connection, table: _Table, batch_rows: int) -> Iterator[list[Row]]:
@@ -253,14 +225,8 @@ def _copy(
     if progress is not None:
         progress(table.name, 0, total)
     for batch in _batches(source, table, batch_rows):
-        rows = [
-            tuple(
-                _to_target(value, data_type) for value, data_type in zip(row, table.target_types, strict=True)
-            )
-            for row in batch
-        ]
         with target.transaction(), target.cursor() as cursor:
-            cursor.executemany(statement, rows)
+            cursor.executemany(statement, batch)
             copied += max(cursor.rowcount, 0)
         done += len(batch)
         if progress is not None:
