@@ -8,9 +8,7 @@ line 2, 20 S21 Pro on texas (4.5c, 12c 14:00-20:00 Chicago): at 4.5c margin +48 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -35,10 +33,9 @@ def market(price_usd: float) -> MarketInputs:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "bot.db")
-    yield opened
-    await opened.close()
+def store(backend_store: Store) -> Store:
+    """An open store, on SQLite and on PostgreSQL."""
+    return backend_store
 
 
 @pytest.fixture
@@ -58,7 +55,7 @@ async def services(store: Store) -> StoreServices:
 
 async def observe(store: Store, reading: Reading) -> list[str]:
     """Run one evaluation; the texts it queued."""
-    before = await store.run(lambda db: db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+    before = await store.run(lambda db: db.execute("SELECT COUNT(*) FROM outbox").one()[0])
     await store.atomic(decide, reading, load_difficulty_regression(), RegimeParams(), reading.at.timestamp())
     rows = await store.run(lambda db: db.execute("SELECT text FROM outbox ORDER BY id").fetchall())
     return [row[0] for row in rows[before:]]
