@@ -73,19 +73,20 @@ def applied_migrations(source: sqlite3.Connection) -> list[str]:
     return [name for (name,) in rows]
 
 
-def check_schema(applied: Sequence[str], expected: Sequence[str]) -> None:
-    """Refuse a file whose applied migrations are not exactly ``expected`` (the code's, in order)."""
+def check_schema(applied: Sequence[str], expected: Sequence[str], holder: str = "the file") -> None:
+    """Refuse a database whose applied migrations are not exactly ``expected`` (the code's, in order);
+    ``holder`` names it in the message."""
     if not applied:
-        raise CopyRefusedError("not a minerwatch database (no schema migrations recorded)")
+        raise CopyRefusedError(f"{holder} is not a minerwatch database (no schema migrations recorded)")
     unknown = [name for name in applied if name not in expected]
     if unknown:
         raise CopyRefusedError(
-            f"the file's schema is newer than this minerwatch ({unknown[-1]}; this version knows up to "
+            f"{holder}'s schema is newer than this minerwatch ({unknown[-1]}; this version knows up to "
             f"{expected[-1]}): upgrade minerwatch, then migrate"
         )
     if list(applied) != list(expected):
         raise CopyRefusedError(
-            f"the file's schema is older than this minerwatch ({applied[-1]}; this version is at "
+            f"{holder}'s schema is older than this minerwatch ({applied[-1]}; this version is at "
             f"{expected[-1]}): upgrade it first by opening it with this version, e.g. "
             "`minerwatch db prune --dry-run --db FILE` (changes no row)"
         )
