@@ -385,3 +385,23 @@ def test_without_a_database_url_the_command_says_what_to_set(
     code, out, err = migrate(sqlite_file, capsys)
     assert (code, out) == (2, "")
     assert "set MINERWATCH_DATABASE_URL" in err
+
+
+def test_a_file_that_is_not_a_minerwatch_database_is_refused(
+    tmp_path: Path, target: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    garbage = tmp_path / "notes.db"
+    garbage.write_bytes(b"not sqlite at all" * 100)
+    code, out, err = migrate(garbage, capsys)
+    assert (code, out) == (2, "")
+    assert err == f"minerwatch: database {garbage}: file is not a database\n"
+    empty = tmp_path / "empty.db"
+    with closing(sqlite3.connect(empty)) as connection:
+        connection.execute("CREATE TABLE t (x)")
+    code, out, err = migrate(empty, capsys)
+    assert (code, out) == (2, "")
+    assert "the file is not a minerwatch database (no schema migrations recorded)" in err
+    missing = tmp_path / "missing.db"
+    code, out, err = migrate(missing, capsys)
+    assert (code, out) == (2, "")
+    assert f"database {missing} does not exist" in err and not missing.exists()
