@@ -298,6 +298,8 @@ def migrate_to_postgres_command(args: argparse.Namespace, out: TextIO) -> None:
         raise DbToolError(
             "set MINERWATCH_DATABASE_URL to the PostgreSQL to copy into (postgresql://user:password@host/dbname)"
         )
+    if urlsplit(settings.database_url.get_secret_value()).scheme not in ("postgresql", "postgres"):
+        raise DbToolError("MINERWATCH_DATABASE_URL must be a postgresql:// URL")
     path = Path(args.sqlite_path).expanduser()
     copied = _copy_into_postgres(path, settings, args.batch_rows, out)
     total = sum(each.rows for each in copied)

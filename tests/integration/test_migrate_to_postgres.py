@@ -378,13 +378,16 @@ def test_the_password_is_never_printed(
     assert password not in out + err
 
 
-def test_without_a_database_url_the_command_says_what_to_set(
+def test_without_a_postgresql_url_the_command_says_what_to_set(
     sqlite_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv("MINERWATCH_DATABASE_URL", raising=False)
     code, out, err = migrate(sqlite_file, capsys)
     assert (code, out) == (2, "")
     assert "set MINERWATCH_DATABASE_URL" in err
+    monkeypatch.setenv("MINERWATCH_DATABASE_URL", "mysql://root:hunter2hunter2@127.0.0.1/bot")
+    code, out, err = migrate(sqlite_file, capsys)
+    assert (code, out, err) == (2, "", "minerwatch: MINERWATCH_DATABASE_URL must be a postgresql:// URL\n")
 
 
 def test_a_file_that_is_not_a_minerwatch_database_is_refused(
