@@ -164,13 +164,20 @@ def _key_text(table: _Table, row: Row) -> str:
 
 
 def _source_rows_by_key(source: sqlite3.Connection, table: _Table, keys: Sequence[Row]) -> dict[Row, Row]:
+    """The file's rows with these primary keys, by key; asked in groups within SQLite's variable limit
+    (32,766 by default, lower in some builds: https://www.sqlite.org/limits.html#max_variable_number)."""
     columns = ", ".join(f'"{c}"' for c in table.columns)
     key = ", ".join(f'"{c}"' for c in table.key)
-    values = ", ".join(["(" + ", ".join("?" * len(table.key)) + ")"] * len(keys))
-    query = f'SELECT {columns} FROM "{table.name}" WHERE ({key}) IN (VALUES {values})'
-    rows = source.execute(query, [part for each in keys for part in each]).fetchall()
     positions = [table.columns.index(c) for c in table.key]
-    return {tuple(row[p] for p in positions): row for row in rows}
+    group = max(1, source.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(table.key))
+    found: dict[Row, Row] = {}
+    for start in range(0, len(keys), group):
+        part = keys[start : start + group]
+        values = ", ".join(["(" + ", ".join("?" * len(table.key)) + ")"] * len(part))
+        query = f'SELECT {columns} FROM "{table.name}" WHERE ({key}) IN (VALUES {values})'
+        rows = source.execute(query, [value for each in part for value in each]).fetchall()
+        found |= {tuple(row[p] for p in positions): row for row in rows}
+    return found
 
 
 def _verify(

@@ -39,6 +39,7 @@ from bot.store import snapshots as snapshot_repo
 from bot.store.db import Store
 from bot.store.migrations import apply_postgresql
 from bot.store.postgres import PostgresConnection
+from bot.store.sqlite_to_postgres import copy_database
 from handlers.router import dispatch
 from tests.fakes.postgres import free_port
 
@@ -408,3 +409,20 @@ def test_a_file_that_is_not_a_minerwatch_database_is_refused(
     code, out, err = migrate(missing, capsys)
     assert (code, out) == (2, "")
     assert f"database {missing} does not exist" in err and not missing.exists()
+
+
+def test_the_check_of_rows_already_there_fits_sqlites_variable_limit(sqlite_file: Path, target: str) -> None:
+    """Some SQLite builds allow far fewer bound variables than a batch has keys: the lookup is split."""
+    schema = PostgresConnection(target)
+    try:
+        apply_postgresql(schema)
+    finally:
+        schema.close()
+    with closing(sqlite3.connect(f"{sqlite_file.resolve().as_uri()}?mode=ro", uri=True)) as source:
+        with psycopg.connect(target) as connection:
+            first = copy_database(source, connection, batch_rows=1000)
+        source.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 3)  # tariffs: a two-column key, one per group
+        with psycopg.connect(target) as connection:
+            again = copy_database(source, connection, batch_rows=1000)
+    assert sum(each.copied for each in first) == sum(each.already_there for each in again) > 0
+    assert {each.table: each.rows for each in again}["tariffs"] > 1
