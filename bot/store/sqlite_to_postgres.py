@@ -100,13 +100,16 @@ def copy_database(
     progress: Progress | None = None,
 ) -> list[TableCopy]:
     """Copy every table of ``source`` into ``target`` (already migrated to the same schema); returns the
-    counts per table in copy order. Raises ``CopyRefusedError`` before writing when the target differs."""
+    counts per table in copy order. Raises ``CopyRefusedError`` before writing when the target differs, and
+    after a table whose rows were not all written because something else wrote the target meanwhile."""
     source.execute("BEGIN")  # one snapshot of the file for both passes
     try:
         tables = [_describe(source, target, name) for name in _tables_in_copy_order(source)]
-        for table in tables:
-            _verify(source, target, table, batch_rows)
-        results = [_copy(source, target, table, batch_rows, progress) for table in tables]
+        there = [_verify(source, target, table, batch_rows) for table in tables]
+        results = [
+            _copy(source, target, table, batch_rows, progress, already)
+            for table, already in zip(tables, there, strict=True)
+        ]
         for table in tables:
             _advance_sequences(source, target, table)
         target.commit()
@@ -182,17 +185,18 @@ def _source_rows_by_key(source: sqlite3.Connection, table: _Table, keys: Sequenc
 
 def _verify(
     source: sqlite3.Connection, target: psycopg.Connection[Any], table: _Table, batch_rows: int
-) -> None:
-    """Raise ``CopyRefusedError`` unless every row already in ``target`` equals the file's row."""
+) -> int:
+    """How many rows ``target`` holds already; raises ``CopyRefusedError`` unless each equals the file's."""
     columns = sql.SQL(", ").join(sql.Identifier(c) for c in table.columns)
     query = sql.SQL("SELECT {} FROM {}").format(columns, sql.Identifier(table.name))
     positions = [table.columns.index(c) for c in table.key]
-    with target.cursor(
-        name=f"verify_{table.name}"
-    ) as cursor:  # server-side: the table is never all in memory
+    seen = 0
+    # A server-side cursor: the table is never all in memory.
+    with target.cursor(name=f"verify_{table.name}") as cursor:
         cursor.itersize = batch_rows
         cursor.execute(query)
         while batch := cursor.fetchmany(batch_rows):
+            seen += len(batch)
             keys = [tuple(row[p] for p in positions) for row in batch]
             found = _source_rows_by_key(source, table, keys)
             for key, row in zip(keys, batch, strict=True):
@@ -204,6 +208,7 @@ def _verify(
                         f"{what}; migrate into an empty database"
                     )
     target.rollback()  # end the read transaction the named cursor needed
+    return seen
 
 
 def _batches(source: sqlite3.Connection, table: _Table, batch_rows: int) -> Iterator[list[Row]]:
@@ -220,7 +225,10 @@ def _copy(
     table: _Table,
     batch_rows: int,
     progress: Progress | None,
+    already: int,
 ) -> TableCopy:
+    """Insert the file's rows; ``already`` rows were there (checked equal), so every other row must be
+    written: one skipped means another writer took its key (a unique column) after the check."""
     total = int(source.execute(f'SELECT COUNT(*) FROM "{table.name}"').fetchone()[0])
     statement = sql.SQL(
         "INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE VALUES ({}) ON CONFLICT DO NOTHING"
@@ -239,6 +247,12 @@ def _copy(
         done += len(batch)
         if progress is not None:
             progress(table.name, done, total)
+    if done - copied != already:
+        raise CopyRefusedError(
+            f"PostgreSQL changed during the copy: {done - copied - already} row(s) of {table.name} were not "
+            "written, other rows took their keys; is a bot running on it? Stop it and migrate into an "
+            "empty database"
+        )
     return TableCopy(table.name, total, copied, done - copied)
 
 

@@ -39,7 +39,7 @@ from bot.store import snapshots as snapshot_repo
 from bot.store.db import Store
 from bot.store.migrations import apply_postgresql
 from bot.store.postgres import PostgresConnection
-from bot.store.sqlite_to_postgres import copy_database
+from bot.store.sqlite_to_postgres import CopyRefusedError, copy_database
 from handlers.router import dispatch
 from tests.fakes.postgres import free_port
 
@@ -426,3 +426,34 @@ def test_the_check_of_rows_already_there_fits_sqlites_variable_limit(sqlite_file
             again = copy_database(source, connection, batch_rows=1000)
     assert sum(each.copied for each in first) == sum(each.already_there for each in again) > 0
     assert {each.table: each.rows for each in again}["tariffs"] > 1
+
+
+def test_a_row_written_by_someone_else_during_the_copy_is_reported_not_lost_silently(
+    sqlite_file: Path, target: str
+) -> None:
+    """Between the check and the copy another writer takes an outbox row's dedupe key: that file row cannot
+    be written, and the copy says so instead of counting it as already there."""
+    schema = PostgresConnection(target)
+    try:
+        apply_postgresql(schema)
+    finally:
+        schema.close()
+
+    def meddle(table: str, done: int, total: int) -> None:
+        if table == "outbox" and done == 0:
+            with psycopg.connect(target, autocommit=True) as other:
+                other.execute(
+                    "INSERT INTO outbox (id, dedupe_key, chat_ref, platform, destination, event_kind, text, "
+                    "next_attempt_at, created_at) "
+                    "VALUES (999, 'alert:5', 1, 'telegram', '100', 'x', 'x', 0, 0)"
+                )
+
+    with (
+        closing(sqlite3.connect(f"{sqlite_file.resolve().as_uri()}?mode=ro", uri=True)) as source,
+        psycopg.connect(target) as connection,
+        pytest.raises(CopyRefusedError) as refused,
+    ):
+        copy_database(source, connection, batch_rows=10, progress=meddle)
+    assert str(refused.value).startswith(
+        "PostgreSQL changed during the copy: 1 row(s) of outbox were not written"
+    )
