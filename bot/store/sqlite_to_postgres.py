@@ -8,7 +8,8 @@ snapshot even if something writes it):
    else (a row not in the file, or a different one) means the target holds other data, and nothing is
    written. Rows a previous, interrupted copy left are equal, so a rerun goes on.
 2. *copy*: the file's rows in batches, each batch one transaction ``INSERT ... ON CONFLICT DO NOTHING``:
-   a row already there is counted, not written, so a second run copies nothing.
+   a row already there is counted, not written, so a second run copies nothing. A table whose skipped
+   rows outnumber those checked in pass 1 had rows written by someone else meanwhile: refused, not hidden.
 
 Then each table's sequence (``serial``/identity columns) is moved past the largest copied id, or past
 SQLite's AUTOINCREMENT counter where that is higher (ids of deleted rows are never reused,
