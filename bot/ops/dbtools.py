@@ -1,12 +1,16 @@
-"""``minerwatch db backup PATH | export | stats | prune``: copies, views and retention of the SQLite file,
-bot running or not.
+"""``minerwatch db backup PATH | export | stats | prune | migrate-to-postgres SQLITE_PATH``: copies, views
+and retention of the SQLite file, bot running or not, and its move into PostgreSQL.
 
 The database is ``--db``, else ``MINERWATCH_DB`` (Settings), else the user's data directory. It is never
 created; every command but ``prune`` opens it read-only. ``prune`` deletes what the daily retention job
 deletes (``bot.store.retention``), in short transactions; ``--dry-run`` only counts. ``backup`` uses
 SQLite's online backup API (a consistent copy even while the bot writes), writes a temporary file beside the
-target, checks it and renames it into place, so a failed backup leaves nothing behind. Exit codes: 0 ok, 2 a
-one-line error (missing database, target exists or is not writable, bad settings).
+target, checks it and renames it into place, so a failed backup leaves nothing behind.
+``migrate-to-postgres`` migrates the PostgreSQL at ``MINERWATCH_DATABASE_URL`` to this version's schema
+and copies the file into it (``bot.store.sqlite_to_postgres``: resumable, idempotent), printing rows per
+table copied and already there. Exit codes: 0 ok, 1 PostgreSQL unreachable or failing mid-copy (a rerun
+resumes), 2 a one-line error (missing database, target exists or is not writable, bad settings, a schema
+version other than this code's, a PostgreSQL holding other data).
 """
 
 from __future__ import annotations
@@ -23,13 +27,17 @@ from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
 from bot.config import Settings
 
-EXIT_OK, EXIT_USAGE = 0, 2  # as bot.cli
+if TYPE_CHECKING:
+    from bot.store.sqlite_to_postgres import TableCopy
+
+EXIT_OK, EXIT_UNAVAILABLE, EXIT_USAGE = 0, 1, 2  # as bot.cli
 EXPORTS = {
     "subscriptions": """SELECT s.id, c.platform, c.chat_id, c.kind AS chat_kind, c.language,
             c.active AS chat_active, s.kind, s.metric, s.op, s.threshold, s.band, s.repeat, s.min_interval_s,
@@ -48,6 +56,10 @@ SyncHandler = Callable[[argparse.Namespace, TextIO | None, TextIO | None], int]
 
 class DbToolError(Exception):
     """A one-line problem reported with exit code 2."""
+
+
+class DbUnavailableError(DbToolError):
+    """A database server that cannot be reached or failed mid-way: exit code 1 (a retry may succeed)."""
 
 
 def add_db_parser(
@@ -78,7 +90,22 @@ def add_db_parser(
     )
     prune.add_argument("--dry-run", action="store_true", help="print what would be removed, change nothing")
     prune.set_defaults(sync_handler=_command(prune_command))
+    to_postgres = actions.add_parser(
+        "migrate-to-postgres",
+        help="copy a SQLite database into the PostgreSQL at MINERWATCH_DATABASE_URL (resumable, idempotent)",
+    )
+    to_postgres.add_argument("sqlite_path", type=Path, metavar="SQLITE_PATH", help="the file (read only)")
+    to_postgres.add_argument(
+        "--batch-rows", type=_positive_int, default=1000, help="rows per transaction (default 1000)"
+    )
+    to_postgres.set_defaults(sync_handler=_command(migrate_to_postgres_command))
     return parser
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number above 0")
+    return int(text)
 
 
 def _command(run: Action) -> SyncHandler:
@@ -89,7 +116,7 @@ def _command(run: Action) -> SyncHandler:
             run(args, out or sys.stdout)
         except DbToolError as error:
             print(f"minerwatch: {error}", file=err or sys.stderr)
-            return EXIT_USAGE
+            return EXIT_UNAVAILABLE if isinstance(error, DbUnavailableError) else EXIT_USAGE
         except sqlite3.Error as error:
             print(f"minerwatch: database {database_path(args)}: {error}", file=err or sys.stderr)
             return EXIT_USAGE
@@ -257,3 +284,73 @@ def prune_command(args: argparse.Namespace, out: TextIO) -> None:
     total = f"total {found.total if args.dry_run else removed:,} row(s)"
     lines.append(total if args.dry_run else f"{total} in {seconds:.1f} s")
     print("\n".join(lines), file=out)
+
+
+def _where(url: str) -> str:
+    """``host:port/dbname`` of a PostgreSQL URL: what to print instead of the URL (it holds the password)."""
+    parts = urlsplit(url)
+    return f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path or '/'}"
+
+
+def migrate_to_postgres_command(args: argparse.Namespace, out: TextIO) -> None:
+    settings = _settings()
+    if settings.database_url is None:
+        raise DbToolError(
+            "set MINERWATCH_DATABASE_URL to the PostgreSQL to copy into (postgresql://user:password@host/dbname)"
+        )
+    if urlsplit(settings.database_url.get_secret_value()).scheme not in ("postgresql", "postgres"):
+        raise DbToolError("MINERWATCH_DATABASE_URL must be a postgresql:// URL")
+    path = Path(args.sqlite_path).expanduser()
+    copied = _copy_into_postgres(path, settings, args.batch_rows, out)
+    total = sum(each.rows for each in copied)
+    new = sum(each.copied for each in copied)
+    lines = [f"{'table':<16}{'rows':>12}{'copied':>12}{'already there':>15}"]
+    lines += [f"{c.table:<16}{c.rows:>12,}{c.copied:>12,}{c.already_there:>15,}" for c in copied]
+    lines.append(f"{'total':<16}{total:>12,}{new:>12,}{total - new:>15,}")
+    lines.append(
+        f"copied {new:,} row(s); sequences moved past the copied ids"
+        if new
+        else "nothing to copy: every row is already there"
+    )
+    print("\n".join(lines), file=out)
+
+
+def _copy_into_postgres(path: Path, settings: Settings, batch_rows: int, out: TextIO) -> list[TableCopy]:
+    """Check the file's schema, migrate the target, copy; every failure becomes one line (no password)."""
+    # psycopg and the store load only for this command (see prune_command).
+    import psycopg
+
+    from bot.ops.logs import RedactingFilter
+    from bot.ops.progress import ProgressBar
+    from bot.store.errors import StoreError, first_line
+    from bot.store.migrations import POSTGRESQL
+    from bot.store.postgres import connect_postgresql
+    from bot.store.sqlite_to_postgres import CopyRefusedError, applied_migrations, check_schema, copy_database
+
+    assert settings.database_url is not None
+    url = settings.database_url.get_secret_value()
+    where = _where(url)
+    code_schema = [name for name, _statements in POSTGRESQL]
+    try:
+        with read_only(path) as source:
+            applied = applied_migrations(source)
+            check_schema(applied, code_schema)
+            connect_postgresql(url).close()  # migrates it to this version's schema, under the migration lock
+            with psycopg.connect(url) as target:
+                found = [
+                    name for (name,) in target.execute("SELECT name FROM schema_migrations ORDER BY name")
+                ]
+                check_schema(found, code_schema, holder="PostgreSQL")
+                print(f"copying {path} (schema {applied[-1]}) into PostgreSQL {where}", file=out)
+                return copy_database(source, target, batch_rows=batch_rows, progress=ProgressBar(sys.stderr))
+    except CopyRefusedError as error:
+        raise DbToolError(f"{path}: {error}") from None
+    except sqlite3.Error as error:
+        raise DbToolError(f"database {path}: {error}") from None
+    except StoreError as error:  # connecting or migrating: one line, the password already hidden
+        raise DbUnavailableError(
+            f"{RedactingFilter(settings.secrets()).redact(str(error))} (run again)"
+        ) from None
+    except psycopg.Error as error:
+        first = RedactingFilter(settings.secrets()).redact(first_line(error))
+        raise DbUnavailableError(f"PostgreSQL {where}: {first} (run again to resume)") from None

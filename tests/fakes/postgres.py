@@ -2,7 +2,8 @@
 
 Not a fake: the real server binaries (Debian's ``postgresql`` package, ``/usr/lib/postgresql/*/bin``;
 ``.ci/run`` installs it where missing). ``initdb`` refuses to run as root, so a root test run starts the
-server as the ``postgres`` system user. ``fsync=off``: a test server need not survive a power loss. Each
+server as the ``postgres`` system user. ``fsync=off``: a test server need not survive a power loss
+(``durable=True`` keeps the defaults, for benchmarks that compare with a durable SQLite file). Each
 test gets its own database (``PostgresServer.create_database``), so tests never see each other's rows.
 """
 
@@ -60,8 +61,9 @@ def _server_account() -> pwd.struct_passwd | None:
 class PostgresServer:
     """``with PostgresServer() as server: server.create_database()`` → a ``postgresql://`` URL."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
         self.bindir = find_bindir()
+        self.durable = durable
         self.port = 0
         self._root = Path(tempfile.mkdtemp(prefix="minerwatch-pg-"))
         self._data = self._root / "data"
@@ -81,10 +83,9 @@ class PostgresServer:
         self._run("initdb", "-D", str(self._data), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--no-sync")
         for _attempt in range(5):
             self.port = free_port()
-            options = (
-                f"-p {self.port} -k {self._root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-            )
+            options = f"-p {self.port} -k {self._root} -c listen_addresses=127.0.0.1 -c max_connections=200"
+            if not self.durable:
+                options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
             started = subprocess.run(
                 [self.bindir / "pg_ctl", "-D", self._data, "-l", self._log, "-o", options, "-w", "start"],
                 user=self._uid,

@@ -203,24 +203,30 @@ def test_build_context_holds_what_the_image_copies_and_nothing_else() -> None:
     assert [path for path in kept_out if not dockerignored(path, patterns)] == []
 
 
-def compose_service() -> str:
-    """compose.yaml's minerwatch service, comments dropped."""
-    text = (DEPLOY / "compose.yaml").read_text(encoding="utf-8")
+def compose_service(name: str = "minerwatch", file: str = "compose.yaml") -> str:
+    """Service ``name`` of ``deploy/<file>``, comments dropped."""
+    text = (DEPLOY / file).read_text(encoding="utf-8")
     lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
-    service = re.search(r"^  minerwatch:\n((?:    .*\n|\n)+)", "\n".join(lines) + "\n", flags=re.MULTILINE)
-    assert service, "no minerwatch service in deploy/compose.yaml"
+    pattern = rf"^  {re.escape(name)}:\n((?:    .*\n|\n)+)"
+    service = re.search(pattern, "\n".join(lines) + "\n", flags=re.MULTILINE)
+    assert service, f"no {name} service in deploy/{file}"
     return service.group(1)
 
 
-def test_compose_runs_the_image_read_only_without_capabilities() -> None:
-    service = compose_service()
+def assert_hardened(service: str) -> None:
+    """A read-only root with /tmp (the image's MPLCONFIGDIR, replay) writable, no capabilities."""
     assert re.search(r"^    read_only: true$", service, flags=re.MULTILINE)
-    # Writable: the database volume (the image's MINERWATCH_DB) and /tmp (its MPLCONFIGDIR, replay).
-    assert re.search(r"^      - minerwatch-data:/data$", service, flags=re.MULTILINE)
     assert re.search(r"^    tmpfs:\n      - /tmp(:\S+)?$", service, flags=re.MULTILINE)
     assert "MPLCONFIGDIR=/tmp/" in dockerfile_instruction("ENV")
     assert re.search(r"^    cap_drop: \[ALL\]$", service, flags=re.MULTILINE)
     assert re.search(r"^    security_opt:\n      - no-new-privileges:true$", service, flags=re.MULTILINE)
+
+
+def test_compose_runs_the_image_read_only_without_capabilities() -> None:
+    service = compose_service()
+    assert_hardened(service)
+    # Writable too: the database volume (the image's MINERWATCH_DB).
+    assert re.search(r"^      - minerwatch-data:/data$", service, flags=re.MULTILINE)
 
 
 def test_stop_grace_outlasts_the_bots_drain() -> None:
@@ -231,3 +237,53 @@ def test_stop_grace_outlasts_the_bots_drain() -> None:
     unit = (DEPLOY / "minerwatch.service").read_text(encoding="utf-8")
     timeout = re.search(r"^TimeoutStopSec=(\d+)$", unit, flags=re.MULTILINE)
     assert timeout and int(timeout.group(1)) > DRAIN_S
+
+
+REPLICAS = "compose.replicas.yaml"
+
+
+def test_replicas_compose_runs_postgresql_15_with_a_volume_and_a_healthcheck() -> None:
+    postgres = compose_service("postgres", REPLICAS)
+    assert re.search(r"^    image: postgres:15(-\w+)?$", postgres, flags=re.MULTILINE)
+    assert re.search(r"^      - postgres-data:/var/lib/postgresql/data$", postgres, flags=re.MULTILINE)
+    assert re.search(
+        r"^  postgres-data:$", (DEPLOY / REPLICAS).read_text(encoding="utf-8"), flags=re.MULTILINE
+    )
+    assert re.search(
+        r'^      test: \["CMD-SHELL", "pg_isready -U minerwatch -d minerwatch"\]$', postgres, re.M
+    )
+    assert "POSTGRES_PASSWORD" not in postgres  # only from its env file
+    assert re.search(r"^    env_file: postgres\.env$", postgres, flags=re.MULTILINE)
+
+
+def test_replicas_compose_runs_two_identical_hardened_replicas_on_the_database() -> None:
+    replicas = [compose_service(f"minerwatch-{n}", REPLICAS) for n in (1, 2)]
+    assert replicas[0] == replicas[1]
+    service = replicas[0]
+    assert service.startswith("    build:\n      context: ..\n      dockerfile: deploy/Dockerfile\n")
+    assert_hardened(service)
+    url = re.search(r"^      MINERWATCH_DATABASE_URL: (.+)$", service, flags=re.MULTILINE)
+    # The password comes from the environment compose reads (--env-file), never written here.
+    assert url and re.fullmatch(
+        r"postgresql://minerwatch:\$\{POSTGRES_PASSWORD:\?[^}]+\}@postgres:5432/minerwatch", url.group(1)
+    ), url
+    assert re.search(r"^    depends_on:\n      postgres:\n        condition: service_healthy$", service, re.M)
+    assert "/data" not in service  # no SQLite file: the store is the shared database
+    grace = re.search(r"^    stop_grace_period: (\d+)s$", service, flags=re.MULTILINE)
+    assert grace and int(grace.group(1)) > DRAIN_S
+
+
+def test_env_files_with_secrets_stay_out_of_git_and_the_image() -> None:
+    text = (DEPLOY / REPLICAS).read_text(encoding="utf-8") + (DEPLOY / "compose.yaml").read_text(
+        encoding="utf-8"
+    )
+    env_files = set(re.findall(r"^    env_file: (\S+)$", text, flags=re.MULTILINE))
+    assert env_files == {"minerwatch.env", "postgres.env"}
+    paths = [f"deploy/{name}" for name in sorted(env_files)]
+    ignored = subprocess.run(
+        ["git", "check-ignore", "--no-index", *paths], capture_output=True, text=True, cwd=ROOT, check=False
+    ).stdout.split()
+    assert ignored == paths
+    lines = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    patterns = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    assert all(dockerignored(path, patterns) for path in paths)
