@@ -1,0 +1,1 @@
+"""Replicas on one PostgreSQL: which one leads."""
