@@ -4,8 +4,9 @@ Each replica keeps one connection of its own (never the store's pool) and asks
 ``pg_try_advisory_lock(LOCK_KEY)`` on it every ``retry_s``; the one that gets it leads for as long as that
 session lives (https://www.postgresql.org/docs/current/explicit-locking.html#ADVISORY-LOCKS). The leader
 renews every ``renew_s`` with a heartbeat query that checks ``pg_locks`` that its session still holds the
-lock; a heartbeat that fails, times out or finds the lock gone (connection dropped, server restarted,
-``pg_terminate_backend``) ends the leadership at once: ``lost`` is set and the app stops sending.
+lock, and between heartbeats waits on the connection's socket, so a server that closes the session
+(``pg_terminate_backend``, a restart) is noticed at once. A heartbeat that fails, times out or finds the lock
+gone, or a connection that drops, ends the leadership at once: ``lost`` is set and the app stops sending.
 
 The server frees the lock when the session ends, and this connection asks the server to end it quickly
 (session settings, https://www.postgresql.org/docs/current/runtime-config-client.html and
@@ -164,8 +165,11 @@ class LeaderElection:
             self.elected_at = time.time()
             self.elected.set()
             log.info("cluster: this replica leads (advisory lock %d)", self._key)
-            while not await pause(stop, self._renew_s):
-                reason = await self._heartbeat()
+            while True:
+                reason = await self._watch(stop)
+                if stop.is_set():
+                    return
+                reason = reason or await self._heartbeat()
                 if reason is not None:
                     self._lose(reason)
                     return
@@ -202,6 +206,29 @@ class LeaderElection:
             return False
         self.problem = None
         return bool(row and row[0])
+
+    async def _watch(self, stop: asyncio.Event) -> str | None:
+        """Wait ``renew_s`` (or until ``stop``) on the lock's connection: a server that closes it (terminated,
+        shutting down) is noticed at once, not at the next heartbeat. Returns why the connection failed."""
+        connection = self._connection
+        if connection is None or connection.closed:
+            return "the lock's connection is closed"
+
+        async def drained() -> None:
+            async for _ in connection.notifies(timeout=self._renew_s):
+                pass  # nothing LISTENs: the wait only watches the socket
+
+        watching = asyncio.ensure_future(drained())
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({watching, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            watching.cancel()
+        if watching.cancelled() or not watching.done():
+            return None
+        error = watching.exception()
+        return None if error is None else f"connection lost: {_describe(error)}"
 
     async def _heartbeat(self) -> str | None:
         """``None`` while the lock is held, else why it is not."""

@@ -80,9 +80,9 @@ async def test_a_terminated_leader_session_hands_over_and_the_old_leader_knows(p
         terminate(postgres_url, pid)
         await asyncio.wait_for(new.elected.wait(), PERIOD_S + SLACK_S)
         took_over_s = time.monotonic() - killed_at
-        await asyncio.wait_for(old.lost.wait(), PERIOD_S + SLACK_S)
+        assert old.lost.is_set(), "two leaders at once: the old one learnt of its loss too late"
         assert old.role is Role.STANDBY and new.role is Role.LEADER
-        assert old.lost_reason is not None and "heartbeat failed" in old.lost_reason
+        assert old.lost_reason is not None and "connection lost" in old.lost_reason
     assert took_over_s < PERIOD_S + SLACK_S
 
 
