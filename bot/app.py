@@ -7,6 +7,13 @@ in the background with back-off while the watch loop, the console and the other 
 a platform not connected yet wait in the outbox). The optional exchange price stream
 (``MINERWATCH_PRICE_STREAM``) connects in the background the same way. A token the platform rejects stops
 the bot: ``run_bot`` raises ``TokenRejectedError`` after a clean stop.
+
+Replicas (``MINERWATCH_DATABASE_URL``, ``bot.cluster.leader``): every replica serves /healthz and /metrics
+and, in Telegram webhook mode, answers the commands a load balancer hands it; only the leader runs the polls,
+the scheduler, Telegram long polling, the Discord gateway and the outbox worker (so only the leader sends
+alerts: one pacer holds Telegram's per-bot limits). A standby starts them when it takes the lead. A leader
+that loses the lock cancels its outbox worker at once, stops, and ``run_bot`` raises
+``LeadershipLostError`` (exit 75): its supervisor restarts it as a standby, with fresh transports.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import logging
 import signal
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -28,6 +35,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.alerts.regime import RegimeParams
 from bot.chat.commands import CommandSet
 from bot.chat.services import StoreServices
+from bot.cluster import LeadershipLostError
+from bot.cluster.leader import LeaderElection, Leadership, Role, SoleLeader
 from bot.config import Settings
 from bot.data import load_difficulty_regression, load_history
 from bot.delivery.notifier import Notifier
@@ -37,6 +46,7 @@ from bot.market.backfill import backfill_daily
 from bot.market.poller import LivePoller
 from bot.market.price_stream import PriceStream
 from bot.market.replay import DEFAULT_DAYS_PER_S, REPLAY_START, ReplayProgress, replay
+from bot.ops import metrics
 from bot.ops.health import HealthServer, serve_health
 from bot.store import outbox as outbox_repo
 from bot.store import snapshots as snapshot_repo
@@ -92,7 +102,9 @@ class BotApp:
         self.replay_progress = ReplayProgress()
         self.stopping = asyncio.Event()
         self.stats = JobStats()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: list[asyncio.Task[object]] = []
+        self._sending: list[asyncio.Task[object]] = []
+        """The leader's outbox worker and fan-out: cancelled first when the lead is lost."""
         self._temp_dir: tempfile.TemporaryDirectory[str] | None = None
         self._client: httpx.AsyncClient | None = None
         self._scheduler: AsyncIOScheduler | None = None
@@ -103,6 +115,9 @@ class BotApp:
         self.output_closed = False
         """The console's reader went away; ``run_bot`` raises ``BrokenPipeError`` after a clean stop."""
         self.price_stream: PriceStream | None = None
+        self.election: Leadership = SoleLeader()
+        self.deposed: LeadershipLostError | None = None
+        """Set when this replica lost the lead; ``run_bot`` raises it after a clean stop (exit 75)."""
         self.fatal: TokenRejectedError | None = None
         """Why the bot stopped on its own (a rejected token); ``run_bot`` raises it."""
         self._connections: list[asyncio.Task[None]] = []
@@ -114,11 +129,13 @@ class BotApp:
         return self.settings.db or default_db_path()
 
     async def start(self) -> None:
-        """Open the store, start the transports, the outbox worker and the polling (or the replay)."""
+        """Open the store and the health endpoint, join the leader election, start what every replica runs
+        and, once this replica leads (at once without PostgreSQL), what only the leader runs."""
         settings = self.settings
         db_path = self._db_path()
         self.store = store = await Store.open(db_path)
         log.info("database %s", db_path)
+        self.election = _election(settings, self.replay_options)
         regression = load_difficulty_regression()
         self.services = services = StoreServices(store, settings, regression)
         notifiers: dict[str, Notifier] = {}
@@ -138,20 +155,43 @@ class BotApp:
             rates[self.console.platform] = None  # a terminal: nothing to pace
             await services.subscribe_network(CONSOLE_CHAT)
         self.worker = OutboxWorker(store, notifiers, rates=rates, expiry_s=settings.alert_expiry_s)
-        self.watch = watch = Watch(
-            store, regression, RegimeParams(), clock=time.time, on_enqueued=self.worker.notify
-        )
+        self.watch = Watch(store, regression, RegimeParams(), clock=time.time, on_enqueued=self.worker.notify)
         self.health = await serve_health(self)
-        for transport in (self.telegram, self.discord):
-            if transport is not None:
-                self._connections.append(
-                    asyncio.create_task(self._connect(transport), name=f"{transport.platform}-connect")
-                )
-        self._spawn(self.worker.run(self.stopping), "outbox")
-        self._spawn(watch.fan_out(), "fan-out")  # one a stop interrupted
+        self._spawn(self.election.run(self.stopping), "election")
+        if self.telegram is not None and settings.telegram_webhook_url:
+            self._connect_in_background(self.telegram)  # every replica answers the webhook's commands
         if self.console is not None:
             self._spawn(self.console.serve(self.stopping), "console")
             self._spawn(self._stop_when_output_closes(self.console), "console-output")
+        if self.election.elected.is_set():
+            await self._lead()
+        else:
+            log.info("cluster: standing by (another replica leads)")
+            self._spawn(self._lead_once_elected(), "campaign")
+
+    def running_here(self) -> list[TelegramTransport | DiscordTransport]:
+        """The chat platforms this replica runs now: all when it leads; a standby only Telegram's webhook."""
+        transports = [t for t in (self.telegram, self.discord) if t is not None]
+        if self.election.role is Role.LEADER:
+            return transports
+        return [t for t in transports if t is self.telegram and self.settings.telegram_webhook_url]
+
+    async def _lead_once_elected(self) -> None:
+        await self.election.elected.wait()
+        await self._lead()
+
+    async def _lead(self) -> None:
+        """What only the leader runs: the chat gateways, the outbox worker, the polls and the scheduler."""
+        settings, store, watch = self.settings, self.store, self.watch
+        metrics.record_takeover()
+        for transport in (self.telegram, self.discord):
+            if transport is not None and not (transport is self.telegram and settings.telegram_webhook_url):
+                self._connect_in_background(transport)
+        self._sending = [
+            self._spawn(self.worker.run(self.stopping), "outbox"),
+            self._spawn(watch.fan_out(), "fan-out"),  # one a stop (or the old leader's death) interrupted
+        ]
+        self._spawn(self._stop_when_deposed(), "deposed")
         if self.replay_options is not None:
             self._spawn(self._replay(self.replay_options), "replay")
             return
@@ -165,6 +205,20 @@ class BotApp:
             self._spawn(self.price_stream.run(self.stopping), "price-stream")
         self._scheduler = build_scheduler(_jobs(settings, poller, store, self.price_stream), self.stats)
         self._scheduler.start()
+
+    async def _stop_when_deposed(self) -> None:
+        """The lock is gone, so another replica may lead already: stop sending now (the rows in flight go
+        again from the new leader), then stop everything and exit to restart as a standby."""
+        await self.election.lost.wait()
+        for task in self._sending:
+            task.cancel()
+        self.deposed = LeadershipLostError(self.election.problem or "lock lost")
+        self.stopping.set()
+
+    def _connect_in_background(self, transport: TelegramTransport | DiscordTransport) -> None:
+        self._connections.append(
+            asyncio.create_task(self._connect(transport), name=f"{transport.platform}-connect")
+        )
 
     async def _stop_when_output_closes(self, console: ConsoleTransport) -> None:
         await console.closed.wait()
@@ -212,8 +266,10 @@ class BotApp:
         except Exception:  # a bug: keep serving the rest, say so loudly
             log.exception("%s: connecting failed", transport.platform)
 
-    def _spawn(self, coroutine: object, name: str) -> None:
-        self._tasks.append(asyncio.create_task(coroutine, name=name))  # type: ignore[arg-type]
+    def _spawn(self, coroutine: Coroutine[object, object, object], name: str) -> asyncio.Task[object]:
+        task = asyncio.create_task(coroutine, name=name)
+        self._tasks.append(task)
+        return task
 
     async def stop(self) -> None:
         """Stop polling, transports and the worker; close the store. Safe to call once started."""
@@ -237,6 +293,13 @@ class BotApp:
         await self.store.close()
         if self._temp_dir is not None:
             self._temp_dir.cleanup()
+
+
+def _election(settings: Settings, replay_options: ReplayOptions | None) -> Leadership:
+    """PostgreSQL: campaign for the advisory lock; SQLite (one process) and a replay: lead at once."""
+    if settings.database_url is None or replay_options is not None:
+        return SoleLeader()
+    return LeaderElection(settings.database_url.get_secret_value())
 
 
 def _jobs(
@@ -280,5 +343,7 @@ async def run_bot(
         await app.stop()
     if app.fatal is not None:
         raise app.fatal
+    if app.deposed is not None:
+        raise app.deposed
     if app.output_closed:
         raise BrokenPipeError("the console's output was closed")

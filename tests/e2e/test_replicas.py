@@ -1,0 +1,141 @@
+"""Two replicas in one process, each a real ``BotApp`` against the fake Bot API, the fake upstreams and one
+real PostgreSQL for the leader election: the standby calls Telegram not at all (long polling) or only to
+answer the commands its webhook receives; it serves /healthz as a standby; when the leader's lock session
+ends, the leader stops sending at once and says it was deposed, and the standby starts polling Telegram and
+the upstreams."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from bot.app import BotApp
+from bot.cluster import LeadershipLostError
+from bot.cluster.leader import RETRY_S, Role
+from bot.config import Settings
+from bot.ops.health import HealthServer, app_probe
+from handlers.router import COMMANDS
+from tests.fakes.postgres import free_port
+from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.upstreams import FakeUpstreams
+
+USER = 1001
+TAKEOVER_S = RETRY_S + 2.0
+"""A standby asks for the lock every ``RETRY_S``; the rest is slack for a shared 2-core machine."""
+HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+@pytest.fixture
+def settings_for(
+    tmp_path: Path, fake_upstreams: FakeUpstreams, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Settings]:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+
+    def make(name: str, telegram: FakeTelegram, **overrides: Any) -> Settings:
+        return Settings.model_validate(
+            {
+                **fake_upstreams.settings_overrides(),
+                "telegram_token": telegram.token,
+                "telegram_base_url": telegram.base_url,
+                "db": str(tmp_path / f"{name}.db"),
+                "database_url": postgres_url,
+                "source_retries": 0,
+                **overrides,
+            }
+        )
+
+    return make
+
+
+@asynccontextmanager
+async def started(settings: Settings) -> AsyncIterator[BotApp]:
+    app = BotApp(settings, COMMANDS)
+    await app.start()
+    try:
+        yield app
+    finally:
+        await app.stop()
+
+
+async def healthz(app: BotApp) -> tuple[int, dict[str, Any]]:
+    server = HealthServer(app_probe(app), stale_after_s=app.settings.stale_after_s)
+    await server.start()
+    try:
+        async with httpx.AsyncClient() as client:
+            response = await client.get(f"http://127.0.0.1:{server.port}/healthz")
+    finally:
+        await server.stop()
+    return response.status_code, response.json()
+
+
+def terminate_lock_session(url: str, app: BotApp) -> None:
+    pid = getattr(app.election, "backend_pid", None)
+    assert pid is not None
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+
+async def test_the_standby_calls_telegram_not_at_all_until_it_takes_over_from_a_deposed_leader(
+    settings_for: Callable[..., Settings], postgres_url: str
+) -> None:
+    with FakeTelegram() as telegram:
+        async with started(settings_for("a", telegram)) as a:
+            await asyncio.wait_for(a.election.elected.wait(), 10)
+            assert a.telegram is not None
+            await telegram.wait_for(lambda: a.telegram and a.telegram.liveness.connected, timeout=15)
+            async with started(settings_for("b", telegram)) as b:
+                assert b.telegram is not None
+                await asyncio.sleep(RETRY_S + 0.5)  # it asked for the lock at least twice
+                assert b.election.role is Role.STANDBY and b.running_here() == []
+                assert b.telegram.liveness.last_success_at is None  # no Bot API call at all
+                assert b.stats.runs == {}  # no poll of the upstreams either
+                status, body = await healthz(b)
+                assert (status, body["role"], body["problems"]) == (200, "standby", [])
+
+                deposed_at = time.monotonic()
+                terminate_lock_session(postgres_url, a)
+                await asyncio.wait_for(a.stopping.wait(), 1.0)  # the session's end is noticed at once
+                assert isinstance(a.deposed, LeadershipLostError)
+                assert all(task.done() for task in a._sending)  # its outbox worker no longer sends
+                await asyncio.wait_for(b.election.elected.wait(), TAKEOVER_S)
+                took_over_s = time.monotonic() - deposed_at
+                await telegram.wait_for(lambda: b.telegram and b.telegram.liveness.connected, timeout=15)
+                await telegram.wait_for(lambda: b.stats.runs.get("poll_price", 0) > 0, timeout=15)
+                status, body = await healthz(b)
+                assert body["role"] == "leader"
+    assert took_over_s < TAKEOVER_S
+
+
+async def test_in_webhook_mode_a_standby_answers_the_commands_it_receives(
+    settings_for: Callable[..., Settings],
+) -> None:
+    with FakeTelegram() as telegram:
+        ports = free_port(), free_port()
+        webhook = {"telegram_webhook_url": "https://bot.example.org/telegram"}
+        async with started(settings_for("a", telegram, telegram_webhook_port=ports[0], **webhook)) as a:
+            await asyncio.wait_for(a.election.elected.wait(), 10)
+            async with started(settings_for("b", telegram, telegram_webhook_port=ports[1], **webhook)) as b:
+                assert b.telegram is not None
+                await telegram.wait_for(lambda: b.telegram and b.telegram.liveness.connected, timeout=15)
+                assert b.election.role is Role.STANDBY and b.running_here() == [b.telegram]
+                secret = b.settings.webhook_secret()
+                assert secret is not None and secret == a.settings.webhook_secret()
+                update = telegram.send_user_message(USER, "/help")  # what a load balancer hands to b
+                async with httpx.AsyncClient() as client:
+                    posted = await client.post(
+                        f"http://127.0.0.1:{ports[1]}/telegram", json=update, headers={HEADER: secret}
+                    )
+                assert posted.status_code == 200
+                replies = await telegram.wait_for(lambda: telegram.messages_to(USER), timeout=10)
+                assert "/subscribe" in (replies[0].text or "")
+                assert b.stats.runs == {} and b.election.role is Role.STANDBY
+                status, body = await healthz(b)
+                assert (status, body["role"], list(body["transports"])) == (200, "standby", ["telegram"])
