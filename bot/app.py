@@ -55,8 +55,8 @@ from bot.store.outbox import OutboxStatus
 from bot.store.retention import DAY_S, Retention, prune_store
 from bot.transports.console import CONSOLE_CHAT, ConsoleTransport, live_stamp
 from bot.transports.discord import DiscordTransport
-from bot.transports.lifecycle import TokenRejectedError
-from bot.transports.telegram import TelegramTransport
+from bot.transports.lifecycle import TokenRejectedError, pause
+from bot.transports.telegram import NOT_CONNECTED_RETRY_S, TelegramTransport
 from bot.watch.loop import Watch
 from bot.watch.scheduler import JobSpec, JobStats, build_scheduler, finish_running_jobs
 
@@ -72,6 +72,9 @@ OFFLINE_HELP = (
     "  breakeven, margin, cost) answers what-ifs with no network. Meanwhile the bot keeps asking."
 )
 """What the console says once when a round of polls leaves no usable data."""
+CONNECT_GRACE_S = NOT_CONNECTED_RETRY_S
+"""The leader's outbox worker waits at most this long for the chat platforms to connect."""
+CONNECT_CHECK_S = 0.05
 DELIVERY_WAIT_S = 2.0
 """Longest a replay waits for a day's alerts to be printed before playing on."""
 
@@ -188,7 +191,7 @@ class BotApp:
             if transport is not None and not (transport is self.telegram and settings.telegram_webhook_url):
                 self._connect_in_background(transport)
         self._sending = [
-            self._spawn(self.worker.run(self.stopping), "outbox"),
+            self._spawn(self._send_once_connected(), "outbox"),
             self._spawn(watch.fan_out(), "fan-out"),  # one a stop (or the old leader's death) interrupted
         ]
         self._spawn(self._stop_when_deposed(), "deposed")
@@ -205,6 +208,17 @@ class BotApp:
             self._spawn(self.price_stream.run(self.stopping), "price-stream")
         self._scheduler = build_scheduler(_jobs(settings, poller, store, self.price_stream), self.stats)
         self._scheduler.start()
+
+    async def _send_once_connected(self) -> None:
+        """Run the outbox worker once the chat platforms are connected (at most ``CONNECT_GRACE_S`` later):
+        a send to a platform not connected yet would put that platform's alerts off by
+        ``NOT_CONNECTED_RETRY_S``, which would slow a take-over by as much."""
+        deadline = time.monotonic() + CONNECT_GRACE_S
+        transports = [t for t in (self.telegram, self.discord) if t is not None]
+        while not all(t.liveness.connected for t in transports) and time.monotonic() < deadline:
+            if await pause(self.stopping, CONNECT_CHECK_S):
+                return
+        await self.worker.run(self.stopping)
 
     async def _stop_when_deposed(self) -> None:
         """The lock is gone, so another replica may lead already: stop sending now (the rows in flight go
