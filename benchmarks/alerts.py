@@ -104,12 +104,12 @@ def build(db_path: Path, count: int, seed: int) -> None:
     rng = random.Random(seed)
     chats = -(-count // RULES_PER_CHAT)
     with db.atomic():
-        db.conn.executemany(
+        db.sqlite.conn.executemany(
             """INSERT INTO chats (id, platform, chat_id, kind, created_at)
                VALUES (?, 'telegram', ?, 'private', 0)""",
             ((i, str(i)) for i in range(1, chats + 1)),
         )
-        db.conn.executemany(
+        db.sqlite.conn.executemany(
             """INSERT INTO subscriptions (chat_ref, kind, metric, op, threshold, band, repeat, min_interval_s,
                    key_metric, key_op, key_threshold, key_rearm, armed, quiet_until, created_at)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
@@ -160,15 +160,15 @@ def add_quiet_repeat(db_path: Path, count: int, seed: int) -> None:
     """Add ``count`` quiet repeat rules (``_quiet_rows``) for new chats to a database ``build`` made."""
     db = connect(db_path)
     rng = random.Random(seed + 2)
-    first_chat = db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM chats").fetchone()[0]
+    first_chat = db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM chats").one()[0]
     chats = -(-count // RULES_PER_CHAT)
     with db.atomic():
-        db.conn.executemany(
+        db.sqlite.conn.executemany(
             """INSERT INTO chats (id, platform, chat_id, kind, created_at)
                VALUES (?, 'telegram', ?, 'private', 0)""",
             ((i, str(i)) for i in range(first_chat, first_chat + chats)),
         )
-        db.conn.executemany(
+        db.sqlite.conn.executemany(
             """INSERT INTO subscriptions (chat_ref, kind, metric, op, threshold, band, repeat, min_interval_s,
                    key_metric, key_op, key_threshold, key_rearm, armed, quiet_until, quiet, last_fired_at,
                    created_at)
@@ -197,7 +197,7 @@ def measure_fanout(db_path: Path, chats: int) -> tuple[list[float], float]:
     """Milliseconds each fan-out chunk held the store (work and commit), and the total seconds."""
     db = connect(db_path)
     with db.atomic():
-        db.conn.executemany(
+        db.sqlite.conn.executemany(
             "INSERT INTO chats (platform, chat_id, kind, created_at) VALUES ('telegram', ?, 'private', 0)",
             ((str(700_000_000 + i),) for i in range(chats)),
         )

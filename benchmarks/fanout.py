@@ -22,8 +22,6 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlite_utils import Database
-
 from benchmarks._common import FakeTelegramProcess, print_figures
 from bot.alerts.events import AlertEvent, EventKind
 from bot.chat.kinds import ChatKind
@@ -32,6 +30,7 @@ from bot.data import load_difficulty_regression
 from bot.delivery.worker import OutboxWorker
 from bot.store import Store, fanouts
 from bot.store.chats import upsert_chat
+from bot.store.connection import Connection
 from bot.store.outbox import counts
 from bot.store.subscriptions import add_network
 from bot.transports.telegram import TelegramTransport
@@ -57,7 +56,7 @@ EVENT = AlertEvent(
 )
 
 
-def undelivered(db: Database) -> bool:
+def undelivered(db: Connection) -> bool:
     """Whether a row is still pending or in flight (one index probe: cheap enough to ask often)."""
     return (
         db.execute("SELECT 1 FROM outbox WHERE status IN ('pending', 'sending') LIMIT 1").fetchone()
@@ -65,7 +64,7 @@ def undelivered(db: Database) -> bool:
     )
 
 
-def seed(db: Database, chats: int) -> None:
+def seed(db: Connection, chats: int) -> None:
     """``chats`` private chats subscribed to network events, and the alert's fan-out to them."""
     for i in range(chats):
         chat = upsert_chat(db, "telegram", str(FIRST_CHAT_ID + i), ChatKind.PRIVATE, AT.timestamp())

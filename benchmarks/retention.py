@@ -19,8 +19,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlite_utils import Database
-
 from benchmarks._common import print_figures
 from bot.alerts.engine import threshold_event
 from bot.alerts.rules import Metric, Op, Rule
@@ -33,6 +31,7 @@ from bot.store.chats import upsert_chat
 from bot.store.outbox import NewMessage, enqueue
 from bot.store.retention import DAY_S, Cutoffs, Retention, prune_chunk
 from bot.store.snapshots import insert_snapshot, upsert_daily
+from bot.store.sqlite import SqliteConnection
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 CHATS = 100
@@ -50,7 +49,7 @@ def snapshot(at: datetime) -> MarketSnapshot:
     return MarketSnapshot(PriceQuote(85_864.0, at, prices), state, at)
 
 
-def add_day(db: Database, day: int, poll_s: float, messages: int, chat_refs: list[int]) -> None:
+def add_day(db: SqliteConnection, day: int, poll_s: float, messages: int, chat_refs: list[int]) -> None:
     """One simulated day: its polls, its daily row and its alert traffic, all sent."""
     begin = START.timestamp() + day * DAY_S
     with db.atomic():
@@ -66,19 +65,19 @@ def add_day(db: Database, day: int, poll_s: float, messages: int, chat_refs: lis
     upsert_daily(db, [DailyRow(today, 85_864.0, 1.3271600235073e14, 9.5e8, 450.0)], "live")
 
 
-def file_bytes(db: Database, path: Path) -> int:
+def file_bytes(db: SqliteConnection, path: Path) -> int:
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return path.stat().st_size
 
 
-def live_bytes(db: Database) -> int:
+def live_bytes(db: SqliteConnection) -> int:
     pages, free, size = (
-        db.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_count", "freelist_count", "page_size")
+        db.execute(f"PRAGMA {name}").one()[0] for name in ("page_count", "freelist_count", "page_size")
     )
     return int((pages - free) * size)
 
 
-def timed_prune(db: Database, cutoffs: Cutoffs) -> tuple[int, float, float]:
+def timed_prune(db: SqliteConnection, cutoffs: Cutoffs) -> tuple[int, float, float]:
     """Rows removed, total seconds and the longest chunk's seconds."""
     removed, longest, started = 0, 0.0, time.perf_counter()
     while True:
@@ -90,7 +89,7 @@ def timed_prune(db: Database, cutoffs: Cutoffs) -> tuple[int, float, float]:
         removed += deleted
 
 
-def setup(path: Path) -> tuple[Database, list[int]]:
+def setup(path: Path) -> tuple[SqliteConnection, list[int]]:
     db = connect(path)
     refs = [
         upsert_chat(db, "telegram", str(1000 + n), ChatKind.PRIVATE, START.timestamp()).id
@@ -107,16 +106,12 @@ def run(tmp: Path, days: int, poll_s: float, messages: int) -> dict[str, Any]:
     for day in range(days):
         add_day(db, day, poll_s, messages, refs)
     fill_s = time.perf_counter() - started
-    rows = {
-        t: db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("snapshots", "outbox", "daily")
-    }
+    rows = {t: db.execute(f"SELECT COUNT(*) FROM {t}").one()[0] for t in ("snapshots", "outbox", "daily")}
     before = file_bytes(db, path)
     removed, prune_s, longest = timed_prune(db, Cutoffs.at(Retention(), end))
     after = file_bytes(db, path)
     live = live_bytes(db)
-    left = {
-        t: db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("snapshots", "outbox", "daily")
-    }
+    left = {t: db.execute(f"SELECT COUNT(*) FROM {t}").one()[0] for t in ("snapshots", "outbox", "daily")}
     db.execute("VACUUM")
     vacuumed = file_bytes(db, path)
     db.close()

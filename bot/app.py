@@ -50,7 +50,7 @@ from bot.ops import metrics
 from bot.ops.health import HealthServer, serve_health
 from bot.store import outbox as outbox_repo
 from bot.store import snapshots as snapshot_repo
-from bot.store.db import Store, default_db_path
+from bot.store.db import Store, open_store
 from bot.store.outbox import OutboxStatus
 from bot.store.retention import DAY_S, Retention, prune_store
 from bot.transports.console import CONSOLE_CHAT, ConsoleTransport, live_stamp
@@ -125,19 +125,19 @@ class BotApp:
         """Why the bot stopped on its own (a rejected token); ``run_bot`` raises it."""
         self._connections: list[asyncio.Task[None]] = []
 
-    def _db_path(self) -> Path:
+    async def _open_store(self) -> Store:
+        """The settings' store; a replay plays into a fresh SQLite file, never the configured database."""
         if self.replay_options is not None:
             self._temp_dir = tempfile.TemporaryDirectory(prefix="minerwatch-replay-")
-            return Path(self._temp_dir.name) / "replay.db"
-        return self.settings.db or default_db_path()
+            return await Store.open(Path(self._temp_dir.name) / "replay.db")
+        return await open_store(self.settings)
 
     async def start(self) -> None:
         """Open the store and the health endpoint, join the leader election, start what every replica runs
         and, once this replica leads (at once without PostgreSQL), what only the leader runs."""
         settings = self.settings
-        db_path = self._db_path()
-        self.store = store = await Store.open(db_path)
-        log.info("database %s", db_path)
+        self.store = store = await self._open_store()
+        log.info("database %s (%s)", store.describe(), store.backend)
         self.election = _election(settings, self.replay_options)
         regression = load_difficulty_regression()
         self.services = services = StoreServices(store, settings, regression)

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import time
 
-from sqlite_utils import Database
-
 from bot.chat.kinds import ChatKind
 from bot.store import chats as chat_repo
 from bot.store import outbox
+from bot.store.connection import Connection
 from bot.store.db import Store
 
 
@@ -23,7 +22,7 @@ async def chat_joined(store: Store, platform: str, chat_id: str, kind: ChatKind)
 async def chat_left(store: Store, platform: str, chat_id: str, reason: str) -> None:
     """The bot was blocked or removed: the chat turns inactive and its pending alerts are dropped."""
 
-    def leave(db: Database) -> None:
+    def leave(db: Connection) -> None:
         chat = chat_repo.find_chat(db, platform, chat_id)
         if chat is not None and chat.active:
             chat_repo.deactivate_chat(db, chat.id, reason)
@@ -35,7 +34,7 @@ async def chat_left(store: Store, platform: str, chat_id: str, reason: str) -> N
 async def chat_moved(store: Store, platform: str, old_chat_id: str, new_chat_id: str) -> None:
     """A Telegram group became a supergroup: keep its subscriptions and pending alerts under the new id."""
 
-    def move(db: Database) -> None:
+    def move(db: Connection) -> None:
         chat = chat_repo.find_chat(db, platform, old_chat_id)
         if chat is not None:
             chat_repo.migrate_chat(db, chat.id, new_chat_id)  # moves subscriptions and pending alerts

@@ -10,8 +10,6 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
 
-from sqlite_utils import Database
-
 from bot.alerts.engine import key_values
 from bot.alerts.rules import (
     PER_CHAT_METRICS,
@@ -38,6 +36,7 @@ from bot.store import chats as chat_repo
 from bot.store import fleet as fleet_repo
 from bot.store import snapshots as snapshot_repo
 from bot.store import subscriptions as subscription_repo
+from bot.store.connection import Connection
 from bot.store.db import Store
 from bot.store.subscriptions import SubscriptionKind
 from bot.watch.loop import cached_stress_baseline, stress_value
@@ -46,14 +45,14 @@ MARGIN_WARNING_RULE = Rule(Metric.MARGIN, Op.BELOW, 0.0, 1.0)
 T = TypeVar("T")
 
 
-def _ensure_chat(db: Database, chat: Chat, now: float) -> int:
+def _ensure_chat(db: Connection, chat: Chat, now: float) -> int:
     existing = chat_repo.find_chat(db, chat.platform, chat.chat_id)
     if existing is not None and existing.active:
         return existing.id
     return chat_repo.upsert_chat(db, chat.platform, chat.chat_id, chat.kind, now).id
 
 
-def daily_window(db: Database, days: int) -> list[DailyRow]:
+def daily_window(db: Connection, days: int) -> list[DailyRow]:
     """The daily rows of the ``days``-day window ending at the latest stored day (oldest first)."""
     last = snapshot_repo.last_daily_date(db)
     if last is None:
@@ -133,14 +132,14 @@ class StoreServices:
         return ChatProfile(machine, stored.count, operating)
 
     async def latest_view(self) -> MarketView | None:
-        def load(db: Database) -> MarketView | None:
+        def load(db: Connection) -> MarketView | None:
             snapshot = snapshot_repo.latest_snapshot(db)
             return None if snapshot is None else market_view(snapshot, snapshot_repo.data_health(db))
 
         return await self._store.run(load)
 
     async def profile(self, chat: Chat) -> ChatProfile:
-        def load(db: Database) -> chat_repo.Profile | None:
+        def load(db: Connection) -> chat_repo.Profile | None:
             existing = chat_repo.find_chat(db, chat.platform, chat.chat_id)
             return chat_repo.get_profile(db, existing.id) if existing else None
 
@@ -160,14 +159,14 @@ class StoreServices:
         )
         now = self._stamp()
 
-        def save(db: Database) -> None:
+        def save(db: Connection) -> None:
             ref = _ensure_chat(db, chat, now)
             chat_repo.set_profile(db, ref, stored, now)
             self._rekey(db, ref)
 
         await self._store.atomic(save)
 
-    def _rekey(self, db: Database, ref: int) -> None:
+    def _rekey(self, db: Connection, ref: int) -> None:
         """Re-translate the chat's per-chat rules after its profile (fleet line 1) changed."""
         profile = self._to_profile(chat_repo.get_profile(db, ref))
         operating = profile.operating
@@ -181,7 +180,7 @@ class StoreServices:
                 subscription_repo.update_keyed(db, subscription.id, keyed)
 
     async def fleet(self, chat: Chat) -> ChatFleet:
-        def load(db: Database) -> ChatFleet:
+        def load(db: Connection) -> ChatFleet:
             existing = chat_repo.find_chat(db, chat.platform, chat.chat_id)
             if existing is None:
                 return ChatFleet()
@@ -189,11 +188,11 @@ class StoreServices:
 
         return await self._store.run(load)
 
-    async def _change_fleet(self, chat: Chat, change: Callable[[Database, int], T]) -> T:
+    async def _change_fleet(self, chat: Chat, change: Callable[[Connection, int], T]) -> T:
         """Run ``change(db, chat_ref)`` and re-key the chat's rules, in one transaction."""
         now = self._stamp()
 
-        def run(db: Database) -> T:
+        def run(db: Connection) -> T:
             ref = _ensure_chat(db, chat, now)
             result = change(db, ref)
             self._rekey(db, ref)
@@ -227,7 +226,7 @@ class StoreServices:
     async def subscribe_fleet(self, chat: Chat) -> bool:
         now = self._stamp()
 
-        def add(db: Database) -> bool:
+        def add(db: Connection) -> bool:
             ref = _ensure_chat(db, chat, now)
             kinds = {s.kind for s in subscription_repo.list_for_chat(db, ref) if s.active}
             if SubscriptionKind.FLEET in kinds:
@@ -237,7 +236,7 @@ class StoreServices:
 
         return await self._store.atomic(add)
 
-    def _current_key_values(self, db: Database) -> dict[str, float]:
+    def _current_key_values(self, db: Connection) -> dict[str, float]:
         snapshot = snapshot_repo.latest_snapshot(db)
         if snapshot is None or snapshot.stale:
             return {}
@@ -252,7 +251,7 @@ class StoreServices:
         keyed = key_rule(rule, profile.machine.j_per_th, profile.operating)
         now = self._stamp()
 
-        def add(db: Database) -> tuple[int, bool]:
+        def add(db: Connection) -> tuple[int, bool]:
             ref = _ensure_chat(db, chat, now)
             current = self._current_key_values(db).get(str(keyed.key_metric))
             state = initial_state(keyed, current)
@@ -265,7 +264,7 @@ class StoreServices:
         keyed = margin_warning_rule(profile.machine.j_per_th, profile.operating)
         now = self._stamp()
 
-        def add(db: Database) -> bool:
+        def add(db: Connection) -> bool:
             ref = _ensure_chat(db, chat, now)
             kinds = {s.kind for s in subscription_repo.list_for_chat(db, ref) if s.active}
             if SubscriptionKind.NETWORK in kinds:
@@ -279,7 +278,7 @@ class StoreServices:
         return await self._store.atomic(add)
 
     async def subscriptions(self, chat: Chat) -> list[SubscriptionView]:
-        def load(db: Database) -> list[subscription_repo.Subscription]:
+        def load(db: Connection) -> list[subscription_repo.Subscription]:
             existing = chat_repo.find_chat(db, chat.platform, chat.chat_id)
             return subscription_repo.list_for_chat(db, existing.id) if existing else []
 
@@ -295,7 +294,7 @@ class StoreServices:
         return views
 
     async def unsubscribe(self, chat: Chat, subscription_id: int | None) -> int:
-        def remove(db: Database) -> int:
+        def remove(db: Connection) -> int:
             existing = chat_repo.find_chat(db, chat.platform, chat.chat_id)
             if existing is None:
                 return 0
@@ -309,7 +308,7 @@ class StoreServices:
         return await self._store.atomic(remove)
 
     async def language(self, chat: Chat) -> str:
-        def load(db: Database) -> str:
+        def load(db: Connection) -> str:
             existing = chat_repo.find_chat(db, chat.platform, chat.chat_id)
             return existing.language if existing else DEFAULT_LANGUAGE
 
@@ -324,7 +323,7 @@ class StoreServices:
     async def set_language(self, chat: Chat, language: str) -> None:
         now = self._stamp()
 
-        def save(db: Database) -> None:
+        def save(db: Connection) -> None:
             chat_repo.set_language(db, _ensure_chat(db, chat, now), language)
 
         await self._store.atomic(save)

@@ -34,8 +34,6 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import assert_never
 
-from sqlite_utils import Database
-
 from bot.chat.kinds import ChatKind
 from bot.delivery.notifier import (
     ChatGone,
@@ -53,6 +51,7 @@ from bot.delivery.rates import CAUTIOUS, RateLimiter, SendRates
 from bot.ops.metrics import record_expired, record_send
 from bot.store import Store
 from bot.store.chats import deactivate_chat, migrate_chat
+from bot.store.connection import Connection
 from bot.store.outbox import (
     OutboxMessage,
     Priority,
@@ -112,7 +111,7 @@ class Settled:
     at: float
 
 
-def _record(db: Database, settled: Sequence[Settled], retry_platforms: Collection[str], now: float) -> None:
+def _record(db: Connection, settled: Sequence[Settled], retry_platforms: Collection[str], now: float) -> None:
     """Write a round's outcomes; run in one transaction (the group commit)."""
     for platform in retry_platforms:  # a platform that answers again: what waited for it is due now
         retry_now(db, platform, now)
@@ -144,7 +143,7 @@ def _record(db: Database, settled: Sequence[Settled], retry_platforms: Collectio
                 assert_never(outcome)
 
 
-def _release_all(db: Database, deferred: list[tuple[int, float]]) -> None:
+def _release_all(db: Connection, deferred: list[tuple[int, float]]) -> None:
     for row_id, at in deferred:
         release(db, row_id, at)
 

@@ -10,10 +10,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from sqlite_utils import Database
-
 from bot.chat.kinds import ChatKind
 from bot.store import fleet, outbox
+from bot.store.connection import Connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,26 +56,27 @@ def _chat(row: dict[str, Any]) -> Chat:
     )
 
 
-def get_chat(db: Database, chat_ref: int) -> Chat | None:
-    rows = list(db.query("SELECT * FROM chats WHERE id = ?", [chat_ref]))
+def get_chat(db: Connection, chat_ref: int) -> Chat | None:
+    rows = list(db.fetch("SELECT * FROM chats WHERE id = ?", [chat_ref]))
     return _chat(rows[0]) if rows else None
 
 
-def find_chat(db: Database, platform: str, chat_id: str) -> Chat | None:
-    rows = list(db.query("SELECT * FROM chats WHERE platform = ? AND chat_id = ?", [platform, chat_id]))
+def find_chat(db: Connection, platform: str, chat_id: str) -> Chat | None:
+    rows = list(db.fetch("SELECT * FROM chats WHERE platform = ? AND chat_id = ?", [platform, chat_id]))
     return _chat(rows[0]) if rows else None
 
 
-def upsert_chat(db: Database, platform: str, chat_id: str, kind: ChatKind, now: float) -> Chat:
+def upsert_chat(db: Connection, platform: str, chat_id: str, kind: ChatKind, now: float) -> Chat:
     """Create the chat, or update its kind and reactivate it (a chat that talks to the bot is reachable)."""
     with db.atomic():
-        existing = find_chat(db, platform, chat_id)
-        if existing is None:
-            db.execute(
-                "INSERT INTO chats (platform, chat_id, kind, created_at) VALUES (?, ?, ?, ?)",
-                [platform, chat_id, kind.value, now],
-            )
-        else:
+        created = db.execute(
+            """INSERT INTO chats (platform, chat_id, kind, created_at) VALUES (?, ?, ?, ?)
+               ON CONFLICT (platform, chat_id) DO NOTHING RETURNING id""",
+            [platform, chat_id, kind.value, now],
+        ).fetchone()
+        if created is None:  # it exists (a concurrent replica may have just created it)
+            existing = find_chat(db, platform, chat_id)
+            assert existing is not None
             db.execute(
                 "UPDATE chats SET kind = ?, active = 1, reason = NULL WHERE id = ?", [kind.value, existing.id]
             )
@@ -87,18 +87,18 @@ def upsert_chat(db: Database, platform: str, chat_id: str, kind: ChatKind, now: 
     return chat
 
 
-def deactivate_chat(db: Database, chat_ref: int, reason: str) -> None:
+def deactivate_chat(db: Connection, chat_ref: int, reason: str) -> None:
     """Stop everything for a chat that cannot be reached; its subscriptions stay, switched off."""
     with db.atomic():
         db.execute("UPDATE chats SET active = 0, reason = ? WHERE id = ?", [reason, chat_ref])
         db.execute("UPDATE subscriptions SET active = 0 WHERE chat_ref = ?", [chat_ref])
 
 
-def set_language(db: Database, chat_ref: int, language: str) -> None:
+def set_language(db: Connection, chat_ref: int, language: str) -> None:
     db.execute("UPDATE chats SET language = ? WHERE id = ?", [language, chat_ref])
 
 
-def migrate_chat(db: Database, chat_ref: int, new_chat_id: str) -> int:
+def migrate_chat(db: Connection, chat_ref: int, new_chat_id: str) -> int:
     """Follow a chat to a new id (a Telegram group upgraded to a supergroup); returns the chat's row id.
 
     Subscriptions, profile and undelivered outbox rows move with it. When the new id already has a row
@@ -134,7 +134,11 @@ def migrate_chat(db: Database, chat_ref: int, new_chat_id: str) -> int:
         if not fleet.lines(db, target.id):
             db.execute("UPDATE fleet_lines SET chat_ref = ? WHERE chat_ref = ?", [target.id, chat_ref])
         db.execute("DELETE FROM fleet_lines WHERE chat_ref = ?", [chat_ref])
-        db.execute("UPDATE OR IGNORE tariffs SET chat_ref = ? WHERE chat_ref = ?", [target.id, chat_ref])
+        db.execute(
+            """UPDATE tariffs SET chat_ref = :new WHERE chat_ref = :old
+               AND name NOT IN (SELECT name FROM tariffs WHERE chat_ref = :new)""",
+            {"old": chat_ref, "new": target.id},
+        )
         db.execute("DELETE FROM tariffs WHERE chat_ref = ?", [chat_ref])
         outbox.redirect(db, chat_ref, new_chat_id, new_chat_ref=target.id)
         db.execute(
@@ -143,7 +147,7 @@ def migrate_chat(db: Database, chat_ref: int, new_chat_id: str) -> int:
         return target.id
 
 
-def get_profile(db: Database, chat_ref: int) -> Profile | None:
+def get_profile(db: Connection, chat_ref: int) -> Profile | None:
     """Line 1 of the chat's fleet; on a tariff, at that tariff's time-weighted average price."""
     stored = fleet.lines(db, chat_ref)
     if not stored:
@@ -165,7 +169,7 @@ def get_profile(db: Database, chat_ref: int) -> Profile | None:
     )
 
 
-def set_profile(db: Database, chat_ref: int, profile: Profile, now: float) -> None:
+def set_profile(db: Connection, chat_ref: int, profile: Profile, now: float) -> None:
     """Make ``profile`` line 1 of the chat's fleet (the line keeps its site). Line 1 on a tariff keeps it
     while the profile's power price is that tariff's average (what ``get_profile`` gave: no price typed);
     another price replaces the tariff."""

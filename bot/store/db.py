@@ -1,25 +1,21 @@
-"""The async facade over SQLite: one sqlite-utils ``Database`` owned by one worker thread.
+"""The async facade over the database: one connection owned by one worker thread.
 
-sqlite3 connections are bound to the thread that created them
-(https://docs.python.org/3/library/sqlite3.html#sqlite3.threadsafety), so the connection is created inside a
-single-thread executor and every call runs there, serialised. Repositories are plain sync functions taking
-the ``Database``; ``await store.run(fn, ...)`` and ``await store.atomic(fn, ...)`` run them off the event
-loop. All times in the store are Unix seconds (REAL).
+The database is SQLite (a file, the embedded default) or PostgreSQL (``MINERWATCH_DATABASE_URL``, shared by
+replicas); ``open_store(settings)`` picks it. Repositories are plain sync functions taking a ``Connection``
+(``bot.store.connection``); ``await store.run(fn, ...)`` and ``await store.atomic(fn, ...)`` run them off
+the event loop in the store's one worker thread, serialised. All times in the store are Unix seconds.
 
-Durability (https://www.sqlite.org/pragma.html#pragma_synchronous, https://www.sqlite.org/wal.html): WAL,
-and ``synchronous=FULL`` by default: every commit fsyncs the WAL, so what a user was told (a subscription
-saved) and what the watch decided (an alert and its outbox rows) survive a power loss. ``Store.bookkeeping``
-commits with ``synchronous=NORMAL`` instead, no fsync: safe against a killed process (the commit is in the
-WAL before it returns), but a power loss may roll back the last such commits; only a suffix of them, since
-WAL recovery stops at the last intact commit and the next FULL commit syncs everything before it. The
-outbox's claims and sent marks and the fan-out's chunks use it: rolled back, a message goes out again (sent
-twice) or a chunk is written again (deduplicated), never lost.
+One thread on PostgreSQL too: sqlite3 connections are bound to the thread that created them
+(https://docs.python.org/3/library/sqlite3.html#sqlite3.threadsafety), and on PostgreSQL one serialised
+connection keeps each process's calls in the order they were made, exactly as on SQLite; what replicas do
+concurrently is made safe in SQL (row locks, ``ON CONFLICT``), not by the thread.
 
-The file is guarded: before every call the path's device and inode are compared with those opened. A file
-deleted or replaced while the bot runs would swallow every later write (the open descriptor still points at
-the old inode, so writes "succeed" and vanish at the next start); instead the connection turns
-``query_only``, every write raises ``StorageUnavailable`` and ``Store.unavailable`` says why. Reads go on
-from the open file. Only a restart (on a restored or fresh file) clears it.
+Durability: what a user was told (a subscription saved) and what the watch decided (an alert and its outbox
+rows) is committed durably (SQLite: ``synchronous=FULL``; PostgreSQL: ``synchronous_commit`` on).
+``Store.bookkeeping`` commits without waiting for the disk (SQLite ``synchronous=NORMAL``, PostgreSQL
+``SET LOCAL synchronous_commit = off``): it survives a killed process, a power loss (or server crash) may
+roll back the last such commits. The outbox's claims and sent marks and the fan-out's chunks use it: rolled
+back, a message goes out again (sent twice) or a chunk is written again (deduplicated), never lost.
 """
 
 from __future__ import annotations
@@ -28,31 +24,24 @@ import asyncio
 import functools
 import logging
 import os
-import sqlite3
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar
 
 import platformdirs
-from sqlite_utils import Database
 
-from bot.store.migrations import migrations
+from bot.config import Settings
+from bot.store.connection import Adapter, Backend, Connection
+from bot.store.errors import StorageUnavailable, StoreError
+from bot.store.sqlite import connect
 
 log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
-_STORAGE_FAILURES = ("readonly", "disk is full", "unable to open", "disk i/o error", "not a database")
-
-
-class StoreError(Exception):
-    """The database cannot be opened or written; the message is one line naming the path."""
-
-
-class StorageUnavailable(StoreError):  # noqa: N818 (reads as the condition)
-    """The database file was deleted or replaced while running: no change is accepted any more."""
+__all__ = ["StorageUnavailable", "Store", "StoreError", "connect", "default_db_path", "open_store"]
 
 
 def default_db_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -63,76 +52,68 @@ def default_db_path(environ: Mapping[str, str] | None = None) -> Path:
     return Path(platformdirs.user_data_dir("minerwatch")) / "minerwatch.db"
 
 
-def _storage_error(path: Path, exc: BaseException) -> StoreError:
-    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return StoreError(f"database {path}: {reason}")
-
-
-def connect(path: str | os.PathLike[str]) -> Database:
-    """Open (creating directories and file), configure and migrate the database at ``path``.
-
-    Sync and thread-bound: call it in the thread that will use the connection. Raises ``StoreError``
-    when the path cannot be created, opened or written.
-    """
-    db: Database | None = None
-    path = Path(path).expanduser()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = Database(path, execute_plugins=False)
-        db.execute("PRAGMA busy_timeout = 5000")
-        db.execute("PRAGMA foreign_keys = ON")
-        db.enable_wal()
-        db.execute("PRAGMA synchronous = FULL")
-        migrations.apply(db)
-        # Prove the file is writable even when nothing needed migrating: BEGIN IMMEDIATE alone succeeds on
-        # a read-only file, a write of the unchanged user_version does not.
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        db.execute("BEGIN IMMEDIATE")
-        db.execute(f"PRAGMA user_version = {int(version)}")
-        db.execute("ROLLBACK")
-    except (OSError, sqlite3.Error) as exc:
-        if db is not None:
-            db.close()
-        raise _storage_error(path, exc) from exc
-    return db
+async def open_store(settings: Settings) -> Store:
+    """The store the settings name: PostgreSQL at ``database_url`` when set, else the SQLite file ``db``
+    (default: ``default_db_path()``). Raises ``StoreError``."""
+    if settings.database_url is not None:
+        return await Store.open_url(settings.database_url.get_secret_value())
+    return await Store.open(settings.db or default_db_path())
 
 
 class Store:
-    """Async access to the database; create with ``await Store.open(path)``."""
+    """Async access to the database; create with ``await open_store(settings)`` (or ``Store.open(path)``)."""
 
-    def __init__(
-        self, path: Path, executor: ThreadPoolExecutor, db: Database, identity: tuple[int, int]
-    ) -> None:
+    def __init__(self, executor: ThreadPoolExecutor, connection: Adapter, path: Path | None = None) -> None:
         self.path = path
+        """The SQLite file, ``None`` on PostgreSQL."""
         self._executor = executor
-        self._db = db
+        self._db = connection
         self._closed = False
-        self._identity = identity
-        self.unavailable: str | None = None
-        """Why changes are refused (the file was deleted or replaced), or ``None`` while all is well."""
+
+    @property
+    def backend(self) -> Backend:
+        return self._db.backend
+
+    @property
+    def unavailable(self) -> str | None:
+        """Why changes are refused (the SQLite file was deleted or replaced), or ``None``: all is well."""
+        return self._db.unavailable
+
+    def describe(self) -> str:
+        """Where the data lives: the SQLite path, or the PostgreSQL URL with its password hidden."""
+        return self._db.describe()
 
     @classmethod
     async def open(cls, path: str | os.PathLike[str]) -> Store:
-        """Open the database at ``path`` in a fresh worker thread; raises ``StoreError``."""
-        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="minerwatch-db")
+        """Open the SQLite database at ``path`` in a fresh worker thread; raises ``StoreError``."""
         full_path = Path(path).expanduser()  # noqa: ASYNC240 (string work, no file access)
+        return await cls._start(functools.partial(connect, full_path), full_path)
 
-        def connect_and_identify() -> tuple[Database, tuple[int, int]]:
-            db = connect(full_path)
-            return db, _identity(full_path)
+    @classmethod
+    async def open_url(cls, url: str) -> Store:
+        """Connect to the PostgreSQL database at ``url`` (``postgresql://...``) and migrate it; raises
+        ``StoreError`` (one line, password hidden)."""
+        from bot.store.postgres import connect_postgresql  # psycopg loads only for PostgreSQL
 
+        return await cls._start(functools.partial(connect_postgresql, url), None)
+
+    @classmethod
+    async def _start(cls, opener: Callable[[], Adapter], path: Path | None) -> Store:
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="minerwatch-db")
         try:
-            db, identity = await asyncio.get_running_loop().run_in_executor(executor, connect_and_identify)
+            connection = await asyncio.get_running_loop().run_in_executor(executor, opener)
         except BaseException:
             executor.shutdown(wait=False)
             raise
-        return cls(full_path, executor, db, identity)
+        return cls(executor, connection, path)
 
-    async def run(self, fn: Callable[Concatenate[Database, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+    async def run(self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn(db, *args, **kwargs)`` in the worker thread; each statement commits on its own."""
         return await self._submit(functools.partial(fn, self._db, *args, **kwargs))
 
-    async def atomic(self, fn: Callable[Concatenate[Database, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+    async def atomic(
+        self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
         """Run ``fn(db, *args, **kwargs)`` in the worker thread inside one transaction."""
 
         def in_transaction() -> T:
@@ -142,18 +123,14 @@ class Store:
         return await self._submit(in_transaction)
 
     async def bookkeeping(
-        self, fn: Callable[Concatenate[Database, P], T], *args: P.args, **kwargs: P.kwargs
+        self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        """As ``atomic``, committed without an fsync (``synchronous=NORMAL``): survives a killed process, a
-        power loss may roll it back. Only for writes a rollback merely repeats."""
+        """As ``atomic``, committed without waiting for the disk: survives a killed process, a power loss
+        may roll it back. Only for writes a rollback merely repeats."""
 
         def unsynced() -> T:
-            self._db.execute("PRAGMA synchronous = NORMAL")
-            try:
-                with self._db.atomic():
-                    return fn(self._db, *args, **kwargs)
-            finally:
-                self._db.execute("PRAGMA synchronous = FULL")
+            with self._db.bookkeeping():
+                return fn(self._db, *args, **kwargs)
 
         return await self._submit(unsynced)
 
@@ -167,38 +144,15 @@ class Store:
 
     async def _submit(self, call: Callable[[], T]) -> T:
         if self._closed:
-            raise StoreError(f"database {self.path}: store is closed")
+            raise StoreError(f"database {self.describe()}: store is closed")
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._guarded, call)
 
-    def _check_file(self) -> None:
-        """Worker thread: turn the connection read-only, once, when the file is not the one opened."""
-        if self.unavailable is not None:
-            return
-        try:
-            if _identity(self.path) == self._identity:
-                return
-            reason = f"database file {self.path} was replaced while the bot was running"
-        except FileNotFoundError:
-            reason = f"database file {self.path} was deleted while the bot was running"
-        except OSError as exc:
-            reason = f"database file {self.path} cannot be checked ({exc.strerror or exc})"
-        self.unavailable = reason
-        self._db.execute("PRAGMA query_only = ON")
-        log.error("storage unavailable: %s; every change is refused until a restart", reason)
-
     def _guarded(self, call: Callable[[], T]) -> T:
-        self._check_file()
         try:
+            self._db.before_call()
             return call()
-        except sqlite3.DatabaseError as exc:
-            if self.unavailable is not None:
-                raise StorageUnavailable(f"storage unavailable: {self.unavailable}") from exc
-            if any(marker in str(exc).lower() for marker in _STORAGE_FAILURES):
-                raise _storage_error(self.path, exc) from exc
-            raise
-
-
-def _identity(path: Path) -> tuple[int, int]:
-    """``(st_dev, st_ino)`` of the file at ``path``: the same pair means the same file."""
-    stat = os.stat(path)
-    return stat.st_dev, stat.st_ino
+        except Exception as exc:
+            error = self._db.store_error(exc)
+            if error is None or error is exc:
+                raise
+            raise error from exc

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlite_utils import Database
+from bot.store.connection import Connection
 
 
 class Audience(StrEnum):
@@ -43,47 +43,48 @@ _IN_AUDIENCE = {
     Audience.NETWORK: "s.kind = 'network' AND s.active = 1",
     Audience.SUBSCRIBED: "s.active = 1",
 }
-_AUDIENCE = {
+
+
+def _audience(db: Connection, audience: Audience) -> str:
     # Walk the chats by primary key from the cursor (each chat is visited once over the whole fan-out), and
     # look their subscriptions up by index.
-    audience: f"""SELECT c.id, c.platform, c.chat_id, c.language FROM chats c
+    return f"""SELECT c.id, c.platform, c.chat_id, c.language FROM chats c
         WHERE c.active = 1 AND c.id > ?
-          AND EXISTS (SELECT 1 FROM subscriptions s INDEXED BY subscriptions_chat
-                      WHERE s.chat_ref = c.id AND {condition})
+          AND EXISTS (SELECT 1 FROM subscriptions s{db.indexed_by("subscriptions_chat")}
+                      WHERE s.chat_ref = c.id AND {_IN_AUDIENCE[audience]})
         ORDER BY c.id LIMIT ?"""
-    for audience, condition in _IN_AUDIENCE.items()
-}
 
 
-def add(db: Database, event_json: str, audience: Audience, now: float) -> int:
-    cursor = db.execute(
-        "INSERT INTO fanouts (event, audience, created_at) VALUES (?, ?, ?)",
+def add(db: Connection, event_json: str, audience: Audience, now: float) -> int:
+    row = db.execute(
+        "INSERT INTO fanouts (event, audience, created_at) VALUES (?, ?, ?) RETURNING id",
         [event_json, audience.value, now],
-    )
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid
+    ).fetchone()
+    assert row is not None
+    fanout_id: int = row[0]
+    return fanout_id
 
 
-def unfinished(db: Database) -> list[int]:
+def unfinished(db: Connection) -> list[int]:
     """Ids of the fan-outs not done yet, oldest first."""
     return [row[0] for row in db.execute("SELECT id FROM fanouts ORDER BY id").fetchall()]
 
 
-def get(db: Database, fanout_id: int) -> Fanout | None:
+def get(db: Connection, fanout_id: int) -> Fanout | None:
     row = db.execute(
         "SELECT id, event, audience, after_chat_ref FROM fanouts WHERE id = ?", [fanout_id]
     ).fetchone()
     return Fanout(row[0], row[1], Audience(row[2]), row[3]) if row else None
 
 
-def recipients_after(db: Database, audience: Audience, after_chat_ref: int, limit: int) -> list[Recipient]:
+def recipients_after(db: Connection, audience: Audience, after_chat_ref: int, limit: int) -> list[Recipient]:
     """The next ``limit`` active chats of ``audience`` with an id above ``after_chat_ref``, in id order."""
-    return [Recipient(*row) for row in db.execute(_AUDIENCE[audience], [after_chat_ref, limit]).fetchall()]
+    return [Recipient(*row) for row in db.execute(_audience(db, audience), [after_chat_ref, limit])]
 
 
-def advance(db: Database, fanout_id: int, after_chat_ref: int) -> None:
+def advance(db: Connection, fanout_id: int, after_chat_ref: int) -> None:
     db.execute("UPDATE fanouts SET after_chat_ref = ? WHERE id = ?", [after_chat_ref, fanout_id])
 
 
-def finish(db: Database, fanout_id: int) -> None:
+def finish(db: Connection, fanout_id: int) -> None:
     db.execute("DELETE FROM fanouts WHERE id = ?", [fanout_id])

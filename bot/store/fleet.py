@@ -11,8 +11,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlite_utils import Database
-
 from bot.economics.fleet import (
     MAX_LINES,
     FleetFullError,
@@ -24,6 +22,7 @@ from bot.economics.fleet import (
 )
 from bot.economics.machines import Machine
 from bot.economics.mining import OperatingProfile
+from bot.store.connection import Connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,22 +86,23 @@ def _values(chat_ref: int, line: StoredLine, now: float) -> dict[str, Any]:
     }
 
 
-def _ids(db: Database, chat_ref: int) -> list[int]:
+def _ids(db: Connection, chat_ref: int) -> list[int]:
     return [
         row[0] for row in db.execute("SELECT id FROM fleet_lines WHERE chat_ref = ? ORDER BY id", [chat_ref])
     ]
 
 
-def lines(db: Database, chat_ref: int) -> list[StoredLine]:
+def lines(db: Connection, chat_ref: int) -> list[StoredLine]:
     """The chat's lines, line 1 first."""
     return [
-        _line(row) for row in db.query("SELECT * FROM fleet_lines WHERE chat_ref = ? ORDER BY id", [chat_ref])
+        _line(row) for row in db.fetch("SELECT * FROM fleet_lines WHERE chat_ref = ? ORDER BY id", [chat_ref])
     ]
 
 
-def add_line(db: Database, chat_ref: int, line: StoredLine, now: float) -> int:
+def add_line(db: Connection, chat_ref: int, line: StoredLine, now: float) -> int:
     """Append a line; returns its number. Raises ``FleetFullError`` at ``MAX_LINES`` lines."""
     with db.atomic():
+        db.execute(f"SELECT id FROM chats WHERE id = ?{db.for_update()}", [chat_ref])  # replicas queue here
         held = len(_ids(db, chat_ref))
         if held >= MAX_LINES:
             raise FleetFullError(MAX_LINES)
@@ -114,7 +114,7 @@ def add_line(db: Database, chat_ref: int, line: StoredLine, now: float) -> int:
         return held + 1
 
 
-def set_line(db: Database, chat_ref: int, number: int, line: StoredLine, now: float) -> bool:
+def set_line(db: Connection, chat_ref: int, number: int, line: StoredLine, now: float) -> bool:
     """Replace line ``number`` (1-based; its alert state is reset); ``False`` when there is no such line.
 
     Line 1 of a chat without lines is created (``/profile`` on a new chat)."""
@@ -134,7 +134,7 @@ def set_line(db: Database, chat_ref: int, number: int, line: StoredLine, now: fl
         return True
 
 
-def remove_line(db: Database, chat_ref: int, number: int) -> bool:
+def remove_line(db: Connection, chat_ref: int, number: int) -> bool:
     """Remove line ``number``; the lines after it move up one. ``False`` when there is no such line."""
     with db.atomic():
         ids = _ids(db, chat_ref)
@@ -144,12 +144,12 @@ def remove_line(db: Database, chat_ref: int, number: int) -> bool:
         return True
 
 
-def clear(db: Database, chat_ref: int) -> int:
+def clear(db: Connection, chat_ref: int) -> int:
     """Remove every line of the chat; returns how many."""
     return db.execute("DELETE FROM fleet_lines WHERE chat_ref = ?", [chat_ref]).rowcount
 
 
-def line_alerts(db: Database, chat_ref: int) -> list[LineAlert]:
+def line_alerts(db: Connection, chat_ref: int) -> list[LineAlert]:
     """Each line's alert state, line 1 first."""
     return [
         LineAlert(row[0], row[1])
@@ -159,7 +159,7 @@ def line_alerts(db: Database, chat_ref: int) -> list[LineAlert]:
     ]
 
 
-def set_line_alert(db: Database, chat_ref: int, number: int, alert: LineAlert) -> None:
+def set_line_alert(db: Connection, chat_ref: int, number: int, alert: LineAlert) -> None:
     ids = _ids(db, chat_ref)
     db.execute(
         "UPDATE fleet_lines SET advice = ?, quiet_until = ? WHERE id = ?",
@@ -172,13 +172,13 @@ def _tariff(row: dict[str, Any]) -> Tariff:
     return Tariff(row["name"], row["base_usd_per_kwh"], periods, row["timezone"])
 
 
-def tariffs(db: Database, chat_ref: int) -> dict[str, Tariff]:
+def tariffs(db: Connection, chat_ref: int) -> dict[str, Tariff]:
     """The chat's tariffs by name."""
-    rows = db.query("SELECT * FROM tariffs WHERE chat_ref = ? ORDER BY name", [chat_ref])
+    rows = db.fetch("SELECT * FROM tariffs WHERE chat_ref = ? ORDER BY name", [chat_ref])
     return {row["name"]: _tariff(row) for row in rows}
 
 
-def set_tariff(db: Database, chat_ref: int, tariff: Tariff, now: float) -> None:
+def set_tariff(db: Connection, chat_ref: int, tariff: Tariff, now: float) -> None:
     """Create or replace the chat's tariff of that name."""
     periods = json.dumps([[p.start_minute, p.end_minute, p.usd_per_kwh] for p in tariff.periods])
     db.execute(
@@ -190,7 +190,7 @@ def set_tariff(db: Database, chat_ref: int, tariff: Tariff, now: float) -> None:
     )
 
 
-def remove_tariff(db: Database, chat_ref: int, name: str) -> bool:
+def remove_tariff(db: Connection, chat_ref: int, name: str) -> bool:
     """Remove a tariff; ``TariffInUseError`` when a line uses it, ``False`` when there is none."""
     with db.atomic():
         used = db.execute(
@@ -214,7 +214,7 @@ def stored_machine(name: str | None, hashrate_ths: float | None, j_per_th: float
     )
 
 
-def economic_lines(db: Database, chat_ref: int) -> tuple[FleetLine, ...]:
+def economic_lines(db: Connection, chat_ref: int) -> tuple[FleetLine, ...]:
     """The chat's stored lines as the economics' ``FleetLine`` (tariffs resolved), line 1 first."""
     by_name = tariffs(db, chat_ref)
     return tuple(

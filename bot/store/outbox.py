@@ -5,11 +5,14 @@ here, the transports send them at once), then by due time. A row goes ``pending 
 to ``pending`` (retry later), or ends ``dead`` (the platform refused it, with the reason), ``dropped`` (its
 chat is gone) or ``expired`` (undelivered past the alert expiry). Per destination, rows are delivered strictly
 in id order: only the oldest undelivered row of a destination may be claimed, and only when nothing of that
-destination is in flight. ``sending`` is persisted when claimed, so after a crash ``recover_inflight`` puts
-those rows back: a message whose send completed but whose ``sent`` mark was lost goes out twice, nothing is
-lost. A destination's rows keep their order across priorities: a personal alert queued behind a broadcast row
-of the same chat lifts that row to its own priority, so it waits for one message, not for the whole broadcast.
-Retention (``prune``) deletes only finished rows, never a pending or in-flight one.
+destination is in flight. ``sending`` is persisted when claimed, with a lease (``lease_until``), so after a
+crash ``recover_inflight`` puts those rows back (one process) or, where replicas share the database, the next
+claim after the lease runs out takes them again: a message whose send completed but whose ``sent`` mark was
+lost goes out twice, nothing is lost. Concurrent claims never share a row (PostgreSQL: ``FOR UPDATE SKIP
+LOCKED``; SQLite: one writer at a time). A destination's rows keep their order across priorities: a personal
+alert queued behind a broadcast row of the same chat lifts that row to its own priority, so it waits for one
+message, not for the whole broadcast. Retention (``prune``) deletes only finished rows, never a pending or
+in-flight one.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from typing import Any
 
-from sqlite_utils import Database
+from bot.store.connection import Connection
 
 
 class OutboxStatus(StrEnum):
@@ -77,8 +80,13 @@ class OutboxMessage:
 
 _UNDELIVERED = "('pending', 'sending')"
 _SELECT = "SELECT o.*, c.kind AS chat_kind FROM outbox o JOIN chats c ON c.id = o.chat_ref"
-_IS_HEAD = f"""NOT EXISTS (
-    SELECT 1 FROM outbox e INDEXED BY outbox_destination
+LEASE_S = 300.0
+"""How long a claim owns its rows: past it, a ``sending`` row (its claimer died mid-send) is claimed again."""
+
+
+def _is_head(db: Connection) -> str:
+    return f"""NOT EXISTS (
+    SELECT 1 FROM outbox e{db.indexed_by("outbox_destination")}
     WHERE e.destination = o.destination AND e.status IN {_UNDELIVERED} AND e.id < o.id
       AND e.platform = o.platform)"""
 
@@ -104,7 +112,7 @@ def _message(row: dict[str, Any]) -> OutboxMessage:
     )
 
 
-def enqueue(db: Database, messages: Iterable[NewMessage], now: float) -> int:
+def enqueue(db: Connection, messages: Iterable[NewMessage], now: float) -> int:
     """Insert the messages, due at ``now``; a repeated dedupe key is ignored. Returns how many were new.
 
     Undelivered rows of the same destination with a lower priority are lifted to the new message's, so
@@ -131,15 +139,14 @@ def enqueue(db: Database, messages: Iterable[NewMessage], now: float) -> int:
         if m.priority < Priority.BROADCAST
     ]
     with db.atomic():
-        cursor = db.conn.executemany(
-            """INSERT OR IGNORE INTO outbox (dedupe_key, chat_ref, platform, destination, event_kind, text,
-                   image, priority, next_attempt_at, created_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        added = db.executemany(
+            """INSERT INTO outbox (dedupe_key, chat_ref, platform, destination, event_kind, text, image,
+                   priority, next_attempt_at, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
             params,
         )
-        added = max(cursor.rowcount, 0)
         if lifts:
-            db.conn.executemany(
+            db.executemany(
                 f"""UPDATE outbox SET priority = ? WHERE destination = ? AND platform = ?
                     AND status IN {_UNDELIVERED} AND priority > ?""",
                 lifts,
@@ -159,87 +166,106 @@ def _platforms(skip: Collection[str], only: str | None) -> tuple[str, list[str]]
 
 
 def claim_due(
-    db: Database, now: float, limit: int, *, skip: Collection[str] = (), only: str | None = None
+    db: Connection,
+    now: float,
+    limit: int,
+    *,
+    skip: Collection[str] = (),
+    only: str | None = None,
+    lease_s: float = LEASE_S,
 ) -> list[OutboxMessage]:
-    """Mark ``sending`` and return the head row of up to ``limit`` destinations: by priority, then oldest due.
+    """Mark ``sending``, leased until ``now + lease_s``, and return the head row of up to ``limit``
+    destinations: by priority, then oldest due.
 
     A destination's head is its oldest pending-or-sending row; it is claimed only when pending and due,
-    so a later message never overtakes an earlier one, even one waiting for a retry. Rows of the platforms
-    in ``skip`` are left alone; with ``only``, only that platform's rows are claimed.
+    so a later message never overtakes an earlier one, even one waiting for a retry. A ``sending`` row whose
+    lease ran out (its claimer died mid-send) is pending again, keeping its due time, and claimed anew.
+    Concurrent claims (replicas on PostgreSQL) skip each other's rows (``FOR UPDATE SKIP LOCKED``), so no
+    row goes to two claimers; SQLite has one writer at a time. Rows of the platforms in ``skip`` are left
+    alone; with ``only``, only that platform's rows are claimed.
     """
     where, params = _platforms(skip, only)
     with db.atomic():
+        db.execute(
+            """UPDATE outbox SET status = 'pending', lease_until = NULL
+               WHERE status = 'sending' AND COALESCE(lease_until, 0) <= ?""",
+            [now],
+        )
         ids = [
             row[0]
             for row in db.execute(
-                f"""SELECT o.id FROM outbox o INDEXED BY outbox_claim
+                f"""SELECT o.id FROM outbox o{db.indexed_by("outbox_claim")}
                     WHERE o.status = 'pending' AND o.priority IN (0, 1, 2) AND o.next_attempt_at <= ?{where}
-                      AND {_IS_HEAD}
-                    ORDER BY o.priority, o.next_attempt_at, o.id LIMIT ?""",
+                      AND {_is_head(db)}
+                    ORDER BY o.priority, o.next_attempt_at, o.id LIMIT ?{db.for_update(skip_locked=True)}""",
                 [now, *params, limit],
-            ).fetchall()
+            )
         ]
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
-        db.execute(f"UPDATE outbox SET status = 'sending' WHERE id IN ({marks})", ids)
-        rows = db.execute(f"{_SELECT} WHERE o.id IN ({marks})", ids)
-        keys = [column[0] for column in rows.description]
-        claimed = {row[0]: _message(dict(zip(keys, row, strict=True))) for row in rows.fetchall()}
+        db.execute(
+            f"UPDATE outbox SET status = 'sending', lease_until = ? WHERE id IN ({marks})",
+            [now + lease_s, *ids],
+        )
+        claimed = {row["id"]: _message(row) for row in db.fetch(f"{_SELECT} WHERE o.id IN ({marks})", ids)}
     return [claimed[row_id] for row_id in ids]
 
 
-def next_due_at(db: Database, *, skip: Collection[str] = (), only: str | None = None) -> float | None:
-    """When the earliest destination head becomes due (platforms as ``claim_due``); ``None``: none pending."""
+def next_due_at(db: Connection, *, skip: Collection[str] = (), only: str | None = None) -> float | None:
+    """When the earliest destination head becomes due (platforms as ``claim_due``); ``None``: none pending.
+    Leases running out are not due times: a worker's idle poll finds those rows."""
     where, params = _platforms(skip, only)
-    rows = db.execute(
-        f"SELECT MIN(o.next_attempt_at) FROM outbox o WHERE o.status = 'pending'{where} AND {_IS_HEAD}",
+    value: float | None = db.execute(
+        f"SELECT MIN(o.next_attempt_at) FROM outbox o WHERE o.status = 'pending'{where} AND {_is_head(db)}",
         params,
-    ).fetchall()
-    value: float | None = rows[0][0]
+    ).one()[0]
     return value
 
 
-def get_message(db: Database, row_id: int) -> OutboxMessage | None:
-    rows = list(db.query(f"{_SELECT} WHERE o.id = ?", [row_id]))
+def get_message(db: Connection, row_id: int) -> OutboxMessage | None:
+    rows = list(db.fetch(f"{_SELECT} WHERE o.id = ?", [row_id]))
     return _message(rows[0]) if rows else None
 
 
-def counts(db: Database) -> dict[OutboxStatus, int]:
+def counts(db: Connection) -> dict[OutboxStatus, int]:
     """Rows per status (every status present, zero when none)."""
     found = {
-        row["status"]: row["n"] for row in db.query("SELECT status, COUNT(*) AS n FROM outbox GROUP BY 1")
+        row["status"]: row["n"] for row in db.fetch("SELECT status, COUNT(*) AS n FROM outbox GROUP BY 1")
     }
     return {status: found.get(status.value, 0) for status in OutboxStatus}
 
 
-def mark_sent(db: Database, row_id: int, now: float) -> None:
+def mark_sent(db: Connection, row_id: int, now: float) -> None:
     mark_all_sent(db, [(row_id, now)])
 
 
-def mark_all_sent(db: Database, sent: Iterable[tuple[int, float]]) -> None:
+def mark_all_sent(db: Connection, sent: Iterable[tuple[int, float]]) -> None:
     """Mark rows delivered, each ``(id, sent_at)``, in one statement (a round's sends, one commit)."""
-    with db.atomic():  # executemany alone would leave a transaction open
-        db.conn.executemany(
-            "UPDATE outbox SET status = 'sent', sent_at = ? WHERE id = ?", ((at, i) for i, at in sent)
-        )
+    db.executemany(
+        "UPDATE outbox SET status = 'sent', sent_at = ?, lease_until = NULL WHERE id = ?",
+        ((at, i) for i, at in sent),
+    )
 
 
-def reschedule(db: Database, row_id: int, at: float, error: str, *, count_attempt: bool = True) -> None:
+def reschedule(db: Connection, row_id: int, at: float, error: str, *, count_attempt: bool = True) -> None:
     """Back to pending, due at ``at``, remembering ``error``; counts a failed attempt unless told not to."""
     db.execute(
         """UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ?,
-               attempts = attempts + ? WHERE id = ?""",
+               attempts = attempts + ?, lease_until = NULL WHERE id = ?""",
         [at, error, int(count_attempt), row_id],
     )
 
 
-def release(db: Database, row_id: int, at: float) -> None:
+def release(db: Connection, row_id: int, at: float) -> None:
     """Un-claim a row nothing was attempted for (a rate limit defers it to ``at``)."""
-    db.execute("UPDATE outbox SET status = 'pending', next_attempt_at = ? WHERE id = ?", [at, row_id])
+    db.execute(
+        "UPDATE outbox SET status = 'pending', next_attempt_at = ?, lease_until = NULL WHERE id = ?",
+        [at, row_id],
+    )
 
 
-def retry_now(db: Database, platform: str, now: float) -> int:
+def retry_now(db: Connection, platform: str, now: float) -> int:
     """Make due at ``now`` every pending row of ``platform`` waiting to retry a failed send (the platform
     answers again after an outage); returns how many."""
     cursor = db.execute(
@@ -250,25 +276,26 @@ def retry_now(db: Database, platform: str, now: float) -> int:
     return cursor.rowcount
 
 
-def dead_letter(db: Database, row_id: int, reason: str) -> None:
+def dead_letter(db: Connection, row_id: int, reason: str) -> None:
     """Give up on a row after a failed attempt, keeping the reason."""
     db.execute(
-        "UPDATE outbox SET status = 'dead', last_error = ?, attempts = attempts + 1 WHERE id = ?",
+        """UPDATE outbox SET status = 'dead', last_error = ?, attempts = attempts + 1, lease_until = NULL
+           WHERE id = ?""",
         [reason, row_id],
     )
 
 
-def drop_for_chat(db: Database, chat_ref: int, reason: str) -> int:
+def drop_for_chat(db: Connection, chat_ref: int, reason: str) -> int:
     """Drop every undelivered row of a chat (it blocked the bot or vanished); returns how many."""
     cursor = db.execute(
-        f"""UPDATE outbox SET status = 'dropped', last_error = ?
+        f"""UPDATE outbox SET status = 'dropped', last_error = ?, lease_until = NULL
             WHERE chat_ref = ? AND status IN {_UNDELIVERED}""",
         [reason, chat_ref],
     )
     return cursor.rowcount
 
 
-def redirect(db: Database, chat_ref: int, new_destination: str, *, new_chat_ref: int | None = None) -> int:
+def redirect(db: Connection, chat_ref: int, new_destination: str, *, new_chat_ref: int | None = None) -> int:
     """Point a chat's undelivered rows at its new id (and chat row, when it merged into another)."""
     cursor = db.execute(
         f"""UPDATE outbox SET destination = ?, chat_ref = ?
@@ -278,9 +305,13 @@ def redirect(db: Database, chat_ref: int, new_destination: str, *, new_chat_ref:
     return cursor.rowcount
 
 
-def recover_inflight(db: Database) -> int:
-    """At start-up: rows left ``sending`` by a crash go back to ``pending``, keeping their due time."""
-    return db.execute("UPDATE outbox SET status = 'pending' WHERE status = 'sending'").rowcount
+def recover_inflight(db: Connection) -> int:
+    """At start-up: rows left ``sending`` by a crash go back to ``pending``, keeping their due time. Only
+    where no other process may be sending (every row in flight is this process's own or a dead one's); where
+    replicas may send, let the leases run out instead (``claim_due``)."""
+    return db.execute(
+        "UPDATE outbox SET status = 'pending', lease_until = NULL WHERE status = 'sending'"
+    ).rowcount
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,7 +325,7 @@ class Expired:
     created_at: float
 
 
-def expire(db: Database, created_before: float) -> list[Expired]:
+def expire(db: Connection, created_before: float) -> list[Expired]:
     """Mark ``expired`` every pending row created before ``created_before``; returns them, oldest first."""
     with db.atomic():
         rows = db.execute(
@@ -317,7 +348,7 @@ _PRUNABLE = """(status = 'sent' AND sent_at < :sent_before)
     OR (status IN ('dead', 'dropped', 'expired') AND created_at < :failed_before)"""
 
 
-def count_prunable(db: Database, sent_before: float, failed_before: float) -> dict[OutboxStatus, int]:
+def count_prunable(db: Connection, sent_before: float, failed_before: float) -> dict[OutboxStatus, int]:
     """Finished rows ``prune`` would delete, per status: sent before ``sent_before``, dead, dropped or
     expired rows created before ``failed_before``."""
     found = dict(
@@ -329,7 +360,7 @@ def count_prunable(db: Database, sent_before: float, failed_before: float) -> di
     return {status: found.get(status.value, 0) for status in OutboxStatus if status.value in found}
 
 
-def prune(db: Database, sent_before: float, failed_before: float, limit: int) -> int:
+def prune(db: Connection, sent_before: float, failed_before: float, limit: int) -> int:
     """Delete up to ``limit`` of the rows ``count_prunable`` counts (one short transaction); returns how
     many. Pending and in-flight rows are never deleted."""
     cursor = db.execute(

@@ -15,10 +15,9 @@ import time
 from dataclasses import dataclass
 from typing import Self
 
-from sqlite_utils import Database
-
 from bot.config import Settings
 from bot.store import outbox, snapshots
+from bot.store.connection import Connection
 from bot.store.db import Store
 from bot.store.outbox import OutboxStatus
 
@@ -74,14 +73,14 @@ class Prunable:
         return self.snapshots + sum(self.outbox.values())
 
 
-def count_prunable(db: Database, cutoffs: Cutoffs) -> Prunable:
+def count_prunable(db: Connection, cutoffs: Cutoffs) -> Prunable:
     return Prunable(
         snapshots.count_old_snapshots(db, cutoffs.snapshots_before),
         outbox.count_prunable(db, cutoffs.sent_before, cutoffs.failed_before),
     )
 
 
-def prune_chunk(db: Database, cutoffs: Cutoffs, limit: int = CHUNK_ROWS) -> int:
+def prune_chunk(db: Connection, cutoffs: Cutoffs, limit: int = CHUNK_ROWS) -> int:
     """Delete up to ``limit`` prunable rows, snapshots first; returns how many (0: nothing left)."""
     deleted = snapshots.prune_snapshots(db, cutoffs.snapshots_before, limit)
     if deleted < limit:
@@ -89,7 +88,7 @@ def prune_chunk(db: Database, cutoffs: Cutoffs, limit: int = CHUNK_ROWS) -> int:
     return deleted
 
 
-def prune(db: Database, cutoffs: Cutoffs, limit: int = CHUNK_ROWS) -> int:
+def prune(db: Connection, cutoffs: Cutoffs, limit: int = CHUNK_ROWS) -> int:
     """Delete every prunable row, chunk by chunk; returns how many (sync, for the command line)."""
     total = 0
     while deleted := prune_chunk(db, cutoffs, limit):

@@ -9,10 +9,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlite_utils import Database
-
 from bot.economics.history import DailyRow
 from bot.sources.snapshot import AdjustmentEstimate, MarketSnapshot, SourceOutcome
+from bot.store.connection import Connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,13 +100,13 @@ def _outcomes(text: str) -> tuple[SourceOutcome, ...]:
     )
 
 
-def insert_snapshot(db: Database, snapshot: MarketSnapshot, *, stale: bool = False) -> int:
+def insert_snapshot(db: Connection, snapshot: MarketSnapshot, *, stale: bool = False) -> int:
     """Store one poll; returns its row id."""
     network = snapshot.network
-    cursor = db.execute(
+    row = db.execute(
         """INSERT INTO snapshots (taken_at, price_usd, difficulty, height, fees_per_block_btc, hashrate_hs,
                adjustment, outcomes, stale)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
         [
             snapshot.taken_at.timestamp(),
             snapshot.price.price_usd,
@@ -119,14 +118,15 @@ def insert_snapshot(db: Database, snapshot: MarketSnapshot, *, stale: bool = Fal
             _outcomes_json(snapshot.outcomes),
             int(stale),
         ],
-    )
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid
+    ).fetchone()
+    assert row is not None
+    snapshot_id: int = row[0]
+    return snapshot_id
 
 
-def latest_snapshot(db: Database) -> StoredSnapshot | None:
+def latest_snapshot(db: Connection) -> StoredSnapshot | None:
     """The most recent poll (stale or not: ``stale`` says which), or ``None`` before the first."""
-    rows = list(db.query("SELECT * FROM snapshots ORDER BY taken_at DESC, id DESC LIMIT 1"))
+    rows = list(db.fetch("SELECT * FROM snapshots ORDER BY taken_at DESC, id DESC LIMIT 1"))
     if not rows:
         return None
     row = rows[0]
@@ -144,13 +144,13 @@ def latest_snapshot(db: Database) -> StoredSnapshot | None:
     )
 
 
-def upsert_daily(db: Database, rows: Iterable[DailyRow], source: str) -> int:
+def upsert_daily(db: Connection, rows: Iterable[DailyRow], source: str) -> int:
     """Insert or replace days of history; returns how many rows were written."""
     params = [
         (r.date.isoformat(), r.price_usd, r.difficulty, r.hashrate_ths, r.issuance_btc, source) for r in rows
     ]
     with db.atomic():
-        db.conn.executemany(
+        db.executemany(
             """INSERT INTO daily (date, price_usd, difficulty, hashrate_ths, issuance_btc, source)
                VALUES (?, ?, ?, ?, ?, ?)
                ON CONFLICT (date) DO UPDATE SET price_usd = excluded.price_usd,
@@ -161,9 +161,9 @@ def upsert_daily(db: Database, rows: Iterable[DailyRow], source: str) -> int:
     return len(params)
 
 
-def daily_range(db: Database, start: date | None = None, end: date | None = None) -> list[DailyRow]:
+def daily_range(db: Connection, start: date | None = None, end: date | None = None) -> list[DailyRow]:
     """Days from ``start`` to ``end`` inclusive (either open), oldest first."""
-    rows = db.query(
+    rows = db.fetch(
         "SELECT * FROM daily WHERE date >= ? AND date <= ? ORDER BY date",
         [start.isoformat() if start else "", end.isoformat() if end else "9999-12-31"],
     )
@@ -179,29 +179,29 @@ def daily_range(db: Database, start: date | None = None, end: date | None = None
     ]
 
 
-def daily_fingerprint(db: Database, start: date, end: date) -> tuple[object, ...]:
+def daily_fingerprint(db: Connection, start: date, end: date) -> tuple[object, ...]:
     """A cheap summary of the days ``start`` .. ``end`` (count, last date, sums of price and difficulty)
     that changes whenever a row in that range is added, removed or rewritten with other figures."""
     row = db.execute(
-        "SELECT COUNT(*), MAX(date), TOTAL(price_usd), TOTAL(difficulty) FROM daily "
-        "WHERE date >= ? AND date <= ?",
+        """SELECT COUNT(*), MAX(date), COALESCE(SUM(price_usd), 0.0), COALESCE(SUM(difficulty), 0.0)
+           FROM daily WHERE date >= ? AND date <= ?""",
         [start.isoformat(), end.isoformat()],
-    ).fetchone()
+    ).one()
     return tuple(row)
 
 
-def last_daily_date(db: Database) -> date | None:
-    value = db.execute("SELECT MAX(date) FROM daily").fetchone()[0]
+def last_daily_date(db: Connection) -> date | None:
+    value = db.execute("SELECT MAX(date) FROM daily").one()[0]
     return None if value is None else date.fromisoformat(value)
 
 
-def get_state(db: Database, key: str) -> Any:
+def get_state(db: Connection, key: str) -> Any:
     """The JSON value stored under ``key``, or ``None``."""
     row = db.execute("SELECT value FROM state WHERE key = ?", [key]).fetchone()
     return None if row is None else json.loads(row[0])
 
 
-def set_state(db: Database, key: str, value: object) -> None:
+def set_state(db: Connection, key: str, value: object) -> None:
     """Store ``value`` (anything ``json.dumps`` accepts) under ``key``, replacing the old value."""
     db.execute(
         "INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -234,15 +234,15 @@ class DataHealth:
         return cls(reason if isinstance(reason, str) else None, failing)
 
 
-def data_health(db: Database) -> DataHealth:
+def data_health(db: Connection) -> DataHealth:
     """The poller's latest ``DataHealth``."""
     return DataHealth.from_json(get_state(db, DATA_HEALTH_KEY))
 
 
-def record_event(db: Database, key: str, kind: str, occurred_at: float, data: Mapping[str, object]) -> bool:
+def record_event(db: Connection, key: str, kind: str, occurred_at: float, data: Mapping[str, object]) -> bool:
     """Log an event once: returns ``False`` when ``key`` was already recorded."""
     cursor = db.execute(
-        "INSERT OR IGNORE INTO events (key, kind, occurred_at, data) VALUES (?, ?, ?, ?)",
+        "INSERT INTO events (key, kind, occurred_at, data) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
         [key, kind, occurred_at, json.dumps(dict(data))],
     )
     return cursor.rowcount > 0
@@ -253,19 +253,19 @@ _OLD_SNAPSHOTS = """taken_at < :before
 """Snapshots taken before ``before``, except the latest one (``/status`` reads it however old it is)."""
 
 
-def count_old_snapshots(db: Database, before: float) -> int:
+def count_old_snapshots(db: Connection, before: float) -> int:
     """How many snapshots ``prune_snapshots`` would delete."""
     count: int = db.execute(
         f"SELECT COUNT(*) FROM snapshots WHERE {_OLD_SNAPSHOTS}", {"before": before}
-    ).fetchone()[0]
+    ).one()[0]
     return count
 
 
-def prune_snapshots(db: Database, before: float, limit: int) -> int:
+def prune_snapshots(db: Connection, before: float, limit: int) -> int:
     """Delete up to ``limit`` snapshots taken before ``before`` (never the latest, never a daily row);
     returns how many."""
     cursor = db.execute(
-        f"""DELETE FROM snapshots WHERE id IN (SELECT id FROM snapshots INDEXED BY snapshots_taken_at
+        f"""DELETE FROM snapshots WHERE id IN (SELECT id FROM snapshots{db.indexed_by("snapshots_taken_at")}
                 WHERE {_OLD_SNAPSHOTS} LIMIT :limit)""",
         {"before": before, "limit": limit},
     )

@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlite_utils import Database
-
 from bot.alerts.rules import (
     MAX_RULES_PER_CHAT,
     KeyedRule,
@@ -30,6 +28,7 @@ from bot.alerts.rules import (
     RuleState,
     TooManyRulesError,
 )
+from bot.store.connection import Connection
 
 
 class SubscriptionKind(StrEnum):
@@ -84,7 +83,7 @@ def check_keyed(keyed: KeyedRule) -> None:
 
 
 def _insert_rule(
-    db: Database,
+    db: Connection,
     chat_ref: int,
     kind: SubscriptionKind,
     rule: Rule,
@@ -93,10 +92,10 @@ def _insert_rule(
     now: float,
 ) -> int:
     check_keyed(keyed)
-    cursor = db.execute(
+    row = db.execute(
         """INSERT INTO subscriptions (chat_ref, kind, metric, op, threshold, band, repeat, min_interval_s,
                key_metric, key_op, key_threshold, key_rearm, armed, quiet_until, quiet, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
         [
             chat_ref,
             kind.value,
@@ -115,13 +114,14 @@ def _insert_rule(
             int(state.quiet_until > 0),
             now,
         ],
-    )
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid
+    ).fetchone()
+    assert row is not None
+    subscription_id: int = row[0]
+    return subscription_id
 
 
 def add_threshold(
-    db: Database, chat_ref: int, rule: Rule, keyed: KeyedRule, state: RuleState, now: float
+    db: Connection, chat_ref: int, rule: Rule, keyed: KeyedRule, state: RuleState, now: float
 ) -> int:
     """Store a chat's threshold rule with its key translation and initial state; returns its id.
 
@@ -129,17 +129,18 @@ def add_threshold(
     the count and the insert run in one transaction, so concurrent commands cannot pass the cap together.
     """
     with db.atomic():
+        db.execute(f"SELECT id FROM chats WHERE id = ?{db.for_update()}", [chat_ref])  # replicas queue here
         held = db.execute(
             "SELECT COUNT(*) FROM subscriptions WHERE chat_ref = ? AND kind = ?",
             [chat_ref, SubscriptionKind.THRESHOLD.value],
-        ).fetchone()[0]
+        ).one()[0]
         if held >= MAX_RULES_PER_CHAT:
             raise TooManyRulesError(MAX_RULES_PER_CHAT)
         return _insert_rule(db, chat_ref, SubscriptionKind.THRESHOLD, rule, keyed, state, now)
 
 
 def set_margin_warning(
-    db: Database, chat_ref: int, rule: Rule, keyed: KeyedRule, state: RuleState, now: float
+    db: Connection, chat_ref: int, rule: Rule, keyed: KeyedRule, state: RuleState, now: float
 ) -> int:
     """Create or replace the chat's margin warning (``rule`` as shown to the user); returns its id."""
     with db.atomic():
@@ -147,37 +148,37 @@ def set_margin_warning(
         return _insert_rule(db, chat_ref, SubscriptionKind.MARGIN_WARNING, rule, keyed, state, now)
 
 
-def _add_without_rule(db: Database, chat_ref: int, kind: SubscriptionKind, now: float) -> int:
+def _add_without_rule(db: Connection, chat_ref: int, kind: SubscriptionKind, now: float) -> int:
     with db.atomic():
         db.execute(
-            "INSERT OR IGNORE INTO subscriptions (chat_ref, kind, created_at) VALUES (?, ?, ?)",
+            "INSERT INTO subscriptions (chat_ref, kind, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             [chat_ref, kind.value, now],
         )
         row = db.execute(
             "SELECT id FROM subscriptions WHERE chat_ref = ? AND kind = ?", [chat_ref, kind.value]
-        ).fetchone()
+        ).one()
     subscription_id: int = row[0]
     return subscription_id
 
 
-def add_network(db: Database, chat_ref: int, now: float) -> int:
+def add_network(db: Connection, chat_ref: int, now: float) -> int:
     """Subscribe the chat to network events (idempotent); returns the subscription id."""
     return _add_without_rule(db, chat_ref, SubscriptionKind.NETWORK, now)
 
 
-def add_fleet(db: Database, chat_ref: int, now: float) -> int:
+def add_fleet(db: Connection, chat_ref: int, now: float) -> int:
     """Subscribe the chat to its fleet lines' switch-off advice (idempotent); returns the id."""
     return _add_without_rule(db, chat_ref, SubscriptionKind.FLEET, now)
 
 
-def remove_kind(db: Database, chat_ref: int, kind: SubscriptionKind) -> int:
+def remove_kind(db: Connection, chat_ref: int, kind: SubscriptionKind) -> int:
     """Remove the chat's subscriptions of one kind (e.g. its network subscription); returns how many."""
     return db.execute(
         "DELETE FROM subscriptions WHERE chat_ref = ? AND kind = ?", [chat_ref, kind.value]
     ).rowcount
 
 
-def remove_subscription(db: Database, chat_ref: int, subscription_id: int) -> bool:
+def remove_subscription(db: Connection, chat_ref: int, subscription_id: int) -> bool:
     """Remove one subscription, only if it belongs to ``chat_ref``."""
     cursor = db.execute(
         "DELETE FROM subscriptions WHERE id = ? AND chat_ref = ?", [subscription_id, chat_ref]
@@ -185,11 +186,11 @@ def remove_subscription(db: Database, chat_ref: int, subscription_id: int) -> bo
     return cursor.rowcount > 0
 
 
-def remove_all(db: Database, chat_ref: int) -> int:
+def remove_all(db: Connection, chat_ref: int) -> int:
     return db.execute("DELETE FROM subscriptions WHERE chat_ref = ?", [chat_ref]).rowcount
 
 
-def update_keyed(db: Database, subscription_id: int, keyed: KeyedRule) -> None:
+def update_keyed(db: Connection, subscription_id: int, keyed: KeyedRule) -> None:
     """Replace a rule's key translation (its chat's profile changed); armed state and timers stay."""
     check_keyed(keyed)
     db.execute(
@@ -228,58 +229,59 @@ def _subscription(row: dict[str, Any]) -> Subscription:
     )
 
 
-def list_for_chat(db: Database, chat_ref: int) -> list[Subscription]:
+def list_for_chat(db: Connection, chat_ref: int) -> list[Subscription]:
     """The chat's subscriptions, oldest first."""
     return [
         _subscription(row)
-        for row in db.query("SELECT * FROM subscriptions WHERE chat_ref = ? ORDER BY id", [chat_ref])
+        for row in db.fetch("SELECT * FROM subscriptions WHERE chat_ref = ? ORDER BY id", [chat_ref])
     ]
 
 
-def get_subscription(db: Database, subscription_id: int) -> Subscription | None:
-    rows = list(db.query("SELECT * FROM subscriptions WHERE id = ?", [subscription_id]))
+def get_subscription(db: Connection, subscription_id: int) -> Subscription | None:
+    rows = list(db.fetch("SELECT * FROM subscriptions WHERE id = ?", [subscription_id]))
     return _subscription(rows[0]) if rows else None
 
 
-def chats_subscribed(db: Database, kind: SubscriptionKind) -> list[int]:
+def chats_subscribed(db: Connection, kind: SubscriptionKind) -> list[int]:
     """Row ids of the active chats with an active subscription of ``kind`` (indexed by kind)."""
     return [
         row["chat_ref"]
-        for row in db.query(
+        for row in db.fetch(
             "SELECT chat_ref FROM subscriptions WHERE kind = ? AND active = 1 ORDER BY chat_ref", [kind.value]
         )
     ]
 
 
-_FIRE = """armed = 0, quiet_until = :now + min_interval_s, quiet = min_interval_s > 0, last_fired_at = :now,
+_FIRE = """armed = 0, quiet_until = :now + min_interval_s,
+    quiet = CASE WHEN min_interval_s > 0 THEN 1 ELSE 0 END, last_fired_at = :now,
     fire_count = fire_count + 1"""
-# A rule is quiet (out of the firing indexes) from a firing with a minimum interval until the first
-# evaluation at or after its quiet_until; the firing statements still test quiet_until themselves.
-_WAKE = """UPDATE subscriptions INDEXED BY subscriptions_quiet SET quiet = 0
-    WHERE quiet = 1 AND quiet_until <= :now"""
 _RETURNING = "RETURNING id, chat_ref, kind, metric, op, threshold, fire_count"
 # Per op: the comparison under which a rule holds, and under which it re-arms (rules.holds / rules.rearms).
 _HOLDS = {Op.BELOW: "key_threshold > :value", Op.ABOVE: "key_threshold < :value"}
 _REARMS = {Op.BELOW: "key_rearm <= :value", Op.ABOVE: "key_rearm >= :value"}
 
 
-def _statements(op: Op) -> tuple[str, str, str]:
+def _wake(db: Connection) -> str:
+    # A rule is quiet (out of the firing indexes) from a firing with a minimum interval until the first
+    # evaluation at or after its quiet_until; the firing statements still test quiet_until themselves.
+    return f"""UPDATE subscriptions{db.indexed_by("subscriptions_quiet")} SET quiet = 0
+        WHERE quiet = 1 AND quiet_until <= :now"""
+
+
+def _statements(db: Connection, op: Op) -> tuple[str, str, str]:
     scope = "key_metric = :metric AND key_op = :op AND active = 1"
     due = f"quiet = 0 AND {_HOLDS[op]} AND quiet_until <= :now"
-    repeat_fire = f"""UPDATE subscriptions INDEXED BY subscriptions_repeat_due SET {_FIRE}
+    repeat_fire = f"""UPDATE subscriptions{db.indexed_by("subscriptions_repeat_due")} SET {_FIRE}
         WHERE {scope} AND repeat = 1 AND armed = 0 AND {due} {_RETURNING}"""
-    armed_fire = f"""UPDATE subscriptions INDEXED BY subscriptions_armed_due SET {_FIRE}
+    armed_fire = f"""UPDATE subscriptions{db.indexed_by("subscriptions_armed_due")} SET {_FIRE}
         WHERE {scope} AND armed = 1 AND {due} {_RETURNING}"""
-    rearm = f"""UPDATE subscriptions INDEXED BY subscriptions_rearm SET armed = 1
+    rearm = f"""UPDATE subscriptions{db.indexed_by("subscriptions_rearm")} SET armed = 1
         WHERE {scope} AND armed = 0 AND {_REARMS[op]}"""
     return repeat_fire, armed_fire, rearm
 
 
-_STATEMENTS = {op: _statements(op) for op in Op}
-
-
 def evaluate_thresholds(
-    db: Database, values: Mapping[KeyMetric, float], now: float, *, rearm: bool = True
+    db: Connection, values: Mapping[KeyMetric, float], now: float, *, rearm: bool = True
 ) -> list[Fired]:
     """Step every active rule on the given key metrics by one observation; return the rules that fired.
     With ``rearm=False`` (a streamed price between polls) rules only fire: re-arming is left to the polls,
@@ -295,9 +297,10 @@ def evaluate_thresholds(
             raise ValueError(f"{metric}: value must be finite, got {value!r}")
     fired: list[Fired] = []
     with db.atomic():
-        db.execute(_WAKE, {"now": now})
+        db.execute(_wake(db), {"now": now})
+        statements = {op: _statements(db, op) for op in Op}
         for metric, value in values.items():
-            for op, (repeat_fire, armed_fire, rearm_statement) in _STATEMENTS.items():
+            for op, (repeat_fire, armed_fire, rearm_statement) in statements.items():
                 params = {"metric": metric.value, "op": op.value, "value": value, "now": now}
                 for statement in (repeat_fire, armed_fire):
                     fired.extend(
@@ -309,7 +312,7 @@ def evaluate_thresholds(
     return fired
 
 
-def has_active_rules(db: Database, key_metric: KeyMetric) -> bool:
+def has_active_rules(db: Connection, key_metric: KeyMetric) -> bool:
     """Whether any active subscription is evaluated on ``key_metric`` (indexed lookup)."""
     row = db.execute(
         "SELECT 1 FROM subscriptions WHERE key_metric = ? AND active = 1 LIMIT 1", [key_metric.value]

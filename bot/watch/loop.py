@@ -18,8 +18,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
-from sqlite_utils import Database
-
 from bot.alerts.engine import (
     EngineState,
     Observation,
@@ -53,6 +51,7 @@ from bot.store import fanouts, outbox
 from bot.store import fleet as fleet_repo
 from bot.store import snapshots as snapshot_repo
 from bot.store import subscriptions as subscription_repo
+from bot.store.connection import Connection
 from bot.store.db import Store
 from bot.store.subscriptions import Fired, SubscriptionKind
 
@@ -100,7 +99,7 @@ _BASELINES: dict[tuple[object, ...], StressBaseline | NotEnoughHistoryError] = {
 """The last stress baseline built, keyed by its day and the fingerprint of the daily rows it came from."""
 
 
-def cached_stress_baseline(db: Database, day: date) -> StressBaseline | NotEnoughHistoryError:
+def cached_stress_baseline(db: Connection, day: date) -> StressBaseline | NotEnoughHistoryError:
     """The miner-stress ranks for readings on ``day`` from the stored daily series (or why there are none),
     built once per day and series: later calls cost one fingerprint query."""
     start, end = day - timedelta(days=HISTORY_DAYS), day - timedelta(days=1)
@@ -119,7 +118,7 @@ def cached_stress_baseline(db: Database, day: date) -> StressBaseline | NotEnoug
 
 
 def stress_value(
-    db: Database, market: MarketInputs, at: datetime, regression: DifficultyRegression
+    db: Connection, market: MarketInputs, at: datetime, regression: DifficultyRegression
 ) -> float | None:
     """The miner-stress index at ``market`` on ``at``'s UTC day against the stored daily series, or
     ``None`` while that series is too short (``bot.economics.stress``)."""
@@ -153,12 +152,12 @@ def observation(
     )
 
 
-def _load_state(db: Database) -> EngineState:
+def _load_state(db: Connection) -> EngineState:
     stored = snapshot_repo.get_state(db, ENGINE_STATE_KEY)
     return EngineState.from_json(stored) if isinstance(stored, str) else EngineState()
 
 
-def _message(db: Database, event: AlertEvent, chat_ref: int) -> outbox.NewMessage | None:
+def _message(db: Connection, event: AlertEvent, chat_ref: int) -> outbox.NewMessage | None:
     chat = chat_repo.get_chat(db, chat_ref)
     if chat is None or not chat.active:
         return None
@@ -172,7 +171,7 @@ def _message(db: Database, event: AlertEvent, chat_ref: int) -> outbox.NewMessag
     )
 
 
-def _fired_event(db: Database, fired: Fired, reading: Reading) -> AlertEvent | None:
+def _fired_event(db: Connection, fired: Fired, reading: Reading) -> AlertEvent | None:
     subscription = subscription_repo.get_subscription(db, fired.subscription_id)
     if subscription is None or subscription.rule is None:
         return None
@@ -199,7 +198,7 @@ def _fired_event(db: Database, fired: Fired, reading: Reading) -> AlertEvent | N
 
 
 def _fleet_events(
-    db: Database, chat_ref: int, reading: Reading, market: MarketInputs, now: float
+    db: Connection, chat_ref: int, reading: Reading, market: MarketInputs, now: float
 ) -> list[AlertEvent]:
     """Step each line of the chat's fleet (``bot.alerts.fleet``), saving its advice state; the events to
     send: advice that changed, and lines the estimated next retarget turns across zero."""
@@ -230,7 +229,7 @@ def _fleet_events(
 
 
 def decide(
-    db: Database, reading: Reading, regression: DifficultyRegression, params: RegimeParams, now: float
+    db: Connection, reading: Reading, regression: DifficultyRegression, params: RegimeParams, now: float
 ) -> list[AlertEvent]:
     """Evaluate ``reading`` and write every resulting outbox row; run inside one transaction."""
     state = _load_state(db)
@@ -259,7 +258,7 @@ def decide(
 
 
 def _fire_thresholds(
-    db: Database,
+    db: Connection,
     values: Mapping[KeyMetric, float],
     reading: Reading,
     now: float,
@@ -277,13 +276,13 @@ def _fire_thresholds(
             messages += [message] if message else []
 
 
-def _record(db: Database, events: list[AlertEvent], messages: list[outbox.NewMessage], now: float) -> None:
+def _record(db: Connection, events: list[AlertEvent], messages: list[outbox.NewMessage], now: float) -> None:
     outbox.enqueue(db, messages, now)
     for event in events:
         snapshot_repo.record_event(db, event.key, event.kind.value, event.occurred_at.timestamp(), event.data)
 
 
-def decide_price(db: Database, price_usd: float, at: datetime, now: float) -> list[AlertEvent]:
+def decide_price(db: Connection, price_usd: float, at: datetime, now: float) -> list[AlertEvent]:
     """Fire the price rules a streamed ``price_usd`` crosses (``bot.market.price_stream``), writing their
     outbox rows. Re-arming, the regime, the data-health notices and every other rule wait for the polls: the
     stream speeds up a cross, it never decides alone that a rule may fire again."""
@@ -296,7 +295,7 @@ def decide_price(db: Database, price_usd: float, at: datetime, now: float) -> li
     return events
 
 
-def decide_ribbons(db: Database, rows: Sequence[DailyRow], now: float) -> list[AlertEvent]:
+def decide_ribbons(db: Connection, rows: Sequence[DailyRow], now: float) -> list[AlertEvent]:
     """Report Hash Ribbons events for daily rows newer than the last reported one (one transaction)."""
     if not rows:
         return []
@@ -321,7 +320,7 @@ class Chunk:
 
 
 def fan_out_chunk(
-    db: Database,
+    db: Connection,
     fanout_id: int,
     now: float,
     budget_s: float = FANOUT_CHUNK_S,
@@ -370,7 +369,7 @@ def _observation_json(obs: Observation) -> dict[str, object]:
     }
 
 
-def _last_observation(db: Database) -> Observation | None:
+def _last_observation(db: Connection) -> Observation | None:
     stored = snapshot_repo.get_state(db, "last_observation")
     if not isinstance(stored, dict):
         return None

@@ -21,14 +21,13 @@ import sys
 import time
 from pathlib import Path
 
-from sqlite_utils import Database
-
 from bot.alerts.regime import RegimeParams
 from bot.alerts.rules import KeyMetric
 from bot.data import load_difficulty_regression
 from bot.delivery import Destination, OutboundMessage, OutboxWorker, Sent
 from bot.store import Store
 from bot.store.chats import get_chat
+from bot.store.connection import Connection
 from bot.store.outbox import NewMessage, OutboxStatus, counts, enqueue
 from bot.store.subscriptions import evaluate_thresholds
 from bot.watch.loop import Watch
@@ -74,7 +73,7 @@ async def deliver(db_path: Path, out: Path, concurrency: int) -> None:
     await store.close()
 
 
-def decide_and_enqueue(db: Database, price: float, now: float) -> int:
+def decide_and_enqueue(db: Connection, price: float, now: float) -> int:
     fired = evaluate_thresholds(db, {KeyMetric.PRICE_USD: price}, now)
     messages = []
     for f in fired:

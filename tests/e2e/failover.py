@@ -29,7 +29,7 @@ from bot.chat.kinds import ChatKind
 from bot.config import Settings
 from bot.store import fanouts
 from bot.store.chats import upsert_chat
-from bot.store.db import Store
+from bot.store.db import open_store
 from bot.store.outbox import OutboxStatus, counts
 from bot.store.subscriptions import add_network
 from tests.e2e.process import ROOT, bot_environment
@@ -162,7 +162,7 @@ def chat_ids(chats: int) -> list[int]:
 async def seed(settings: Settings, chats: int) -> None:
     """``chats`` private Telegram chats subscribed to network alerts and a retarget alert for all of them,
     waiting to fan out (the leader's watch resumes it at start)."""
-    store = await Store.open(settings.db or Path("minerwatch.db"))
+    store = await open_store(settings)
     try:
         for chat_id in chat_ids(chats):
             chat = await store.run(upsert_chat, "telegram", str(chat_id), ChatKind.PRIVATE, 0.0)
@@ -174,7 +174,7 @@ async def seed(settings: Settings, chats: int) -> None:
 
 
 async def in_flight(settings: Settings) -> int:
-    store = await Store.open(settings.db or Path("minerwatch.db"))
+    store = await open_store(settings)
     try:
         return (await store.run(counts))[OutboxStatus.SENDING]
     finally:

@@ -196,12 +196,12 @@ async def subscribe(fake: FakeDiscord, rule: str, **where: Any) -> int:
 
 
 async def chats(app: BotApp) -> dict[str, int]:
-    rows = await app.store.run(lambda db: list(db.query("SELECT chat_id, active FROM chats")))
+    rows = await app.store.run(lambda db: list(db.fetch("SELECT chat_id, active FROM chats")))
     return {row["chat_id"]: row["active"] for row in rows}
 
 
 async def outbox_statuses(app: BotApp) -> list[str]:
-    rows = await app.store.run(lambda db: list(db.query("SELECT status FROM outbox ORDER BY id")))
+    rows = await app.store.run(lambda db: list(db.fetch("SELECT status FROM outbox ORDER BY id")))
     return [row["status"] for row in rows]
 
 
@@ -513,7 +513,7 @@ async def test_deleted_channel_deactivates_its_subscriptions(bot: BotApp, fake_d
     assert (await chats(bot))[str(ALERTS)] == 1
     subscriptions = await bot.store.run(
         lambda db: list(
-            db.query(
+            db.fetch(
                 "SELECT c.chat_id, s.active FROM subscriptions s JOIN chats c ON c.id = s.chat_ref",
             )
         )

@@ -262,7 +262,7 @@ async def test_blocked_bot_deactivates_the_chat(
     move_price(fake_upstreams, 79_000)
     await price_polls(telegram, fake_upstreams, 3)
     assert len(telegram.calls(chat_id=USER)) == sent_before
-    chats = await bot.store.run(lambda db: list(db.query("SELECT active, reason FROM chats")))
+    chats = await bot.store.run(lambda db: list(db.fetch("SELECT active, reason FROM chats")))
     assert chats == [{"active": 0, "reason": "blocked the bot"}]
 
 
@@ -275,7 +275,7 @@ async def test_block_discovered_on_send_deactivates_the_chat(
     move_price(fake_upstreams, 79_000)
     await telegram.wait_for(lambda: [c for c in telegram.calls(chat_id=USER) if c.status == 403], timeout=20)
     for _ in range(100):  # the worker records the 403 just after the fake answered it
-        rows = await bot.store.run(lambda db: list(db.query("SELECT active FROM chats")))
+        rows = await bot.store.run(lambda db: list(db.fetch("SELECT active FROM chats")))
         if rows == [{"active": 0}]:
             break
         await asyncio.sleep(0.05)

@@ -170,7 +170,7 @@ def test_telegram_down_at_start_then_up_serves_health_then_commands_and_the_wait
     assert_clean(bot.output, telegram.token)
     db = connect(tmp_path / "bot.db")
     assert counts(db)[OutboxStatus.SENT] == 1
-    assert [row["attempts"] for row in db.query("SELECT attempts FROM outbox")] == [0]
+    assert [row["attempts"] for row in db.fetch("SELECT attempts FROM outbox")] == [0]
     db.close()
 
 

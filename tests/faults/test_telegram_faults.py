@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlite_utils import Database
 from telegram.ext import AIORateLimiter
 
 from bot.alerts.events import AlertEvent, EventKind
@@ -27,6 +26,7 @@ from bot.ops.metrics import REGISTRY
 from bot.render.alerts import render_event
 from bot.store import Store
 from bot.store.chats import find_chat, upsert_chat
+from bot.store.connection import Connection
 from bot.store.outbox import NewMessage, OutboxStatus, Priority, counts, enqueue, next_due_at
 from bot.store.subscriptions import add_network
 from bot.transports import telegram as telegram_transport
@@ -86,7 +86,7 @@ async def transport(
     await made.stop()
 
 
-def seed(db: Database) -> None:
+def seed(db: Connection) -> None:
     """Every chat subscribed to network news, the capitulation alert pending for each."""
     messages = []
     for chat_id in PRIVATE + GROUPS:
@@ -241,7 +241,7 @@ async def test_paid_broadcast_goes_only_with_broadcasts_and_only_when_set(
     assert transport.outbox_bot.request is not transport.app.bot.request  # alerts have their own pool
     assert transport.rates.broadcast_per_s == (telegram_transport.PAID_BROADCAST_PER_S if paid else None)
 
-    def rows(db: Database) -> None:
+    def rows(db: Connection) -> None:
         for chat_id, priority in ((501, Priority.BROADCAST), (502, Priority.PERSONAL)):
             chat = upsert_chat(db, "telegram", str(chat_id), ChatKind.PRIVATE, AT.timestamp())
             message = NewMessage(

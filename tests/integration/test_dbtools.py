@@ -46,7 +46,8 @@ async def running(tmp_path: Path) -> AsyncIterator[Store]:
     await store.close()
 
 
-def table_rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
+def table_rows(path: Path | None) -> dict[str, list[tuple[object, ...]]]:
+    assert path is not None, "a SQLite store"
     with sqlite3.connect(path) as connection:
         names = [r[0] for r in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         return {name: connection.execute(f'SELECT * FROM "{name}" ORDER BY 1').fetchall() for name in names}

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlite_utils import Database
 
 from bot.alerts.rules import KeyedRule, KeyMetric, Metric, Op, Rule, RuleState
 from bot.chat.kinds import ChatKind
@@ -33,6 +32,7 @@ from bot.delivery.rates import SendRates, Window
 from bot.ops.metrics import REGISTRY
 from bot.store import Store
 from bot.store.chats import find_chat, get_chat, upsert_chat
+from bot.store.connection import Connection
 from bot.store.outbox import (
     NewMessage,
     OutboxStatus,
@@ -351,7 +351,7 @@ async def test_an_unrecorded_outcome_is_recovered_by_run(
     await put(store, "a", "a1")
     attempts: list[int] = []
 
-    def mark_sent_failing_once(db: Database, sent: list[tuple[int, float]]) -> None:
+    def mark_sent_failing_once(db: Connection, sent: list[tuple[int, float]]) -> None:
         attempts.append(len(sent))
         if len(attempts) == 1:
             raise sqlite3.OperationalError("database is locked")
@@ -505,7 +505,7 @@ async def test_a_round_records_its_outcomes_in_one_commit(
     commits: list[int] = []
     real_record = worker_module._record
 
-    def counting(db: Database, settled: Sequence[worker_module.Settled], *args: Any) -> None:
+    def counting(db: Connection, settled: Sequence[worker_module.Settled], *args: Any) -> None:
         commits.append(len(settled))
         real_record(db, settled, *args)
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlite_utils import Database
 
 from bot.alerts.events import AlertEvent, EventKind
 from bot.alerts.regime import RegimeParams
@@ -21,7 +20,8 @@ from bot.chat.services import StoreServices
 from bot.config import Settings
 from bot.data import load_difficulty_regression
 from bot.render.alerts import render_event
-from bot.store import Store, connect, fanouts
+from bot.store import Store, fanouts
+from bot.store.connection import Connection
 from bot.store.outbox import OutboxStatus, Priority, counts, get_message
 from bot.watch.loop import FANOUT_BATCH, Chunk, Watch, fan_out_chunk
 from handlers.router import dispatch
@@ -42,29 +42,28 @@ EVENT = AlertEvent(
 )
 
 
-def add_subscribers(db: Database, count: int, first_id: int = 1, language: str = "en") -> None:
+def add_subscribers(db: Connection, count: int, first_id: int = 1, language: str = "en") -> None:
     """``count`` chats subscribed to network events, in one transaction (raw inserts: fast)."""
     ids = range(first_id, first_id + count)
     with db.atomic():
-        db.conn.executemany(
+        db.executemany(
             """INSERT INTO chats (id, platform, chat_id, kind, language, created_at)
                VALUES (?, 'telegram', ?, 'private', ?, 0)""",
             ((i, str(700_000_000 + i), language) for i in ids),
         )
-        db.conn.executemany(
+        db.executemany(
             "INSERT INTO subscriptions (chat_ref, kind, created_at) VALUES (?, 'network', 0)",
             ((i,) for i in ids),
         )
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = connect(tmp_path / "m.db")
-    yield database
-    database.close()
+def db(connection: Connection) -> Connection:
+    """A migrated connection, on SQLite and on PostgreSQL."""
+    return connection
 
 
-def test_chunks_stop_at_their_budget_resume_and_reach_every_chat_once(db: Database) -> None:
+def test_chunks_stop_at_their_budget_resume_and_reach_every_chat_once(db: Connection) -> None:
     add_subscribers(db, 900)
     add_subscribers(db, 100, first_id=901, language="ru")
     db.execute("UPDATE chats SET active = 0 WHERE id = 5")
@@ -114,7 +113,7 @@ async def test_a_command_is_answered_while_a_100k_chat_fan_out_runs(store: Store
     await store.run(fanouts.add, EVENT.to_json(), fanouts.Audience.NETWORK, time.time())
     holds: list[float] = []
 
-    def timed_chunk(db: Database, fanout_id: int, now: float) -> object:
+    def timed_chunk(db: Connection, fanout_id: int, now: float) -> object:
         started = time.perf_counter()
         try:
             return fan_out_chunk(db, fanout_id, now)

@@ -58,7 +58,7 @@ async def services(store: Store) -> StoreServices:
 
 async def observe(store: Store, reading: Reading) -> list[str]:
     """Run one evaluation; the texts it queued."""
-    before = await store.run(lambda db: db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+    before = await store.run(lambda db: db.execute("SELECT COUNT(*) FROM outbox").one()[0])
     await store.atomic(decide, reading, load_difficulty_regression(), RegimeParams(), reading.at.timestamp())
     rows = await store.run(lambda db: db.execute("SELECT text FROM outbox ORDER BY id").fetchall())
     return [row[0] for row in rows[before:]]

@@ -20,11 +20,13 @@ from bot.config import Settings
 from bot.economics.history import DailyRow
 from bot.market.poller import LivePoller
 from bot.store.chats import upsert_chat
+from bot.store.connection import Connection
 from bot.store.db import Store, connect
 from bot.store.migrations import migrations
 from bot.store.outbox import NewMessage, OutboxStatus, counts, enqueue, expire, get_message, mark_sent
 from bot.store.retention import DAY_S, Cutoffs, Retention, count_prunable, prune, prune_chunk, prune_store
 from bot.store.snapshots import daily_range, latest_snapshot, upsert_daily
+from bot.store.sqlite import SqliteConnection
 from tests.integration.test_dbtools import db_command, table_rows
 
 NOW = time.time()
@@ -32,7 +34,7 @@ NOW = time.time()
 DAYS = [date(2026, 1, 1), date(2026, 1, 2)]
 
 
-def add_snapshot(db: Database, taken_at: float) -> None:
+def add_snapshot(db: Connection, taken_at: float) -> None:
     db.execute(
         """INSERT INTO snapshots (taken_at, price_usd, difficulty, height, fees_per_block_btc, outcomes)
            VALUES (?, 90000, 1.2e14, 900000, 0.02, '[]')""",
@@ -40,26 +42,25 @@ def add_snapshot(db: Database, taken_at: float) -> None:
     )
 
 
-def add_message(db: Database, key: str, created_at: float) -> int:
+def add_message(db: Connection, key: str, created_at: float) -> int:
     chat = upsert_chat(db, "telegram", "42", ChatKind.PRIVATE, created_at)
     enqueue(db, [NewMessage(key, chat.id, "telegram", "42", "threshold", key)], created_at)
-    row_id: int = db.execute("SELECT id FROM outbox WHERE dedupe_key = ?", [key]).fetchone()[0]
+    row_id: int = db.execute("SELECT id FROM outbox WHERE dedupe_key = ?", [key]).one()[0]
     return row_id
 
 
-def add_old_message(db: Database, key: str) -> int:
+def add_old_message(db: Connection, key: str) -> int:
     """A row as the schema before the outbox priorities (m007) holds it."""
     chat = upsert_chat(db, "telegram", "42", ChatKind.PRIVATE, NOW)
-    cursor = db.execute(
+    row_id: int = db.execute(
         """INSERT INTO outbox (dedupe_key, chat_ref, platform, destination, event_kind, text, next_attempt_at,
-               created_at) VALUES (?, ?, 'telegram', '42', 'threshold', ?, ?, ?)""",
+               created_at) VALUES (?, ?, 'telegram', '42', 'threshold', ?, ?, ?) RETURNING id""",
         [key, chat.id, key, NOW, NOW],
-    )
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid
+    ).one()[0]
+    return row_id
 
 
-def seed(db: Database) -> None:
+def seed(db: Connection) -> None:
     """Old and recent rows of every kind the prune looks at; the expected survivors are named ``keep``."""
     for age_days in (400, 90, 31, 29, 1):
         add_snapshot(db, NOW - age_days * DAY_S)
@@ -82,18 +83,18 @@ def seed(db: Database) -> None:
     db.execute("UPDATE outbox SET status = 'sending' WHERE id = ?", [inflight])
 
 
-def outbox_keys(db: Database) -> set[str]:
+def outbox_keys(db: Connection) -> set[str]:
     return {row[0] for row in db.execute("SELECT dedupe_key FROM outbox").fetchall()}
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Database:
-    opened = connect(tmp_path / "m.db")
-    seed(opened)
-    return opened
+def db(connection: Connection) -> Connection:
+    """A seeded connection, on SQLite and on PostgreSQL."""
+    seed(connection)
+    return connection
 
 
-def test_prune_removes_old_rows_and_keeps_daily_recent_and_unsent(db: Database) -> None:
+def test_prune_removes_old_rows_and_keeps_daily_recent_and_unsent(db: Connection) -> None:
     cutoffs = Cutoffs.at(Retention(), NOW)
     found = count_prunable(db, cutoffs)
     assert (found.snapshots, found.outbox) == (
@@ -115,8 +116,8 @@ def test_prune_removes_old_rows_and_keeps_daily_recent_and_unsent(db: Database) 
     assert prune_chunk(db, cutoffs) == 0
 
 
-def test_the_latest_snapshot_is_kept_however_old(tmp_path: Path) -> None:
-    db = connect(tmp_path / "m.db")
+def test_the_latest_snapshot_is_kept_however_old(connection: Connection) -> None:
+    db = connection
     for age_days in (60, 50):
         add_snapshot(db, NOW - age_days * DAY_S)
     assert prune(db, Cutoffs.at(Retention(), NOW)) == 1
@@ -126,13 +127,16 @@ def test_the_latest_snapshot_is_kept_however_old(tmp_path: Path) -> None:
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    """A seeded SQLite store (the ``db prune`` command works on a file)."""
     opened = await Store.open(tmp_path / "m.db")
     await opened.run(seed)
     yield opened
     await opened.close()
 
 
-async def test_the_daily_job_prunes_in_chunks_between_other_calls(store: Store) -> None:
+async def test_the_daily_job_prunes_in_chunks_between_other_calls(backend_store: Store) -> None:
+    store = backend_store
+    await store.run(seed)
     calls: list[str] = []
     real_run = store.run
 
@@ -150,10 +154,12 @@ async def test_db_prune_dry_run_changes_nothing_then_prune_removes(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)  # no stray .env
-    before = table_rows(store.path)
-    code, out, err = db_command(capsys, "prune", "--dry-run", "--db", str(store.path))
+    path = tmp_path / "m.db"
+    assert store.path == path
+    before = table_rows(path)
+    code, out, err = db_command(capsys, "prune", "--dry-run", "--db", str(path))
     assert (code, err) == (0, "")
-    assert table_rows(store.path) == before
+    assert table_rows(path) == before
     lines = [line.split() for line in out.splitlines()]
     assert lines[1] == ["would", "remove", "(dry", "run,", "nothing", "changed):"]
     assert lines[2][0] == "snapshots" and lines[2][-1] == "3"
@@ -162,11 +168,11 @@ async def test_db_prune_dry_run_changes_nothing_then_prune_removes(
     assert lines[-1] == ["total", "6", "row(s)"]
 
     monkeypatch.setenv("MINERWATCH_SNAPSHOT_RETENTION_DAYS", "100")  # the windows are the settings
-    code, out, err = db_command(capsys, "prune", "--db", str(store.path))  # while the bot holds it open
+    code, out, err = db_command(capsys, "prune", "--db", str(path))  # while the bot holds it open
     assert (code, err) == (0, "")
     assert out.splitlines()[1] == "removed:"
     assert out.splitlines()[-1].startswith("total 4 row(s) in ")
-    remaining = await store.run(lambda db: db.execute("SELECT COUNT(*) FROM snapshots").fetchone()[0])
+    remaining = await store.run(lambda db: db.execute("SELECT COUNT(*) FROM snapshots").one()[0])
     assert remaining == 4
 
 
@@ -182,8 +188,8 @@ def test_db_prune_of_a_missing_database_is_one_line(
 
 def test_migration_to_expired_keeps_rows_ids_and_the_id_counter(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
-    db = Database(path)
-    migrations.apply(db, stop_before="m006_outbox_expired")
+    db = SqliteConnection(Database(path), path)
+    migrations.apply(db.sqlite, stop_before="m006_outbox_expired")
     first, second = add_old_message(db, "a"), add_old_message(db, "b")
     db.execute("DELETE FROM outbox WHERE id = ?", [second])  # the counter is now past the last row
     with pytest.raises(sqlite3.IntegrityError):
@@ -191,7 +197,7 @@ def test_migration_to_expired_keeps_rows_ids_and_the_id_counter(tmp_path: Path) 
     db.close()
 
     db = connect(path)
-    assert [m.name for m in migrations.pending(db)] == []
+    assert [m.name for m in migrations.pending(db.sqlite)] == []
     kept = get_message(db, first)
     assert kept is not None and (kept.dedupe_key, kept.status) == ("a", OutboxStatus.PENDING)
     assert expire(db, NOW + 1)[0].id == first
@@ -203,8 +209,10 @@ def test_migration_to_expired_keeps_rows_ids_and_the_id_counter(tmp_path: Path) 
 
 
 async def test_the_bot_runs_the_prune_daily(
-    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    backend_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    store = backend_store
+    await store.run(seed)
     monkeypatch.chdir(tmp_path)  # no stray .env
     poller = cast(LivePoller, SimpleNamespace(poll_price=None, poll_network=None, daily=None))
     [job] = [spec for spec in _jobs(Settings(), poller, store) if spec.name == "prune"]

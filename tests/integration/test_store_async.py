@@ -1,4 +1,5 @@
-"""The async facade: one worker thread owns the connection; atomic rolls back; storage errors are clear."""
+"""The async facade on both backends: one worker thread owns the connection; atomic rolls back; storage errors
+are clear; bookkeeping commits skip the wait for the disk."""
 
 from __future__ import annotations
 
@@ -12,42 +13,37 @@ import pytest
 from sqlite_utils import Database
 
 from bot.chat.kinds import ChatKind
-from bot.store import StorageUnavailable, Store, StoreError
+from bot.store import Connection, StorageUnavailable, Store, StoreError
 from bot.store.chats import find_chat, upsert_chat
 from bot.store.snapshots import get_state, set_state
+from tests.store_backends import open_at
 
 
-async def test_open_runs_everything_in_one_worker_thread(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "deep" / "dir" / "m.db")
-    try:
+async def test_open_runs_everything_in_one_worker_thread(backend_store: Store) -> None:
+    def where(db: Connection) -> str:
+        db.execute("SELECT 1")
+        return threading.current_thread().name
 
-        def where(db: Database) -> str:
-            db.execute("SELECT 1")
-            return threading.current_thread().name
-
-        names = await asyncio.gather(*(store.run(where) for _ in range(50)))
-        assert len(set(names)) == 1
-        assert names[0].startswith("minerwatch-db")
-        assert names[0] != threading.current_thread().name
-    finally:
-        await store.close()
+    names = await asyncio.gather(*(backend_store.run(where) for _ in range(50)))
+    assert len(set(names)) == 1
+    assert names[0].startswith("minerwatch-db")
+    assert names[0] != threading.current_thread().name
 
 
-async def test_concurrent_writes_are_serialised(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "m.db")
+async def test_concurrent_writes_are_serialised(backend_store: Store) -> None:
+    store = backend_store
 
-    def bump(db: Database) -> None:
+    def bump(db: Connection) -> None:
         set_state(db, "n", (get_state(db, "n") or 0) + 1)
 
     await asyncio.gather(*(store.atomic(bump) for _ in range(50)))
     assert await store.run(get_state, "n") == 50
-    await store.close()
 
 
-async def test_atomic_rolls_back_on_error(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "m.db")
+async def test_atomic_rolls_back_on_error(backend_store: Store) -> None:
+    store = backend_store
 
-    def half_done(db: Database) -> None:
+    def half_done(db: Connection) -> None:
         upsert_chat(db, "telegram", "1", ChatKind.PRIVATE, now=0.0)
         raise RuntimeError("boom")
 
@@ -56,11 +52,10 @@ async def test_atomic_rolls_back_on_error(tmp_path: Path) -> None:
     assert await store.run(find_chat, "telegram", "1") is None
     chat = await store.run(upsert_chat, "telegram", "1", ChatKind.PRIVATE, now=0.0)
     assert chat.chat_id == "1"
-    await store.close()
 
 
-async def test_close_is_idempotent_and_final(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "m.db")
+async def test_close_is_idempotent_and_final(store_location: str) -> None:
+    store = await open_at(store_location)
     await store.close()
     await store.close()
     with pytest.raises(StoreError, match="closed"):
@@ -77,8 +72,8 @@ async def test_unopenable_path_raises_store_error(tmp_path: Path) -> None:
 async def test_full_disk_becomes_a_store_error_naming_the_path(tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "m.db")
 
-    def fill(db: Database) -> None:
-        pages = db.execute("PRAGMA page_count").fetchone()[0]
+    def fill(db: Connection) -> None:
+        pages = db.execute("PRAGMA page_count").one()[0]
         db.execute(f"PRAGMA max_page_count = {pages + 1}")
         set_state(db, "big", "x" * 100_000)
 
@@ -131,11 +126,11 @@ async def test_commits_fsync_except_bookkeeping(tmp_path: Path) -> None:
     """synchronous=FULL (2) for every call; NORMAL (1) inside ``bookkeeping``, and FULL again after it."""
     store = await Store.open(tmp_path / "m.db")
 
-    def synchronous(db: Database) -> int:
-        value: int = db.execute("PRAGMA synchronous").fetchone()[0]
+    def synchronous(db: Connection) -> int:
+        value: int = db.execute("PRAGMA synchronous").one()[0]
         return value
 
-    def write_and_read(db: Database) -> int:
+    def write_and_read(db: Connection) -> int:
         db.execute("INSERT INTO state (key, value) VALUES ('k', '1')")
         return synchronous(db)
 
@@ -145,5 +140,5 @@ async def test_commits_fsync_except_bookkeeping(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.IntegrityError):
         await store.bookkeeping(write_and_read)  # the same key again: rolled back, and FULL again after
     assert await store.run(synchronous) == 2
-    assert await store.run(lambda db: db.execute("SELECT COUNT(*) FROM state").fetchone()[0]) == 1
+    assert await store.run(lambda db: db.execute("SELECT COUNT(*) FROM state").one()[0]) == 1
     await store.close()

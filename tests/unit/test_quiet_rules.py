@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,9 +9,10 @@ from sqlite_utils import Database
 
 from bot.alerts.rules import KeyedRule, KeyMetric, Metric, Op, Rule, RuleState
 from bot.chat.kinds import ChatKind
-from bot.store import connect
+from bot.store import Connection, connect
 from bot.store.chats import upsert_chat
 from bot.store.migrations import migrations
+from bot.store.sqlite import SqliteConnection
 from bot.store.subscriptions import add_threshold, evaluate_thresholds, get_subscription
 
 PRICE = KeyMetric.PRICE_USD
@@ -25,19 +25,18 @@ def _repeat_rule(min_interval_s: int = HOUR) -> Rule:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = connect(tmp_path / "q.db")
-    yield database
-    database.close()
+def db(connection: Connection) -> Connection:
+    """A migrated connection, on SQLite and on PostgreSQL."""
+    return connection
 
 
 @pytest.fixture
-def chat_ref(db: Database) -> int:
+def chat_ref(db: Connection) -> int:
     return upsert_chat(db, "telegram", "7", ChatKind.PRIVATE, now=0.0).id
 
 
 def test_a_quiet_repeat_rule_fires_again_exactly_when_its_quiet_period_ends(
-    db: Database, chat_ref: int
+    db: Connection, chat_ref: int
 ) -> None:
     sub = add_threshold(db, chat_ref, _repeat_rule(), ABOVE_100K, RuleState(armed=True), now=0.0)
     assert [f.subscription_id for f in evaluate_thresholds(db, {PRICE: 101_000.0}, now=100.0)] == [sub]
@@ -50,7 +49,7 @@ def test_a_quiet_repeat_rule_fires_again_exactly_when_its_quiet_period_ends(
 
 
 def test_a_rule_rearmed_inside_its_quiet_period_fires_when_the_period_ends(
-    db: Database, chat_ref: int
+    db: Connection, chat_ref: int
 ) -> None:
     once = Rule(Metric.PRICE, Op.ABOVE, 100_000.0, 1000.0, min_interval_s=HOUR)
     sub = add_threshold(db, chat_ref, once, ABOVE_100K, RuleState(armed=True), now=0.0)
@@ -61,7 +60,7 @@ def test_a_rule_rearmed_inside_its_quiet_period_fires_when_the_period_ends(
 
 
 def test_a_quiet_rule_not_evaluated_when_it_wakes_fires_on_its_next_reading(
-    db: Database, chat_ref: int
+    db: Connection, chat_ref: int
 ) -> None:
     """Waking is not tied to the rule's metric: a snapshot without it must not lose the rule."""
     sub = add_threshold(db, chat_ref, _repeat_rule(), ABOVE_100K, RuleState(armed=True), now=0.0)
@@ -70,7 +69,7 @@ def test_a_quiet_rule_not_evaluated_when_it_wakes_fires_on_its_next_reading(
     assert [f.subscription_id for f in evaluate_thresholds(db, {PRICE: 101_000.0}, now=2 * HOUR + 1)] == [sub]
 
 
-def _vm_steps(db: Database, values: dict[KeyMetric, float], now: float) -> int:
+def _vm_steps(db: SqliteConnection, values: dict[KeyMetric, float], now: float) -> int:
     """SQLite virtual-machine instructions one evaluation executes (a deterministic measure of rows read)."""
     steps = 0
 
@@ -79,15 +78,15 @@ def _vm_steps(db: Database, values: dict[KeyMetric, float], now: float) -> int:
         steps += 1
         return 0
 
-    db.conn.set_progress_handler(count, 1)
+    db.sqlite.conn.set_progress_handler(count, 1)
     try:
         evaluate_thresholds(db, values, now)
     finally:
-        db.conn.set_progress_handler(None, 1)
+        db.sqlite.conn.set_progress_handler(None, 1)
     return steps
 
 
-def _holding_quiet_repeat_rules(db: Database, chat_ref: int, count: int) -> None:
+def _holding_quiet_repeat_rules(db: Connection, chat_ref: int, count: int) -> None:
     for _ in range(count):
         add_threshold(db, chat_ref, _repeat_rule(), ABOVE_100K, RuleState(armed=True), now=0.0)
     assert len(evaluate_thresholds(db, {PRICE: 101_000.0}, now=0.0)) == count

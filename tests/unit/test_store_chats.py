@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from sqlite_utils import Database
 
 from bot.alerts.rules import KeyedRule, KeyMetric, Metric, Op, Rule, RuleState
 from bot.chat.kinds import ChatKind
-from bot.store import connect
+from bot.store import Connection
 from bot.store.chats import (
     Profile,
     deactivate_chat,
@@ -37,13 +33,12 @@ PROFILE = Profile(j_per_th=21.5, power_usd_per_kwh=0.06, pool_fee_pct=2.0, uptim
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = connect(tmp_path / "m.db")
-    yield database
-    database.close()
+def db(connection: Connection) -> Connection:
+    """A migrated connection, on SQLite and on PostgreSQL."""
+    return connection
 
 
-def test_upsert_creates_then_updates(db: Database) -> None:
+def test_upsert_creates_then_updates(db: Connection) -> None:
     chat = upsert_chat(db, "telegram", "42", ChatKind.PRIVATE, now=10.0)
     assert (chat.platform, chat.chat_id, chat.kind, chat.language, chat.active) == (
         "telegram",
@@ -60,7 +55,7 @@ def test_upsert_creates_then_updates(db: Database) -> None:
     assert get_chat(db, chat.id) == again
 
 
-def test_deactivate_switches_subscriptions_off_and_upsert_back_on(db: Database) -> None:
+def test_deactivate_switches_subscriptions_off_and_upsert_back_on(db: Connection) -> None:
     chat = upsert_chat(db, "telegram", "42", ChatKind.PRIVATE, now=0.0)
     add_threshold(db, chat.id, PRICE_RULE, PRICE_KEYED, RuleState(armed=True), now=0.0)
     deactivate_chat(db, chat.id, "bot was blocked by the user")
@@ -73,14 +68,14 @@ def test_deactivate_switches_subscriptions_off_and_upsert_back_on(db: Database) 
     assert [s.active for s in list_for_chat(db, chat.id)] == [True]
 
 
-def test_set_language(db: Database) -> None:
+def test_set_language(db: Connection) -> None:
     chat = upsert_chat(db, "discord", "7", ChatKind.DM, now=0.0)
     set_language(db, chat.id, "ru")
     stored = get_chat(db, chat.id)
     assert stored is not None and stored.language == "ru"
 
 
-def test_profile_round_trip(db: Database) -> None:
+def test_profile_round_trip(db: Connection) -> None:
     chat = upsert_chat(db, "telegram", "42", ChatKind.PRIVATE, now=0.0)
     assert get_profile(db, chat.id) is None
     set_profile(db, chat.id, PROFILE, now=1.0)
@@ -94,7 +89,7 @@ def _message(chat_ref: int, key: str, destination: str = "-100") -> NewMessage:
     return NewMessage(key, chat_ref, "telegram", destination, "threshold", f"text {key}")
 
 
-def test_migrate_in_place_keeps_subscriptions_and_redirects_undelivered(db: Database) -> None:
+def test_migrate_in_place_keeps_subscriptions_and_redirects_undelivered(db: Connection) -> None:
     chat = upsert_chat(db, "telegram", "-100", ChatKind.GROUP, now=0.0)
     add_threshold(db, chat.id, PRICE_RULE, PRICE_KEYED, RuleState(armed=True), now=0.0)
     enqueue(db, [_message(chat.id, "a"), _message(chat.id, "b")], now=0.0)
@@ -109,7 +104,7 @@ def test_migrate_in_place_keeps_subscriptions_and_redirects_undelivered(db: Data
     assert pending is not None and pending.destination == "-1001"
 
 
-def test_migrate_into_an_existing_chat_merges(db: Database) -> None:
+def test_migrate_into_an_existing_chat_merges(db: Connection) -> None:
     old = upsert_chat(db, "telegram", "-100", ChatKind.GROUP, now=0.0)
     new = upsert_chat(db, "telegram", "-1001", ChatKind.SUPERGROUP, now=1.0)
     add_threshold(db, old.id, PRICE_RULE, PRICE_KEYED, RuleState(armed=True), now=0.0)
@@ -131,7 +126,7 @@ def test_migrate_into_an_existing_chat_merges(db: Database) -> None:
     assert gone is not None and not gone.active and gone.reason == "migrated to -1001"
 
 
-def test_margin_warning_is_one_per_chat(db: Database) -> None:
+def test_margin_warning_is_one_per_chat(db: Connection) -> None:
     chat = upsert_chat(db, "telegram", "42", ChatKind.PRIVATE, now=0.0)
     rule = Rule(Metric.MARGIN, Op.BELOW, 0.0, 1.0)
     keyed = KeyedRule(KeyMetric.NEXT_HASHPRICE_USD_PER_PH_DAY, Op.BELOW, 40.0, 40.4)

@@ -11,7 +11,7 @@ from sqlite_utils import Database
 from bot.alerts.rules import Op
 from bot.store import StoreError, connect, default_db_path
 from bot.store.migrations import migrations
-from bot.store.subscriptions import _STATEMENTS
+from bot.store.subscriptions import _statements
 
 
 def test_default_db_path_prefers_the_environment(tmp_path: Path) -> None:
@@ -27,9 +27,9 @@ def test_default_db_path_is_in_the_user_data_directory(tmp_path: Path) -> None:
 def test_connect_creates_directories_and_configures(tmp_path: Path) -> None:
     db = connect(tmp_path / "a" / "b" / "m.db")
     assert (tmp_path / "a" / "b" / "m.db").exists()
-    assert db.journal_mode == "wal"
-    assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    assert db.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
+    assert db.sqlite.journal_mode == "wal"
+    assert db.execute("PRAGMA foreign_keys").one()[0] == 1
+    assert db.execute("PRAGMA busy_timeout").one()[0] == 5000
     assert {
         "chats",
         "fleet_lines",
@@ -40,17 +40,17 @@ def test_connect_creates_directories_and_configures(tmp_path: Path) -> None:
         "state",
         "outbox",
         "events",
-    } <= set(db.table_names())
+    } <= set(db.sqlite.table_names())
     db.close()
 
 
 def test_migrations_apply_once(tmp_path: Path) -> None:
     connect(tmp_path / "m.db").close()
     db = connect(tmp_path / "m.db")
-    names = [m.name for m in migrations.applied(db)]
+    names = [m.name for m in migrations.applied(db.sqlite)]
     assert names == sorted(set(names))
     assert names[0].startswith("m001_")
-    assert migrations.pending(db) == []
+    assert migrations.pending(db.sqlite) == []
 
 
 def test_unopenable_path_raises_one_line_naming_it(tmp_path: Path) -> None:
@@ -79,7 +79,7 @@ def test_foreign_keys_are_enforced(tmp_path: Path) -> None:
 def test_evaluation_statements_are_index_range_scans(tmp_path: Path, op: Op) -> None:
     db = connect(tmp_path / "m.db")
     params = {"metric": "price_usd", "op": op.value, "value": 1.0, "now": 0.0}
-    for statement in _STATEMENTS[op]:
+    for statement in _statements(db, op):
         plan = " ".join(row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {statement}", params))
         assert plan.startswith("SEARCH subscriptions USING INDEX"), plan
         assert "key_metric=? AND key_op=?" in plan
@@ -101,7 +101,11 @@ def test_the_priority_migration_ranks_queued_rows_by_their_event_kind(tmp_path: 
             [key, kind],
         )
     db.close()
-    db = connect(path)
-    assert dict(db.execute("SELECT dedupe_key, priority FROM outbox").fetchall()) == {"a": 2, "b": 1, "c": 2}
-    assert "fanouts" in db.table_names()
-    db.close()
+    migrated = connect(path)
+    assert dict(migrated.execute("SELECT dedupe_key, priority FROM outbox").fetchall()) == {
+        "a": 2,
+        "b": 1,
+        "c": 2,
+    }
+    assert "fanouts" in migrated.sqlite.table_names()
+    migrated.close()

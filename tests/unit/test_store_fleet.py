@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,11 +9,11 @@ from sqlite_utils import Database
 
 from bot.chat.kinds import ChatKind
 from bot.economics.fleet import MAX_LINES, FleetFullError, Period, Tariff, TariffInUseError
-from bot.store import connect
+from bot.store import Connection, connect
 from bot.store import fleet as fleet_repo
 from bot.store.chats import Profile, get_profile, migrate_chat, set_profile, upsert_chat
 from bot.store.migrations import migrations
-from bot.store.subscriptions import SubscriptionKind, add_network, list_for_chat
+from bot.store.subscriptions import SubscriptionKind, list_for_chat
 
 S19J = fleet_repo.StoredLine(29.5, 40, 0.055, 2.0, 100.0, 1.0, "Antminer S19j Pro", 104.0, site="north")
 S21 = fleet_repo.StoredLine(15.0, 20, None, 2.0, 95.0, 1.05, "Antminer S21 Pro", 234.0, tariff="texas")
@@ -23,13 +21,12 @@ TEXAS = Tariff("texas", 0.045, (Period(840, 1200, 0.12),), "America/Chicago")
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = connect(tmp_path / "fleet.db")
-    yield database
-    database.close()
+def db(connection: Connection) -> Connection:
+    """A migrated connection, on SQLite and on PostgreSQL."""
+    return connection
 
 
-def test_lines_are_numbered_in_order_and_renumber_on_removal(db: Database) -> None:
+def test_lines_are_numbered_in_order_and_renumber_on_removal(db: Connection) -> None:
     chat = upsert_chat(db, "telegram", "1", ChatKind.PRIVATE, now=0.0)
     fleet_repo.set_tariff(db, chat.id, TEXAS, now=0.0)
     assert fleet_repo.add_line(db, chat.id, S19J, now=1.0) == 1
@@ -50,7 +47,7 @@ def test_lines_are_numbered_in_order_and_renumber_on_removal(db: Database) -> No
     assert get_profile(db, chat.id) is None
 
 
-def test_a_fleet_holds_at_most_max_lines(db: Database) -> None:
+def test_a_fleet_holds_at_most_max_lines(db: Connection) -> None:
     chat = upsert_chat(db, "telegram", "1", ChatKind.PRIVATE, now=0.0)
     for _ in range(MAX_LINES):
         fleet_repo.add_line(db, chat.id, S19J, now=1.0)
@@ -66,7 +63,7 @@ def test_a_line_has_a_price_or_a_tariff_never_both() -> None:
         fleet_repo.StoredLine(29.5, 1, None, 0, 100, 1)
 
 
-def test_set_profile_changes_line_1_and_keeps_the_others(db: Database) -> None:
+def test_set_profile_changes_line_1_and_keeps_the_others(db: Connection) -> None:
     chat = upsert_chat(db, "telegram", "1", ChatKind.PRIVATE, now=0.0)
     fleet_repo.add_line(db, chat.id, S19J, now=1.0)
     fleet_repo.add_line(db, chat.id, S19J, now=1.0)
@@ -78,7 +75,7 @@ def test_set_profile_changes_line_1_and_keeps_the_others(db: Database) -> None:
     assert second == S19J
 
 
-def test_line_alert_state_resets_when_the_line_changes(db: Database) -> None:
+def test_line_alert_state_resets_when_the_line_changes(db: Connection) -> None:
     chat = upsert_chat(db, "telegram", "1", ChatKind.PRIVATE, now=0.0)
     fleet_repo.add_line(db, chat.id, S19J, now=1.0)
     fleet_repo.set_line_alert(db, chat.id, 1, fleet_repo.LineAlert("switch off", 99.0))
@@ -87,7 +84,7 @@ def test_line_alert_state_resets_when_the_line_changes(db: Database) -> None:
     assert fleet_repo.line_alerts(db, chat.id) == [fleet_repo.LineAlert(None, 0.0)]
 
 
-def test_a_migrated_chat_takes_its_fleet_and_tariffs(db: Database) -> None:
+def test_a_migrated_chat_takes_its_fleet_and_tariffs(db: Connection) -> None:
     old = upsert_chat(db, "telegram", "-1", ChatKind.GROUP, now=0.0)
     fleet_repo.set_tariff(db, old.id, TEXAS, now=0.0)
     fleet_repo.add_line(db, old.id, S19J, now=0.0)
@@ -118,16 +115,16 @@ def test_stored_profiles_migrate_to_one_line_fleets_without_loss(tmp_path: Path)
                pool_fee_pct, uptime_pct, pue, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         rows,
     )
-    add_network(old, 1, time.time())
+    old.execute("INSERT INTO subscriptions (chat_ref, kind, created_at) VALUES (1, 'network', 0)")
     old.conn.commit()
     old.close()
     db = connect(tmp_path / "old.db")
-    assert "profiles" not in db.table_names()
+    assert "profiles" not in db.sqlite.table_names()
     assert get_profile(db, 1) == Profile(21.5, 0.055, 2.0, 97.0, 1.05, "Antminer S19 XP", 140.0, 3)
     assert get_profile(db, 2) == Profile(17.5, 0.0712345678, 0.0, 100.0, 1.0, None, None, 1)
     assert [len(fleet_repo.lines(db, ref)) for ref in (1, 2)] == [1, 1]
     assert [s.kind for s in list_for_chat(db, 1)] == [SubscriptionKind.NETWORK]
-    indexes = {index.name for index in db.table("subscriptions").indexes}
+    indexes = {index.name for index in db.sqlite.table("subscriptions").indexes}
     assert {"subscriptions_armed_due", "subscriptions_rearm", "subscriptions_one_per_chat"} <= indexes
     db.execute("INSERT INTO subscriptions (chat_ref, kind, created_at) VALUES (2, 'fleet', 0)")
     db.close()

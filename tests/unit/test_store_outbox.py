@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from sqlite_utils import Database
 
 from bot.chat.kinds import ChatKind
-from bot.store import connect
+from bot.store import Connection, connect
 from bot.store.chats import upsert_chat
 from bot.store.outbox import (
     NewMessage,
@@ -36,14 +34,13 @@ from bot.store.outbox import (
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = connect(tmp_path / "m.db")
-    yield database
-    database.close()
+def db(connection: Connection) -> Connection:
+    """A migrated connection, on SQLite and on PostgreSQL."""
+    return connection
 
 
 @pytest.fixture
-def chats(db: Database) -> dict[str, int]:
+def chats(db: Connection) -> dict[str, int]:
     return {name: upsert_chat(db, "telegram", name, ChatKind.PRIVATE, now=0.0).id for name in ("a", "b", "c")}
 
 
@@ -51,17 +48,17 @@ def msg(chats: dict[str, int], destination: str, key: str, image: bytes | None =
     return NewMessage(key, chats[destination], "telegram", destination, "test", f"text {key}", image)
 
 
-def stored(db: Database, row_id: int) -> OutboxMessage:
+def stored(db: Connection, row_id: int) -> OutboxMessage:
     message = get_message(db, row_id)
     assert message is not None
     return message
 
 
-def claimed_keys(db: Database, now: float, limit: int = 10) -> list[str]:
+def claimed_keys(db: Connection, now: float, limit: int = 10) -> list[str]:
     return [m.dedupe_key for m in claim_due(db, now, limit)]
 
 
-def test_enqueue_ignores_repeated_dedupe_keys(db: Database, chats: dict[str, int]) -> None:
+def test_enqueue_ignores_repeated_dedupe_keys(db: Connection, chats: dict[str, int]) -> None:
     assert enqueue(db, [msg(chats, "a", "k1"), msg(chats, "a", "k2", b"\x89PNG")], now=5.0) == 2
     assert enqueue(db, [msg(chats, "a", "k1"), msg(chats, "b", "k3")], now=6.0) == 1
     second = stored(db, 2)
@@ -74,7 +71,7 @@ def test_enqueue_ignores_repeated_dedupe_keys(db: Database, chats: dict[str, int
     assert counts(db)[OutboxStatus.PENDING] == 3
 
 
-def test_claims_only_the_head_of_each_destination_in_order(db: Database, chats: dict[str, int]) -> None:
+def test_claims_only_the_head_of_each_destination_in_order(db: Connection, chats: dict[str, int]) -> None:
     enqueue(db, [msg(chats, "a", "a1"), msg(chats, "b", "b1"), msg(chats, "a", "a2")], now=0.0)
     assert claimed_keys(db, now=1.0) == ["a1", "b1"]
     assert claimed_keys(db, now=1.0) == []  # heads in flight block their destinations
@@ -83,7 +80,7 @@ def test_claims_only_the_head_of_each_destination_in_order(db: Database, chats: 
     assert (stored(db, 1).status, stored(db, 1).sent_at) == (OutboxStatus.SENT, 2.0)
 
 
-def test_a_head_waiting_for_retry_blocks_later_messages(db: Database, chats: dict[str, int]) -> None:
+def test_a_head_waiting_for_retry_blocks_later_messages(db: Connection, chats: dict[str, int]) -> None:
     enqueue(db, [msg(chats, "a", "a1"), msg(chats, "a", "a2")], now=0.0)
     [head] = claim_due(db, now=0.0, limit=10)
     reschedule(db, head.id, at=50.0, error="timeout")
@@ -93,7 +90,9 @@ def test_a_head_waiting_for_retry_blocks_later_messages(db: Database, chats: dic
     assert [(m.dedupe_key, m.attempts, m.last_error) for m in retried] == [("a1", 1, "timeout")]
 
 
-def test_release_and_uncounted_reschedule_do_not_count_attempts(db: Database, chats: dict[str, int]) -> None:
+def test_release_and_uncounted_reschedule_do_not_count_attempts(
+    db: Connection, chats: dict[str, int]
+) -> None:
     enqueue(db, [msg(chats, "a", "a1")], now=0.0)
     [head] = claim_due(db, now=0.0, limit=1)
     release(db, head.id, at=3.0)
@@ -102,14 +101,14 @@ def test_release_and_uncounted_reschedule_do_not_count_attempts(db: Database, ch
     assert (stored(db, head.id).attempts, stored(db, head.id).next_attempt_at) == (0, 4.0)
 
 
-def test_limit_and_oldest_due_first(db: Database, chats: dict[str, int]) -> None:
+def test_limit_and_oldest_due_first(db: Connection, chats: dict[str, int]) -> None:
     enqueue(db, [msg(chats, "c", "c1")], now=3.0)
     enqueue(db, [msg(chats, "b", "b1")], now=2.0)
     enqueue(db, [msg(chats, "a", "a1")], now=1.0)
     assert claimed_keys(db, now=5.0, limit=2) == ["a1", "b1"]
 
 
-def test_dead_letters_do_not_block(db: Database, chats: dict[str, int]) -> None:
+def test_dead_letters_do_not_block(db: Connection, chats: dict[str, int]) -> None:
     enqueue(db, [msg(chats, "a", "a1"), msg(chats, "a", "a2")], now=0.0)
     [head] = claim_due(db, now=0.0, limit=1)
     dead_letter(db, head.id, "Bad Request: message is too long")
@@ -122,7 +121,7 @@ def test_dead_letters_do_not_block(db: Database, chats: dict[str, int]) -> None:
     assert claimed_keys(db, now=0.0) == ["a2"]
 
 
-def test_drop_and_redirect_touch_only_undelivered_rows(db: Database, chats: dict[str, int]) -> None:
+def test_drop_and_redirect_touch_only_undelivered_rows(db: Connection, chats: dict[str, int]) -> None:
     enqueue(
         db,
         [msg(chats, "a", "a1"), msg(chats, "a", "a2"), msg(chats, "a", "a3"), msg(chats, "b", "b1")],
@@ -141,7 +140,7 @@ def test_drop_and_redirect_touch_only_undelivered_rows(db: Database, chats: dict
     ]
 
 
-def test_recover_inflight_returns_claims_to_pending(db: Database, chats: dict[str, int]) -> None:
+def test_recover_inflight_returns_claims_to_pending(db: Connection, chats: dict[str, int]) -> None:
     enqueue(db, [msg(chats, "a", "a1"), msg(chats, "b", "b1")], now=0.0)
     claim_due(db, now=0.0, limit=10)
     assert next_due_at(db) is None
@@ -149,7 +148,7 @@ def test_recover_inflight_returns_claims_to_pending(db: Database, chats: dict[st
     assert claimed_keys(db, now=0.0) == ["a1", "b1"]
 
 
-def test_claims_and_due_times_skip_or_keep_to_a_platform(db: Database, chats: dict[str, int]) -> None:
+def test_claims_and_due_times_skip_or_keep_to_a_platform(db: Connection, chats: dict[str, int]) -> None:
     discord = upsert_chat(db, "discord", "d", ChatKind.DM, now=0.0).id
     enqueue(db, [msg(chats, "a", "t1"), NewMessage("d1", discord, "discord", "d", "test", "x")], now=5.0)
     enqueue(db, [msg(chats, "b", "t2")], now=7.0)
@@ -161,7 +160,7 @@ def test_claims_and_due_times_skip_or_keep_to_a_platform(db: Database, chats: di
     assert next_due_at(db, only="telegram") == 7.0
 
 
-def test_expire_takes_only_old_pending_rows(db: Database, chats: dict[str, int]) -> None:
+def test_expire_takes_only_old_pending_rows(db: Connection, chats: dict[str, int]) -> None:
     enqueue(db, [msg(chats, "a", "old"), msg(chats, "b", "old-sending")], now=1.0)
     enqueue(db, [msg(chats, "c", "new")], now=100.0)
     [sending] = claim_due(db, 1.0, 1, only="telegram")
@@ -175,7 +174,7 @@ def test_expire_takes_only_old_pending_rows(db: Database, chats: dict[str, int])
 
 
 def test_retry_now_brings_forward_only_failed_pending_rows_of_the_platform(
-    db: Database, chats: dict[str, int]
+    db: Connection, chats: dict[str, int]
 ) -> None:
     discord = upsert_chat(db, "discord", "d", ChatKind.DM, now=0.0).id
     enqueue(db, [msg(chats, "a", "failed"), msg(chats, "b", "later"), msg(chats, "c", "sent")], now=1.0)
@@ -193,7 +192,7 @@ def broadcast(chats: dict[str, int], destination: str, key: str) -> NewMessage:
     return replace(msg(chats, destination, key), priority=Priority.BROADCAST)
 
 
-def test_personal_alerts_are_claimed_before_older_broadcasts(db: Database, chats: dict[str, int]) -> None:
+def test_personal_alerts_are_claimed_before_older_broadcasts(db: Connection, chats: dict[str, int]) -> None:
     enqueue(db, [broadcast(chats, "a", "net-a"), broadcast(chats, "b", "net-b")], now=1.0)
     enqueue(db, [msg(chats, "c", "mine-c")], now=2.0)
     assert claimed_keys(db, now=3.0, limit=1) == ["mine-c"]
@@ -201,7 +200,7 @@ def test_personal_alerts_are_claimed_before_older_broadcasts(db: Database, chats
 
 
 def test_a_personal_alert_lifts_its_chats_queued_rows_and_keeps_their_order(
-    db: Database, chats: dict[str, int]
+    db: Connection, chats: dict[str, int]
 ) -> None:
     enqueue(db, [broadcast(chats, "a", "net-a"), broadcast(chats, "b", "net-b")], now=1.0)
     enqueue(db, [msg(chats, "a", "mine-a")], now=2.0)
@@ -213,7 +212,8 @@ def test_a_personal_alert_lifts_its_chats_queued_rows_and_keeps_their_order(
     assert claimed_keys(db, now=3.0) == ["net-b"]
 
 
-def test_the_claim_walks_the_priority_index(db: Database) -> None:
+def test_the_claim_walks_the_priority_index_on_sqlite(tmp_path: Path) -> None:
+    db = connect(tmp_path / "m.db")
     plan = str(
         db.execute(
             """EXPLAIN QUERY PLAN SELECT o.id FROM outbox o INDEXED BY outbox_claim
@@ -224,11 +224,13 @@ def test_the_claim_walks_the_priority_index(db: Database) -> None:
     assert "outbox_claim" in plan and "TEMP B-TREE" not in plan
 
 
-def test_mark_all_sent_records_each_send_time_in_one_transaction(db: Database, chats: dict[str, int]) -> None:
+def test_mark_all_sent_records_each_send_time_in_one_transaction(
+    db: Connection, chats: dict[str, int]
+) -> None:
     enqueue(db, [msg(chats, "a", "a1"), msg(chats, "b", "b1")], now=1.0)
     claim_due(db, 1.0, 10)
     mark_all_sent(db, [(1, 4.0), (2, 5.0)])
-    assert not db.conn.in_transaction
+    assert not db.in_transaction
     assert [(stored(db, i).status, stored(db, i).sent_at) for i in (1, 2)] == [
         (OutboxStatus.SENT, 4.0),
         (OutboxStatus.SENT, 5.0),

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlite_utils import Database
 
 from bot.alerts.rules import KeyedRule, KeyMetric, Metric, Op, Rule, RuleState, step
 from bot.chat.kinds import ChatKind
-from bot.store import connect
+from bot.store import Connection, connect
 from bot.store.chats import deactivate_chat, upsert_chat
 from bot.store.fanouts import Audience, recipients_after
 from bot.store.subscriptions import (
@@ -36,18 +33,17 @@ PRICE = KeyMetric.PRICE_USD
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = connect(tmp_path / "m.db")
-    yield database
-    database.close()
+def db(connection: Connection) -> Connection:
+    """A migrated connection, on SQLite and on PostgreSQL."""
+    return connection
 
 
 @pytest.fixture
-def chat_ref(db: Database) -> int:
+def chat_ref(db: Connection) -> int:
     return upsert_chat(db, "telegram", "42", ChatKind.PRIVATE, now=0.0).id
 
 
-def test_add_list_and_remove(db: Database, chat_ref: int) -> None:
+def test_add_list_and_remove(db: Connection, chat_ref: int) -> None:
     first = add_threshold(db, chat_ref, BELOW_60K, BELOW_60K_KEYED, RuleState(armed=True), now=1.0)
     network = add_network(db, chat_ref, now=2.0)
     assert add_network(db, chat_ref, now=3.0) == network
@@ -66,7 +62,7 @@ def test_add_list_and_remove(db: Database, chat_ref: int) -> None:
     assert remove_all(db, chat_ref) == 1
 
 
-def test_update_keyed_keeps_state(db: Database, chat_ref: int) -> None:
+def test_update_keyed_keeps_state(db: Connection, chat_ref: int) -> None:
     sub = add_threshold(db, chat_ref, BELOW_60K, BELOW_60K_KEYED, RuleState(False, 99.0), now=0.0)
     moved = KeyedRule(KeyMetric.PRICE_USD, Op.BELOW, 55_000.0, 55_500.0)
     update_keyed(db, sub, moved)
@@ -83,12 +79,12 @@ def test_update_keyed_keeps_state(db: Database, chat_ref: int) -> None:
         KeyedRule(PRICE, Op.BELOW, float("nan"), 61_000.0),
     ],
 )
-def test_rearm_level_on_the_firing_side_is_rejected(db: Database, chat_ref: int, keyed: KeyedRule) -> None:
+def test_rearm_level_on_the_firing_side_is_rejected(db: Connection, chat_ref: int, keyed: KeyedRule) -> None:
     with pytest.raises(ValueError):
         add_threshold(db, chat_ref, BELOW_60K, keyed, RuleState(armed=True), now=0.0)
 
 
-def test_fires_once_on_crossing_then_rearms_past_the_band(db: Database, chat_ref: int) -> None:
+def test_fires_once_on_crossing_then_rearms_past_the_band(db: Connection, chat_ref: int) -> None:
     sub = add_threshold(db, chat_ref, BELOW_60K, BELOW_60K_KEYED, RuleState(armed=True), now=0.0)
     assert evaluate_thresholds(db, {PRICE: 61_000.0}, now=10.0) == []
     fired = evaluate_thresholds(db, {PRICE: 59_000.0}, now=20.0)
@@ -107,7 +103,7 @@ def test_fires_once_on_crossing_then_rearms_past_the_band(db: Database, chat_ref
     assert stored is not None and (stored.last_fired_at, stored.fire_count) == (3620.0, 2)
 
 
-def test_without_rearm_rules_fire_but_only_the_polls_rearm_them(db: Database, chat_ref: int) -> None:
+def test_without_rearm_rules_fire_but_only_the_polls_rearm_them(db: Connection, chat_ref: int) -> None:
     rule = Rule(Metric.PRICE, Op.BELOW, 60_000.0, 600.0, min_interval_s=0)
     sub = add_threshold(db, chat_ref, rule, BELOW_60K_KEYED, RuleState(armed=True), now=0.0)
     assert [f.subscription_id for f in evaluate_thresholds(db, {PRICE: 59_000.0}, 1.0, rearm=False)] == [sub]
@@ -119,7 +115,7 @@ def test_without_rearm_rules_fire_but_only_the_polls_rearm_them(db: Database, ch
     assert len(evaluate_thresholds(db, {PRICE: 59_000.0}, now=5.0, rearm=False)) == 1
 
 
-def test_repeat_fires_while_it_holds(db: Database, chat_ref: int) -> None:
+def test_repeat_fires_while_it_holds(db: Connection, chat_ref: int) -> None:
     rule = Rule(Metric.PRICE, Op.ABOVE, 100_000.0, 1000.0, repeat=True, min_interval_s=60)
     keyed = KeyedRule(PRICE, Op.ABOVE, 100_000.0, 99_000.0)
     add_threshold(db, chat_ref, rule, keyed, RuleState(armed=True), now=0.0)
@@ -127,7 +123,7 @@ def test_repeat_fires_while_it_holds(db: Database, chat_ref: int) -> None:
     assert counts == [1, 0, 1, 0, 1]
 
 
-def test_only_given_metrics_and_active_chats(db: Database, chat_ref: int) -> None:
+def test_only_given_metrics_and_active_chats(db: Connection, chat_ref: int) -> None:
     add_threshold(db, chat_ref, BELOW_60K, BELOW_60K_KEYED, RuleState(armed=True), now=0.0)
     assert evaluate_thresholds(db, {KeyMetric.HASHPRICE_USD_PER_PH_DAY: 1.0}, now=1.0) == []
     deactivate_chat(db, chat_ref, "chat not found")
@@ -136,7 +132,7 @@ def test_only_given_metrics_and_active_chats(db: Database, chat_ref: int) -> Non
     assert len(evaluate_thresholds(db, {PRICE: 1.0}, now=4.0)) == 1
 
 
-def test_non_finite_value_is_rejected(db: Database) -> None:
+def test_non_finite_value_is_rejected(db: Connection) -> None:
     with pytest.raises(ValueError, match="price_usd"):
         evaluate_thresholds(db, {PRICE: float("inf")}, now=0.0)
 
