@@ -169,7 +169,6 @@ class BotApp:
         if self.election.elected.is_set():
             await self._lead()
         else:
-            log.info("cluster: standing by (another replica leads)")
             self._spawn(self._lead_once_elected(), "campaign")
 
     def running_here(self) -> list[TelegramTransport | DiscordTransport]:

@@ -157,7 +157,11 @@ class LeaderElection:
 
     async def run(self, stop: asyncio.Event) -> None:
         try:
+            told = False
             while not stop.is_set() and not await self._try_lock():
+                if not told and self.problem is None:
+                    log.info("cluster: another replica leads; this one stands by")
+                    told = True
                 await pause(stop, self._retry_s)
             if stop.is_set():
                 return
