@@ -1,11 +1,13 @@
 """Fail-over: two real ``minerwatch run`` replicas, the leader SIGKILLed again and again mid-fan-out.
 
-Run: ``.venv/bin/python -m benchmarks.failover [--chats 900] [--kills 5] [--kill-every 150] [--json]``.
+Run: ``.venv/bin/python -m benchmarks.failover [--chats 1500] [--kills 5] [--kill-every 60] [--json]``.
 A throwaway PostgreSQL (initdb/pg_ctl, ``tests/fakes/postgres.py``) holds the leader election, the fake Bot
 API (enforcing Telegram's limits) and the fake upstreams stand in for the network (``tests/e2e/failover.py``).
 Each kill: SIGKILL the leader once ``--kill-every`` more chats got the alert; the killed replica restarts as
 a standby, as its supervisor would. Printed: per kill the alerts sent before it, the outbox rows in flight,
-the seconds until the standby leads and until it sends again; at the end sent, duplicates and lost.
+the seconds until the standby leads and until it sends again; at the end sent, duplicates and lost. Each
+kill uses up ``--kill-every`` chats plus those sent while the killed replica restarts (~100 at 30/s): give
+``--chats`` about 200 per kill.
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ from tests.fakes.upstreams import FakeUpstreams
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--chats", type=int, default=900)
+    parser.add_argument("--chats", type=int, default=1500)
     parser.add_argument("--kills", type=int, default=5)
-    parser.add_argument("--kill-every", type=int, default=150)
+    parser.add_argument("--kill-every", type=int, default=60)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with PostgresServer() as server, FakeUpstreams() as upstreams, tempfile.TemporaryDirectory() as work:

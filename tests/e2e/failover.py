@@ -225,6 +225,8 @@ def run_failover(
             for _ in range(kills):
                 leader, standby = replicas if replicas[0].role() == "leader" else replicas[::-1]
                 target = total(telegram, chats) + kill_every
+                if len(alerts_per_chat(telegram, chats)) + kill_every >= chats:
+                    raise AssertionError(f"too few chats for kill {len(outcome.kills) + 1}: raise `chats`")
                 _wait(lambda n=target: total(telegram, chats) >= n, within_s, leader)  # type: ignore[misc]
                 delivered = total(telegram, chats)
                 leader.kill()
