@@ -3,8 +3,8 @@ benchmarks/failover.py).
 
 Two replicas share one store and one PostgreSQL leader election, against the fake Bot API and the fake
 upstreams. A retarget alert waits to fan out to ``chats`` Telegram chats; the leader resumes the fan-out at
-start and sends at Telegram's pace. Each kill: once ``kill_every`` more chats got it, SIGKILL the leader,
-time until the standby's /healthz says ``leader`` and until the next alert reaches Telegram, and start the
+start and sends at Telegram's pace. Each kill: once ``kill_every`` more chats got it and a random
+0-``RETRY_S`` later (so kills fall at any phase of the standby's tries), SIGKILL the leader, time until the standby's /healthz says ``leader`` and until the next alert reaches Telegram, and start the
 killed replica again (as its supervisor would), now a standby. At the end every chat's messages are counted.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import signal
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from bot.alerts.events import AlertEvent, EventKind
 from bot.chat.kinds import ChatKind
+from bot.cluster.leader import RETRY_S
 from bot.config import Settings
 from bot.store import fanouts
 from bot.store.chats import upsert_chat
@@ -56,6 +58,8 @@ class Kill:
     """SIGKILL -> the standby's /healthz says ``leader``."""
     resumed_s: float
     """SIGKILL -> the next alert message reaches Telegram."""
+    at: float
+    """Unix time of the SIGKILL (to read the replicas' logs by)."""
 
 
 @dataclass
@@ -203,9 +207,11 @@ def run_failover(
     kills: int = 1,
     kill_every: int = 100,
     within_s: float = 120.0,
+    random_seed: int = 14,
 ) -> Outcome:
     """Fan an alert out to ``chats`` chats through two replicas, SIGKILLing the leader ``kills`` times."""
     started = time.monotonic()
+    rng = random.Random(random_seed)
     outcome = Outcome(chats)
     with FakeTelegram(enforce_limits=True) as telegram:
         settings = {
@@ -228,14 +234,15 @@ def run_failover(
                 if len(alerts_per_chat(telegram, chats)) + kill_every >= chats:
                     raise AssertionError(f"too few chats for kill {len(outcome.kills) + 1}: raise `chats`")
                 _wait(lambda n=target: total(telegram, chats) >= n, within_s, leader)  # type: ignore[misc]
+                time.sleep(rng.uniform(0, RETRY_S))  # kills at any phase of the standby's tries
                 delivered = total(telegram, chats)
                 leader.kill()
-                killed_at = time.monotonic()
+                killed_at, at = time.monotonic(), time.time()
                 waiting = asyncio.run(in_flight(check)) if standby.role() == "standby" else None
                 took_over_s = standby.wait_role("leader", 30)
                 _wait(lambda n=delivered: total(telegram, chats) > n, 30, standby)  # type: ignore[misc]
                 resumed_s = time.monotonic() - killed_at
-                outcome.kills.append(Kill(delivered, waiting, took_over_s, resumed_s))
+                outcome.kills.append(Kill(delivered, waiting, took_over_s, resumed_s, at))
                 leader.restart()
                 leader.wait_role("standby", 60)
             _wait(lambda: len(alerts_per_chat(telegram, chats)) >= chats, within_s, replicas[0])
