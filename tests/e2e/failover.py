@@ -4,8 +4,9 @@ benchmarks/failover.py).
 Two replicas share one store and one PostgreSQL leader election, against the fake Bot API and the fake
 upstreams. A retarget alert waits to fan out to ``chats`` Telegram chats; the leader resumes the fan-out at
 start and sends at Telegram's pace. Each kill: once ``kill_every`` more chats got it and a random
-0-``RETRY_S`` later (so kills fall at any phase of the standby's tries), SIGKILL the leader, time until the standby's /healthz says ``leader`` and until the next alert reaches Telegram, and start the
-killed replica again (as its supervisor would), now a standby. At the end every chat's messages are counted.
+0-``RETRY_S`` later (so kills fall at any phase of the standby's tries), SIGKILL the leader; time until the
+standby's /healthz says ``leader`` and until the next alert reaches Telegram; start the killed replica again
+(as its supervisor would), now a standby. At the end every chat's messages are counted.
 """
 
 from __future__ import annotations
