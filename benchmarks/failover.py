@@ -1,6 +1,7 @@
 """Fail-over: two real ``minerwatch run`` replicas, the leader SIGKILLed again and again mid-fan-out.
 
-Run: ``.venv/bin/python -m benchmarks.failover [--chats 1500] [--kills 5] [--kill-every 60] [--json]``.
+Run: ``.venv/bin/python -m benchmarks.failover [--chats 1500] [--kills 5] [--kill-every 60] [--seed N]``
+(``--json`` for one JSON object).
 A throwaway PostgreSQL (initdb/pg_ctl, ``tests/fakes/postgres.py``) holds the leader election, the fake Bot
 API (enforcing Telegram's limits) and the fake upstreams stand in for the network (``tests/e2e/failover.py``).
 Each kill: SIGKILL the leader once ``--kill-every`` more chats got the alert; the killed replica restarts as
@@ -27,6 +28,7 @@ def main() -> None:
     parser.add_argument("--chats", type=int, default=1500)
     parser.add_argument("--kills", type=int, default=5)
     parser.add_argument("--kill-every", type=int, default=60)
+    parser.add_argument("--seed", type=int, default=14, help="of the random delay before each kill")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with PostgresServer() as server, FakeUpstreams() as upstreams, tempfile.TemporaryDirectory() as work:
@@ -38,6 +40,7 @@ def main() -> None:
             kills=args.kills,
             kill_every=args.kill_every,
             within_s=300.0,
+            random_seed=args.seed,
         )
     figures = {
         "chats": outcome.chats,

@@ -75,6 +75,10 @@ OFFLINE_HELP = (
 CONNECT_GRACE_S = NOT_CONNECTED_RETRY_S
 """The leader's outbox worker waits at most this long for the chat platforms to connect."""
 CONNECT_CHECK_S = 0.05
+TAKEOVER_QUIET_S = 1.0
+"""A new leader sends nothing for this long after taking the lead: the old leader's last sends have left
+Telegram's one-second windows (30 messages a second per bot, one a second per private chat) by then. The
+per-group window (20 a minute) is not carried over: a 429 there is honoured by the outbox, nothing lost."""
 DELIVERY_WAIT_S = 2.0
 """Longest a replay waits for a day's alerts to be printed before playing on."""
 
@@ -209,13 +213,20 @@ class BotApp:
         self._scheduler.start()
 
     async def _send_once_connected(self) -> None:
-        """Run the outbox worker once the chat platforms are connected (at most ``CONNECT_GRACE_S`` later):
+        """Run the outbox worker once the chat platforms are connected (at most ``CONNECT_GRACE_S`` later:
         a send to a platform not connected yet would put that platform's alerts off by
-        ``NOT_CONNECTED_RETRY_S``, which would slow a take-over by as much."""
-        deadline = time.monotonic() + CONNECT_GRACE_S
+        ``NOT_CONNECTED_RETRY_S``, which would slow a take-over by as much) and, after a take-over, no
+        sooner than ``TAKEOVER_QUIET_S`` after it."""
+        started = time.monotonic()
         transports = [t for t in (self.telegram, self.discord) if t is not None]
-        while not all(t.liveness.connected for t in transports) and time.monotonic() < deadline:
+        while (
+            not all(t.liveness.connected for t in transports) and time.monotonic() < started + CONNECT_GRACE_S
+        ):
             if await pause(self.stopping, CONNECT_CHECK_S):
+                return
+        if isinstance(self.election, LeaderElection):  # a take-over: the old leader may have just sent
+            quiet_s = started + TAKEOVER_QUIET_S - time.monotonic()
+            if quiet_s > 0 and await pause(self.stopping, quiet_s):
                 return
         await self.worker.run(self.stopping)
 

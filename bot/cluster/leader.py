@@ -9,8 +9,8 @@ lock, and between heartbeats waits on the connection's socket, so a server that 
 gone, or a connection that drops, ends the leadership at once: ``lost`` is set and the app stops sending.
 
 The server frees the lock when the session ends, and this connection asks the server to end it quickly
-(session settings, https://www.postgresql.org/docs/current/runtime-config-client.html and
-runtime-config-connection.html):
+(session settings: https://www.postgresql.org/docs/current/runtime-config-client.html,
+https://www.postgresql.org/docs/current/runtime-config-connection.html):
 
 * ``idle_session_timeout``: a leader that stops renewing (hung, frozen, its host gone without a word) is
   disconnected after ``IDLE_SESSION_TIMEOUT_S`` without a heartbeat;
@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from enum import StrEnum
 from typing import Protocol
 
@@ -86,7 +85,6 @@ class SoleLeader:
         self.elected = asyncio.Event()
         self.elected.set()
         self.lost = asyncio.Event()
-        self.elected_at: float | None = time.time()
 
     @property
     def role(self) -> Role:
@@ -142,8 +140,6 @@ class LeaderElection:
         self.lost = asyncio.Event()
         self.problem: str | None = None
         self.lost_reason: str | None = None
-        self.elected_at: float | None = None
-        """Unix seconds this replica took the lead."""
 
     @property
     def role(self) -> Role:
@@ -166,7 +162,6 @@ class LeaderElection:
             if stop.is_set():
                 return
             self._role = Role.LEADER
-            self.elected_at = time.time()
             self.elected.set()
             log.info("cluster: this replica leads (advisory lock %d)", self._key)
             while True:
