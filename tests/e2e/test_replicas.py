@@ -17,11 +17,14 @@ import httpx
 import psycopg
 import pytest
 
-from bot.app import BotApp
+from bot.app import TAKEOVER_QUIET_S, BotApp
+from bot.chat.kinds import ChatKind
 from bot.cluster import LeadershipLostError
 from bot.cluster.leader import RETRY_S, Role
 from bot.config import Settings
 from bot.ops.health import HealthServer, app_probe
+from bot.store.chats import upsert_chat
+from bot.store.outbox import NewMessage, enqueue
 from handlers.router import COMMANDS
 from tests.fakes.postgres import free_port
 from tests.fakes.telegram_api import FakeTelegram
@@ -31,6 +34,8 @@ USER = 1001
 TAKEOVER_S = RETRY_S + 2.0
 """A standby asks for the lock every ``RETRY_S``; the rest is slack for a shared 2-core machine."""
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
+CLOCK_SLACK_S = 0.05
+"""``elected_at`` is read just after the election's event fires."""
 
 
 @pytest.fixture
@@ -105,12 +110,19 @@ async def test_the_standby_calls_telegram_not_at_all_until_it_takes_over_from_a_
                 await asyncio.wait_for(a.stopping.wait(), 1.0)  # the session's end is noticed at once
                 assert isinstance(a.deposed, LeadershipLostError)
                 assert all(task.done() for task in a._sending)  # its outbox worker no longer sends
+                chat = await b.store.run(upsert_chat, "telegram", str(USER), ChatKind.PRIVATE, time.time())
+                alert = NewMessage("k", chat.id, "telegram", str(USER), "test", "after the take-over")
+                await b.store.run(enqueue, [alert], time.time())
                 await asyncio.wait_for(b.election.elected.wait(), TAKEOVER_S)
+                elected_at = time.time()
                 took_over_s = time.monotonic() - deposed_at
                 await telegram.wait_for(lambda: b.telegram and b.telegram.liveness.connected, timeout=15)
                 await telegram.wait_for(lambda: b.stats.runs.get("poll_price", 0) > 0, timeout=15)
                 status, body = await healthz(b)
                 assert body["role"] == "leader"
+                [sent] = await telegram.wait_for(lambda: telegram.messages_to(USER), timeout=10)
+                # the old leader's last sends leave Telegram's one-second windows first
+                assert sent.time >= elected_at + TAKEOVER_QUIET_S - CLOCK_SLACK_S
     assert took_over_s < TAKEOVER_S
 
 
