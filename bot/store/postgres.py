@@ -28,12 +28,24 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import pq
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.errors import ReadOnlySqlTransaction
 
 from bot.store.connection import Backend, Params, Result
 from bot.store.errors import StoreError, first_line
 from bot.store.migrations import apply_postgresql
 
-CONNECT_TIMEOUT_S = 10
+LINK_DEFAULTS = {
+    "connect_timeout": "10",
+    "application_name": "minerwatch",
+    # A peer that vanished without closing (host down, network cut) is noticed after about 10 + 3 x 5 s
+    # instead of the kernel's two hours (https://www.postgresql.org/docs/current/libpq-connect.html).
+    "keepalives": "1",
+    "keepalives_idle": "10",
+    "keepalives_interval": "5",
+    "keepalives_count": "3",
+}
+"""Connection parameters used unless the URL sets them."""
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -92,6 +104,8 @@ class PostgresConnection:
     def __init__(self, url: str) -> None:
         self._url = url
         self._password = urlsplit(url).password
+        given = conninfo_to_dict(url)
+        self._defaults = {name: value for name, value in LINK_DEFAULTS.items() if name not in given}
         self.unavailable: str | None = None
         self._conn: psycopg.Connection[tuple[Any, ...]] | None = None
 
@@ -104,7 +118,7 @@ class PostgresConnection:
                 conn.close()
             self._conn = None
             try:
-                conn = psycopg.connect(self._url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+                conn = psycopg.connect(make_conninfo(self._url, **self._defaults), autocommit=True)
             except psycopg.Error as exc:
                 raise self._error(exc) from None
             self._conn = conn
@@ -166,7 +180,9 @@ class PostgresConnection:
     def store_error(self, exc: Exception) -> Exception | None:
         if isinstance(exc, StoreError):
             return exc
-        if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+        # Connection lost or refused, server shutting down, disk full, lock or statement timeouts, and a
+        # read-only server (a hot standby named by mistake): the database's condition, not a bug here.
+        if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError | ReadOnlySqlTransaction):
             return self._error(exc)
         return None
 

@@ -6,6 +6,7 @@ Windows (settings): snapshots ``MINERWATCH_SNAPSHOT_RETENTION_DAYS`` (30), sent 
 snapshot, a pending or in-flight outbox row, chats, subscriptions, state and the event log. Each chunk of
 ``CHUNK_ROWS`` is its own short transaction, so the database thread serves other calls between chunks.
 SQLite reuses the freed pages for new rows: with daily pruning the file stops growing; ``VACUUM`` shrinks it.
+PostgreSQL's autovacuum does the same for its tables (https://www.postgresql.org/docs/current/routine-vacuuming.html).
 """
 
 from __future__ import annotations

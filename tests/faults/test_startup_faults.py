@@ -319,6 +319,27 @@ def test_a_bitcoind_url_with_a_password_is_reported_without_it(tmp_path: Path) -
     assert "hunter2" not in done.stdout + done.stderr
 
 
+def test_a_database_url_that_cannot_be_reached_is_one_line_without_its_password(tmp_path: Path) -> None:
+    """``MINERWATCH_DATABASE_URL`` replaces the SQLite file; a server that is down stops the start with one
+    line naming the URL, its password hidden."""
+    port = free_port()
+    url = f"postgresql://minerwatch:pg-hunter2-password@127.0.0.1:{port}/minerwatch"
+    env = bot_environment(tmp_path / "bot.db", {"database_url": url})
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "run"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    last = done.stderr.splitlines()[-1]
+    assert last.startswith(f"minerwatch: database postgresql://minerwatch:***@127.0.0.1:{port}/minerwatch: ")
+    assert "pg-hunter2-password" not in done.stdout + done.stderr
+    assert not (tmp_path / "bot.db").exists()
+
+
 UNCAUGHT = """
 import asyncio, gc, threading, warnings
 from bot.config import Settings

@@ -7,8 +7,7 @@ import itertools
 import logging
 import sqlite3
 from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -102,10 +101,9 @@ class FakeNotifier:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "m.db")
-    yield opened
-    await opened.close()
+def store(backend_store: Store) -> Store:
+    """An open store, on SQLite and on PostgreSQL."""
+    return backend_store
 
 
 @pytest.fixture

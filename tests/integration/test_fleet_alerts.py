@@ -8,9 +8,7 @@ line 2, 20 S21 Pro on texas (4.5c, 12c 14:00-20:00 Chicago): at 4.5c margin +48 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -35,10 +33,9 @@ def market(price_usd: float) -> MarketInputs:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "bot.db")
-    yield opened
-    await opened.close()
+def store(backend_store: Store) -> Store:
+    """An open store, on SQLite and on PostgreSQL."""
+    return backend_store
 
 
 @pytest.fixture

@@ -10,10 +10,8 @@ running off-peak only.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -49,10 +47,9 @@ def snapshot(adjustment: AdjustmentEstimate | None = None) -> MarketSnapshot:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "bot.db")
-    yield opened
-    await opened.close()
+def store(backend_store: Store) -> Store:
+    """An open store, on SQLite and on PostgreSQL."""
+    return backend_store
 
 
 @pytest.fixture

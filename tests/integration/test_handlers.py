@@ -7,10 +7,9 @@ $33.31/PH/day; the default profile has a 2 % pool fee, which the expected breake
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -57,10 +56,9 @@ def snapshot() -> MarketSnapshot:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "bot.db")
-    yield opened
-    await opened.close()
+def store(backend_store: Store) -> Store:
+    """An open store, on SQLite and on PostgreSQL."""
+    return backend_store
 
 
 @pytest.fixture

@@ -5,6 +5,8 @@ connection replaced on the next call."""
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import threading
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ from bot.config import Settings
 from bot.store import Connection, Store, StoreError, open_store
 from bot.store.chats import find_chat, upsert_chat
 from bot.store.migrations import POSTGRESQL, migrations
-from bot.store.postgres import connect_postgresql, redacted, to_pyformat
+from bot.store.postgres import PostgresConnection, connect_postgresql, redacted, to_pyformat
 from bot.store.snapshots import get_state, set_state
 from tests.fakes.postgres import free_port
 
@@ -95,8 +97,10 @@ def test_two_replicas_starting_together_migrate_once(postgres_url: str) -> None:
         db.close()
 
 
-def test_the_schemas_hold_the_same_columns_in_the_same_order(postgres_url: str, tmp_path: Path) -> None:
-    """A copy between the backends can go table by table, column by column."""
+def test_the_schemas_hold_the_same_columns_in_the_same_order_and_the_same_indexes(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """A copy between the backends can go table by table, column by column; the same indexes serve them."""
     from bot.store import connect
 
     sqlite = connect(tmp_path / "m.db")
@@ -115,6 +119,15 @@ def test_the_schemas_hold_the_same_columns_in_the_same_order(postgres_url: str, 
             )
         ]
         assert postgres_columns == sqlite_columns, table
+        sqlite_indexes = {
+            index.name for index in sqlite.sqlite.table(table).indexes if not index.name.startswith("sqlite_")
+        }
+        postgres_indexes = {
+            row[0]
+            for row in postgres.execute("SELECT indexname FROM pg_indexes WHERE tablename = ?", [table])
+            if not row[0].endswith(("_pkey", "_key"))  # constraints' own indexes, unnamed in SQLite
+        }
+        assert postgres_indexes == sqlite_indexes, table
     sqlite.close()
     postgres.close()
 
@@ -192,3 +205,37 @@ async def test_bookkeeping_commits_without_waiting_for_the_wal_flush(postgres_ur
         assert await store.run(synchronous_commit) == "on"  # SET LOCAL: only that transaction
     finally:
         await store.close()
+
+
+async def test_a_read_only_server_refuses_a_change_in_one_line(postgres_url: str) -> None:
+    """As a hot standby would: the change is refused with the store's error, nothing is written."""
+    store = await Store.open_url(with_password(postgres_url))
+    try:
+        await store.run(lambda db: db.execute("SET default_transaction_read_only = on"))
+        with pytest.raises(StoreError) as caught:
+            await store.run(set_state, "k", 1)
+        assert "read-only transaction" in str(caught.value) and PASSWORD not in str(caught.value)
+        await store.run(lambda db: db.execute("SET default_transaction_read_only = off"))
+        assert await store.run(get_state, "k") is None
+    finally:
+        await store.close()
+
+
+def _keepalive_idle_s(db: PostgresConnection) -> int:
+    link = socket.socket(fileno=os.dup(db.raw.fileno()))
+    try:
+        assert link.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+        return link.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE)
+    finally:
+        link.close()
+
+
+def test_the_link_has_keepalives_and_a_name_unless_the_url_says_otherwise(postgres_url: str) -> None:
+    db = connect_postgresql(postgres_url)
+    assert db.raw.info.parameter_status("application_name") == "minerwatch"
+    assert _keepalive_idle_s(db) == 10
+    db.close()
+    own = connect_postgresql(f"{postgres_url}?application_name=replica-2&keepalives_idle=30")
+    assert own.raw.info.parameter_status("application_name") == "replica-2"
+    assert _keepalive_idle_s(own) == 30
+    own.close()

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 from sqlite_utils import Database
 
 from bot.alerts.rules import Op
-from bot.store import StoreError, connect, default_db_path
+from bot.store import Connection, StoreError, connect, default_db_path
 from bot.store.migrations import migrations
 from bot.store.subscriptions import _statements
 
@@ -69,10 +68,13 @@ def test_a_file_that_is_not_a_database_raises(tmp_path: Path) -> None:
         connect(path)
 
 
-def test_foreign_keys_are_enforced(tmp_path: Path) -> None:
-    db = connect(tmp_path / "m.db")
-    with pytest.raises(sqlite3.IntegrityError):
-        db.execute("INSERT INTO subscriptions (chat_ref, kind, created_at) VALUES (999, 'network', 0)")
+def test_foreign_keys_are_enforced(connection: Connection) -> None:
+    with pytest.raises(Exception, match=r"(?i)foreign key") as caught:
+        connection.execute(
+            "INSERT INTO subscriptions (chat_ref, kind, created_at) VALUES (999, 'network', 0)"
+        )
+    assert type(caught.value).__name__ in ("IntegrityError", "ForeignKeyViolation")
+    assert connection.execute("SELECT COUNT(*) FROM subscriptions").one() == (0,)
 
 
 @pytest.mark.parametrize("op", list(Op))

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.alerts.rules import KeyedRule, KeyMetric, Metric, Op, Rule, RuleState, step
 from bot.chat.kinds import ChatKind
-from bot.store import Connection, connect
+from bot.store import Connection
 from bot.store.chats import deactivate_chat, upsert_chat
 from bot.store.fanouts import Audience, recipients_after
 from bot.store.subscriptions import (
@@ -172,12 +172,16 @@ observations = st.lists(
 )
 
 
-@settings(max_examples=150, deadline=None)
+# One database per backend for all examples: each example starts by emptying it.
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rules=st.lists(model_rules(), min_size=1, max_size=25), steps=observations)
 def test_sql_evaluation_agrees_with_step(
-    rules: list[ModelRule], steps: list[tuple[int, dict[KeyMetric, float]]]
+    connection: Connection, rules: list[ModelRule], steps: list[tuple[int, dict[KeyMetric, float]]]
 ) -> None:
-    db = connect(":memory:")
+    db = connection
+    with db.atomic():
+        db.execute("DELETE FROM subscriptions")
+        db.execute("DELETE FROM chats")
     chat_ref = upsert_chat(db, "console", "me", ChatKind.CONSOLE, now=0.0).id
     model: dict[int, ModelRule] = {}
     for rule in rules:
@@ -209,4 +213,3 @@ def test_sql_evaluation_agrees_with_step(
             assert f.key_value == values[model[f.subscription_id].keyed.key_metric]
         stored = {s.id: s.state for s in list_for_chat(db, chat_ref)}
         assert stored == {sub_id: rule.state for sub_id, rule in model.items()}
-    db.close()
