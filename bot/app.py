@@ -236,7 +236,7 @@ class BotApp:
         await self.election.lost.wait()
         for task in self._sending:
             task.cancel()
-        self.deposed = LeadershipLostError(self.election.problem or "lock lost")
+        self.deposed = LeadershipLostError(self.election.lost_reason or "the lock is gone")
         self.stopping.set()
 
     def _connect_in_background(self, transport: TelegramTransport | DiscordTransport) -> None:

@@ -70,6 +70,11 @@ class Leadership(Protocol):
         """Why the election cannot go on (the database unreachable), or ``None``."""
         ...
 
+    @property
+    def lost_reason(self) -> str | None:
+        """Why this replica lost the lead, once ``lost`` is set."""
+        ...
+
     elected: asyncio.Event
     lost: asyncio.Event
 
@@ -80,6 +85,7 @@ class SoleLeader:
     """One process on SQLite: the leader from the start, never deposed."""
 
     problem: str | None = None
+    lost_reason: str | None = None
 
     def __init__(self) -> None:
         self.elected = asyncio.Event()
