@@ -75,6 +75,9 @@ OFFLINE_HELP = (
 CONNECT_GRACE_S = NOT_CONNECTED_RETRY_S
 """The leader's outbox worker waits at most this long for the chat platforms to connect."""
 CONNECT_CHECK_S = 0.05
+CONNECTIONS_CLOSE_S = 5.0
+"""On stop, the transports' connection tasks get this long to close their clients before being cancelled (a
+cancel in the middle of discord.py's close makes the close raise)."""
 TAKEOVER_QUIET_S = 1.0
 """A new leader sends nothing for this long after taking the lead: the old leader's last sends have left
 Telegram's one-second windows (30 messages a second per bot, one a second per private chat) by then. The
@@ -128,6 +131,8 @@ class BotApp:
         self.fatal: TokenRejectedError | None = None
         """Why the bot stopped on its own (a rejected token); ``run_bot`` raises it."""
         self._connections: list[asyncio.Task[None]] = []
+        self._started: list[TelegramTransport | DiscordTransport] = []
+        """The transports this replica started (``stop`` stops these)."""
 
     async def _open_store(self) -> Store:
         """The settings' store; a replay plays into a fresh SQLite file, never the configured database."""
@@ -240,6 +245,7 @@ class BotApp:
         self.stopping.set()
 
     def _connect_in_background(self, transport: TelegramTransport | DiscordTransport) -> None:
+        self._started.append(transport)
         self._connections.append(
             asyncio.create_task(self._connect(transport), name=f"{transport.platform}-connect")
         )
@@ -300,15 +306,15 @@ class BotApp:
         self.stopping.set()
         if self.health is not None:
             await self.health.stop()
-        if self._scheduler is not None:
-            await finish_running_jobs(self._scheduler, JOB_FINISH_TIMEOUT_S)
+        if self._scheduler is not None:  # deposed: the new leader polls again, stop receiving at once
+            await finish_running_jobs(self._scheduler, 0.0 if self.deposed else JOB_FINISH_TIMEOUT_S)
+        if self._connections:  # each sees ``stopping`` and closes its client itself; cancelled only if stuck
+            await asyncio.wait(self._connections, timeout=CONNECTIONS_CLOSE_S)
         for connecting in self._connections:
             connecting.cancel()
         await asyncio.gather(*self._connections, return_exceptions=True)
-        if self.telegram is not None:
-            await self.telegram.stop()
-        if self.discord is not None:
-            await self.discord.stop()
+        for transport in self._started:  # a standby never started Discord (or polling Telegram)
+            await transport.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,8 +1,10 @@
-"""Two replicas in one process, each a real ``BotApp`` against the fake Bot API, the fake upstreams and one
-real PostgreSQL for the leader election: the standby calls Telegram not at all (long polling) or only to
-answer the commands its webhook receives; it serves /healthz as a standby; when the leader's lock session
-ends, the leader stops sending at once and says it was deposed, and the standby starts polling Telegram and
-the upstreams."""
+"""Two replicas in one process, each a real ``BotApp`` against the fake Bot API (or the fake Discord), the
+fake upstreams and one real PostgreSQL (store and leader election): the standby calls Telegram not at all
+(long polling) or only to answer the commands its webhook receives, and opens no Discord gateway session;
+it serves /healthz as a standby. When the leader's lock session ends, the leader stops sending at once,
+says it was deposed and closes its gateways without waiting for its jobs; the standby starts polling
+Telegram and the upstreams (or opens the Discord gateway) and, a second later, sending.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +27,9 @@ from bot.config import Settings
 from bot.ops.health import HealthServer, app_probe
 from bot.store.chats import upsert_chat
 from bot.store.outbox import NewMessage, enqueue
+from bot.transports import discord as discord_transport
 from handlers.router import COMMANDS
+from tests.fakes.discord_api import FakeDiscord, channel, configure_discord_py
 from tests.fakes.postgres import free_port
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.upstreams import FakeUpstreams
@@ -34,6 +38,7 @@ USER = 1001
 TAKEOVER_S = RETRY_S + 2.0
 """A standby asks for the lock every ``RETRY_S``; the rest is slack for a shared 2-core machine."""
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
+GUILD_ID = 900000000000000001
 CLOCK_SLACK_S = 0.05
 """``elected_at`` is read just after the election's event fires."""
 
@@ -151,3 +156,53 @@ async def test_in_webhook_mode_a_standby_answers_the_commands_it_receives(
                 assert b.stats.runs == {} and b.election.role is Role.STANDBY
                 status, body = await healthz(b)
                 assert (status, body["role"], list(body["transports"])) == (200, "standby", ["telegram"])
+
+
+async def test_only_the_leader_holds_a_discord_gateway_session_and_the_standby_opens_one_on_take_over(
+    tmp_path: Path,
+    fake_upstreams: FakeUpstreams,
+    postgres_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(discord_transport, "GUILD_READY_TIMEOUT_S", 0.05)
+    with FakeDiscord(shards=1) as discord, configure_discord_py(discord):
+        discord.guild(GUILD_ID, "Hash House", channels=[channel(GUILD_ID + 1, "alerts")])
+
+        def settings(name: str) -> Settings:
+            return Settings.model_validate(
+                {
+                    **fake_upstreams.settings_overrides(),
+                    "discord_token": discord.token,
+                    "discord_api_base": discord.api_base,
+                    "discord_gateway_url": discord.gateway_url,
+                    "db": str(tmp_path / f"{name}.db"),
+                    "database_url": postgres_url,
+                    "source_retries": 0,
+                }
+            )
+
+        a = BotApp(settings("a"), COMMANDS)
+        await a.start()
+        try:
+            await asyncio.wait_for(a.election.elected.wait(), 10)
+            await discord.wait_for(lambda: discord.connected == 1)
+            async with started(settings("b")) as b:
+                assert b.discord is not None
+                await asyncio.sleep(RETRY_S + 0.5)
+                assert b.election.role is Role.STANDBY and b.running_here() == []
+                assert (len(discord.identifies), discord.connected) == (1, 1)
+                assert b.discord.liveness.last_success_at is None  # no REST call either
+
+                terminate_lock_session(postgres_url, a)
+                await asyncio.wait_for(a.stopping.wait(), 1.0)
+                assert a.deposed is not None and a.discord is not None
+                stopping_at = time.monotonic()
+                await a.stop()  # what run_bot does next: the gateway closes without waiting for jobs
+                assert not a.discord.liveness.connected
+                assert time.monotonic() - stopping_at < 3.0
+                await asyncio.wait_for(b.election.elected.wait(), TAKEOVER_S)
+                await discord.wait_for(lambda: len(discord.identifies) == 2 and discord.connected == 1)
+                await discord.wait_for(lambda: b.discord and b.discord.liveness.connected)
+        finally:
+            if not a.deposed:
+                await a.stop()
