@@ -23,6 +23,7 @@ from bot.economics.fleet import (
 from bot.economics.machines import Machine
 from bot.economics.mining import OperatingProfile
 from bot.store.connection import Connection
+from bot.store.locks import lock_chat
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +103,7 @@ def lines(db: Connection, chat_ref: int) -> list[StoredLine]:
 def add_line(db: Connection, chat_ref: int, line: StoredLine, now: float) -> int:
     """Append a line; returns its number. Raises ``FleetFullError`` at ``MAX_LINES`` lines."""
     with db.atomic():
-        db.execute(f"SELECT id FROM chats WHERE id = ?{db.for_update()}", [chat_ref])  # replicas queue here
+        lock_chat(db, chat_ref)
         held = len(_ids(db, chat_ref))
         if held >= MAX_LINES:
             raise FleetFullError(MAX_LINES)

@@ -84,6 +84,11 @@ LEASE_S = 300.0
 """How long a claim owns its rows: past it, a ``sending`` row (its claimer died mid-send) is claimed again."""
 
 
+LEASE_RESET = """UPDATE outbox SET status = 'pending', lease_until = NULL
+    WHERE status = 'sending' AND COALESCE(lease_until, 0) <= ?"""
+"""In-flight rows whose lease ran out go back to pending (a lease from before m010 is NULL: run out)."""
+
+
 def _is_head(db: Connection) -> str:
     return f"""NOT EXISTS (
     SELECT 1 FROM outbox e{db.indexed_by("outbox_destination")}
@@ -186,11 +191,7 @@ def claim_due(
     """
     where, params = _platforms(skip, only)
     with db.atomic():
-        db.execute(
-            """UPDATE outbox SET status = 'pending', lease_until = NULL
-               WHERE status = 'sending' AND COALESCE(lease_until, 0) <= ?""",
-            [now],
-        )
+        db.execute(LEASE_RESET, [now])
         ids = [
             row[0]
             for row in db.execute(

@@ -29,6 +29,7 @@ from bot.alerts.rules import (
     TooManyRulesError,
 )
 from bot.store.connection import Connection
+from bot.store.locks import lock_chat
 
 
 class SubscriptionKind(StrEnum):
@@ -129,7 +130,7 @@ def add_threshold(
     the count and the insert run in one transaction, so concurrent commands cannot pass the cap together.
     """
     with db.atomic():
-        db.execute(f"SELECT id FROM chats WHERE id = ?{db.for_update()}", [chat_ref])  # replicas queue here
+        lock_chat(db, chat_ref)
         held = db.execute(
             "SELECT COUNT(*) FROM subscriptions WHERE chat_ref = ? AND kind = ?",
             [chat_ref, SubscriptionKind.THRESHOLD.value],
@@ -144,6 +145,7 @@ def set_margin_warning(
 ) -> int:
     """Create or replace the chat's margin warning (``rule`` as shown to the user); returns its id."""
     with db.atomic():
+        lock_chat(db, chat_ref)
         remove_kind(db, chat_ref, SubscriptionKind.MARGIN_WARNING)
         return _insert_rule(db, chat_ref, SubscriptionKind.MARGIN_WARNING, rule, keyed, state, now)
 

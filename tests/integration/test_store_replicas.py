@@ -8,12 +8,26 @@ import itertools
 import threading
 from collections import defaultdict
 
+import psycopg
+import pytest
+
+from bot.alerts.rules import (
+    MAX_RULES_PER_CHAT,
+    KeyedRule,
+    KeyMetric,
+    Metric,
+    Op,
+    Rule,
+    RuleState,
+    TooManyRulesError,
+)
 from bot.chat.kinds import ChatKind
 from bot.store import Connection
 from bot.store import fanouts as fanout_repo
 from bot.store.chats import upsert_chat
 from bot.store.connection import Adapter
 from bot.store.outbox import NewMessage, OutboxStatus, claim_due, counts, enqueue, mark_all_sent
+from bot.store.subscriptions import add_threshold
 from tests.store_backends import connect_to
 
 
@@ -119,3 +133,26 @@ def test_replicas_claiming_and_sending_together_send_every_row_once_in_order(sto
     for _, row_id, destination in sorted(claims):
         by_destination[destination].append(row_id)
     assert all(rows == sorted(rows) for rows in by_destination.values())
+
+
+def test_a_rule_cap_holds_when_two_replicas_add_the_last_rule_together(postgres_url: str) -> None:
+    """PostgreSQL: the second replica's count waits for the first's insert (the chat's row lock) instead of
+    counting past it; once the first commits, the second is refused. (SQLite: one writer.)"""
+    rule = Rule(Metric.PRICE, Op.BELOW, 60_000.0, 600.0)
+    keyed = KeyedRule(KeyMetric.PRICE_USD, Op.BELOW, 60_000.0, 60_600.0)
+    first, second = connect_to(postgres_url), connect_to(postgres_url)
+    try:
+        chat = upsert_chat(first, "telegram", "1", ChatKind.PRIVATE, 0.0).id
+        for _ in range(MAX_RULES_PER_CHAT - 1):
+            add_threshold(first, chat, rule, keyed, RuleState(armed=True), 0.0)
+        second.execute("SET lock_timeout = '300ms'")
+        with first.atomic():
+            add_threshold(first, chat, rule, keyed, RuleState(armed=True), 0.0)  # the last one, uncommitted
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                add_threshold(second, chat, rule, keyed, RuleState(armed=True), 0.0)
+        with pytest.raises(TooManyRulesError):
+            add_threshold(second, chat, rule, keyed, RuleState(armed=True), 0.0)
+        assert second.execute("SELECT COUNT(*) FROM subscriptions").one() == (MAX_RULES_PER_CHAT,)
+    finally:
+        first.close()
+        second.close()

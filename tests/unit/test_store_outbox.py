@@ -11,6 +11,7 @@ from bot.chat.kinds import ChatKind
 from bot.store import Connection, connect
 from bot.store.chats import upsert_chat
 from bot.store.outbox import (
+    LEASE_RESET,
     NewMessage,
     OutboxMessage,
     OutboxStatus,
@@ -222,6 +223,8 @@ def test_the_claim_walks_the_priority_index_on_sqlite(tmp_path: Path) -> None:
         ).fetchall()
     )
     assert "outbox_claim" in plan and "TEMP B-TREE" not in plan
+    lease_reset = str(db.execute(f"EXPLAIN QUERY PLAN {LEASE_RESET}", [5.0]).fetchall())
+    assert "SEARCH outbox USING INDEX" in lease_reset and "(status=?)" in lease_reset  # in-flight rows only
 
 
 def test_mark_all_sent_records_each_send_time_in_one_transaction(
