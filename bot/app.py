@@ -7,6 +7,13 @@ in the background with back-off while the watch loop, the console and the other 
 a platform not connected yet wait in the outbox). The optional exchange price stream
 (``MINERWATCH_PRICE_STREAM``) connects in the background the same way. A token the platform rejects stops
 the bot: ``run_bot`` raises ``TokenRejectedError`` after a clean stop.
+
+Replicas (``MINERWATCH_DATABASE_URL``, ``bot.cluster.leader``): every replica serves /healthz and /metrics
+and, in Telegram webhook mode, answers the commands a load balancer hands it; only the leader runs the polls,
+the scheduler, Telegram long polling, the Discord gateway and the outbox worker (so only the leader sends
+alerts: one pacer holds Telegram's per-bot limits). A standby starts them when it takes the lead. A leader
+that loses the lock cancels its outbox worker at once, stops, and ``run_bot`` raises
+``LeadershipLostError`` (exit 75): its supervisor restarts it as a standby, with fresh transports.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import logging
 import signal
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -28,6 +35,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.alerts.regime import RegimeParams
 from bot.chat.commands import CommandSet
 from bot.chat.services import StoreServices
+from bot.cluster import LeadershipLostError
+from bot.cluster.leader import LeaderElection, Leadership, Role, SoleLeader
 from bot.config import Settings
 from bot.data import load_difficulty_regression, load_history
 from bot.delivery.notifier import Notifier
@@ -37,6 +46,7 @@ from bot.market.backfill import backfill_daily
 from bot.market.poller import LivePoller
 from bot.market.price_stream import PriceStream
 from bot.market.replay import DEFAULT_DAYS_PER_S, REPLAY_START, ReplayProgress, replay
+from bot.ops import metrics
 from bot.ops.health import HealthServer, serve_health
 from bot.store import outbox as outbox_repo
 from bot.store import snapshots as snapshot_repo
@@ -45,8 +55,8 @@ from bot.store.outbox import OutboxStatus
 from bot.store.retention import DAY_S, Retention, prune_store
 from bot.transports.console import CONSOLE_CHAT, ConsoleTransport, live_stamp
 from bot.transports.discord import DiscordTransport
-from bot.transports.lifecycle import TokenRejectedError
-from bot.transports.telegram import TelegramTransport
+from bot.transports.lifecycle import TokenRejectedError, pause
+from bot.transports.telegram import NOT_CONNECTED_RETRY_S, TelegramTransport
 from bot.watch.loop import Watch
 from bot.watch.scheduler import JobSpec, JobStats, build_scheduler, finish_running_jobs
 
@@ -62,6 +72,16 @@ OFFLINE_HELP = (
     "  breakeven, margin, cost) answers what-ifs with no network. Meanwhile the bot keeps asking."
 )
 """What the console says once when a round of polls leaves no usable data."""
+CONNECT_GRACE_S = NOT_CONNECTED_RETRY_S
+"""The leader's outbox worker waits at most this long for the chat platforms to connect."""
+CONNECT_CHECK_S = 0.05
+CONNECTIONS_CLOSE_S = 5.0
+"""On stop, the transports' connection tasks get this long to close their clients before being cancelled (a
+cancel in the middle of discord.py's close makes the close raise)."""
+TAKEOVER_QUIET_S = 1.0
+"""A new leader sends nothing for this long after taking the lead: the old leader's last sends have left
+Telegram's one-second windows (30 messages a second per bot, one a second per private chat) by then. The
+per-group window (20 a minute) is not carried over: a 429 there is honoured by the outbox, nothing lost."""
 DELIVERY_WAIT_S = 2.0
 """Longest a replay waits for a day's alerts to be printed before playing on."""
 
@@ -92,7 +112,9 @@ class BotApp:
         self.replay_progress = ReplayProgress()
         self.stopping = asyncio.Event()
         self.stats = JobStats()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: list[asyncio.Task[object]] = []
+        self._sending: list[asyncio.Task[object]] = []
+        """The leader's outbox worker and fan-out: cancelled first when the lead is lost."""
         self._temp_dir: tempfile.TemporaryDirectory[str] | None = None
         self._client: httpx.AsyncClient | None = None
         self._scheduler: AsyncIOScheduler | None = None
@@ -103,9 +125,14 @@ class BotApp:
         self.output_closed = False
         """The console's reader went away; ``run_bot`` raises ``BrokenPipeError`` after a clean stop."""
         self.price_stream: PriceStream | None = None
+        self.election: Leadership = SoleLeader()
+        self.deposed: LeadershipLostError | None = None
+        """Set when this replica lost the lead; ``run_bot`` raises it after a clean stop (exit 75)."""
         self.fatal: TokenRejectedError | None = None
         """Why the bot stopped on its own (a rejected token); ``run_bot`` raises it."""
         self._connections: list[asyncio.Task[None]] = []
+        self._started: list[TelegramTransport | DiscordTransport] = []
+        """The transports this replica started (``stop`` stops these)."""
 
     async def _open_store(self) -> Store:
         """The settings' store; a replay plays into a fresh SQLite file, never the configured database."""
@@ -115,10 +142,12 @@ class BotApp:
         return await open_store(self.settings)
 
     async def start(self) -> None:
-        """Open the store, start the transports, the outbox worker and the polling (or the replay)."""
+        """Open the store and the health endpoint, join the leader election, start what every replica runs
+        and, once this replica leads (at once without PostgreSQL), what only the leader runs."""
         settings = self.settings
         self.store = store = await self._open_store()
         log.info("database %s (%s)", store.describe(), store.backend)
+        self.election = _election(settings, self.replay_options)
         regression = load_difficulty_regression()
         self.services = services = StoreServices(store, settings, regression)
         notifiers: dict[str, Notifier] = {}
@@ -142,20 +171,42 @@ class BotApp:
         self.worker = OutboxWorker(
             store, notifiers, rates=rates, gates=gates, expiry_s=settings.alert_expiry_s
         )
-        self.watch = watch = Watch(
-            store, regression, RegimeParams(), clock=time.time, on_enqueued=self.worker.notify
-        )
+        self.watch = Watch(store, regression, RegimeParams(), clock=time.time, on_enqueued=self.worker.notify)
         self.health = await serve_health(self)
-        for transport in (self.telegram, self.discord):
-            if transport is not None:
-                self._connections.append(
-                    asyncio.create_task(self._connect(transport), name=f"{transport.platform}-connect")
-                )
-        self._spawn(self.worker.run(self.stopping), "outbox")
-        self._spawn(watch.fan_out(), "fan-out")  # one a stop interrupted
+        self._spawn(self.election.run(self.stopping), "election")
+        if self.telegram is not None and settings.telegram_webhook_url:
+            self._connect_in_background(self.telegram)  # every replica answers the webhook's commands
         if self.console is not None:
             self._spawn(self.console.serve(self.stopping), "console")
             self._spawn(self._stop_when_output_closes(self.console), "console-output")
+        if self.election.elected.is_set():
+            await self._lead()
+        else:
+            self._spawn(self._lead_once_elected(), "campaign")
+
+    def running_here(self) -> list[TelegramTransport | DiscordTransport]:
+        """The chat platforms this replica runs now: all when it leads; a standby only Telegram's webhook."""
+        transports = [t for t in (self.telegram, self.discord) if t is not None]
+        if self.election.role is Role.LEADER:
+            return transports
+        return [t for t in transports if t is self.telegram and self.settings.telegram_webhook_url]
+
+    async def _lead_once_elected(self) -> None:
+        await self.election.elected.wait()
+        await self._lead()
+
+    async def _lead(self) -> None:
+        """What only the leader runs: the chat gateways, the outbox worker, the polls and the scheduler."""
+        settings, store, watch = self.settings, self.store, self.watch
+        metrics.record_takeover()
+        for transport in (self.telegram, self.discord):
+            if transport is not None and not (transport is self.telegram and settings.telegram_webhook_url):
+                self._connect_in_background(transport)
+        self._sending = [
+            self._spawn(self._send_once_connected(), "outbox"),
+            self._spawn(watch.fan_out(), "fan-out"),  # one a stop (or the old leader's death) interrupted
+        ]
+        self._spawn(self._stop_when_deposed(), "deposed")
         if self.replay_options is not None:
             self._spawn(self._replay(self.replay_options), "replay")
             return
@@ -169,6 +220,39 @@ class BotApp:
             self._spawn(self.price_stream.run(self.stopping), "price-stream")
         self._scheduler = build_scheduler(_jobs(settings, poller, store, self.price_stream), self.stats)
         self._scheduler.start()
+
+    async def _send_once_connected(self) -> None:
+        """Run the outbox worker once the chat platforms are connected (at most ``CONNECT_GRACE_S`` later:
+        a send to a platform not connected yet would put that platform's alerts off by
+        ``NOT_CONNECTED_RETRY_S``, which would slow a take-over by as much) and, after a take-over, no
+        sooner than ``TAKEOVER_QUIET_S`` after it."""
+        started = time.monotonic()
+        transports = [t for t in (self.telegram, self.discord) if t is not None]
+        while (
+            not all(t.liveness.connected for t in transports) and time.monotonic() < started + CONNECT_GRACE_S
+        ):
+            if await pause(self.stopping, CONNECT_CHECK_S):
+                return
+        if isinstance(self.election, LeaderElection):  # a take-over: the old leader may have just sent
+            quiet_s = started + TAKEOVER_QUIET_S - time.monotonic()
+            if quiet_s > 0 and await pause(self.stopping, quiet_s):
+                return
+        await self.worker.run(self.stopping)
+
+    async def _stop_when_deposed(self) -> None:
+        """The lock is gone, so another replica may lead already: stop sending now (the rows in flight go
+        again from the new leader), then stop everything and exit to restart as a standby."""
+        await self.election.lost.wait()
+        for task in self._sending:
+            task.cancel()
+        self.deposed = LeadershipLostError(self.election.lost_reason or "the lock is gone")
+        self.stopping.set()
+
+    def _connect_in_background(self, transport: TelegramTransport | DiscordTransport) -> None:
+        self._started.append(transport)
+        self._connections.append(
+            asyncio.create_task(self._connect(transport), name=f"{transport.platform}-connect")
+        )
 
     async def _stop_when_output_closes(self, console: ConsoleTransport) -> None:
         await console.closed.wait()
@@ -216,23 +300,25 @@ class BotApp:
         except Exception:  # a bug: keep serving the rest, say so loudly
             log.exception("%s: connecting failed", transport.platform)
 
-    def _spawn(self, coroutine: object, name: str) -> None:
-        self._tasks.append(asyncio.create_task(coroutine, name=name))  # type: ignore[arg-type]
+    def _spawn(self, coroutine: Coroutine[object, object, object], name: str) -> asyncio.Task[object]:
+        task = asyncio.create_task(coroutine, name=name)
+        self._tasks.append(task)
+        return task
 
     async def stop(self) -> None:
         """Stop polling, transports and the worker; close the store. Safe to call once started."""
         self.stopping.set()
         if self.health is not None:
             await self.health.stop()
-        if self._scheduler is not None:
-            await finish_running_jobs(self._scheduler, JOB_FINISH_TIMEOUT_S)
+        if self._scheduler is not None:  # deposed: the new leader polls again, stop receiving at once
+            await finish_running_jobs(self._scheduler, 0.0 if self.deposed else JOB_FINISH_TIMEOUT_S)
+        if self._connections:  # each sees ``stopping`` and closes its client itself; cancelled only if stuck
+            await asyncio.wait(self._connections, timeout=CONNECTIONS_CLOSE_S)
         for connecting in self._connections:
             connecting.cancel()
         await asyncio.gather(*self._connections, return_exceptions=True)
-        if self.telegram is not None:
-            await self.telegram.stop()
-        if self.discord is not None:
-            await self.discord.stop()
+        for transport in self._started:  # a standby never started Discord (or polling Telegram)
+            await transport.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -241,6 +327,13 @@ class BotApp:
         await self.store.close()
         if self._temp_dir is not None:
             self._temp_dir.cleanup()
+
+
+def _election(settings: Settings, replay_options: ReplayOptions | None) -> Leadership:
+    """PostgreSQL: campaign for the advisory lock; SQLite (one process) and a replay: lead at once."""
+    if settings.database_url is None or replay_options is not None:
+        return SoleLeader()
+    return LeaderElection(settings.database_url.get_secret_value())
 
 
 def _jobs(
@@ -284,5 +377,7 @@ async def run_bot(
         await app.stop()
     if app.fatal is not None:
         raise app.fatal
+    if app.deposed is not None:
+        raise app.deposed
     if app.output_closed:
         raise BrokenPipeError("the console's output was closed")

@@ -32,6 +32,7 @@ from bot.chat.parsing import (
     parse_price_usd,
     read_power_usd_per_kwh,
 )
+from bot.cluster import EXIT_DEPOSED, LeadershipLostError
 from bot.config import Settings, secret_settings
 from bot.data import load_difficulty_regression, load_history
 from bot.economics.machines import parse_machine
@@ -505,6 +506,9 @@ def _main(argv: Sequence[str] | None) -> int:
         for line in [summary if untold else summary.rstrip(":"), *untold]:
             print(f"minerwatch: {line}", file=sys.stderr)
         return EXIT_UNAVAILABLE
+    except LeadershipLostError as error:  # the supervisor restarts it, as a standby
+        print(f"minerwatch: {error}", file=sys.stderr)
+        return EXIT_DEPOSED
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

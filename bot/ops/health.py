@@ -1,8 +1,10 @@
 """The optional HTTP endpoint (``MINERWATCH_HTTP_PORT``, bound to ``MINERWATCH_HTTP_HOST``, 127.0.0.1):
 
-* ``GET /healthz``: JSON ``{status, problems, stale_after_s, data_age_s: {source: s}, transports: {name:
-  {connected, last_success_at, last_success_age_s, silence_limit_s[, shards]}}}`` (``shards``: Discord's
-  gateway shards); 200 when the latest stored
+* ``GET /healthz``: JSON ``{status, role, problems, stale_after_s, data_age_s: {source: s}, transports:
+  {name: {connected, last_success_at, last_success_age_s, silence_limit_s[, shards]}}}`` (``role``:
+  ``leader`` or ``standby``, ``bot.cluster.leader``; ``shards``: Discord's gateway shards). A standby is 200
+  while its database and its leader election work and the transports it runs (in Telegram webhook mode,
+  Telegram) answer: the polls and the other transports are the leader's. A leader: 200 when the latest stored
   snapshot is younger than ``stale_after_s``, at least one transport is connected and every chat platform
   answered a call successfully within its ``silence_limit_s`` (Telegram: 120 s, while long polling gets an
   answer every 10 s; Discord: 120 s, about three gateway heartbeats), and the database file is the one
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from bot.cluster.leader import Role
 from bot.ops import metrics
 from bot.store import outbox
 from bot.store import snapshots as snapshot_repo
@@ -67,19 +70,30 @@ class Probe:
     """Outbox rows by status."""
     storage: Callable[[], str | None] = lambda: None
     """Why the database accepts no changes (``Store.unavailable``), or ``None``."""
+    role: Callable[[], Role] = lambda: Role.LEADER
+    """Whether this replica leads or stands by (``bot.cluster.leader``; one process on SQLite leads)."""
+    election: Callable[[], str | None] = lambda: None
+    """Why the leader election cannot go on (the database unreachable), or ``None``."""
 
 
 def assess(
-    ages: Mapping[str, float], transports: Mapping[str, TransportState], stale_after_s: float, now: float
+    ages: Mapping[str, float],
+    transports: Mapping[str, TransportState],
+    stale_after_s: float,
+    now: float,
+    role: Role = Role.LEADER,
 ) -> list[str]:
-    """The reasons the bot is unhealthy; empty when healthy."""
+    """The reasons the bot is unhealthy; empty when healthy. A standby polls nothing and may run no
+    transport (the leader does both): only the transports it runs are judged."""
     problems = []
     snapshot_age = ages.get(SNAPSHOT)
-    if snapshot_age is None:
+    if role is Role.STANDBY:
+        pass
+    elif snapshot_age is None:
         problems.append("no snapshot stored yet")
     elif snapshot_age >= stale_after_s:
         problems.append(f"latest snapshot is {snapshot_age:.0f} s old (limit {stale_after_s:g} s)")
-    if not any(state.connected for state in transports.values()):
+    if role is Role.LEADER and not any(state.connected for state in transports.values()):
         problems.append("no transport connected")
     for name, state in sorted(transports.items()):
         if state.silence_limit_s is None:
@@ -148,12 +162,17 @@ class HealthServer:
         ages = await self._probe.data_ages()
         transports = self._probe.transports()
         now = self._clock()
-        problems = assess(ages, transports, self._stale_after_s, now)
+        role = self._probe.role()
+        problems = assess(ages, transports, self._stale_after_s, now, role)
+        election = self._probe.election()
+        if election is not None:
+            problems.insert(0, election)
         storage = self._probe.storage()  # read after data_ages: that store call re-checks the file
         if storage is not None:
             problems.insert(0, f"storage unavailable: {storage}")
         body = {
             "status": "unhealthy" if problems else "ok",
+            "role": role.value,
             "problems": problems,
             "stale_after_s": self._stale_after_s,
             "data_age_s": {source: round(age, 1) for source, age in sorted(ages.items())},
@@ -164,6 +183,7 @@ class HealthServer:
     async def _metrics(self, request: web.Request) -> web.Response:
         metrics.set_data_ages(await self._probe.data_ages())
         metrics.set_outbox_depth(await self._probe.outbox_depth())
+        metrics.set_leader(self._probe.role() is Role.LEADER)
         for name, state in self._probe.transports().items():
             metrics.set_transport(name, state.connected, state.last_success_at)
         return web.Response(body=metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
@@ -183,9 +203,8 @@ def app_probe(app: BotApp, clock: Callable[[], float] = time.time) -> Probe:
 
     def transports() -> dict[str, TransportState]:
         status = {}
-        for transport in (app.telegram, app.discord):
-            if transport is not None:
-                status[transport.platform] = TransportState.of(transport.liveness)
+        for transport in app.running_here():
+            status[transport.platform] = TransportState.of(transport.liveness)
         if app.console is not None:
             status["console"] = TransportState(connected=True)
         return status
@@ -194,7 +213,14 @@ def app_probe(app: BotApp, clock: Callable[[], float] = time.time) -> Probe:
         counts = await app.store.run(outbox.counts)
         return {status.value: count for status, count in counts.items()}
 
-    return Probe(data_ages, transports, outbox_depth, lambda: app.store.unavailable)
+    return Probe(
+        data_ages,
+        transports,
+        outbox_depth,
+        lambda: app.store.unavailable,
+        lambda: app.election.role,
+        lambda: app.election.problem,
+    )
 
 
 async def serve_health(app: BotApp) -> HealthServer | None:

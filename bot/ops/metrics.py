@@ -63,6 +63,16 @@ PRICE_STREAM_DOWNS = Counter(
     ["source"],
     registry=REGISTRY,
 )
+LEADER = Gauge(
+    "minerwatch_leader",
+    "1 while this replica leads (sends alerts, polls), 0 while it stands by",
+    registry=REGISTRY,
+)
+TAKEOVERS = Counter(
+    "minerwatch_leader_takeovers",
+    "Times this replica took the lead (the start of a single instance counts once)",
+    registry=REGISTRY,
+)
 COMMAND_SECONDS = Histogram(
     "minerwatch_command_seconds",
     "Time to answer a chat command, by command",
@@ -129,6 +139,16 @@ def set_price_stream(source: str, up: bool) -> None:
     PRICE_STREAM_UP.labels(source).set(1 if up else 0)
     if not up:
         PRICE_STREAM_DOWNS.labels(source).inc()
+
+
+def record_takeover() -> None:
+    """This replica took the lead."""
+    TAKEOVERS.inc()
+
+
+def set_leader(leads: bool) -> None:
+    """Whether this replica leads now."""
+    LEADER.set(1 if leads else 0)
 
 
 def exposition() -> bytes:

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from bot.chat.kinds import ChatKind
+from bot.cluster.leader import Role, SoleLeader
 from bot.config import Settings
 from bot.delivery.notifier import RetryAfter, Sent
 from bot.ops import metrics
@@ -38,6 +39,8 @@ def probe(
     ages: Mapping[str, float],
     transports: Mapping[str, TransportState],
     outbox: Mapping[str, int] | None = None,
+    role: Role = Role.LEADER,
+    election: str | None = None,
 ) -> Probe:
     async def data_ages() -> Mapping[str, float]:
         return ages
@@ -45,7 +48,7 @@ def probe(
     async def outbox_depth() -> Mapping[str, int]:
         return outbox or {}
 
-    return Probe(data_ages, lambda: transports, outbox_depth)
+    return Probe(data_ages, lambda: transports, outbox_depth, role=lambda: role, election=lambda: election)
 
 
 @pytest.fixture
@@ -75,6 +78,7 @@ async def test_fresh_data_and_a_live_transport_is_200(serve: Server) -> None:
     assert response.status_code == 200
     assert response.json() == {
         "status": "ok",
+        "role": "leader",
         "problems": [],
         "stale_after_s": STALE_AFTER_S,
         "data_age_s": {"coinbase": 12.0, SNAPSHOT: 12.3},
@@ -131,6 +135,26 @@ async def test_stale_data_no_transport_or_a_silent_platform_is_503(
     assert body["problems"] == [problem]
 
 
+async def test_a_standby_is_healthy_without_polls_or_transports_of_its_own(serve: Server) -> None:
+    response = await get(f"{await serve(probe({}, {}, role=Role.STANDBY))}/healthz")
+    assert response.status_code == 200
+    assert (response.json()["role"], response.json()["problems"]) == ("standby", [])
+    metrics_text = (await get(f"{await serve(probe({}, {}, role=Role.STANDBY))}/metrics")).text
+    assert "minerwatch_leader 0.0" in metrics_text
+
+
+async def test_a_standby_judges_the_webhook_it_serves_and_its_election(serve: Server) -> None:
+    silent = replace(UP, last_success_at=NOW - 121)
+    problem = "cannot reach the database for the leader election: OperationalError: connection refused"
+    base = await serve(probe({}, {"telegram": silent}, role=Role.STANDBY, election=problem))
+    response = await get(f"{base}/healthz")
+    assert response.status_code == 503
+    assert response.json()["problems"] == [
+        problem,
+        "telegram: last successful API call 121 s ago (limit 120 s)",
+    ]
+
+
 async def test_metrics_are_prometheus_text_with_every_metric(serve: Server) -> None:
     metrics.record_poll(
         [
@@ -142,6 +166,7 @@ async def test_metrics_are_prometheus_text_with_every_metric(serve: Server) -> N
     metrics.record_send("telegram", Sent())
     metrics.record_send("telegram", RetryAfter(3.0))
     metrics.observe_command("status", 0.02)
+    metrics.record_takeover()
     transports = {"console": CONSOLE, "telegram": UP, "discord": DOWN}
     base = await serve(probe({SNAPSHOT: 7.0}, transports, {"pending": 3, "dead": 1}))
     response = await get(f"{base}/metrics")
@@ -160,6 +185,8 @@ async def test_metrics_are_prometheus_text_with_every_metric(serve: Server) -> N
         'minerwatch_transport_last_success_timestamp_seconds{platform="telegram"} 1.779999996e+09',
         'minerwatch_transport_last_success_timestamp_seconds{platform="discord"} 0.0',
         'minerwatch_transport_connected{platform="discord"} 0.0',
+        "minerwatch_leader 1.0",
+        "minerwatch_leader_takeovers_total",
     ):
         assert line in text
 
@@ -178,7 +205,7 @@ async def test_probe_reads_the_store_and_the_transports(tmp_path: Path) -> None:
         chat = await store.run(upsert_chat, "console", "console", ChatKind.CONSOLE, 0.0)
         message = NewMessage("k", chat.id, "console", "console", "test", "hello")
         await store.run(enqueue, [message], 0.0)
-        app: Any = SimpleNamespace(store=store, telegram=None, discord=None, console=object())
+        app: Any = SimpleNamespace(store=store, running_here=list, console=object(), election=SoleLeader())
         p = app_probe(app, clock=lambda: at.timestamp() + 30)
         assert await p.data_ages() == {}
         await store.run(insert_snapshot, MarketSnapshot(PriceQuote(90_000.0, at, quotes), network, at))
@@ -200,9 +227,9 @@ async def test_served_on_127_0_0_1_only_when_a_port_is_set(tmp_path: Path) -> No
     app = SimpleNamespace(
         settings=Settings.model_validate({"http_port": port}),
         store=store,
-        telegram=None,
-        discord=None,
+        running_here=list,
         console=object(),
+        election=SoleLeader(),
     )
     server = await serve_health(app)
     try:
@@ -219,7 +246,7 @@ async def test_served_on_127_0_0_1_only_when_a_port_is_set(tmp_path: Path) -> No
 async def test_a_deleted_database_file_is_503_naming_it(tmp_path: Path, serve: Server) -> None:
     store = await Store.open(tmp_path / "m.db")
     try:
-        app: Any = SimpleNamespace(store=store, telegram=None, discord=None, console=object())
+        app: Any = SimpleNamespace(store=store, running_here=list, console=object(), election=SoleLeader())
         (tmp_path / "m.db").unlink()
         response = await get(await serve(app_probe(app)) + "/healthz")
         assert response.status_code == 503
