@@ -135,10 +135,17 @@ def _settings() -> Settings:
 
 
 def database_path(args: argparse.Namespace) -> Path:
-    """``--db``, else the configured or default path."""
+    """``--db``, else the configured or default path; refused when the bot's store is PostgreSQL, where a
+    SQLite file would be a stale copy (``pg_dump`` and ``psql`` are the tools there)."""
     if args.db is not None:
         return Path(args.db).expanduser()
-    configured = _settings().db
+    settings = _settings()
+    if settings.database_url is not None:
+        raise DbToolError(
+            f"MINERWATCH_DATABASE_URL is set: `db {args.db_command}` reads a SQLite file; name one with "
+            "--db, or use pg_dump / psql on PostgreSQL (old rows there are pruned by the running bot)"
+        )
+    configured = settings.db
     if configured:
         return configured.expanduser()
     from bot.store.db import default_db_path  # the store loads with a db command only (see prune_command)

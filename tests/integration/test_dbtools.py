@@ -139,3 +139,19 @@ async def test_stats_counts_rows_and_outbox(
     assert ["database", str(running.path)] in lines
     assert ["subscriptions", "2"] in lines and ["chats", "1"] in lines
     assert ["pending", "1"] in lines and ["dead", "0"] in lines
+
+
+@pytest.mark.parametrize("action", [["stats"], ["export"], ["prune"], ["backup", "copy.db"]])
+def test_with_a_postgresql_store_the_file_tools_refuse_instead_of_reading_a_stale_file(
+    action: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    stale = tmp_path / "old.db"
+    sqlite3.connect(stale).close()
+    monkeypatch.setenv("MINERWATCH_DB", str(stale))
+    monkeypatch.setenv("MINERWATCH_DATABASE_URL", "postgresql://bot:pg-secret-1@127.0.0.1:9/minerwatch")
+    code, out, err = db_command(capsys, *action)
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and "MINERWATCH_DATABASE_URL is set" in err and "--db" in err
+    assert "pg-secret-1" not in err
+    assert not (tmp_path / "copy.db").exists()
