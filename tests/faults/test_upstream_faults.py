@@ -348,14 +348,14 @@ async def test_an_impossible_retarget_date_falls_back_to_blockchain_info(rig: Ri
 # The deadline binds the healthy network sources too: as roomy as the timeout (see SOURCE_TIMEOUT_S).
 @pytest.mark.parametrize("rig", [{"source_deadline_s": SOURCE_TIMEOUT_S}], indirect=True)
 async def test_a_trickling_server_is_cut_at_the_deadline(rig: Rig) -> None:
-    for source in PRIMARY:  # one byte every 0.2 s: each read beats the timeout, a whole body takes > 17 s
+    for source in PRIMARY:  # one byte every 0.2 s: each read beats the timeout, a whole body takes > 12 s
         rig.upstreams.inject(source, Fault.TRICKLE, times=None, hold_s=0.2)
     rig.upstreams.inject("coingecko", Fault.HTTP_503, times=None)
     started = time.monotonic()
     minutes = await rig.minutes_until_stale(10)
     elapsed_s = time.monotonic() - started
     assert minutes == 6
-    # Each price poll ends at the 2 s deadline, far sooner than the 88-byte coinbase body (17.6 s) would
+    # Each price poll ends at the 2 s deadline, far sooner than the 63-byte coinbase body (12.6 s) would
     # arrive; the bound leaves room for a busy machine.
     assert elapsed_s < minutes * 6
     notice = (await rig.outbox())[0][1]
