@@ -83,6 +83,18 @@ class BotProcess:
             f"{needle!r} not printed within {timeout} s; saw:\n" + "\n".join(self.seen[-40:])
         )
 
+    def ask_until(self, command: str, needle: str, timeout: float = 30.0) -> str:
+        """Type ``command`` again every 2 s until an answer prints ``needle`` (say, once the first polls
+        have landed: how soon that is depends on how busy the machine is)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.type(command)
+            try:
+                return self.wait_for(needle, timeout=2.0)
+            except AssertionError:
+                if time.monotonic() >= deadline:
+                    raise
+
     def stop(self) -> int:
         self.process.send_signal(signal.SIGINT)
         try:

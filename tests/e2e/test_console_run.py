@@ -43,11 +43,8 @@ def test_console_answers_commands_and_pushes_a_threshold_alert(
     bot: BotProcess, fake_upstreams: FakeUpstreams
 ) -> None:
     bot.wait_for("type /help")
-    time.sleep(2.5)  # the first price and network polls land
-    bot.type("/status")
-    bot.wait_for("85,864")  # median of the recorded Coinbase/Kraken/Bitstamp quotes
-    bot.type("/breakeven s19xp 0.05")
-    bot.wait_for("Breaks even at")
+    bot.ask_until("/status", "85,864")  # the median of the recorded Coinbase/Kraken/Bitstamp quotes
+    bot.ask_until("/breakeven s19xp 0.05", "Breaks even at")  # once the network poll has landed too
     bot.type("/subscribe price below 80k")
     bot.wait_for("Alert #")
     for source in ("coinbase", "kraken", "bitstamp"):
