@@ -384,7 +384,7 @@ def m006_outbox_expired(db: Database) -> None:
     )
 
 
-@migration(
+_QUIET_OUT_OF_THE_SCAN = (  # the same statements on both backends
     "ALTER TABLE subscriptions ADD COLUMN quiet INTEGER NOT NULL DEFAULT 0 CHECK (quiet IN (0, 1))",
     "UPDATE subscriptions SET quiet = 1 WHERE quiet_until > 0",
     "DROP INDEX subscriptions_fire",
@@ -395,6 +395,9 @@ def m006_outbox_expired(db: Database) -> None:
         WHERE repeat = 1 AND active = 1 AND armed = 0 AND quiet = 0""",
     "CREATE INDEX subscriptions_quiet ON subscriptions (quiet_until) WHERE quiet = 1",
 )
+
+
+@migration(*_QUIET_OUT_OF_THE_SCAN)
 def m007_quiet_rules_out_of_the_scan(db: Database) -> None:
     """Rules inside their minimum interval leave the firing indexes, so evaluation costs what fires.
 
@@ -404,24 +407,18 @@ def m007_quiet_rules_out_of_the_scan(db: Database) -> None:
     rule between two firings) is no longer read on every snapshot. Rules that ever fired start quiet and
     are woken by the first evaluation after their ``quiet_until``.
     """
-    _run(
-        db,
-        "ALTER TABLE subscriptions ADD COLUMN quiet INTEGER NOT NULL DEFAULT 0 CHECK (quiet IN (0, 1))",
-        "UPDATE subscriptions SET quiet = 1 WHERE quiet_until > 0",
-        "DROP INDEX subscriptions_fire",
-        "DROP INDEX subscriptions_repeat",
-        """CREATE INDEX subscriptions_armed_due ON subscriptions (key_metric, key_op, key_threshold)
-            WHERE active = 1 AND armed = 1 AND quiet = 0""",
-        """CREATE INDEX subscriptions_repeat_due ON subscriptions (key_metric, key_op, key_threshold)
-            WHERE repeat = 1 AND active = 1 AND armed = 0 AND quiet = 0""",
-        "CREATE INDEX subscriptions_quiet ON subscriptions (quiet_until) WHERE quiet = 1",
-    )
+    _run(db, *_QUIET_OUT_OF_THE_SCAN)
 
 
-@migration(
+_OUTBOX_PRIORITY = (  # the same statements on both backends
     "ALTER TABLE outbox ADD COLUMN priority INTEGER NOT NULL DEFAULT 1 CHECK (priority IN (0, 1, 2))",
     _BROADCAST_PRIORITY,
     "CREATE INDEX outbox_claim ON outbox (status, priority, next_attempt_at, id)",
+)
+
+
+@migration(
+    *_OUTBOX_PRIORITY,
     f"""CREATE TABLE fanouts (
         id {_ID},
         event TEXT NOT NULL,
@@ -437,9 +434,7 @@ def m008_outbox_priority_and_fanouts(db: Database) -> None:
     goes to every subscriber."""
     _run(
         db,
-        "ALTER TABLE outbox ADD COLUMN priority INTEGER NOT NULL DEFAULT 1 CHECK (priority IN (0, 1, 2))",
-        _BROADCAST_PRIORITY,
-        "CREATE INDEX outbox_claim ON outbox (status, priority, next_attempt_at, id)",
+        *_OUTBOX_PRIORITY,
         """CREATE TABLE fanouts (
             id INTEGER PRIMARY KEY,
             event TEXT NOT NULL,
