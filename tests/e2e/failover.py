@@ -36,7 +36,7 @@ from bot.store.db import open_store
 from bot.store.outbox import OutboxStatus, counts
 from bot.store.subscriptions import add_network
 from tests.e2e.process import ROOT, bot_environment
-from tests.fakes.postgres import free_port
+from tests.fakes import free_port
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.upstreams import FakeUpstreams
 

@@ -29,8 +29,8 @@ from bot.store.chats import upsert_chat
 from bot.store.outbox import NewMessage, enqueue
 from bot.transports import discord as discord_transport
 from handlers.router import COMMANDS
+from tests.fakes import free_port
 from tests.fakes.discord_api import FakeDiscord, channel, configure_discord_py
-from tests.fakes.postgres import free_port
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.upstreams import FakeUpstreams
 

@@ -4,7 +4,6 @@ away and comes back on the same port; the health server's clock is moved instead
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from pathlib import Path
 
@@ -16,14 +15,9 @@ from bot.config import Settings
 from bot.ops.health import HealthServer, app_probe
 from bot.transports.telegram import SILENCE_LIMIT_S
 from handlers.router import COMMANDS
+from tests.fakes import free_port
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.upstreams import FakeUpstreams
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def telegram_problems(app: BotApp, now: float) -> list[str]:

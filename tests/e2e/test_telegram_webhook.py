@@ -3,7 +3,6 @@ against the fake Bot API, receiving updates posted as Telegram posts them, with 
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import httpx
@@ -12,6 +11,7 @@ import pytest
 from bot.app import BotApp
 from bot.config import Settings
 from handlers.router import COMMANDS
+from tests.fakes import free_port
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.upstreams import FakeUpstreams
 
@@ -20,12 +20,6 @@ HEADER = "X-Telegram-Bot-Api-Secret-Token"
 HANDLED = ["message", "channel_post", "callback_query", "my_chat_member"]
 """What the registered handlers accept: new messages and channel posts (commands, group migrations), button
 presses and changes of the bot's own membership; no edits, no chat_member, polls, reactions..."""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.mark.parametrize("configured_secret", [None, "my-own_Secret-123"])

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
 T = TypeVar("T")
+
+
+def free_port() -> int:
+    """A loopback TCP port free right now (the OS picks it; a later bind may still race, rarely)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 class RecordingSleep:

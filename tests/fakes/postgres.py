@@ -14,13 +14,14 @@ import itertools
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
 from types import TracebackType
 
 import psycopg
+
+from tests.fakes import free_port
 
 SUPERUSER = "minerwatch"
 
@@ -45,12 +46,6 @@ def find_bindir() -> Path:
         "PostgreSQL server binaries not found (initdb, pg_ctl): install the Debian package `postgresql` "
         "(`.ci/run` does) or set PG_BINDIR"
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _server_account() -> pwd.struct_passwd | None:

@@ -3,7 +3,6 @@ the secrets that must never reach its output (settings errors, uncaught exceptio
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from bot.store import connect
 from bot.store.chats import upsert_chat
 from bot.store.outbox import NewMessage, OutboxStatus, counts, enqueue
 from tests.e2e.process import ROOT, bot_environment
+from tests.fakes import free_port
 from tests.fakes.discord_api import FakeDiscord, channel, member
 from tests.fakes.telegram_api import FakeTelegram, Fault
 from tests.fakes.upstreams import FakeUpstreams
@@ -29,12 +29,6 @@ WRONG_TELEGRAM_TOKEN = "654321:AAwrongWRONGwrongWRONGwrong0123456"
 WRONG_DISCORD_TOKEN = "MTMwMDAwMDAwMDAwMDAwMDAwOQ.Wrong1.not-the-token-the-fake-expects-at-all"
 WAITING_ALERT = "🔔 queued before Telegram was reachable"
 NOISE = ("Traceback", "Unclosed", "Warning", "Task exception was never retrieved")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Child:
@@ -126,6 +120,18 @@ def transport_state(port: int, name: str) -> dict[str, Any]:
     assert response is not None
     state: dict[str, Any] = response.json()["transports"][name]
     return state
+
+
+def run_until_exit(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``minerwatch run`` expected to stop on its own (a refused setting or database), its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", "run"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def assert_clean(output: str, *secrets: str) -> None:
@@ -304,14 +310,7 @@ def test_a_rejected_discord_token_is_one_line_and_exit_2(
 def test_a_bitcoind_url_with_a_password_is_reported_without_it(tmp_path: Path) -> None:
     url = "http://rpcuser:hunter2-rpc-password@127.0.0.1:99999/"
     env = bot_environment(tmp_path / "bot.db", {"bitcoind_url": url})
-    done = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "run"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    done = run_until_exit(env)
     assert done.returncode == 2
     [line] = done.stderr.splitlines()
     assert line.startswith("minerwatch: bad setting MINERWATCH_BITCOIND_URL: ")
@@ -325,14 +324,7 @@ def test_a_database_url_that_cannot_be_reached_is_one_line_without_its_password(
     port = free_port()
     url = f"postgresql://minerwatch:pg-hunter2-password@127.0.0.1:{port}/minerwatch"
     env = bot_environment(tmp_path / "bot.db", {"database_url": url})
-    done = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "run"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_until_exit(env)
     assert done.returncode == 2
     last = done.stderr.splitlines()[-1]
     assert last.startswith(f"minerwatch: database postgresql://minerwatch:***@127.0.0.1:{port}/minerwatch: ")

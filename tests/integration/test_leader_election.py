@@ -20,7 +20,7 @@ import psycopg
 import pytest
 
 from bot.cluster.leader import LeaderElection, Role, SoleLeader
-from tests.fakes.postgres import free_port
+from tests.fakes import free_port
 
 PERIOD_S = 0.2
 IDLE_S = 1.0

@@ -41,7 +41,7 @@ from bot.store.migrations import apply_postgresql
 from bot.store.postgres import PostgresConnection
 from bot.store.sqlite_to_postgres import CopyRefusedError, copy_database
 from handlers.router import dispatch
-from tests.fakes.postgres import free_port
+from tests.fakes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 2, 5, 12, 0, tzinfo=UTC)

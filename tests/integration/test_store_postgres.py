@@ -22,7 +22,7 @@ from bot.store.chats import find_chat, upsert_chat
 from bot.store.migrations import POSTGRESQL, migrations
 from bot.store.postgres import PostgresConnection, connect_postgresql, redacted, to_pyformat
 from bot.store.snapshots import get_state, set_state
-from tests.fakes.postgres import free_port
+from tests.fakes import free_port
 
 PASSWORD = "s3cr3t-pw"
 
