@@ -135,6 +135,7 @@ class BotApp:
             self.discord = DiscordTransport(settings, services, self.commands, store)
             notifiers[self.discord.platform] = self.discord
             rates[self.discord.platform] = self.discord.rates
+            gates[self.discord.platform] = self.discord.gate  # its global 50/s (replies are exempt)
         if not notifiers or self.replay_options is not None:
             stamp = self.replay_progress.stamp if self.replay_options is not None else live_stamp
             self.console = ConsoleTransport(services, self.commands, stamp=stamp)
