@@ -139,7 +139,8 @@ class SendGate:
 
 class ChatGates:
     """A ``SendGate`` per destination (its ``private`` or ``group`` window), for everyone who sends to it: a
-    transport's replies (``first``) and the outbox. Idle gates are forgotten past ``tracked`` destinations."""
+    transport's replies (``first``) and the outbox. Idle gates are forgotten past ``tracked`` destinations
+    (or twice the busy ones, so a sweep costs O(1) per new destination however many stay busy)."""
 
     def __init__(
         self,
@@ -154,14 +155,15 @@ class ChatGates:
         self._gates: dict[str, SendGate] = {}
         self._clock = clock
         self._sleep = sleep
-        self._tracked = tracked
+        self._tracked = self._limit = tracked
 
     def gate(self, destination: str, *, group: bool) -> SendGate:
         """The destination's gate (made on first use)."""
         gate = self._gates.get(destination)
         if gate is None:
-            if len(self._gates) >= self._tracked:
+            if len(self._gates) >= self._limit:
                 self._gates = {key: kept for key, kept in self._gates.items() if not kept.idle()}
+                self._limit = max(self._tracked, 2 * len(self._gates))  # few idle: look again later
             gate = self._gates[destination] = SendGate(self._windows[group], self._clock, self._sleep)
         return gate
 
