@@ -13,9 +13,8 @@ else is looked up with getChatMember. As the outbox ``Notifier`` it maps Telegra
 is on, and ``rates`` tells the outbox Telegram's limits. Broadcast text rows take a lean path
 (``telegram_broadcast``: aiohttp, no ``Message`` built from the answer; same outcomes); the rest of the
 outbox goes through PTB's Bot. Replies and alerts draw from one 30/s ``gate`` and one window per chat
-(``chats``), replies first. The
-Application runs with the manual lifecycle (not ``run_polling``) and without PTB's JobQueue: our own
-scheduler owns time.
+(``chats``), replies first. The Application runs with the manual lifecycle (not ``run_polling``) and without
+PTB's JobQueue: our own scheduler owns time.
 
 ``run`` connects in the background with back-off (the bot serves everything else meanwhile); every 200
 answer from the Bot API refreshes ``liveness``. Telegram is asked only for the update types the registered
