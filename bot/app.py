@@ -40,7 +40,7 @@ from bot.cluster.leader import LeaderElection, Leadership, Role, SoleLeader
 from bot.config import Settings
 from bot.data import load_difficulty_regression, load_history
 from bot.delivery.notifier import Notifier
-from bot.delivery.rates import SendGate, SendRates
+from bot.delivery.rates import ChatGates, SendGate, SendRates
 from bot.delivery.worker import OutboxWorker
 from bot.market.backfill import backfill_daily
 from bot.market.poller import LivePoller
@@ -153,15 +153,18 @@ class BotApp:
         notifiers: dict[str, Notifier] = {}
         rates: dict[str, SendRates | None] = {}
         gates: dict[str, SendGate] = {}
+        chat_gates: dict[str, ChatGates] = {}
         if settings.telegram_token is not None:
             self.telegram = TelegramTransport(settings, services, self.commands, store)
             notifiers[self.telegram.platform] = self.telegram
             rates[self.telegram.platform] = self.telegram.rates
             gates[self.telegram.platform] = self.telegram.gate  # replies and alerts: one 30/s
+            chat_gates[self.telegram.platform] = self.telegram.chats  # and one window per chat
         if settings.discord_token is not None:
             self.discord = DiscordTransport(settings, services, self.commands, store)
             notifiers[self.discord.platform] = self.discord
             rates[self.discord.platform] = self.discord.rates
+            gates[self.discord.platform] = self.discord.gate  # its global 50/s (replies are exempt)
         if not notifiers or self.replay_options is not None:
             stamp = self.replay_progress.stamp if self.replay_options is not None else live_stamp
             self.console = ConsoleTransport(services, self.commands, stamp=stamp)
@@ -169,7 +172,12 @@ class BotApp:
             rates[self.console.platform] = None  # a terminal: nothing to pace
             await services.subscribe_network(CONSOLE_CHAT)
         self.worker = OutboxWorker(
-            store, notifiers, rates=rates, gates=gates, expiry_s=settings.alert_expiry_s
+            store,
+            notifiers,
+            rates=rates,
+            gates=gates,
+            chat_gates=chat_gates,
+            expiry_s=settings.alert_expiry_s,
         )
         self.watch = Watch(store, regression, RegimeParams(), clock=time.time, on_enqueued=self.worker.notify)
         self.health = await serve_health(self)

@@ -11,6 +11,8 @@ before it answered and receives send n after it starts, so it never sees more th
 ``period_s``. A bucket alone cannot promise that: a request delayed on its way (a busy network or server)
 arrives bunched with the ones after it. The gate is the bot's, not the outbox's: the transport hands the
 outbox the one its command replies take too (replies first), so replies and alerts together stay under it.
+``ChatGates`` does the same for each destination's window (Telegram: one message a second to a private
+chat), so a reply right after an alert to the same chat waits for the chat's second instead of drawing a 429.
 """
 
 from __future__ import annotations
@@ -117,12 +119,53 @@ class SendGate:
         self._free.append(self._clock() + self.window.period_s)
         self._wake()
 
+    def idle(self) -> bool:
+        """Nobody waits, no slot is held and every slot is free now: forgetting the gate changes nothing."""
+        free = self._free
+        return (
+            not self._lines[True]
+            and not self._lines[False]
+            and len(free) == self.window.count
+            and free[-1] <= self._clock()
+        )
+
     def _ready(self) -> bool:
         return bool(self._free) and self._free[0] <= self._clock()
 
     def _wake(self) -> None:
         self._changed.set()
         self._changed = asyncio.Event()
+
+
+class ChatGates:
+    """A ``SendGate`` per destination (its ``private`` or ``group`` window), for everyone who sends to it: a
+    transport's replies (``first``) and the outbox. Idle gates are forgotten past ``tracked`` destinations
+    (or twice the busy ones, so a sweep costs O(1) per new destination however many stay busy)."""
+
+    def __init__(
+        self,
+        private: Window,
+        group: Window,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        *,
+        tracked: int = 4096,
+    ) -> None:
+        self._windows = {False: private, True: group}
+        self._gates: dict[str, SendGate] = {}
+        self._clock = clock
+        self._sleep = sleep
+        self._tracked = self._limit = tracked
+
+    def gate(self, destination: str, *, group: bool) -> SendGate:
+        """The destination's gate (made on first use)."""
+        gate = self._gates.get(destination)
+        if gate is None:
+            if len(self._gates) >= self._limit:
+                self._gates = {key: kept for key, kept in self._gates.items() if not kept.idle()}
+                self._limit = max(self._tracked, 2 * len(self._gates))  # few idle: look again later
+            gate = self._gates[destination] = SendGate(self._windows[group], self._clock, self._sleep)
+        return gate
 
 
 class RateLimiter:
@@ -134,17 +177,20 @@ class RateLimiter:
         default: SendRates | None = CAUTIOUS,
         *,
         gates: dict[str, SendGate] | None = None,
+        chat_gates: dict[str, ChatGates] | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         """``gates``: platforms' ceilings shared with their command replies; the other ceilings get a gate
-        of their own on ``clock``/``sleep``."""
+        of their own on ``clock``/``sleep``. ``chat_gates``: platforms' per-destination windows shared with
+        their command replies (counted from answers, on top of this limiter's own per-destination history)."""
         self._rates = rates
         self._default = default
         self._buckets: dict[tuple[str, bool], tuple[float, float]] = {}
         self._paused_until: dict[str, float] = {}
         self._sends: dict[tuple[str, str], deque[float]] = {}
         self._gates: dict[tuple[str, bool], SendGate] = {(p, False): g for p, g in (gates or {}).items()}
+        self._chat_gates = dict(chat_gates or {})
         self._clock = clock
         self._sleep = sleep
 
@@ -201,6 +247,13 @@ class RateLimiter:
                 return None
             gate = self._gates[key] = SendGate(window, self._clock, self._sleep)
         return gate
+
+    def chat_gate(self, message: OutboxMessage) -> SendGate | None:
+        """The destination's window shared with the platform's command replies (``None``: not shared)."""
+        chats = self._chat_gates.get(message.platform)
+        if chats is None:
+            return None
+        return chats.gate(message.destination, group=message.chat_kind in GROUP_KINDS)
 
     def start(self, message: OutboxMessage, now: float) -> None:
         """A send starts now: its destination's window counts it from now (not from its booked slot, which

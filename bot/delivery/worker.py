@@ -9,10 +9,11 @@ are written in ONE transaction at its end; until then the rows stay ``sending``,
 commit sends them again (at least once), never loses them, and never lets a later row of the same chat
 overtake.
 
-Pacing: each platform's ``SendRates`` (from its transport; ``bot.delivery.rates``), its ceiling gate (the
-transport's, shared with command replies, which go first), a platform-wide pause after a 429, at most
-``SendRates.in_flight`` sends waiting for an answer per platform (``concurrency`` for an unpaced one). Time
-comes from the injected ``clock`` (Unix seconds) and waits go through the injected ``sleep``.
+Pacing: each platform's ``SendRates`` (from its transport; ``bot.delivery.rates``), its ceiling gate and
+its per-chat windows (the transport's, shared with command replies, which go first), a platform-wide pause
+after a 429, at most ``SendRates.in_flight`` sends waiting for an answer per platform (``concurrency`` for
+an unpaced one). Time comes from the injected ``clock`` (Unix seconds) and waits go through the injected
+``sleep``.
 
 Outages: a network error, timeout or 5xx (``TransientFailure``) never dead-letters a message. The platform
 is marked unreachable: its messages stay queued, in order per chat, and only one of them goes out per
@@ -47,7 +48,7 @@ from bot.delivery.notifier import (
     Sent,
     TransientFailure,
 )
-from bot.delivery.rates import CAUTIOUS, RateLimiter, SendGate, SendRates
+from bot.delivery.rates import CAUTIOUS, ChatGates, RateLimiter, SendGate, SendRates
 from bot.ops.metrics import record_expired, record_send
 from bot.store import Store
 from bot.store.chats import deactivate_chat, migrate_chat
@@ -176,6 +177,7 @@ class OutboxWorker:
         *,
         rates: Mapping[str, SendRates | None] | None = None,
         gates: Mapping[str, SendGate] | None = None,
+        chat_gates: Mapping[str, ChatGates] | None = None,
         default_rates: SendRates | None = CAUTIOUS,
         clock: Clock = time.time,
         sleep: Sleep = asyncio.sleep,
@@ -186,7 +188,8 @@ class OutboxWorker:
     ) -> None:
         """``rates``: each platform's limits (``None``: unpaced); others get ``default_rates``. ``gates``: a
         platform's ceiling shared with its command replies (the transport's); otherwise the worker keeps
-        its own for each ``SendRates.ceiling``."""
+        its own for each ``SendRates.ceiling``. ``chat_gates``: a platform's per-destination windows shared
+        with its command replies (the transport's), taken before the in-flight slot and the ceiling."""
         if concurrency < 1 or expiry_s <= 0:
             raise ValueError("concurrency and expiry_s must be positive")
         self._store = store
@@ -205,7 +208,14 @@ class OutboxWorker:
         self._backoff = backoff
         self._idle_poll_s = idle_poll_s
         known = dict(rates or {})
-        self._limiter = RateLimiter(known, default_rates, gates=dict(gates or {}), clock=clock, sleep=sleep)
+        self._limiter = RateLimiter(
+            known,
+            default_rates,
+            gates=dict(gates or {}),
+            chat_gates=dict(chat_gates or {}),
+            clock=clock,
+            sleep=sleep,
+        )
         fastest = max(
             (
                 max(r.per_s, r.broadcast_per_s or 0.0)
@@ -353,23 +363,30 @@ class OutboxWorker:
         outbound = OutboundMessage(
             message.text, message.image, broadcast=message.priority is Priority.BROADCAST
         )
-        async with self._slots(message.platform):
-            gate = self._limiter.gate(message)
-            if gate is not None:
-                await gate.take()
-            try:
-                self._limiter.start(message, self._clock())
-                going()
-                outcome = await notifier.send(destination, outbound)
-            except Exception as exc:
-                log.warning(
-                    "outbox: %s send to %s raised", message.platform, message.destination, exc_info=True
-                )
-                outcome = TransientFailure(f"{type(exc).__name__}: {exc}")
-            finally:
+        chat_gate = self._limiter.chat_gate(message)  # the chat's window, shared with command replies
+        if chat_gate is not None:
+            await chat_gate.take()
+        try:
+            async with self._slots(message.platform):
+                gate = self._limiter.gate(message)
                 if gate is not None:
-                    gate.give_back()
-            now = self._clock()
+                    await gate.take()
+                try:
+                    self._limiter.start(message, self._clock())
+                    going()
+                    outcome = await notifier.send(destination, outbound)
+                except Exception as exc:
+                    log.warning(
+                        "outbox: %s send to %s raised", message.platform, message.destination, exc_info=True
+                    )
+                    outcome = TransientFailure(f"{type(exc).__name__}: {exc}")
+                finally:
+                    if gate is not None:
+                        gate.give_back()
+                now = self._clock()
+        finally:
+            if chat_gate is not None:
+                chat_gate.give_back()
         record_send(message.platform, outcome)
         probe = self._probes.pop(message.id, None) is not None
         if not isinstance(outcome, TransientFailure):

@@ -49,7 +49,7 @@ from bot.chat.reply import Reply, Table
 from bot.config import Settings
 from bot.delivery import notifier as outcomes
 from bot.delivery.notifier import Destination, OutboundMessage, SendOutcome
-from bot.delivery.rates import SendRates, Window
+from bot.delivery.rates import SendGate, SendRates, Window
 from bot.economics.machines import list_machines, normalise_machine_name
 from bot.render.i18n import LANGUAGE_NAMES, SUPPORTED, t
 from bot.store.db import Store
@@ -76,15 +76,16 @@ log = logging.getLogger(__name__)
 PLATFORM = "discord"
 CHANNEL_WINDOW = Window(5, 5.0)
 GLOBAL_PER_S = 50
-RATES = SendRates(
-    per_s=GLOBAL_PER_S,
-    private=CHANNEL_WINDOW,
-    group=CHANNEL_WINDOW,
-    ceiling=Window(GLOBAL_PER_S, 1.0),
-)
+GLOBAL_CEILING = Window(GLOBAL_PER_S, 1.0)
+RATES = SendRates(per_s=GLOBAL_PER_S, private=CHANNEL_WINDOW, group=CHANNEL_WINDOW, ceiling=GLOBAL_CEILING)
 """Discord allows a bot 50 requests/s globally, and message creation is limited per channel (a top-level
 resource), 5 per 5 s as Discord's X-RateLimit headers announce it
-(https://discord.com/developers/docs/topics/rate-limits); a DM is a channel too."""
+(https://discord.com/developers/docs/topics/rate-limits); a DM is a channel too. "Interaction endpoints are
+not bound to the bot's Global Rate Limit" (same page, #global-rate-limit): command replies (the interaction
+response, deferral, edits of the original response, follow-ups;
+https://discord.com/developers/docs/interactions/receiving-and-responding#endpoints) do not draw from it, so
+only the outbox's channel messages take the transport's ``gate``, one request per send. discord.py keeps the
+per-route buckets itself from the X-RateLimit headers."""
 GONE_CODES = frozenset({50001, 50007})
 """403 codes meaning the chat is out of reach for good: Missing Access, Cannot send messages to this user."""
 GUILD_READY_TIMEOUT_S = 2.0
@@ -274,6 +275,8 @@ class DiscordTransport:
     def __init__(self, settings: Settings, services: Services, commands: CommandSet, store: Store) -> None:
         if settings.discord_token is None:
             raise ValueError("MINERWATCH_DISCORD_TOKEN is not set")
+        self.gate = SendGate(GLOBAL_CEILING)
+        """The bot's global 50/s, counted from answers, for the outbox's sends (replies are exempt: RATES)."""
         aim_discord_py(settings)
         self._token = settings.discord_token.get_secret_value()
         self._services = services
@@ -415,7 +418,9 @@ class DiscordTransport:
         channel_id = int(destination.chat_id)
         embed, files = render(message.text, message.image_png)
         try:
-            channel = self.client.get_channel(channel_id) or await self.client.fetch_channel(channel_id)
+            # Not cached (a DM after a restart): a partial channel, so the send stays one request (no GET
+            # first), the one the outbox's slot of the global limit counts; an unknown channel fails as a 404.
+            channel = self.client.get_channel(channel_id) or self.client.get_partial_messageable(channel_id)
             if not isinstance(channel, discord.abc.Messageable):
                 return outcomes.PermanentFailure(f"channel {channel_id} cannot receive messages")
             await channel.send(embed=embed, files=files)

@@ -12,9 +12,9 @@ else is looked up with getChatMember. As the outbox ``Notifier`` it maps Telegra
 -> permanent. Broadcast messages go with ``allow_paid_broadcast`` when ``MINERWATCH_TELEGRAM_PAID_BROADCAST``
 is on, and ``rates`` tells the outbox Telegram's limits. Broadcast text rows take a lean path
 (``telegram_broadcast``: aiohttp, no ``Message`` built from the answer; same outcomes); the rest of the
-outbox goes through PTB's Bot. Replies and alerts draw from one 30/s ``gate``, replies first. The
-Application runs with the manual lifecycle (not ``run_polling``) and without PTB's JobQueue: our own
-scheduler owns time.
+outbox goes through PTB's Bot. Replies and alerts draw from one 30/s ``gate`` and one window per chat
+(``chats``), replies first. The Application runs with the manual lifecycle (not ``run_polling``) and without
+PTB's JobQueue: our own scheduler owns time.
 
 ``run`` connects in the background with back-off (the bot serves everything else meanwhile); every 200
 answer from the Bot API refreshes ``liveness``. Telegram is asked only for the update types the registered
@@ -86,7 +86,7 @@ from bot.transports.lifecycle import (
     retry_soft,
 )
 from bot.transports.telegram_broadcast import BroadcastSender
-from bot.transports.telegram_pacing import ChatPacer, PerChatUpdates, retry_after_s
+from bot.transports.telegram_pacing import ChatPacer, PerChatUpdates, chat_windows, retry_after_s
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,8 @@ SENDS_PER_S = 30
 """Telegram's ~30 messages/s per bot, all chats together; at most one message a second to a private chat and
 20 a minute to a group (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this).
 Replies and the outbox's free-tier sends hold it together: one ``SendGate`` per bot, counted from Telegram's
-answers, replies first (``TelegramTransport.gate``)."""
+answers, replies first (``TelegramTransport.gate``); likewise each chat's window
+(``TelegramTransport.chats``)."""
 PAID_BROADCAST_PER_S = 950.0
 """Paid broadcasts: up to 1000 messages/s (Bot API sendMessage ``allow_paid_broadcast``), less the free tier's
 share for personal alerts and replies."""
@@ -271,6 +272,8 @@ class TelegramTransport:
         self.rates = PAID_RATES if self._paid_broadcast else RATES
         self.gate = SendGate(SENDS_CEILING)
         """Telegram's 30/s for this bot: command replies (first) and the outbox's free-tier sends."""
+        self.chats = chat_windows()
+        """Each chat's window (1/s private, 20/min group): command replies (first) and every outbox send."""
         self.liveness = Liveness(SILENCE_LIMIT_S)
         timeouts = dict.fromkeys(("connect_timeout", "read_timeout", "write_timeout"), REQUEST_TIMEOUT_S)
         self.app: Application = (  # type: ignore[type-arg]
@@ -279,7 +282,7 @@ class TelegramTransport:
             .base_url(settings.telegram_base_url)
             .request(_TrackedRequest(self.liveness, **timeouts))
             .get_updates_request(_TrackedRequest(self.liveness, connection_pool_size=1, **timeouts))
-            .rate_limiter(ChatPacer(self.gate, max_retries=0))
+            .rate_limiter(ChatPacer(self.gate, max_retries=0, chats=self.chats))
             .concurrent_updates(PerChatUpdates(CONCURRENT_UPDATES))
             .job_queue(None)
             .build()

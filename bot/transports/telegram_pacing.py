@@ -12,7 +12,9 @@ overall one:
 
 * per chat, one request at a time, each starting at least ``PRIVATE_PERIOD_S`` after the previous one to
   that chat *finished* (groups and channels: ``GROUP_MAX`` per ``GROUP_PERIOD_S``): measured from the
-  answer, the gap Telegram sees is never shorter, whatever the network delay;
+  answer, the gap Telegram sees is never shorter, whatever the network delay. The window is the chat's
+  ``SendGate`` in the transport's ``ChatGates``, which the outbox takes too (a reply first): a reply right
+  after an alert to the same chat waits for the chat's second instead of drawing a 429;
 * overall, the bot's ``SendGate`` (``bot.delivery.rates``): 30 slots, each held from a request's start until
   one second after its answer, so Telegram never sees more than 30 in any second, whatever the network
   delay, while a burst of replies to different users goes out at once. The outbox's alerts take the same
@@ -29,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -40,7 +41,7 @@ from telegram import Update
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter, BaseUpdateProcessor
 
-from bot.delivery.rates import SendGate
+from bot.delivery.rates import ChatGates, SendGate, Window
 
 log = logging.getLogger(__name__)
 
@@ -51,25 +52,18 @@ TRACKED_CHATS = 4096
 """Idle chats are forgotten once more than this many are tracked."""
 
 
-class Window:
-    """At most ``count`` events in any ``period_s``: the times of the last ``count`` events."""
-
-    def __init__(self, count: int, period_s: float) -> None:
-        self.period_s = period_s
-        self._times: deque[float] = deque(maxlen=count)
-
-    def free_at(self, now: float) -> float:
-        """When the next event may happen (``now`` or later)."""
-        full = len(self._times) == self._times.maxlen
-        return max(now, self._times[0] + self.period_s) if full else now
-
-    def record(self, at: float) -> None:
-        self._times.append(at)
+def chat_windows(
+    clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+) -> ChatGates:
+    """Telegram's per-chat windows, counted from answers: one message a second to a private chat,
+    ``GROUP_MAX`` per ``GROUP_PERIOD_S`` to a group or channel."""
+    return ChatGates(
+        Window(1, PRIVATE_PERIOD_S), Window(GROUP_MAX, GROUP_PERIOD_S), clock, sleep, tracked=TRACKED_CHATS
+    )
 
 
 @dataclass
 class _Chat:
-    window: Window
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     paused_until: float = 0.0
 
@@ -82,11 +76,14 @@ class ChatPacer(BaseRateLimiter[int]):
         gate: SendGate,
         max_retries: int = 0,
         *,
+        chats: ChatGates | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        """``gate``: the bot's overall ceiling, on the same ``clock``."""
+        """``gate``: the bot's overall ceiling; ``chats``: the chats' windows (shared with the outbox; by
+        default the pacer's own); both on the same ``clock``."""
         self._gate = gate
+        self._windows = chats or chat_windows(clock, sleep)
         self._max_retries = max_retries
         self._clock = clock
         self._sleep = sleep
@@ -112,14 +109,20 @@ class ChatPacer(BaseRateLimiter[int]):
         if chat_id is None:
             return await callback(*args, **kwargs)
         retries = self._max_retries if rate_limit_args is None else rate_limit_args
-        chat = self._chat(str(chat_id))
+        key = str(chat_id)
+        chat = self._chat(key)
+        window = self._windows.gate(key, group=key.startswith(("-", "@")))  # negative ids, @channelusernames
         attempt = 0
         async with chat.lock:
             while True:
-                await self._wait_until(max(chat.window.free_at(self._clock()), chat.paused_until))
-                await self._gate.take(first=True)
+                await self._wait_until(chat.paused_until)
+                await window.take(first=True)
                 try:
-                    return await callback(*args, **kwargs)
+                    await self._gate.take(first=True)
+                    try:
+                        return await callback(*args, **kwargs)
+                    finally:
+                        self._gate.give_back()
                 except RetryAfter as error:
                     wait_s = retry_after_s(error)
                     chat.paused_until = self._clock() + wait_s
@@ -128,8 +131,7 @@ class ChatPacer(BaseRateLimiter[int]):
                     attempt += 1
                     log.info("telegram: chat %s rate limited; retrying in %.1f s", chat_id, wait_s)
                 finally:
-                    self._gate.give_back()
-                    chat.window.record(self._clock())
+                    window.give_back()
 
     async def _wait_until(self, at: float) -> None:
         delay = at - self._clock()
@@ -141,15 +143,13 @@ class ChatPacer(BaseRateLimiter[int]):
         if chat is None:
             if len(self._chats) >= TRACKED_CHATS:
                 self._forget_idle()
-            is_group = chat_id.startswith(("-", "@"))  # negative ids and @channelusernames
-            window = Window(GROUP_MAX, GROUP_PERIOD_S) if is_group else Window(1, PRIVATE_PERIOD_S)
-            chat = self._chats[chat_id] = _Chat(window)
+            chat = self._chats[chat_id] = _Chat()
         return chat
 
     def _forget_idle(self) -> None:
         now = self._clock()
         for chat_id, chat in list(self._chats.items()):
-            if not chat.lock.locked() and chat.window.free_at(now) <= now and chat.paused_until <= now:
+            if not chat.lock.locked() and chat.paused_until <= now:
                 del self._chats[chat_id]
 
 

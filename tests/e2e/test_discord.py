@@ -4,6 +4,7 @@ store, watch, outbox worker and sources polling the fake upstreams."""
 from __future__ import annotations
 
 import asyncio
+import bisect
 import re
 import signal
 import time
@@ -18,12 +19,16 @@ import discord
 import pytest
 
 from bot.app import BotApp
+from bot.chat.kinds import ChatKind
 from bot.config import Settings
 from bot.delivery import notifier as outcomes
 from bot.economics.history import DailyRow
 from bot.ops.health import TransportState, app_probe
+from bot.store.chats import upsert_chat
+from bot.store.connection import Connection
+from bot.store.outbox import NewMessage, enqueue
 from bot.transports import discord as discord_transport
-from bot.transports.discord import SILENCE_LIMIT_S, outcome_of
+from bot.transports.discord import GLOBAL_PER_S, SILENCE_LIMIT_S, outcome_of
 from handlers.router import COMMANDS as CHAT_COMMANDS
 from tests.e2e.market import move_price, price_polls, steady_history, store_daily
 from tests.e2e.process import bot_environment, start_run
@@ -503,6 +508,38 @@ async def test_rate_limited_send_arrives_after_the_wait(
     assert delivered.time - refused.time >= 1.5
     await price_polls(fake_discord, fake_upstreams, 2)
     assert len(alerts_in(fake_discord, ALERTS)) == 1
+
+
+def dm_alerts(channel_ids: list[int]) -> Callable[[Connection], None]:
+    """One personal alert queued for each DM channel, as an evaluation that fired leaves it."""
+
+    def queue(db: Connection) -> None:
+        now = time.time()
+        rows = []
+        for channel_id in channel_ids:
+            chat = upsert_chat(db, "discord", str(channel_id), ChatKind.DM, now)
+            rows.append(
+                NewMessage(f"alert|{chat.id}", chat.id, "discord", str(channel_id), "test", "🔔 alert")
+            )
+        enqueue(db, rows, now)
+
+    return queue
+
+
+async def test_alerts_to_uncached_dms_stay_within_the_global_limit(
+    bot: BotApp, fake_discord: FakeDiscord
+) -> None:
+    """Discord counts every REST request but interaction ones against a bot's 50/s: an alert to a DM the
+    client has not cached (after a restart) is one request, not a channel fetch and then the message."""
+    assert bot.store is not None and bot.worker is not None
+    dms = [fake_discord.dm_channel_id(user) for user in range(4001, 4121)]
+    await bot.store.atomic(dm_alerts(dms))
+    bot.worker.notify()
+    await fake_discord.wait_for(lambda: all(alerts_in(fake_discord, dm) for dm in dms), timeout=20)
+    assert [len(alerts_in(fake_discord, dm)) for dm in dms] == [1] * len(dms)
+    rest = sorted(c.time for c in fake_discord.calls() if c.channel_id in dms)
+    assert max(bisect.bisect_left(rest, at + 1.0) - n for n, at in enumerate(rest)) <= GLOBAL_PER_S
+    assert len(rest) == len(dms)  # no GET /channels/{id} first
 
 
 async def test_deleted_channel_deactivates_its_subscriptions(bot: BotApp, fake_discord: FakeDiscord) -> None:

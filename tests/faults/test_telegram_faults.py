@@ -29,7 +29,7 @@ from bot.delivery.notifier import (
     Sent,
     TransientFailure,
 )
-from bot.delivery.rates import SendGate
+from bot.delivery.rates import ChatGates, SendGate
 from bot.delivery.worker import OutboxWorker
 from bot.ops.metrics import REGISTRY
 from bot.render.alerts import render_event
@@ -68,7 +68,7 @@ TEXT = render_event(EVENT)
 SENDS = "minerwatch_sends_total"
 
 
-def unlimited_rate_limiter(gate: SendGate, max_retries: int) -> AIORateLimiter:
+def unlimited_rate_limiter(gate: SendGate, max_retries: int, *, chats: ChatGates) -> AIORateLimiter:
     """PTB's limiter without its real-time 30/s and 20/min buckets, in place of the transport's real-time
     ``ChatPacer`` (the worker paces on virtual time)."""
     return AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=max_retries)

@@ -14,11 +14,11 @@ import pytest
 from telegram import Update
 from telegram.error import RetryAfter
 
-from bot.delivery.rates import RateLimiter, SendGate, Window
+from bot.delivery.rates import ChatGates, RateLimiter, SendGate, Window
 from bot.store.outbox import OutboxMessage, OutboxStatus, Priority
 from bot.transports import telegram_pacing
 from bot.transports.telegram import PAID_CEILING, PAID_RATES, SENDS_CEILING
-from bot.transports.telegram_pacing import ChatPacer, PerChatUpdates
+from bot.transports.telegram_pacing import ChatPacer, PerChatUpdates, chat_windows
 
 
 class Timeline:
@@ -265,3 +265,42 @@ async def test_idle_chats_are_forgotten(clock: Timeline, monkeypatch: pytest.Mon
     await clock.run(send(pacer, api, "99"), send(pacer, api, "99"))
     assert set(pacer._chats) == {"99"}
     assert api.starts("99") == [1.0, 2.0]  # the chat being forgotten was not its own
+
+
+async def test_replies_and_alerts_to_one_chat_share_its_window_replies_first(clock: Timeline) -> None:
+    """The outbox takes the chat's window from the same ``ChatGates`` as replies (as the worker does): a reply
+    after an alert waits for the chat's second, and goes before an alert already waiting for it."""
+    api = FakeApi(clock, latency_s=0.1)
+    gate, chats = SendGate(Window(30, 1.0), clock, clock.sleep), chat_windows(clock, clock.sleep)
+    pacer = ChatPacer(gate, chats=chats, clock=clock, sleep=clock.sleep)
+    answered: list[tuple[str, float]] = []
+
+    async def alert() -> None:
+        window = chats.gate("42", group=False)
+        await window.take()
+        try:
+            await outbox_send(gate, api, "42")
+        finally:
+            window.give_back()
+        answered.append(("alert", clock.now))
+
+    async def reply_later() -> None:
+        await clock.sleep(0.5)  # a command while the first alert's second runs and the second alert waits
+        await send(pacer, api, "42")
+        answered.append(("reply", clock.now))
+
+    await clock.run(alert(), alert(), reply_later())
+    # a second after each answer; FIFO would have answered alert, alert, reply; no sharing: the reply at 0.6
+    assert [(who, round(at, 6)) for who, at in answered] == [("alert", 0.1), ("reply", 1.2), ("alert", 2.3)]
+
+
+async def test_idle_chat_windows_are_forgotten_past_the_tracked_count(clock: Timeline) -> None:
+    chats = ChatGates(Window(1, 1.0), Window(20, 60.0), clock, clock.sleep, tracked=2)
+    first = chats.gate("1", group=False)
+    await first.take()
+    first.give_back()  # "1" was just answered: its slot is free again at 1.0 s
+    chats.gate("2", group=False)
+    assert chats.gate("3", group=False) is not None and chats.gate("1", group=False) is first  # busy: kept
+    clock.now = 1.0
+    chats.gate("4", group=False)
+    assert chats.gate("1", group=False) is not first  # idle by then: forgotten, a fresh one
