@@ -12,51 +12,25 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 
 import pytest
 
 from bot.app import BotApp
 from bot.chat.kinds import ChatKind
-from bot.config import Settings
 from bot.store.chats import upsert_chat
 from bot.store.connection import Connection
 from bot.store.outbox import NewMessage, enqueue
-from handlers.router import COMMANDS
 from tests.fakes.telegram_api import FakeTelegram
-from tests.fakes.upstreams import FakeUpstreams
 
 USERS = range(710_000_001, 710_000_011)
 ALERT = "🔔 <b>Your alert</b>: hashprice below your threshold"
 
 
-@pytest.fixture(autouse=True)
-def _timedelta_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
 @pytest.fixture
-def telegram() -> Iterator[FakeTelegram]:
-    with FakeTelegram(enforce_limits=True) as fake:
-        yield fake
-
-
-@pytest.fixture
-async def bot(tmp_path: Path, telegram: FakeTelegram, fake_upstreams: FakeUpstreams) -> AsyncIterator[BotApp]:
-    settings = Settings.model_validate(
-        {
-            **fake_upstreams.settings_overrides(),
-            "telegram_token": telegram.token,
-            "telegram_base_url": telegram.base_url,
-            "db": str(tmp_path / "bot.db"),
-            "source_timeout_s": 2.0,
-        }
-    )
-    app = BotApp(settings, COMMANDS)
-    await app.start()
-    yield app
-    await app.stop()
+async def bot(start_limited_bot: Callable[[], Awaitable[BotApp]]) -> BotApp:
+    app: BotApp = await start_limited_bot()
+    return app
 
 
 def personal_alerts(db: Connection) -> None:
@@ -69,27 +43,27 @@ def personal_alerts(db: Connection) -> None:
     enqueue(db, rows, now)
 
 
-def delivered(telegram: FakeTelegram) -> tuple[Counter[int | str | None], Counter[int | str | None]]:
+def delivered(limited_telegram: FakeTelegram) -> tuple[Counter[int | str | None], Counter[int | str | None]]:
     """Per user: alerts and replies Telegram accepted."""
-    sent = [c for c in telegram.calls("sendMessage") if c.ok and c.chat_id in USERS]
+    sent = [c for c in limited_telegram.calls("sendMessage") if c.ok and c.chat_id in USERS]
     alerts = Counter(c.chat_id for c in sent if c.text == ALERT)
     return alerts, Counter(c.chat_id for c in sent if c.text != ALERT)
 
 
 async def test_an_alert_and_a_reply_to_one_chat_in_one_second_draw_no_429(
-    bot: BotApp, telegram: FakeTelegram
+    bot: BotApp, limited_telegram: FakeTelegram
 ) -> None:
     assert bot.store is not None and bot.worker is not None
     await bot.store.atomic(personal_alerts)
     bot.worker.notify()
     for user in USERS:
-        telegram.send_user_message(user, "/help")
-    await telegram.wait_for(
-        lambda: all(len(counts) == len(USERS) for counts in delivered(telegram)), timeout=15
+        limited_telegram.send_user_message(user, "/help")
+    await limited_telegram.wait_for(
+        lambda: all(len(counts) == len(USERS) for counts in delivered(limited_telegram)), timeout=15
     )
-    alerts, replies = delivered(telegram)
-    assert telegram.http_429 == 0, telegram.limit_hits
+    alerts, replies = delivered(limited_telegram)
+    assert limited_telegram.http_429 == 0, limited_telegram.limit_hits
     assert set(alerts.values()) == {1} and set(replies.values()) == {1}
     for user in USERS:  # they did come within a second of each other: one waited for the chat's window
-        times = sorted(c.time for c in telegram.calls("sendMessage") if c.chat_id == user and c.ok)
+        times = sorted(c.time for c in limited_telegram.calls("sendMessage") if c.chat_id == user and c.ok)
         assert times[1] - times[0] < 2.5

@@ -12,36 +12,22 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
 from bot.app import BotApp
 from bot.chat.kinds import ChatKind
-from bot.config import Settings
 from bot.store import Store
 from bot.store.chats import upsert_chat
 from bot.store.connection import Connection
 from bot.store.outbox import NewMessage, Priority, enqueue
-from handlers.router import COMMANDS
 from tests.fakes.telegram_api import FakeTelegram
-from tests.fakes.upstreams import FakeUpstreams
 
 SUBSCRIBERS = range(600_000_001, 600_000_151)
 USERS = range(700_000_001, 700_000_011)
 ALERT = "🔔 <b>Network alert</b>: test broadcast"
-
-
-@pytest.fixture(autouse=True)
-def _timedelta_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
-@pytest.fixture
-def telegram() -> Iterator[FakeTelegram]:
-    with FakeTelegram(enforce_limits=True) as fake:
-        yield fake
 
 
 def broadcast(db: Connection) -> None:
@@ -65,44 +51,42 @@ def broadcast(db: Connection) -> None:
 
 
 @pytest.fixture
-async def bot(tmp_path: Path, telegram: FakeTelegram, fake_upstreams: FakeUpstreams) -> AsyncIterator[BotApp]:
+async def bot(tmp_path: Path, start_limited_bot: Callable[[], Awaitable[BotApp]]) -> BotApp:
     store = await Store.open(tmp_path / "bot.db")
     await store.atomic(broadcast)
     await store.close()
-    settings = Settings.model_validate(
-        {
-            **fake_upstreams.settings_overrides(),
-            "telegram_token": telegram.token,
-            "telegram_base_url": telegram.base_url,
-            "db": str(tmp_path / "bot.db"),
-            "source_timeout_s": 2.0,
-        }
+    app: BotApp = await start_limited_bot()
+    return app
+
+
+def alerts_sent(limited_telegram: FakeTelegram) -> Counter[int | str | None]:
+    return Counter(
+        c.chat_id for c in limited_telegram.calls("sendMessage") if c.ok and c.chat_id in SUBSCRIBERS
     )
-    app = BotApp(settings, COMMANDS)
-    await app.start()
-    yield app
-    await app.stop()
 
 
-def alerts_sent(telegram: FakeTelegram) -> Counter[int | str | None]:
-    return Counter(c.chat_id for c in telegram.calls("sendMessage") if c.ok and c.chat_id in SUBSCRIBERS)
-
-
-async def test_replies_during_a_full_rate_broadcast_draw_no_429(bot: BotApp, telegram: FakeTelegram) -> None:
-    await telegram.wait_for(lambda: sum(alerts_sent(telegram).values()) >= 30, timeout=10)  # at full rate
+async def test_replies_during_a_full_rate_broadcast_draw_no_429(
+    bot: BotApp, limited_telegram: FakeTelegram
+) -> None:
+    await limited_telegram.wait_for(
+        lambda: sum(alerts_sent(limited_telegram).values()) >= 30, timeout=10
+    )  # at full rate
     for command in ("/help", "/start"):
         for user in USERS:
-            telegram.send_user_message(user, command)
-    replies = await telegram.wait_for(
+            limited_telegram.send_user_message(user, command)
+    replies = await limited_telegram.wait_for(
         lambda: (
-            (sent := [c for c in telegram.calls("sendMessage") if c.chat_id in USERS and c.ok])[19:] and sent
+            (sent := [c for c in limited_telegram.calls("sendMessage") if c.chat_id in USERS and c.ok])[19:]
+            and sent
         ),
         timeout=15,
     )
-    await telegram.wait_for(lambda: len(alerts_sent(telegram)) == len(SUBSCRIBERS), timeout=15)
-    assert telegram.http_429 == 0, telegram.limit_hits
+    await limited_telegram.wait_for(
+        lambda: len(alerts_sent(limited_telegram)) == len(SUBSCRIBERS), timeout=15
+    )
+    assert limited_telegram.http_429 == 0, limited_telegram.limit_hits
     assert Counter(c.chat_id for c in replies) == dict.fromkeys(USERS, 2)
-    assert set(alerts_sent(telegram).values()) == {1}
-    broadcast_calls = [c.time for c in telegram.calls("sendMessage") if c.chat_id in SUBSCRIBERS]
+    assert set(alerts_sent(limited_telegram).values()) == {1}
+    broadcast_calls = [c.time for c in limited_telegram.calls("sendMessage") if c.chat_id in SUBSCRIBERS]
     first_reply = min(c.time for c in replies)
     assert any(at > first_reply for at in broadcast_calls)  # the replies came while it was running
