@@ -30,8 +30,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-MIGRATION_SET = "minerwatch"
-"""The sqlite-utils migration set of ``bot.store.migrations``."""
+from bot.store.migrations import migrations
+
 SQLITE_BOOKKEEPING = ("_sqlite_migrations",)
 """SQLite tables that are not the bot's data (``sqlite_*`` internal tables are skipped too)."""
 
@@ -69,7 +69,7 @@ def applied_migrations(source: sqlite3.Connection) -> list[str]:
     if found is None:
         return []
     rows = source.execute(
-        "SELECT name FROM _sqlite_migrations WHERE migration_set = ? ORDER BY id", (MIGRATION_SET,)
+        "SELECT name FROM _sqlite_migrations WHERE migration_set = ? ORDER BY id", (migrations.name,)
     )
     return [name for (name,) in rows]
 
