@@ -182,8 +182,8 @@ class BotApp:
         self.watch = Watch(store, regression, RegimeParams(), clock=time.time, on_enqueued=self.worker.notify)
         self.health = await serve_health(self)
         self._spawn(self.election.run(self.stopping), "election")
-        if self.telegram is not None and settings.telegram_webhook_url:
-            self._connect_in_background(self.telegram)  # every replica answers the webhook's commands
+        if self.telegram is not None and self._on_every_replica(self.telegram):
+            self._connect_in_background(self.telegram)
         if self.console is not None:
             self._spawn(self.console.serve(self.stopping), "console")
             self._spawn(self._stop_when_output_closes(self.console), "console-output")
@@ -197,7 +197,11 @@ class BotApp:
         transports = [t for t in (self.telegram, self.discord) if t is not None]
         if self.election.role is Role.LEADER:
             return transports
-        return [t for t in transports if t is self.telegram and self.settings.telegram_webhook_url]
+        return [t for t in transports if self._on_every_replica(t)]
+
+    def _on_every_replica(self, transport: TelegramTransport | DiscordTransport) -> bool:
+        """Telegram in webhook mode: every replica answers the commands the load balancer hands it."""
+        return transport is self.telegram and bool(self.settings.telegram_webhook_url)
 
     async def _lead_once_elected(self) -> None:
         await self.election.elected.wait()
@@ -208,7 +212,7 @@ class BotApp:
         settings, store, watch = self.settings, self.store, self.watch
         metrics.record_takeover()
         for transport in (self.telegram, self.discord):
-            if transport is not None and not (transport is self.telegram and settings.telegram_webhook_url):
+            if transport is not None and not self._on_every_replica(transport):
                 self._connect_in_background(transport)
         self._sending = [
             self._spawn(self._send_once_connected(), "outbox"),
